@@ -1,0 +1,15 @@
+"""Data only: Tortoise models. Import everything from here."""
+
+from models.accounts import TelegramAccount
+from models.alerts import AdminAction, Alert
+from models.customers import Customer
+from models.enums import AccountStatus, AlertSeverity, InstanceStatus, JobStatus, OrderStatus
+from models.instances import Instance, Verification
+from models.jobs import Job
+from models.orders import Order, StripeEvent
+
+__all__ = [
+    "AccountStatus", "AdminAction", "Alert", "AlertSeverity", "Customer", "Instance",
+    "InstanceStatus", "Job", "JobStatus", "Order", "OrderStatus", "StripeEvent", "TelegramAccount",
+    "Verification",
+]

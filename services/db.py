@@ -1,0 +1,66 @@
+"""Database set-up: one Tortoise config for SQLite and PostgreSQL, init/close, and migrations."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from tortoise import Tortoise, connections
+from tortoise.migrations.api import migrate as migrate_api
+
+from models.fields import install_cipher
+
+
+def normalize_url(url: str) -> str:
+    """Accept the usual spellings (postgresql://, postgres://) and make a SQLite folder exist."""
+    if url.startswith("postgresql://"):
+        url = "postgres://" + url[len("postgresql://"):]
+    if url.startswith("sqlite://") and not url.startswith("sqlite://:memory:"):
+        path = Path(url[len("sqlite://"):].split("?", 1)[0])
+        path.parent.mkdir(parents=True, exist_ok=True)
+    return url
+
+
+def tortoise_config(database_url: str) -> dict[str, Any]:
+    return {
+        "connections": {"default": normalize_url(database_url)},
+        "apps": {
+            "models": {
+                "models": ["models"],
+                "default_connection": "default",
+                "migrations": "migrations",
+            }
+        },
+        "use_tz": True,
+        "timezone": "UTC",
+    }
+
+
+def dialect() -> str:
+    return connections.get("default").capabilities.dialect
+
+
+async def init_db(database_url: str, encryption_key: str | None) -> None:
+    """Open the ORM for this process (the caller closes it with `close_db`)."""
+    install_cipher(encryption_key)
+    await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+
+
+async def close_db() -> None:
+    from tortoise import context
+    from tortoise.backends.base.executor import EXECUTOR_CACHE
+
+    await Tortoise.close_connections()
+    # allow a later init in the same process on another database (tests, sandbox): Tortoise keys
+    # its cached SQL by connection name, not by dialect
+    context._global_context = None
+    EXECUTOR_CACHE.clear()
+
+
+async def migrate(database_url: str, encryption_key: str | None = None, progress=None) -> None:
+    """Apply every pending migration. Safe to run again: applied ones are recorded and skipped."""
+    install_cipher(encryption_key)
+    try:
+        await migrate_api(config=tortoise_config(database_url), progress=progress)
+    finally:
+        await close_db()
