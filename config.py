@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     refund_on_failure: bool = False
     packages_json: str | None = None  # override of the package catalogue, as JSON
 
+    @property
+    def packages(self):
+        from services.packages import parse_packages
+
+        return parse_packages(self.packages_json)
+
     # creator-account pool (primary; fallbacks are read from TELEGRAM_FALLBACK_<n>_* by services)
     telegram_api_id: int | None = None
     telegram_api_hash: SecretStr | None = None

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
+import importlib.util
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -84,6 +86,12 @@ def cmd_not_built(args: argparse.Namespace, _: Settings) -> int:
     return 2
 
 
+# Each area adds its own commands: a module with `register(sub, groups)`, where `sub` is the
+# top-level subparsers action and `groups` maps "orders"/"instances"/"accounts"/"jobs" to theirs.
+COMMAND_MODULES = ["webhooks.cli", "bot.cli", "services.accounts_cli", "services.cloud_cli",
+                   "services.worker_cli"]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python main.py", description="Meet Matt: AI agents on Telegram")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -92,16 +100,22 @@ def build_parser() -> argparse.ArgumentParser:
         .set_defaults(func=cmd_check_config)
     sub.add_parser("migrate", help="apply database migrations (safe to run twice)") \
         .set_defaults(func=cmd_migrate)
-    for name in ("run", "bot", "web", "worker", "sandbox"):
-        sub.add_parser(name).set_defaults(func=cmd_not_built)
+    groups = {}
     for what in ("orders", "instances", "accounts", "jobs"):
         group = sub.add_parser(what, help=f"operator view of {what}")
-        group_sub = group.add_subparsers(dest="action", required=True)
+        groups[what] = group_sub = group.add_subparsers(dest="action", required=True)
         lister = group_sub.add_parser("list", help=f"list {what} (read-only)")
         lister.add_argument("--json", action="store_true", help="machine-readable output")
         lister.add_argument("--limit", type=int, default=50)
         lister.add_argument("--status", default=None)
         lister.set_defaults(func=cmd_list, what=what)
+    for module_name in COMMAND_MODULES:
+        if importlib.util.find_spec(module_name) is not None:
+            importlib.import_module(module_name).register(sub, groups)
+    known = set(sub.choices)
+    for name in ("run", "bot", "web", "worker", "sandbox"):
+        if name not in known:
+            sub.add_parser(name, help="(not built yet)").set_defaults(func=cmd_not_built)
     return parser
 
 

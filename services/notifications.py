@@ -1,0 +1,39 @@
+"""Messages to customers go through the job queue, so a webhook or a sweep never waits on Telegram.
+
+`queue_customer_message` writes a `notify_customer` job; the worker delivers it with a `Messenger`
+(the aiogram implementation lives in bot/messenger.py). Services depend on the protocol only.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from services.jobs import JobQueue
+
+NOTIFY_CUSTOMER = "notify_customer"
+
+
+class Messenger(Protocol):
+    """What services need from a Telegram bot: send a message, edit one in place."""
+
+    async def send(self, chat_id: int, text: str, buttons: list[tuple[str, str]] | None = None) -> int:
+        """Send HTML text (user-typed values already escaped); buttons are (label, url). Returns id."""
+        ...
+
+    async def edit(self, chat_id: int, message_id: int, text: str,
+                   buttons: list[tuple[str, str]] | None = None) -> None:
+        ...
+
+
+async def queue_customer_message(queue: JobQueue, chat_id: int, text: str, *, key: str | None = None,
+                                 buttons: list[tuple[str, str]] | None = None,
+                                 using_db: Any = None) -> None:
+    """Queue one message for a customer. With `key`, the same message is never queued twice."""
+    await queue.enqueue(NOTIFY_CUSTOMER, {"chat_id": chat_id, "text": text, "buttons": buttons or []},
+                        key=key, using_db=using_db)
+
+
+async def deliver_customer_message(messenger: Messenger, payload: dict[str, Any]) -> None:
+    """The `notify_customer` job's work."""
+    buttons = [tuple(b) for b in payload.get("buttons") or []]
+    await messenger.send(int(payload["chat_id"]), payload["text"], buttons or None)  # type: ignore[arg-type]

@@ -1,0 +1,72 @@
+"""The package catalogue: what a customer can buy. Pure data and pure functions.
+
+The default set can be replaced with PACKAGES_JSON, a JSON list of objects with the fields of
+`Package` (e.g. `[{"code": "starter", "title": "Starter", "price": 2900, "currency": "usd",
+"term_days": 30, "instance_type": "t3.small"}]`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass(frozen=True)
+class Package:
+    code: str
+    title: str
+    price: int  # smallest currency unit (cents)
+    currency: str
+    term_days: int
+    instance_type: str
+    blurb: str = ""
+
+    @property
+    def price_text(self) -> str:
+        symbol = {"usd": "$", "eur": "€", "gbp": "£"}.get(self.currency.lower())
+        amount = f"{self.price / 100:.2f}"
+        return f"{symbol}{amount}" if symbol else f"{amount} {self.currency.upper()}"
+
+
+DEFAULT_PACKAGES: tuple[Package, ...] = (
+    Package("starter", "Starter", 2900, "usd", 30, "t3.small",
+            "One personal agent on its own t3.small server for 30 days"),
+    Package("pro", "Pro", 7900, "usd", 30, "t3.medium",
+            "One agent on a larger t3.medium server for 30 days, for heavier use"),
+    Package("annual", "Starter, 1 year", 29000, "usd", 365, "t3.small",
+            "The Starter agent for a full year, two months free"),
+)
+
+
+class PackageError(ValueError):
+    pass
+
+
+def parse_packages(raw: str | None) -> tuple[Package, ...]:
+    """The catalogue from PACKAGES_JSON, or the default set. Raises PackageError with the reason."""
+    if not raw or not raw.strip():
+        return DEFAULT_PACKAGES
+    try:
+        items = json.loads(raw)
+        packages = tuple(Package(**item) for item in items)
+    except (ValueError, TypeError) as exc:
+        raise PackageError(f"PACKAGES_JSON is not a valid list of packages: {exc}") from None
+    if not packages:
+        raise PackageError("PACKAGES_JSON lists no package")
+    for p in packages:
+        if p.price <= 0 or p.term_days <= 0 or not p.code.isidentifier():
+            raise PackageError(f"PACKAGES_JSON: package {p.code!r} needs a positive price and term")
+    if len({p.code for p in packages}) != len(packages):
+        raise PackageError("PACKAGES_JSON: package codes must be unique")
+    return packages
+
+
+def find_package(packages: tuple[Package, ...], code: str) -> Package | None:
+    return next((p for p in packages if p.code == code), None)
+
+
+def new_expiry(package: Package, now: datetime, current_expiry: datetime | None = None) -> datetime:
+    """A renewal extends from the later of now and the current expiry; a new agent from now."""
+    start = max(now, current_expiry) if current_expiry else now
+    return start + timedelta(days=package.term_days)
