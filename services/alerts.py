@@ -11,10 +11,10 @@ from datetime import timedelta
 from typing import Any
 
 from models import Alert, AlertSeverity
+from services.job_kinds import DELIVER_ALERT
 from services.jobs import JobQueue, utcnow
 from services.logging_setup import redact
 
-DELIVER_ALERT = "deliver_alert"
 MERGE_WINDOW = timedelta(minutes=10)
 
 

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from services.job_kinds import NOTIFY_CUSTOMER
 from services.jobs import JobQueue
-
-NOTIFY_CUSTOMER = "notify_customer"
 
 
 class Messenger(Protocol):
