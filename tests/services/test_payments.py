@@ -1,0 +1,147 @@
+"""PaymentsService against the local Stripe stand-in, through the real StripeClient and STRIPE_API_BASE."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from config import Settings
+from models import Customer, Order, OrderStatus
+from services.packages import DEFAULT_PACKAGES
+from services.payments import (
+    PaymentError,
+    PaymentsService,
+    close_stripe_client,
+    make_stripe_client,
+    session_window,
+)
+from tests.standins.stripe_api import StripeStandIn
+
+BOT = "MeetMattTestBot"
+
+
+@pytest.fixture
+async def stripe_api():
+    async with StripeStandIn() as standin:
+        yield standin
+
+
+@pytest.fixture
+async def payments(stripe_api: StripeStandIn):
+    settings = Settings(_env_file=None, stripe_secret_key=f"sk_test_{secrets.token_hex(12)}",
+                        stripe_api_base=stripe_api.base_url)
+    client = make_stripe_client(settings, timeout=5, max_network_retries=0)
+    yield PaymentsService(client, DEFAULT_PACKAGES, bot_username=BOT)
+    await close_stripe_client(client)
+
+
+async def _order(package: str = "starter", telegram_id: int = 4242) -> Order:
+    customer, _ = await Customer.get_or_create(telegram_id=telegram_id, defaults={"full_name": "Ann"})
+    return await Order.create(customer=customer, package=package, bot_name="Ann's helper")
+
+
+async def test_checkout_sends_the_fields_stripe_needs_and_stores_the_link(db, stripe_api, payments):
+    order = await _order()
+    link = await payments.create_checkout(order)
+
+    [req] = stripe_api.requests_to("/v1/checkout/sessions")
+    form = req.form
+    assert form["mode"] == "payment"
+    assert form["line_items[0][price_data][unit_amount]"] == "2900"
+    assert form["line_items[0][price_data][currency]"] == "usd"
+    assert form["line_items[0][price_data][product_data][name]"] == "Starter: Ann's helper"
+    assert form["line_items[0][quantity]"] == "1"
+    assert form["metadata[order_id]"] == str(order.id)
+    assert form["metadata[userId]"] == "4242"
+    assert form["metadata[botName]"] == "Ann's helper"
+    assert form["metadata[packageType]"] == "starter"
+    assert form["client_reference_id"] == str(order.id)
+    assert form["success_url"] == f"https://t.me/{BOT}?start=paid_{order.id}"
+    assert form["cancel_url"] == f"https://t.me/{BOT}?start=cancel_{order.id}"
+    expires = int(form["expires_at"])
+    now = datetime.now(UTC).timestamp()
+    assert now + 30 * 60 <= expires <= now + 24 * 3600
+    assert req.idempotency_key == f"meetmatt:checkout:order:{order.id}:{expires}"
+
+    assert link.session_id.startswith("cs_test_") and link.session_id in stripe_api.sessions
+    assert link.url == stripe_api.sessions[link.session_id]["url"]
+    stored = await Order.get(id=order.id)
+    assert (stored.stripe_session_id, stored.checkout_url) == (link.session_id, link.url)
+    assert (stored.amount, stored.currency) == (2900, "usd")
+
+
+async def test_retried_checkout_reuses_the_key_and_gets_the_same_session(db, stripe_api, payments):
+    order = await _order()
+    first = await payments.create_checkout(order)
+    # a retry that lost the first answer: the order row does not know the session yet
+    stale = await Order.get(id=order.id)
+    stale.stripe_session_id = stale.checkout_url = None
+    second = await payments.create_checkout(stale)
+
+    reqs = stripe_api.requests_to("/v1/checkout/sessions")
+    assert len(reqs) == 2 and reqs[0].idempotency_key == reqs[1].idempotency_key
+    assert reqs[0].form == reqs[1].form
+    assert second == first and len(stripe_api.sessions) == 1
+
+
+async def test_checkout_returns_the_open_link_without_calling_stripe(db, stripe_api, payments):
+    order = await _order()
+    first = await payments.create_checkout(order)
+    again = await payments.create_checkout(await Order.get(id=order.id))
+    assert again == first
+    assert len(stripe_api.requests_to("/v1/checkout/sessions")) == 1
+
+
+async def test_checkout_refuses_a_closed_order_and_reports_stripe_errors(db, stripe_api, payments):
+    order = await _order()
+    order.status = OrderStatus.CANCELLED
+    with pytest.raises(PaymentError, match="cancelled, not awaiting payment"):
+        await payments.create_checkout(order)
+    assert stripe_api.requests == []
+
+    order = await _order(telegram_id=77)
+    stripe_api.fail_next(503, "api_error", "Stripe is down")
+    with pytest.raises(PaymentError, match="HTTP 503") as err:
+        await payments.create_checkout(order)
+    assert err.value.retryable
+    assert (await Order.get(id=order.id)).stripe_session_id is None
+
+
+def test_session_window_is_stable_within_a_window_and_moves_on_after():
+    created = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+    ttl = timedelta(minutes=60)
+    first = session_window(created, created + timedelta(minutes=1), ttl)
+    assert first == created + ttl
+    assert session_window(created, created + timedelta(minutes=25), ttl) == first
+    later = session_window(created, created + timedelta(minutes=45), ttl)
+    assert later == created + 2 * ttl
+    assert later - (created + timedelta(minutes=45)) >= timedelta(minutes=30)
+
+
+async def test_refund_is_idempotent_and_recorded_on_the_order(db, stripe_api, payments):
+    order = await _order()
+    link = await payments.create_checkout(order)
+    paid = stripe_api.complete_session(link.session_id)
+    order = await Order.get(id=order.id)
+    order.status, order.stripe_payment_intent = OrderStatus.PAID, paid["payment_intent"]
+    await order.save()
+
+    refund_id = await payments.refund(order, "provisioning failed")
+    again = await payments.refund(await Order.get(id=order.id), "provisioning failed")
+
+    assert again == refund_id and len(stripe_api.refunds) == 1
+    reqs = stripe_api.requests_to("/v1/refunds")
+    assert [r.idempotency_key for r in reqs] == [f"meetmatt:refund:order:{order.id}"] * 2
+    assert reqs[0].form["payment_intent"] == paid["payment_intent"]
+    stored = await Order.get(id=order.id)
+    assert stored.amount_refunded == 2900 and stored.status == OrderStatus.REFUNDED
+    assert "provisioning failed" in stored.closed_reason
+
+
+async def test_refund_without_a_payment_is_refused(db, stripe_api, payments):
+    order = await _order()
+    with pytest.raises(PaymentError, match="no recorded payment"):
+        await payments.refund(order, "x")
+    assert stripe_api.requests == []
