@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     public_base_url: str | None = None
     redis_url: str | None = None
     bot_creation_mode: BotCreationMode = BotCreationMode.POOL
+    bot_cooldown_seconds: float = Field(default=1.0, ge=0)  # anti-spam: one update per user per window
 
     # web server
     web_host: str = "127.0.0.1"
