@@ -100,10 +100,8 @@ class JobQueue:
         now = utcnow()
         token = f"{self.worker_id}:{uuid.uuid4().hex}"
         if dialect() == "postgres":
-            job_id = await self._claim_postgres(now, token, kinds)
-            if job_id is None:
-                return None
-            return Claimed(await Job.get(id=job_id), token)
+            job = await self._claim_postgres(now, token, kinds)
+            return Claimed(job, token) if job is not None else None
         candidates = Job.filter(self._claimable(now))
         if kinds:
             candidates = candidates.filter(kind__in=kinds)
@@ -118,7 +116,7 @@ class JobQueue:
         job = await Job.get_or_none(locked_by=token)
         return Claimed(job, token) if job is not None else None
 
-    async def _claim_postgres(self, now: datetime, token: str, kinds: list[str] | None) -> int | None:
+    async def _claim_postgres(self, now: datetime, token: str, kinds: list[str] | None) -> Job | None:
         # The ORM drops FOR UPDATE inside a subquery, so this one statement is written out
         # (parameterised). SKIP LOCKED lets concurrent workers take different rows at once.
         kind_filter = "AND kind = ANY($4::text[])" if kinds else ""
@@ -131,12 +129,12 @@ class JobQueue:
                        OR (status = 'running' AND locked_until < $3)) {kind_filter}
                 ORDER BY run_after, id LIMIT 1
                 FOR UPDATE SKIP LOCKED)
-            RETURNING id"""
+            RETURNING *"""
         params: list[Any] = [token, now + self.lease, now]
         if kinds:
             params.append(list(kinds))
         rows = await connections.get("default").execute_query_dict(sql, params)
-        return rows[0]["id"] if rows else None
+        return Job._init_from_db(**rows[0]) if rows else None
 
     async def heartbeat(self, claimed: Claimed) -> None:
         """Extend the lease. Raises LeaseLost when another worker took the job meanwhile."""

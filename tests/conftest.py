@@ -80,6 +80,8 @@ async def _empty_tables(backend: str) -> None:
 async def db(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> AsyncIterator[str]:
     """An initialised, empty database; yields its URL. Parametrised over SQLite and PostgreSQL."""
     backend = request.param
+    if backend not in database_urls:
+        pytest.skip(f"{backend} is not in MEETMATT_TEST_BACKENDS")
     url = database_urls[backend]
     await init_db(url, TEST_ENCRYPTION_KEY)
     await _empty_tables(backend)
