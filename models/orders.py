@@ -15,6 +15,7 @@ class Order(Model):
     description = fields.TextField(default="")
     avatar_file_id = fields.CharField(max_length=256, null=True)
     creation_mode = fields.CharField(max_length=16, default="pool")  # pool | managed
+    managed_bot_id = fields.BigIntField(null=True)  # the bot Telegram created for us (managed mode)
     status = fields.CharEnumField(OrderStatus, max_length=24, default=OrderStatus.AWAITING_PAYMENT,
                                   db_index=True)
     renews = fields.ForeignKeyField("models.Instance", related_name="renewals", null=True,

@@ -33,7 +33,7 @@ def run(workdir: Path, *args: str, env: dict[str, str] | None = None) -> subproc
 def test_migrate_twice_creates_the_sqlite_file_and_is_a_no_op_the_second_time(workdir: Path) -> None:
     first = run(workdir, "migrate")
     assert first.returncode == 0, first.stderr
-    assert "applied models.0001_initial" in first.stdout
+    assert "applied models.0001_initial" in first.stdout and "applied models.0002" in first.stdout
     assert (workdir / "data" / "meetmatt.sqlite3").exists()
     second = run(workdir, "migrate")
     assert second.returncode == 0, second.stderr
