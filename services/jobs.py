@@ -15,6 +15,7 @@ Protocol:
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -64,6 +65,7 @@ class JobQueue:
         self.lease = timedelta(seconds=lease_seconds)
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
+        self._state_lock = asyncio.Lock()
 
     # --- producing -------------------------------------------------------------------------------
 
@@ -141,10 +143,15 @@ class JobQueue:
         await self._write(claimed, locked_until=utcnow() + self.lease)
 
     async def save_step(self, claimed: Claimed, step: str, value: Any) -> None:
-        """Record a step's outcome on the job (and renew the lease) before moving on."""
-        new_state = {**claimed.job.state, step: value}
-        await self._write(claimed, state=new_state, locked_until=utcnow() + self.lease)
-        claimed.job.state = new_state
+        """Record a step's outcome on the job (and renew the lease) before moving on.
+
+        Steps of one job may run concurrently (launch and bot creation): the lock keeps their
+        read-modify-write of `state` in order.
+        """
+        async with self._state_lock:
+            new_state = {**claimed.job.state, step: value}
+            await self._write(claimed, state=new_state, locked_until=utcnow() + self.lease)
+            claimed.job.state = new_state
 
     async def complete(self, claimed: Claimed, result: Any = None) -> None:
         state = claimed.job.state if result is None else {**claimed.job.state, "result": result}
