@@ -93,6 +93,16 @@ class Settings(BaseSettings):
     moonshot_api_key: SecretStr | None = None
     openclaw_version: str = "2026.11.1"
     warm_pool_size: int = 0
+    ec2_ami_ssm_parameter: str = (  # public parameter used when EC2_AMI_ID is empty outside us-east-1
+        "/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id"
+    )
+    ec2_waiter_delay: int = Field(default=5, ge=1)  # seconds between EC2 state polls
+    ec2_waiter_max_attempts: int = Field(default=60, ge=1)
+    bootstrap_timeout_s: float = 900.0  # launch to bootstrap marker
+    readiness_timeout_s: float = 120.0  # gateway restart to /readyz answering
+    expiry_reminder_days: str = "3,1"  # remind the customer this many days before expiry
+    expiry_grace_days: int = Field(default=7, ge=0)  # stopped instances are terminated after this
+    health_check_concurrency: int = Field(default=4, ge=1)
 
     # alerts
     admin_telegram_bot_token: SecretStr | None = None
