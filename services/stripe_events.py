@@ -1,0 +1,307 @@
+"""What a verified Stripe event does to our data: one transaction per event, exactly once.
+
+The HTTP layer (webhooks/stripe.py) verifies the signature and hands the parsed event here.
+`StripeEventProcessor.process` then, in ONE database transaction:
+
+1. inserts the `StripeEvent` row (unique `event_id`). A redelivery, even one racing the first copy,
+   fails this insert (on PostgreSQL it waits for the first copy's commit, then fails) and is answered
+   as a duplicate with no effect;
+2. applies the event's effect (order paid + one `provision` job; order closed + a customer message;
+   refund recorded; an order created from metadata; an admin alert for metadata we cannot use);
+3. records the outcome on the event row.
+
+A crash or error anywhere rolls all of it back, so Stripe's retry redoes the whole thing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.transactions import in_transaction
+
+from models import AlertSeverity, Customer, Order, OrderStatus, StripeEvent
+from services.alerts import raise_alert
+from services.db import dialect
+from services.job_kinds import PROVISION
+from services.jobs import JobQueue
+from services.notifications import queue_customer_message
+from services.packages import Package, find_package
+
+log = logging.getLogger(__name__)
+
+PAID_TYPES = frozenset({"checkout.session.completed", "checkout.session.async_payment_succeeded"})
+CLOSING_TYPES = {
+    "checkout.session.expired": "checkout session expired unpaid",
+    "checkout.session.async_payment_failed": "payment failed",
+}
+REFUND_TYPE = "charge.refunded"
+HANDLED_TYPES = PAID_TYPES | frozenset(CLOSING_TYPES) | {REFUND_TYPE}
+# statuses an order can leave for PAID: a payment is a payment, even on an order we closed meanwhile
+PAYABLE = (OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED)
+
+# outcomes stored on StripeEvent.outcome and counted in /metrics
+PAID = "paid"
+ORDER_CREATED = "order_created"
+ALREADY_PAID = "already_paid"
+SECOND_PAYMENT = "second_payment"
+AWAITING_ASYNC = "awaiting_async_payment"
+CLOSED = "order_closed"
+STALE = "stale"
+REFUNDED = "refunded"
+PARTIALLY_REFUNDED = "partially_refunded"
+ORDER_NOT_FOUND = "order_not_found"
+NEEDS_ATTENTION = "needs_attention"
+IGNORED = "ignored"
+DUPLICATE = "duplicate"  # never stored: the event row already exists
+
+TEXTS = {
+    "checkout.session.expired": (
+        "Your payment link for <b>{bot}</b> expired before payment, so that order is closed. "
+        "Nothing was charged. Send /new whenever you want to order again."
+    ),
+    "checkout.session.async_payment_failed": (
+        "The payment for <b>{bot}</b> did not go through, so that order is closed. "
+        "Nothing was charged. Send /new to try again with another payment method."
+    ),
+}
+
+
+class InvalidEvent(ValueError):
+    """The body is signed but is not a Stripe event we can read (answered 400)."""
+
+
+@dataclass(frozen=True)
+class EventResult:
+    event_id: str
+    type: str
+    outcome: str
+    order_id: int | None = None
+
+    @property
+    def duplicate(self) -> bool:
+        return self.outcome == DUPLICATE
+
+
+def event_fields(event: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
+    """(event id, type, data.object) of a parsed event, or InvalidEvent with the reason."""
+    if not isinstance(event, dict):
+        raise InvalidEvent("the body is not a JSON object")
+    event_id, type_ = event.get("id"), event.get("type")
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(event_id, str) or not event_id or len(event_id) > 255:
+        raise InvalidEvent("the event has no valid id")
+    if not isinstance(type_, str) or not type_ or len(type_) > 128:
+        raise InvalidEvent("the event has no valid type")
+    if not isinstance(obj, dict):
+        raise InvalidEvent("the event has no data.object")
+    return event_id, type_, obj
+
+
+@dataclass(frozen=True)
+class OrderMetadata:
+    telegram_id: int
+    bot_name: str
+    package: Package
+
+
+def parse_metadata(metadata: Any, packages: tuple[Package, ...]) -> tuple[OrderMetadata | None, str]:
+    """The order fields a Payment Link's metadata must carry, or None and what is wrong."""
+    if not isinstance(metadata, dict) or not metadata:
+        return None, "the session has no metadata"
+    problems = []
+    raw_user = str(metadata.get("userId") or "").strip()
+    if not raw_user.isdigit() or not 0 < int(raw_user) < 2**63:
+        problems.append("userId is not a Telegram user id")
+    bot_name = str(metadata.get("botName") or "").strip()
+    if not bot_name or len(bot_name) > 64:
+        problems.append("botName is empty or longer than 64 characters")
+    package = find_package(packages, str(metadata.get("packageType") or "").strip())
+    if package is None:
+        problems.append(f"packageType is not one of {', '.join(p.code for p in packages)}")
+    if problems:
+        return None, "; ".join(problems)
+    assert package is not None
+    return OrderMetadata(int(raw_user), bot_name, package), ""
+
+
+def _order_id(obj: dict[str, Any]) -> int | None:
+    metadata = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    for raw in (metadata.get("order_id"), obj.get("client_reference_id")):
+        text = str(raw or "").strip()
+        if text.isdigit() and 0 < int(text) < 2**31:
+            return int(text)
+    return None
+
+
+def _int(value: Any, default: int = 0) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+class StripeEventProcessor:
+    """Applies verified Stripe events to orders and jobs, once each, in one transaction per event."""
+
+    def __init__(self, queue: JobQueue, packages: tuple[Package, ...]) -> None:
+        self.queue = queue
+        self.packages = packages
+        # SQLite has one writer: Tortoise already serialises its transactions per process; this lock
+        # also keeps our own bookkeeping outside the transaction from interleaving with it
+        self._sqlite_lock = asyncio.Lock()
+
+    async def process(self, event: dict[str, Any]) -> EventResult:
+        """Apply one event. Raises InvalidEvent for an unreadable event; other errors roll back."""
+        event_id, type_, obj = event_fields(event)
+        if dialect() == "sqlite":
+            async with self._sqlite_lock:
+                return await self._process(event, event_id, type_, obj)
+        return await self._process(event, event_id, type_, obj)
+
+    async def _process(self, event: dict[str, Any], event_id: str, type_: str,
+                       obj: dict[str, Any]) -> EventResult:
+        try:
+            async with in_transaction() as conn:
+                row = await StripeEvent.create(event_id=event_id, type=type_, payload=event, using_db=conn)
+                outcome, order_id = await self._apply(conn, event_id, type_, obj)
+                row.outcome = outcome
+                row.processed_at = datetime.now(UTC)
+                await row.save(using_db=conn, update_fields=["outcome", "processed_at"])
+        except IntegrityError:
+            if not await StripeEvent.exists(event_id=event_id):
+                raise  # another unique key failed: a real error, not a redelivery
+            return EventResult(event_id, type_, DUPLICATE)
+        log.info("stripe event id=%s type=%s outcome=%s order=%s", event_id, type_, outcome, order_id)
+        return EventResult(event_id, type_, outcome, order_id)
+
+    async def _apply(self, conn: Any, event_id: str, type_: str, obj: dict[str, Any]
+                     ) -> tuple[str, int | None]:
+        if type_ in PAID_TYPES:
+            status = obj.get("payment_status")
+            if type_ == "checkout.session.completed" and status not in ("paid", "no_payment_required"):
+                return AWAITING_ASYNC, _order_id(obj)
+            return await self._paid(conn, event_id, obj)
+        if type_ in CLOSING_TYPES:
+            return await self._closed(conn, event_id, type_, obj)
+        if type_ == REFUND_TYPE:
+            return await self._refunded(conn, event_id, obj)
+        return IGNORED, None
+
+    # --- paid ------------------------------------------------------------------------------------
+
+    async def _paid(self, conn: Any, event_id: str, session: dict[str, Any]) -> tuple[str, int | None]:
+        session_id = str(session.get("id") or "")
+        payment = {
+            "status": OrderStatus.PAID,
+            "amount": _int(session.get("amount_total")),
+            "currency": str(session.get("currency") or "usd").lower()[:8],
+            "stripe_session_id": session_id or None,
+            "stripe_payment_intent": _payment_intent(session),
+            "paid_at": datetime.now(UTC),
+            "closed_reason": None,
+        }
+        order_id = _order_id(session)
+        if order_id is not None:
+            # the conditional UPDATE is the decision: only the event that moves the order to PAID
+            # enqueues provisioning
+            if await Order.filter(id=order_id, status__in=PAYABLE).using_db(conn).update(**payment):
+                await self._enqueue_provision(conn, order_id)
+                return PAID, order_id
+            order = await Order.get_or_none(id=order_id).using_db(conn)
+            if order is not None:
+                if order.stripe_session_id and session_id and order.stripe_session_id != session_id:
+                    await raise_alert(
+                        self.queue, "stripe.second_payment",
+                        f"Order {order_id} is already {order.status.value} (session "
+                        f"{order.stripe_session_id}) and another Checkout Session {session_id} was paid "
+                        f"for it (Stripe event {event_id}). Refund one of them in Stripe.",
+                        severity=AlertSeverity.CRITICAL, dedup_key=f"stripe:second_payment:{session_id}",
+                        using_db=conn)
+                    return SECOND_PAYMENT, order_id
+                return ALREADY_PAID, order_id
+        # no order of ours: a Payment Link made by an admin. The metadata must say what was bought.
+        parsed, problem = parse_metadata(session.get("metadata"), self.packages)
+        if parsed is None:
+            where = f"order {order_id} does not exist" if order_id else "no order_id"
+            await raise_alert(
+                self.queue, "stripe.needs_attention",
+                f"Stripe event {event_id}: a paid Checkout Session ({session_id or 'no id'}, "
+                f"{payment['amount']} {payment['currency']}) could not be matched ({where}) and its "
+                f"metadata cannot create an order: {problem}. Nothing was provisioned; create the "
+                f"order by hand or refund.",
+                severity=AlertSeverity.CRITICAL, dedup_key=f"stripe:needs_attention:{event_id}",
+                using_db=conn)
+            return NEEDS_ATTENTION, None
+        customer, _ = await Customer.get_or_create(telegram_id=parsed.telegram_id, using_db=conn)
+        order = await Order.create(customer=customer, package=parsed.package.code, bot_name=parsed.bot_name,
+                                   using_db=conn, **payment)
+        await self._enqueue_provision(conn, order.id)
+        return ORDER_CREATED, order.id
+
+    async def _enqueue_provision(self, conn: Any, order_id: int) -> None:
+        await self.queue.enqueue(PROVISION, {"order_id": order_id}, key=f"provision:order:{order_id}",
+                                 using_db=conn)
+
+    # --- expired / failed ------------------------------------------------------------------------
+
+    async def _closed(self, conn: Any, event_id: str, type_: str,
+                      session: dict[str, Any]) -> tuple[str, int | None]:
+        session_id = session.get("id")
+        order_id = _order_id(session)
+        order = await Order.get_or_none(id=order_id).using_db(conn) if order_id else None
+        if order is None and session_id:
+            order = await Order.get_or_none(stripe_session_id=session_id).using_db(conn)
+        if order is None:
+            return ORDER_NOT_FOUND, None
+        # only the order's current session closes it: an older session expiring means nothing
+        if order.stripe_session_id not in (None, session_id):
+            return STALE, order.id
+        closed = await Order.filter(id=order.id, status=OrderStatus.AWAITING_PAYMENT).using_db(conn).update(
+            status=OrderStatus.CANCELLED, closed_reason=CLOSING_TYPES[type_])
+        if not closed:
+            return STALE, order.id
+        customer = await Customer.get(id=order.customer_id).using_db(conn)
+        text = TEXTS[type_].format(bot=html.escape(order.bot_name))
+        await queue_customer_message(self.queue, customer.telegram_id, text,
+                                     key=f"stripe:{event_id}:customer", using_db=conn)
+        return CLOSED, order.id
+
+    # --- refunds ---------------------------------------------------------------------------------
+
+    async def _refunded(self, conn: Any, event_id: str, charge: dict[str, Any]) -> tuple[str, int | None]:
+        pi = _payment_intent(charge)
+        order = await Order.get_or_none(stripe_payment_intent=pi).using_db(conn) if pi else None
+        if order is None and (order_id := _order_id(charge)) is not None:
+            order = await Order.get_or_none(id=order_id).using_db(conn)
+        if order is None:
+            return ORDER_NOT_FOUND, None
+        refunded, amount = _int(charge.get("amount_refunded")), _int(charge.get("amount"))
+        full = bool(charge.get("refunded")) or (amount > 0 and refunded >= amount)
+        values: dict[str, Any] = {"amount_refunded": max(refunded, order.amount_refunded)}
+        if full:
+            values["status"] = OrderStatus.REFUNDED
+            if not order.closed_reason:
+                values["closed_reason"] = "refunded in Stripe"
+        await Order.filter(id=order.id).using_db(conn).update(**values)
+        if full and order.status in (OrderStatus.PAID, OrderStatus.PROVISIONING,
+                                     OrderStatus.AWAITING_VERIFICATION, OrderStatus.ACTIVE):
+            await raise_alert(
+                self.queue, "stripe.refunded_while_active",
+                f"Order {order.id} was refunded in full in Stripe (event {event_id}) while it was "
+                f"{order.status.value}: stop its agent if that was intended.",
+                severity=AlertSeverity.WARNING, dedup_key=f"stripe:refunded:{order.id}", using_db=conn)
+        return (REFUNDED if full else PARTIALLY_REFUNDED), order.id
+
+
+def _payment_intent(obj: dict[str, Any]) -> str | None:
+    pi = obj.get("payment_intent")
+    if isinstance(pi, dict):  # expanded
+        pi = pi.get("id")
+    return str(pi)[:255] if pi else None

@@ -1,0 +1,109 @@
+"""The aiohttp application: Stripe webhook, health and metrics (and the Telegram webhook, added by the bot).
+
+`create_web_app(settings)` builds the app. With `manage_db=True` the app opens the ORM once on
+startup and closes it once on cleanup (through `app.cleanup_ctx`, so the database is up before any
+other startup hook runs and stays up until every shutdown hook has run).
+
+Adding routes (before the app is started), e.g. the Telegram webhook with aiogram:
+
+    app = create_web_app(settings, queue=queue)
+    SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=...).register(app, path="/webhooks/telegram")
+    setup_application(app, dp, bot=bot)
+    await run_web_app(app, settings.web_host, settings.web_port, stop_event)
+
+Shared objects are on the app under typed keys: `SETTINGS_KEY`, `QUEUE_KEY`, `METRICS_KEY`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+
+from aiohttp import web
+
+from config import Settings
+from services.jobs import JobQueue
+from services.stripe_events import StripeEventProcessor
+from webhooks.health import healthz
+from webhooks.metrics import METRICS_KEY, Metrics, latency_middleware, metrics_handler
+from webhooks.stripe import MAX_BODY, StripeWebhook
+
+log = logging.getLogger(__name__)
+
+SETTINGS_KEY = web.AppKey("settings", Settings)
+QUEUE_KEY = web.AppKey("job_queue", JobQueue)
+STRIPE_WEBHOOK_KEY = web.AppKey("stripe_webhook", StripeWebhook)
+
+Hook = Callable[[web.Application], Awaitable[None]]
+
+
+def _secret(value) -> str | None:
+    return value.get_secret_value() if value else None
+
+
+def create_web_app(settings: Settings, *, queue: JobQueue | None = None,
+                   on_startup_hooks: Iterable[Hook] = (), on_cleanup_hooks: Iterable[Hook] = (),
+                   manage_db: bool = True) -> web.Application:
+    """The web application with `/webhooks/stripe`, `/healthz` and `/metrics`. Add routes before start."""
+    queue = queue or JobQueue(f"web-{socket.gethostname()}-{os.getpid()}", settings.job_lease_seconds)
+    metrics = Metrics()
+    app = web.Application(middlewares=[latency_middleware], client_max_size=MAX_BODY)
+    app[SETTINGS_KEY] = settings
+    app[QUEUE_KEY] = queue
+    app[METRICS_KEY] = metrics
+    if manage_db:
+        app.cleanup_ctx.append(_database(settings))
+    processor = StripeEventProcessor(queue, settings.packages)
+    webhook = StripeWebhook(processor, _secret(settings.stripe_webhook_secret), metrics)
+    app[STRIPE_WEBHOOK_KEY] = webhook
+    webhook.register(app)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/metrics", metrics_handler(queue))
+    app.on_startup.extend(on_startup_hooks)
+    app.on_cleanup.extend(on_cleanup_hooks)
+    return app
+
+
+def _database(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
+    async def database(_: web.Application) -> AsyncIterator[None]:
+        from services.db import close_db, init_db
+
+        await init_db(settings.database_url, _secret(settings.encryption_key))
+        log.info("web: database opened (%s)", settings.database_url.split("://", 1)[0])
+        try:
+            yield
+        finally:
+            await close_db()
+            log.info("web: database closed")
+
+    return database
+
+
+async def start_web_app(app: web.Application, host: str, port: int, *,
+                        shutdown_timeout: float = 10.0) -> tuple[web.AppRunner, int]:
+    """Start serving `app` on host:port (port 0 picks a free one); returns the runner and the port."""
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+    except BaseException:
+        await runner.cleanup()
+        raise
+    sockets = site._server.sockets if site._server is not None else ()  # type: ignore[union-attr]
+    bound = sockets[0].getsockname()[1] if sockets else port
+    return runner, bound
+
+
+async def run_web_app(app: web.Application, host: str, port: int, stop: asyncio.Event) -> None:
+    """Serve until `stop` is set, then finish in-flight requests and run the cleanup hooks once."""
+    runner, bound = await start_web_app(app, host, port)
+    log.info("web: serving on http://%s:%s", host, bound)
+    try:
+        await stop.wait()
+    finally:
+        log.info("web: stopping")
+        await runner.cleanup()
