@@ -1,0 +1,385 @@
+"""The provisioning saga (DESIGN section 3): a paid order becomes a live agent that answers only
+its owner. It runs as one durable `provision` job; every step records what it created before and
+after its outside call, so a job resumed by another worker repeats nothing that happened.
+
+    launch_instance ─► wait_ready ───────────────┐
+                                                 ├─► await_verification ─► activate ─► live
+    create_bot ─► issue_verification ────────────┘
+
+launch_instance and create_bot run concurrently: the critical path is the longer of the two.
+Secrets (bot token, host key) live only in encrypted columns, never in the job's state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from models import Instance, InstanceStatus, Job, Order, OrderStatus
+from services import job_kinds, progress
+from services.alerts import raise_alert
+from services.bot_api import BotApi
+from services.jobs import Claimed, JobQueue, utcnow
+from services.logging_setup import secrets as log_secrets
+from services.packages import Package, find_package, new_expiry
+from services.verification import StartOutcome, Verifier, deep_link
+from services.worker import PermanentError, RetryLater
+
+log = logging.getLogger("meetmatt.provisioning")
+
+VERIFICATION_REPLIES = {
+    StartOutcome.VERIFIED: "✅ Verified: this agent is yours, and it will answer only you. "
+                           "Switching it on now; Meet Matt tells you when it is live.",
+    StartOutcome.WRONG_CODE: "That link is not valid for this bot. Please use the button Meet Matt sent you.",
+    StartOutcome.EXPIRED: "This verification link has expired. Meet Matt will tell you what happens next.",
+    StartOutcome.EXHAUSTED: "Too many wrong attempts. Meet Matt will tell you what happens next.",
+    StartOutcome.NOT_A_START: "This agent is not switched on yet. Open the link Meet Matt sent you "
+                              "and press Start.",
+}
+
+
+class PoolWait(Exception):  # noqa: N818 - a signal: no creator account can serve right now
+    def __init__(self, retry_at) -> None:
+        super().__init__(f"no creator account is free until {retry_at.isoformat()}")
+        self.retry_at = retry_at
+
+
+@dataclass
+class CreatedBot:
+    username: str
+    token: str
+    account_id: int | None
+
+
+class BotMaker:
+    """Creates the customer's bot: the creator-account pool, or Telegram's managed bots."""
+
+    async def create(self, order: Order, candidates: list[str],
+                     on_username_chosen: Callable[[int, str], Awaitable[None]]) -> CreatedBot:
+        raise NotImplementedError
+
+    async def recover(self, account_id: int, username: str) -> str | None:
+        raise NotImplementedError
+
+    async def delete(self, account_id: int | None, username: str) -> bool:
+        raise NotImplementedError
+
+
+@dataclass
+class SagaDeps:
+    """Everything the saga talks to, passed in (tests hand it stand-ins over real sockets)."""
+
+    queue: JobQueue
+    fleet: Any  # services.ec2_fleet.Ec2Fleet
+    bot_maker: BotMaker
+    bot_api: BotApi
+    verifier: Verifier
+    progress: Any  # services.progress.ProgressReporter
+    packages: tuple[Package, ...]
+    generate_host_key: Callable[[], Any]  # -> HostKeyPair(private_openssh, public_openssh)
+    render_user_data: Callable[[Any], str]  # HostKeyPair -> cloud-init user data
+    wait_bootstrapped: Callable[[Instance], Awaitable[None]]
+    activate: Callable[[Instance, str, int, str], Awaitable[None]]  # instance, bot token, user id, gw token
+    restart_gateway: Callable[[Instance], Awaitable[None]]
+    claim_warm_instance: Callable[[Order], Awaitable[Instance | None]] | None = None
+    managed_bot_token: Callable[[Order], Awaitable[CreatedBot]] | None = None
+    refund_on_failure: bool = False
+    verification_window: float = 50.0  # seconds one job run listens for /start before yielding
+    verification_long_poll: int = 10
+    timings: dict[str, float] = field(default_factory=dict)
+
+
+def username_candidates(wanted: str | None, order_id: int, count: int = 4) -> list[str]:
+    """The customer's choice first, then variants with the order number and random digits."""
+    base = (wanted or f"meetmatt_agent_{order_id}_bot").lstrip("@")
+    stem = base[:-3].rstrip("_") if base.lower().endswith("bot") else base
+    out = [base]
+    suffixes = [str(order_id)] + [str(secrets.randbelow(9000) + 1000) for _ in range(count)]
+    for suffix in suffixes:
+        candidate = f"{stem[: 32 - len(suffix) - 5]}_{suffix}_bot"
+        if candidate not in out:
+            out.append(candidate)
+    return out[: count + 1]
+
+
+class ProvisioningSaga:
+    def __init__(self, deps: SagaDeps) -> None:
+        self.d = deps
+
+    # --- the job ---------------------------------------------------------------------------------
+
+    async def run(self, claimed: Claimed) -> None:
+        order = await Order.get(id=claimed.job.payload["order_id"]).select_related("customer")
+        if claimed.job.state.get("live"):
+            return
+        if order.status not in (OrderStatus.PAID, OrderStatus.PROVISIONING,
+                                OrderStatus.AWAITING_VERIFICATION):
+            raise PermanentError(f"order {order.id} is {order.status}, not paid: nothing to provision")
+        package = find_package(self.d.packages, order.package)
+        if package is None:
+            raise PermanentError(f"order {order.id} names unknown package {order.package!r}")
+        if order.renews_id:
+            await self._renew(claimed, order, package)
+            return
+        if order.status == OrderStatus.PAID:
+            order.status = OrderStatus.PROVISIONING
+            await order.save(update_fields=["status", "updated_at"])
+            await self.d.progress.report(order.id, progress.PAID)
+        instance = await self._instance(claimed, order, package)
+        results = await asyncio.gather(self._server_branch(claimed, order, instance),
+                                       self._bot_branch(claimed, order, instance), return_exceptions=True)
+        for result in results:
+            if isinstance(result, PoolWait):
+                raise RetryLater(result.retry_at, str(result))
+        for result in results:
+            if isinstance(result, BaseException):
+                raise result
+        await instance.refresh_from_db()
+        owner = await self._await_verification(claimed, order, instance)
+        await self._activate(claimed, order, instance, package, owner)
+
+    # --- steps -----------------------------------------------------------------------------------
+
+    async def _instance(self, claimed: Claimed, order: Order, package: Package) -> Instance:
+        """The Instance row, created once (host key made before anything is launched)."""
+        recorded = claimed.job.state.get("instance")
+        if recorded:
+            return await Instance.get(id=recorded["instance_id"])
+        instance = None
+        if self.d.claim_warm_instance is not None:
+            instance = await self.d.claim_warm_instance(order)
+        if instance is None:
+            keys = self.d.generate_host_key()
+            instance = await Instance.create(
+                order_id=order.id, customer_id=order.customer_id, status=InstanceStatus.LAUNCHING,
+                instance_type=package.instance_type, host_key_public=keys.public_openssh,
+                host_key_private=keys.private_openssh, ever_assigned=True)
+        await self.d.queue.save_step(claimed, "instance", {"instance_id": instance.id,
+                                                           "warm": instance.ec2_instance_id is not None})
+        return instance
+
+    async def _server_branch(self, claimed: Claimed, order: Order, instance: Instance) -> None:
+        await self._launch(claimed, order, instance)
+        await self._wait_ready(claimed, order, instance)
+
+    async def _bot_branch(self, claimed: Claimed, order: Order, instance: Instance) -> None:
+        await self._create_bot(claimed, order, instance)
+        if order.creation_mode != "managed":
+            await self._issue_verification(claimed, order, instance)
+
+    async def _launch(self, claimed: Claimed, order: Order, instance: Instance) -> None:
+        if "launch" in claimed.job.state:
+            return
+        started = utcnow()
+        if not instance.ec2_instance_id:
+            await self.d.progress.report(order.id, progress.LAUNCHING)
+            keys = _Keys(instance.host_key_private or "", instance.host_key_public or "")
+            ec2_id = await self.d.fleet.launch(
+                job_id=claimed.id, order_id=order.id, user_id=order.customer.telegram_id,
+                instance_type=instance.instance_type, user_data=self.d.render_user_data(keys))
+            instance.ec2_instance_id = ec2_id
+            instance.status = InstanceStatus.BOOTING
+            await instance.save(update_fields=["ec2_instance_id", "status", "updated_at"])
+        await self.d.queue.save_step(claimed, "launch", {"ec2_id": instance.ec2_instance_id})
+        self._time("launch_instance", started)
+
+    async def _wait_ready(self, claimed: Claimed, order: Order, instance: Instance) -> None:
+        if "ready" in claimed.job.state:
+            return
+        started = utcnow()
+        ip = await self.d.fleet.wait_running(instance.ec2_instance_id)
+        instance.public_ip = ip
+        await instance.save(update_fields=["public_ip", "updated_at"])
+        await self.d.wait_bootstrapped(instance)
+        instance.status = InstanceStatus.READY
+        await instance.save(update_fields=["status", "updated_at"])
+        await self.d.queue.save_step(claimed, "ready", {"public_ip": ip})
+        self._time("wait_ready", started)
+
+    async def _create_bot(self, claimed: Claimed, order: Order, instance: Instance) -> None:
+        if "bot" in claimed.job.state:
+            return
+        started = utcnow()
+        if instance.bot_token and instance.bot_username:
+            created = CreatedBot(instance.bot_username, instance.bot_token, instance.creator_account_id)
+        else:
+            created = None
+            chosen = claimed.job.state.get("bot_chosen")
+            if chosen and order.creation_mode != "managed":
+                # a previous run may have died right after BotFather created the bot: recover it
+                token = await self.d.bot_maker.recover(chosen["account_id"], chosen["username"])
+                if token:
+                    created = CreatedBot(chosen["username"], token, chosen["account_id"])
+            if created is None:
+                await self.d.progress.report(order.id, progress.CREATING_BOT)
+                if order.creation_mode == "managed":
+                    if self.d.managed_bot_token is None:
+                        raise PermanentError("managed bot creation is not configured")
+                    created = await self.d.managed_bot_token(order)
+                else:
+                    async def chosen_cb(account_id: int, username: str) -> None:
+                        await self.d.queue.save_step(claimed, "bot_chosen",
+                                                     {"account_id": account_id, "username": username})
+
+                    created = await self.d.bot_maker.create(
+                        order, username_candidates(order.bot_username, order.id), chosen_cb)
+            log_secrets.add(created.token)
+            instance.bot_username = created.username
+            instance.bot_token = created.token
+            instance.creator_account_id = created.account_id
+            await instance.save(update_fields=["bot_username", "bot_token", "creator_account_id",
+                                               "updated_at"])
+        await self.d.queue.save_step(claimed, "bot", {"username": created.username,
+                                                      "account_id": created.account_id})
+        self._time("create_bot", started)
+
+    async def _issue_verification(self, claimed: Claimed, order: Order, instance: Instance) -> None:
+        if "verification" in claimed.job.state:
+            return
+        verification = await self.d.verifier.issue(instance)
+        order.status = OrderStatus.AWAITING_VERIFICATION
+        await order.save(update_fields=["status", "updated_at"])
+        await self.d.progress.report(order.id, progress.VERIFY,
+                                     detail=deep_link(instance.bot_username, verification.code))
+        await self.d.queue.save_step(claimed, "verification", {"verification_id": verification.id})
+
+    async def _await_verification(self, claimed: Claimed, order: Order, instance: Instance) -> int:
+        """The verified Telegram user id: polled on the NEW bot; managed bots are owned already."""
+        verified = claimed.job.state.get("verified")
+        if verified:
+            return int(verified["user_id"])
+        if order.creation_mode == "managed":
+            user_id = order.customer.telegram_id
+            await self.d.queue.save_step(claimed, "verified", {"user_id": user_id, "by": "telegram"})
+            return user_id
+        verification = await self.d.verifier.issue(instance)
+        if not claimed.job.state.get("ready_reported"):
+            # the server is ready now: keep the deep link in front of the customer
+            await self.d.progress.report(order.id, progress.VERIFY,
+                                         detail=deep_link(instance.bot_username, verification.code))
+            await self.d.queue.save_step(claimed, "ready_reported", True)
+        token = instance.bot_token or ""
+        offset = claimed.job.state.get("verify_offset")
+        deadline = asyncio.get_running_loop().time() + self.d.verification_window
+        while True:
+            result = await self.d.verifier.poll(
+                verification, token, offset=offset, wait_seconds=self.d.verification_long_poll,
+                texts_for=lambda outcome: VERIFICATION_REPLIES.get(outcome))
+            if result.last_update_id is not None:
+                offset = result.last_update_id + 1
+                await self.d.queue.save_step(claimed, "verify_offset", offset)
+            if result.outcome == StartOutcome.VERIFIED and result.verified_user_id:
+                # stop reading the new bot and confirm what was read: the agent's own long polling
+                # must start clean (no 409 Conflict, no replayed /start)
+                await self.d.bot_api.confirm_read(token, offset - 1)
+                await self.d.queue.save_step(claimed, "verified", {"user_id": result.verified_user_id})
+                return result.verified_user_id
+            if result.outcome in (StartOutcome.EXPIRED, StartOutcome.EXHAUSTED):
+                raise PermanentError(f"ownership verification {result.outcome.value}: nobody opened the "
+                                     "link in time" if result.outcome == StartOutcome.EXPIRED else
+                                     "ownership verification failed: too many wrong codes")
+            if asyncio.get_running_loop().time() >= deadline:
+                # free this worker slot; the job comes back shortly and keeps listening
+                raise RetryLater(utcnow() + timedelta(seconds=1), "waiting for the customer to verify")
+
+    async def _activate(self, claimed: Claimed, order: Order, instance: Instance, package: Package,
+                        owner: int) -> None:
+        if "ready" not in claimed.job.state:
+            raise RuntimeError("activation reached before the server was ready")
+        started = utcnow()
+        await self.d.progress.report(order.id, progress.ACTIVATING)
+        gateway_token = instance.gateway_token or secrets.token_urlsafe(32)
+        if not instance.gateway_token:
+            instance.gateway_token = gateway_token
+            await instance.save(update_fields=["gateway_token", "updated_at"])
+        await self.d.activate(instance, instance.bot_token or "", owner, gateway_token)
+        now = utcnow()
+        async with in_transaction():
+            instance.status = InstanceStatus.ACTIVE
+            instance.owner_telegram_id = owner
+            instance.expires_at = new_expiry(package, now)
+            await instance.save(update_fields=["status", "owner_telegram_id", "expires_at", "updated_at"])
+            await Order.filter(id=order.id).update(status=OrderStatus.ACTIVE, updated_at=now)
+            await self.d.queue.save_step(claimed, "live", {"at": now.isoformat()})
+        self._time("activate", started)
+        await self.d.progress.report(order.id, progress.LIVE)
+
+    async def _renew(self, claimed: Claimed, order: Order, package: Package) -> None:
+        instance = await Instance.get(id=order.renews_id)
+        if instance.status in (InstanceStatus.TERMINATED, InstanceStatus.TERMINATING, InstanceStatus.FAILED):
+            raise PermanentError(f"instance {instance.id} is {instance.status}: it cannot be renewed")
+        if instance.status == InstanceStatus.STOPPED and "restarted" not in claimed.job.state:
+            await self.d.restart_gateway(instance)
+            await self.d.queue.save_step(claimed, "restarted", True)
+        now = utcnow()
+        async with in_transaction():
+            instance.expires_at = new_expiry(package, now, instance.expires_at)
+            instance.status = InstanceStatus.ACTIVE
+            instance.reminded_at = None
+            instance.stopped_at = None
+            await instance.save(update_fields=["expires_at", "status", "reminded_at", "stopped_at",
+                                               "updated_at"])
+            await Order.filter(id=order.id).update(status=OrderStatus.ACTIVE, updated_at=now)
+            await self.d.queue.save_step(claimed, "live", {"renewed_until": instance.expires_at.isoformat()})
+        await self.d.progress.report(order.id, progress.LIVE,
+                                     detail=f"Renewed until {instance.expires_at:%Y-%m-%d}.")
+
+    def _time(self, step: str, started) -> None:
+        self.d.timings[step] = (utcnow() - started).total_seconds()
+
+    # --- when the job is dead --------------------------------------------------------------------
+
+    async def compensate(self, job: Job, error: str) -> None:
+        """Release what the dead job created, and tell the customer and the admins plainly."""
+        order = await Order.get(id=job.payload["order_id"]).select_related("customer")
+        state = job.state or {}
+        released: list[str] = []
+        instance_id = (state.get("instance") or {}).get("instance_id")
+        instance = await Instance.get_or_none(id=instance_id) if instance_id else None
+        if order.renews_id:
+            instance = None  # a failed renewal never tears down the running agent
+        if instance is not None:
+            ec2_id = instance.ec2_instance_id or await self.d.fleet.find_by_job(job.id)
+            if ec2_id:
+                await self.d.fleet.terminate(ec2_id)
+                released.append(f"server {ec2_id} terminated")
+            bot = state.get("bot") or state.get("bot_chosen")
+            if bot and order.creation_mode != "managed":
+                try:
+                    if await self.d.bot_maker.delete(bot.get("account_id"), bot["username"]):
+                        released.append(f"bot @{bot['username']} deleted")
+                except Exception as exc:  # deletion is best effort; the alert says so
+                    released.append(f"bot @{bot['username']} NOT deleted ({type(exc).__name__})")
+            instance.status = InstanceStatus.TERMINATED
+            await instance.save(update_fields=["status", "updated_at"])
+        order.status = OrderStatus.FAILED
+        order.closed_reason = error[:1000]
+        await order.save(update_fields=["status", "closed_reason", "updated_at"])
+        if self.d.refund_on_failure:
+            await self.d.queue.enqueue(job_kinds.REFUND_ORDER, {"order_id": order.id, "reason": error[:200]},
+                                       key=f"refund:order:{order.id}")
+            next_step = "We are refunding your payment in full; you will see it in a few days."
+            refund_note = "refund queued (REFUND_ORDER)"
+        else:
+            next_step = ("Our team has been alerted and will either retry or refund you. "
+                         "You don't need to do anything.")
+            refund_note = f"REFUND_ON_FAILURE is off: refund with `python main.py orders refund {order.id}`"
+        await self.d.progress.report(order.id, progress.FAILED, failed=True, detail=next_step)
+        await raise_alert(
+            self.d.queue, "provision_failed",
+            f"Order {order.id} (customer {order.customer.telegram_id}, {order.package}) could not be "
+            f"provisioned: {error}. Released: {', '.join(released) or 'nothing to release'}. {refund_note}.",
+            dedup_key=f"provision_failed:{order.id}")
+
+
+@dataclass(frozen=True)
+class _Keys:
+    private_openssh: str
+    public_openssh: str

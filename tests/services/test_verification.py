@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from services.jobs import utcnow
+from services.provisioning import username_candidates
+from services.validation import validate_username
+from services.verification import MAX_ATTEMPTS, StartOutcome, deep_link, judge_start, new_code
+
+NOW = utcnow()
+LATER = NOW + timedelta(hours=1)
+CODE = "AbC_123-xyz"
+
+
+@pytest.mark.parametrize(("text", "attempts", "expires_at", "expected"), [
+    (f"/start {CODE}", 0, LATER, StartOutcome.VERIFIED),
+    (f"  /start   {CODE}  ", 0, LATER, StartOutcome.VERIFIED),
+    (f"/start@some_bot {CODE}", 0, LATER, StartOutcome.VERIFIED),
+    (f"/start {CODE}x", 0, LATER, StartOutcome.WRONG_CODE),
+    ("/start", 0, LATER, StartOutcome.WRONG_CODE),
+    ("hello", 0, LATER, StartOutcome.NOT_A_START),
+    ("", 0, LATER, StartOutcome.NOT_A_START),
+    (f"/start {CODE}", 0, NOW, StartOutcome.EXPIRED),
+    (f"/start {CODE}", MAX_ATTEMPTS, LATER, StartOutcome.EXHAUSTED),
+])
+def test_judge_start(text: str, attempts: int, expires_at, expected: StartOutcome) -> None:
+    assert judge_start(text, CODE, attempts=attempts, expires_at=expires_at, now=NOW) == expected
+
+
+def test_codes_fit_a_deep_link_and_do_not_repeat() -> None:
+    codes = {new_code() for _ in range(200)}
+    assert len(codes) == 200
+    for code in codes:
+        assert len(code) <= 64 and all(c.isalnum() or c in "_-" for c in code)
+    assert deep_link("tom_helper_bot", "abc") == "https://t.me/tom_helper_bot?start=abc"
+
+
+@pytest.mark.parametrize("wanted", ["tom_helper_bot", "TomBot", None, "a" * 29 + "bot"])
+def test_username_candidates_are_valid_distinct_and_start_with_the_wish(wanted: str | None) -> None:
+    candidates = username_candidates(wanted, 4242)
+    assert len(candidates) == len(set(candidates)) >= 4
+    if wanted:
+        assert candidates[0] == wanted
+    for candidate in candidates:
+        assert validate_username(candidate).ok, candidate
