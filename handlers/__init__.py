@@ -1,0 +1,23 @@
+"""Routers of the Meet Matt bot. `get_routers(settings)` gives them in the order they must be tried:
+admin first (guarded by the admin filter, so non-admins fall through and get nothing admin), then the
+customer features, then the fallback."""
+
+from __future__ import annotations
+
+from aiogram import Router
+
+from bot.filters import IsAdmin
+from config import Settings
+from handlers.admin import accounts, instances, orders, stats
+from handlers.customer import fallback, mybots, order, start
+
+
+def get_routers(settings: Settings) -> list[Router]:
+    """Fresh routers for one Dispatcher."""
+    admin = Router(name="admin")
+    is_admin = IsAdmin(settings.admin_id_set, settings.admin_telegram_chat_id)
+    admin.message.filter(is_admin)
+    admin.callback_query.filter(is_admin)
+    admin.include_routers(*(m.router.build() for m in (accounts, instances, orders, stats)))
+    customer = [m.router.build() for m in (start, order, mybots, fallback)]
+    return [admin, *customer]

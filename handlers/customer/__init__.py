@@ -1,0 +1,1 @@
+"""Customer routers, one feature each."""

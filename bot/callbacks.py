@@ -1,0 +1,44 @@
+"""CallbackData factories: every button's data, typed and short (Telegram allows 64 bytes)."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+
+
+class MenuCb(CallbackData, prefix="m"):
+    action: str  # new | mybots | help
+
+
+class PackageCb(CallbackData, prefix="pkg"):
+    code: str
+
+
+class OrderCb(CallbackData, prefix="o"):
+    action: str  # suggest | skip | confirm | edit | cancel | back
+
+
+class EditCb(CallbackData, prefix="e"):
+    field: str  # package | name | username | description | avatar
+
+
+class RenewCb(CallbackData, prefix="r"):
+    instance_id: int
+
+
+class AccountCb(CallbackData, prefix="ac"):
+    action: str  # check | enable | disable | prio_up | prio_down
+    account_id: int
+
+
+class InstanceListCb(CallbackData, prefix="il"):
+    status: str
+    page: int = 0
+
+
+class InstanceCb(CallbackData, prefix="in"):
+    action: str  # show | health | restart | reprovision | terminate | terminate_yes | terminate_no
+    instance_id: int
+
+
+class OrderListCb(CallbackData, prefix="ol"):
+    status: str  # "all" or an OrderStatus value

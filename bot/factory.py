@@ -1,0 +1,110 @@
+"""Build the Meet Matt Bot and Dispatcher.
+
+    bot = create_bot(settings)
+    dp = create_dispatcher(settings, payments=payments, queue=JobQueue())
+
+Services are handed to the Dispatcher as keyword arguments (aiogram's workflow data), so handlers
+receive them by parameter name: `settings`, `payments`, `queue`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.default import DefaultBotProperties
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.session.base import BaseSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.enums import ParseMode
+from aiogram.fsm.storage.base import BaseEventIsolation, BaseStorage
+from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
+from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
+
+from bot import texts
+from bot.middlewares import CooldownMiddleware, CustomerMiddleware, ErrorBoundaryMiddleware
+from config import Settings
+from handlers import get_routers
+from services.jobs import JobQueue
+
+
+class BotConfigError(RuntimeError):
+    """The bot cannot start with these settings (the message names the setting)."""
+
+
+def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
+    """The Meet Matt Bot: HTML parse mode, link previews off, TELEGRAM_API_SERVER honoured."""
+    token = settings.bot_token.get_secret_value() if settings.bot_token else ""
+    if not token:
+        raise BotConfigError("BOT_TOKEN is not set: the Meet Matt bot cannot start")
+    if session is None:
+        session = AiohttpSession()
+        if settings.telegram_api_server:
+            session.api = TelegramAPIServer.from_base(settings.telegram_api_server.rstrip("/"))
+    return Bot(
+        token,
+        session=session,
+        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
+    )
+
+
+def make_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
+    """FSM storage: in memory by default, Redis when REDIS_URL is set (shared by bot replicas)."""
+    if settings.redis_url:
+        from aiogram.fsm.storage.base import DefaultKeyBuilder
+        from aiogram.fsm.storage.redis import RedisEventIsolation, RedisStorage
+
+        storage = RedisStorage.from_url(
+            settings.redis_url, key_builder=DefaultKeyBuilder(prefix="meetmatt_fsm", with_bot_id=True)
+        )
+        return storage, RedisEventIsolation(storage.redis, key_builder=storage.key_builder)
+    return MemoryStorage(), SimpleEventIsolation()
+
+
+def create_dispatcher(
+    settings: Settings,
+    *,
+    payments: Any = None,
+    queue: JobQueue | None = None,
+    storage: BaseStorage | None = None,
+    cooldown: float | None = None,
+) -> Dispatcher:
+    """The Dispatcher with middlewares, routers and services.
+
+    `payments` is a `services.payments.PaymentsService` (None: Confirm answers that payments are
+    unavailable and keeps the order). `cooldown` overrides BOT_COOLDOWN_SECONDS.
+    """
+    isolation: BaseEventIsolation
+    if storage is None:
+        storage, isolation = make_storage(settings)
+    else:
+        isolation = SimpleEventIsolation()
+    dp = Dispatcher(
+        storage=storage,
+        events_isolation=isolation,
+        settings=settings,
+        payments=payments,
+        queue=queue or JobQueue(lease_seconds=settings.job_lease_seconds),
+    )
+    dp.update.outer_middleware(ErrorBoundaryMiddleware())
+    seconds = settings.bot_cooldown_seconds if cooldown is None else cooldown
+    dp.update.outer_middleware(CooldownMiddleware(seconds))
+    dp.update.outer_middleware(CustomerMiddleware())
+    dp.include_routers(*get_routers(settings))
+    return dp
+
+
+def _commands(names: dict[str, str]) -> list[BotCommand]:
+    return [BotCommand(command=name, description=description) for name, description in names.items()]
+
+
+async def set_commands(bot: Bot, settings: Settings) -> None:
+    """Command menus: customer commands for everyone; admins (and the admin chat) also see admin ones."""
+    customer = _commands(texts.COMMANDS_CUSTOMER)
+    admin = customer + _commands(texts.COMMANDS_ADMIN)
+    await bot.set_my_commands(customer, scope=BotCommandScopeDefault())
+    chats = set(settings.admin_id_set)
+    if settings.admin_telegram_chat_id is not None:
+        chats.add(settings.admin_telegram_chat_id)
+    for chat_id in sorted(chats):
+        await bot.set_my_commands(admin, scope=BotCommandScopeChat(chat_id=chat_id))

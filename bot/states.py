@@ -1,0 +1,12 @@
+"""FSM states of the order dialogue."""
+
+from aiogram.fsm.state import State, StatesGroup
+
+
+class OrderForm(StatesGroup):
+    package = State()
+    name = State()
+    username = State()
+    description = State()
+    avatar = State()
+    confirm = State()

@@ -1,0 +1,112 @@
+"""/instances: servers by status, paged; details; health check, restart, re-provision, terminate."""
+
+from __future__ import annotations
+
+from aiogram import Bot, F
+from aiogram.filters import Command, CommandObject
+from aiogram.types import CallbackQuery, Message
+
+from bot import keyboards, texts
+from bot.callbacks import InstanceCb, InstanceListCb
+from bot.routing import RouterTemplate
+from config import Settings
+from handlers.admin.audit import record_action
+from models import Instance, InstanceStatus
+from services.job_kinds import (
+    INSTANCE_HEALTH_CHECK,
+    INSTANCE_REPROVISION,
+    INSTANCE_RESTART,
+    INSTANCE_TERMINATE,
+)
+from services.jobs import JobQueue
+
+router = RouterTemplate("admin.instances")
+PAGE_SIZE = 8
+JOBS = {
+    "health": (INSTANCE_HEALTH_CHECK, "health check"),
+    "restart": (INSTANCE_RESTART, "agent restart"),
+    "reprovision": (INSTANCE_REPROVISION, "re-provision"),
+    "terminate_yes": (INSTANCE_TERMINATE, "termination"),
+}
+
+
+async def _page(status: str, page: int) -> tuple[str, object]:
+    query = Instance.all() if status == "all" else Instance.filter(status=status)
+    total = await query.count()
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = max(0, min(page, pages - 1))
+    items = await query.order_by("-id").offset(page * PAGE_SIZE).limit(PAGE_SIZE)
+    text = texts.admin_instances_header(status, total, page, pages)
+    if not items:
+        text += "\n" + texts.ADMIN_NO_INSTANCES.format(status=texts.esc(status))
+    else:
+        text += "\n" + "\n".join(texts.admin_instance_line(i) for i in items)
+    return text, keyboards.instance_list(items, status, page, pages)
+
+
+@router.message(Command("instances"))
+async def list_instances(message: Message, command: CommandObject) -> None:
+    wanted = (command.args or "active").strip().lower()
+    status = wanted if wanted == "all" or wanted in {s.value for s in InstanceStatus} else "active"
+    text, markup = await _page(status, 0)
+    await message.answer(text, reply_markup=markup)
+
+
+@router.callback_query(InstanceListCb.filter())
+async def page_instances(callback: CallbackQuery, callback_data: InstanceListCb) -> None:
+    await callback.answer()
+    text, markup = await _page(callback_data.status, callback_data.page)
+    await callback.message.edit_text(text, reply_markup=markup)
+
+
+@router.callback_query(InstanceCb.filter(F.action.in_({"show", "terminate_no"})))
+async def show_instance(callback: CallbackQuery, callback_data: InstanceCb) -> None:
+    instance = await Instance.get_or_none(id=callback_data.instance_id)
+    if instance is None:
+        await callback.answer(texts.ADMIN_GONE, show_alert=True)
+        return
+    await callback.answer()
+    if callback_data.action == "show":
+        await callback.message.answer(
+            texts.admin_instance(instance), reply_markup=keyboards.instance_actions(instance)
+        )
+    else:
+        await callback.message.edit_text(
+            texts.admin_instance(instance), reply_markup=keyboards.instance_actions(instance)
+        )
+
+
+@router.callback_query(InstanceCb.filter(F.action == "terminate"))
+async def ask_terminate(callback: CallbackQuery, callback_data: InstanceCb) -> None:
+    instance = await Instance.get_or_none(id=callback_data.instance_id)
+    if instance is None:
+        await callback.answer(texts.ADMIN_GONE, show_alert=True)
+        return
+    await callback.answer()
+    await callback.message.edit_text(
+        texts.ADMIN_TERMINATE_CONFIRM.format(
+            id=instance.id, username=texts.esc(instance.bot_username or "—")
+        ),
+        reply_markup=keyboards.terminate_confirm(instance.id),
+    )
+
+
+@router.callback_query(InstanceCb.filter(F.action.in_(set(JOBS))))
+async def instance_job(
+    callback: CallbackQuery, callback_data: InstanceCb, bot: Bot, settings: Settings, queue: JobQueue
+) -> None:
+    instance = await Instance.get_or_none(id=callback_data.instance_id)
+    if instance is None:
+        await callback.answer(texts.ADMIN_GONE, show_alert=True)
+        return
+    kind, what = JOBS[callback_data.action]
+    await callback.answer(texts.ADMIN_QUEUED.format(what=what))  # at once: the worker does the work
+    # termination is final: one job per instance however often the button is pressed
+    key = f"admin:terminate:instance:{instance.id}" if kind == INSTANCE_TERMINATE else None
+    job = await queue.enqueue(kind, {"instance_id": instance.id}, key=key)
+    await record_action(bot, settings, callback.from_user, kind, f"instance #{instance.id}", f"job #{job.id}")
+    if kind == INSTANCE_TERMINATE:
+        await callback.message.edit_text(
+            texts.admin_instance(instance) + "\n\n" + texts.ADMIN_QUEUED.format(what=what),
+            reply_markup=keyboards.instance_actions(instance),
+        )

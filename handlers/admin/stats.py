@@ -1,0 +1,45 @@
+"""/stats: counts, revenue and pool health."""
+
+from __future__ import annotations
+
+from aiogram.filters import Command
+from aiogram.types import Message
+from tortoise.expressions import Q
+from tortoise.functions import Count, Sum
+
+from bot import texts
+from bot.routing import RouterTemplate
+from models import AccountStatus, Instance, Order, TelegramAccount
+from services.jobs import JobQueue, utcnow
+
+router = RouterTemplate("admin.stats")
+
+
+async def _counts(model: type) -> dict[str, int]:
+    rows = await model.annotate(n=Count("id")).group_by("status").values_list("status", "n")
+    return {str(status): int(n) for status, n in rows}
+
+
+@router.message(Command("stats"))
+async def stats(message: Message, queue: JobQueue) -> None:
+    revenue_rows = await (
+        Order.filter(paid_at__not_isnull=True)
+        .annotate(total=Sum("amount"), refunded=Sum("amount_refunded"))
+        .group_by("currency")
+        .values_list("currency", "total", "refunded")
+    )
+    revenue = {str(cur): int(total or 0) - int(refunded or 0) for cur, total, refunded in revenue_rows}
+    usable = await TelegramAccount.filter(
+        Q(status=AccountStatus.ACTIVE) & (Q(cooldown_until__isnull=True) | Q(cooldown_until__lte=utcnow()))
+    ).count()
+    jobs = {k: v for k, v in (await queue.counts()).items() if v}
+    await message.answer(
+        texts.admin_stats(
+            await _counts(Order),
+            await _counts(Instance),
+            await _counts(TelegramAccount),
+            jobs,
+            revenue,
+            usable,
+        )
+    )

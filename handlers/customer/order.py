@@ -1,0 +1,401 @@
+"""/new: the order dialogue. package → name → username → description → picture → summary → pay.
+
+Each step validates with a specific reason. From the summary, Edit jumps back to one step and
+returns to the summary afterwards. With BOT_CREATION_MODE managed/auto the username step also offers
+Telegram's "create a managed bot" button; the `managed_bot` update and the `managed_bot_created`
+message attach that bot to the dialogue (or to an order already confirmed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from typing import Any
+
+from aiogram import Bot, F
+from aiogram.filters import Command, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, ManagedBotUpdated, Message, User
+
+from bot import keyboards, texts
+from bot.callbacks import EditCb, MenuCb, OrderCb, PackageCb
+from bot.routing import RouterTemplate
+from bot.states import OrderForm
+from config import BotCreationMode, Settings
+from models import Customer, Order
+from services.orders import OrderDraft, OrderError, attach_managed_bot, create_order, taken_usernames
+from services.packages import Package, find_package
+from services.validation import (
+    suggest_username,
+    validate_avatar,
+    validate_description,
+    validate_display_name,
+    validate_username,
+)
+
+log = logging.getLogger(__name__)
+router = RouterTemplate("customer.order")
+
+CHECKOUT_TIMEOUT = 20.0  # seconds the customer waits for Stripe before we say "try again"
+NOT_COMMAND = ~F.text.startswith("/")
+
+
+def _managed(settings: Settings) -> bool:
+    return settings.bot_creation_mode in (BotCreationMode.MANAGED, BotCreationMode.AUTO)
+
+
+async def _ask_package(message: Message, state: FSMContext, settings: Settings) -> None:
+    await state.set_state(OrderForm.package)
+    await message.answer(texts.ASK_PACKAGE, reply_markup=keyboards.packages(settings.packages))
+
+
+async def _ask_name(message: Message, state: FSMContext) -> None:
+    await state.set_state(OrderForm.name)
+    await message.answer(texts.ASK_NAME, reply_markup=keyboards.cancel_only())
+
+
+async def _ask_username(message: Message, state: FSMContext, settings: Settings) -> None:
+    data = await state.get_data()
+    suggestion = suggest_username(str(data.get("bot_name", "")), await taken_usernames())
+    await state.update_data(suggestion=suggestion)
+    await state.set_state(OrderForm.username)
+    text = texts.ASK_USERNAME.format(suggestion=texts.esc(suggestion))
+    if _managed(settings):
+        text += texts.ASK_USERNAME_MANAGED.format(button=texts.esc(texts.BTN_MANAGED))
+        await message.answer(
+            text, reply_markup=keyboards.managed_bot_request(str(data.get("bot_name", "")), suggestion)
+        )
+        await message.answer(
+            texts.USE_SUGGESTION.format(suggestion=texts.esc(suggestion)) + "?",
+            reply_markup=keyboards.suggestion(suggestion),
+        )
+        return
+    await message.answer(text, reply_markup=keyboards.suggestion(suggestion))
+
+
+async def _ask_description(message: Message, state: FSMContext) -> None:
+    await state.set_state(OrderForm.description)
+    await message.answer(texts.ASK_DESCRIPTION, reply_markup=keyboards.skip())
+
+
+async def _ask_avatar(message: Message, state: FSMContext) -> None:
+    await state.set_state(OrderForm.avatar)
+    await message.answer(texts.ASK_AVATAR, reply_markup=keyboards.skip())
+
+
+async def _show_summary(message: Message, state: FSMContext, settings: Settings) -> None:
+    data = await state.get_data()
+    await state.update_data(editing=False)
+    await state.set_state(OrderForm.confirm)
+    package = find_package(settings.packages, str(data.get("package")))
+    await message.answer(texts.summary(data, package), reply_markup=keyboards.confirm())
+
+
+async def _next(message: Message, state: FSMContext, settings: Settings, after: str) -> None:
+    """Go to the step after `after`, or back to the summary when the customer is editing."""
+    if (await state.get_data()).get("editing"):
+        await _show_summary(message, state, settings)
+        return
+    steps = {
+        "package": _ask_name,
+        "name": _ask_username,
+        "username": _ask_description,
+        "description": _ask_avatar,
+        "avatar": _show_summary,
+    }
+    step = steps[after]
+    if step in (_ask_username, _show_summary):
+        await step(message, state, settings)
+    else:
+        await step(message, state)
+
+
+async def _refuse(message: Message, reason: str) -> None:
+    await message.answer(texts.REFUSED.format(reason=texts.esc(reason)))
+
+
+# --- entry ---------------------------------------------------------------------------------------
+
+
+@router.message(Command("new"))
+async def new_order(message: Message, state: FSMContext, settings: Settings) -> None:
+    await state.clear()
+    await _ask_package(message, state, settings)
+
+
+@router.callback_query(MenuCb.filter(F.action == "new"))
+async def new_order_button(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
+    await callback.answer()
+    await state.clear()
+    await _ask_package(callback.message, state, settings)
+
+
+@router.callback_query(OrderCb.filter(F.action == "cancel"), StateFilter("*"))
+async def cancel_button(callback: CallbackQuery, state: FSMContext) -> None:
+    await callback.answer()
+    had_state = await state.get_state() is not None
+    await state.clear()
+    await callback.message.edit_reply_markup(reply_markup=None)
+    await callback.message.answer(
+        texts.CANCELLED if had_state else texts.NOTHING_TO_CANCEL,
+        reply_markup=keyboards.remove_reply_keyboard(),
+    )
+
+
+# --- package ---------------------------------------------------------------------------------------
+
+
+@router.callback_query(PackageCb.filter(), StateFilter(OrderForm.package))
+async def package_chosen(
+    callback: CallbackQuery, callback_data: PackageCb, state: FSMContext, settings: Settings
+) -> None:
+    package: Package | None = find_package(settings.packages, callback_data.code)
+    if package is None:
+        await callback.answer("That package is no longer offered.", show_alert=True)
+        return
+    await callback.answer(package.title)
+    await state.update_data(package=package.code)
+    await callback.message.edit_reply_markup(reply_markup=None)
+    await _next(callback.message, state, settings, "package")
+
+
+@router.message(StateFilter(OrderForm.package), NOT_COMMAND)
+async def package_typed(message: Message, settings: Settings) -> None:
+    await message.answer(texts.ASK_PACKAGE, reply_markup=keyboards.packages(settings.packages))
+
+
+# --- name ----------------------------------------------------------------------------------------------
+
+
+@router.message(StateFilter(OrderForm.name), F.text, NOT_COMMAND)
+async def name_typed(message: Message, state: FSMContext, settings: Settings) -> None:
+    checked = validate_display_name(message.text)
+    if not checked.ok:
+        await _refuse(message, checked.reason or "")
+        return
+    await state.update_data(bot_name=checked.value)
+    await _next(message, state, settings, "name")
+
+
+# --- username --------------------------------------------------------------------------------------
+
+
+@router.message(StateFilter(OrderForm.username), F.text, NOT_COMMAND)
+async def username_typed(message: Message, state: FSMContext, settings: Settings) -> None:
+    checked = validate_username(message.text)
+    if not checked.ok:
+        await _refuse(message, checked.reason or "")
+        return
+    await state.update_data(bot_username=checked.value, creation_mode="pool", managed_bot_id=None)
+    await message.answer(
+        f"Username: @{texts.esc(checked.value)}", reply_markup=keyboards.remove_reply_keyboard()
+    )
+    await _next(message, state, settings, "username")
+
+
+@router.callback_query(OrderCb.filter(F.action == "suggest"), StateFilter(OrderForm.username))
+async def suggestion_taken(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
+    suggestion = (await state.get_data()).get("suggestion")
+    checked = validate_username(suggestion)
+    if not checked.ok:
+        await callback.answer(checked.reason or "", show_alert=True)
+        return
+    await callback.answer(f"@{checked.value}")
+    await state.update_data(bot_username=checked.value, creation_mode="pool", managed_bot_id=None)
+    await callback.message.edit_reply_markup(reply_markup=None)
+    await _next(callback.message, state, settings, "username")
+
+
+async def _accept_managed_bot(
+    bot: Bot,
+    owner: User,
+    bot_user: User,
+    state: FSMContext | None,
+    settings: Settings,
+    message: Message | None,
+) -> None:
+    username = bot_user.username or ""
+    if state is not None and await state.get_state() == OrderForm.username.state:
+        data = await state.get_data()
+        if data.get("managed_bot_id") == bot_user.id:
+            return  # the update and the service message both announce the same bot
+        await state.update_data(bot_username=username, creation_mode="managed", managed_bot_id=bot_user.id)
+        await bot.send_message(
+            owner.id,
+            texts.MANAGED_ATTACHED.format(username=texts.esc(username)),
+            reply_markup=keyboards.remove_reply_keyboard(),
+        )
+        target = message or await bot.send_message(
+            owner.id, texts.ASK_DESCRIPTION, reply_markup=keyboards.skip()
+        )
+        if message is not None:
+            await _next(target, state, settings, "username")
+        else:
+            await state.set_state(OrderForm.description)
+        return
+    if state is not None and (await state.get_data()).get("managed_bot_id") == bot_user.id:
+        return
+    order = await attach_managed_bot(owner.id, bot_user.id, username)
+    if order is not None:
+        await bot.send_message(owner.id, texts.MANAGED_ATTACHED.format(username=texts.esc(username)))
+
+
+@router.message(F.managed_bot_created)
+async def managed_bot_created(message: Message, bot: Bot, state: FSMContext, settings: Settings) -> None:
+    created = message.managed_bot_created
+    if message.from_user is None or created is None:
+        return
+    await _accept_managed_bot(bot, message.from_user, created.bot_user, state, settings, message)
+
+
+@router.managed_bot()
+async def managed_bot_update(
+    update: ManagedBotUpdated, bot: Bot, settings: Settings, state: FSMContext | None = None
+) -> None:
+    await _accept_managed_bot(bot, update.user, update.bot_user, state, settings, None)
+
+
+# --- description -------------------------------------------------------------------------------------
+
+
+@router.message(StateFilter(OrderForm.description), F.text, NOT_COMMAND)
+async def description_typed(message: Message, state: FSMContext, settings: Settings) -> None:
+    checked = validate_description(message.text)
+    if not checked.ok:
+        await _refuse(message, checked.reason or "")
+        return
+    await state.update_data(description=checked.value)
+    await _next(message, state, settings, "description")
+
+
+@router.callback_query(OrderCb.filter(F.action == "skip"), StateFilter(OrderForm.description))
+async def description_skipped(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
+    await callback.answer()
+    await state.update_data(description="")
+    await callback.message.edit_reply_markup(reply_markup=None)
+    await _next(callback.message, state, settings, "description")
+
+
+# --- avatar ----------------------------------------------------------------------------------------
+
+
+@router.message(StateFilter(OrderForm.avatar), F.photo)
+async def avatar_sent(message: Message, state: FSMContext, settings: Settings) -> None:
+    photo = max(message.photo or [], key=lambda p: p.width * p.height)
+    checked = validate_avatar(photo.width, photo.height, photo.file_size)
+    if not checked.ok:
+        await _refuse(message, checked.reason or "")
+        return
+    await state.update_data(avatar_file_id=photo.file_id)
+    await _next(message, state, settings, "avatar")
+
+
+@router.callback_query(OrderCb.filter(F.action == "skip"), StateFilter(OrderForm.avatar))
+async def avatar_skipped(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
+    await callback.answer()
+    await state.update_data(avatar_file_id=None)
+    await callback.message.edit_reply_markup(reply_markup=None)
+    await _next(callback.message, state, settings, "avatar")
+
+
+@router.message(StateFilter(OrderForm.avatar), NOT_COMMAND)
+async def avatar_not_photo(message: Message) -> None:
+    await message.answer(texts.NEED_PHOTO, reply_markup=keyboards.skip())
+
+
+@router.message(StateFilter(OrderForm.name, OrderForm.username, OrderForm.description), ~F.text)
+async def not_text(message: Message) -> None:
+    await message.answer(texts.NEED_TEXT)
+
+
+# --- summary: confirm / edit -----------------------------------------------------------------------
+
+
+@router.callback_query(OrderCb.filter(F.action == "edit"), StateFilter(OrderForm.confirm))
+async def edit_chosen(callback: CallbackQuery, state: FSMContext) -> None:
+    await callback.answer()
+    managed = (await state.get_data()).get("creation_mode") == "managed"
+    await callback.message.edit_text(texts.choose_edit(), reply_markup=keyboards.edit_fields(managed))
+
+
+@router.callback_query(OrderCb.filter(F.action == "back"), StateFilter(OrderForm.confirm))
+async def back_to_summary(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
+    await callback.answer()
+    await callback.message.edit_reply_markup(reply_markup=None)
+    await _show_summary(callback.message, state, settings)
+
+
+@router.callback_query(EditCb.filter(), StateFilter(OrderForm.confirm))
+async def edit_field(
+    callback: CallbackQuery, callback_data: EditCb, state: FSMContext, settings: Settings
+) -> None:
+    await callback.answer()
+    await callback.message.edit_reply_markup(reply_markup=None)
+    await state.update_data(editing=True)
+    field = callback_data.field
+    if field == "package":
+        await _ask_package(callback.message, state, settings)
+    elif field == "name":
+        await _ask_name(callback.message, state)
+    elif field == "username":
+        await _ask_username(callback.message, state, settings)
+    elif field == "description":
+        await _ask_description(callback.message, state)
+    else:
+        await _ask_avatar(callback.message, state)
+
+
+@router.callback_query(OrderCb.filter(F.action == "confirm"), StateFilter(OrderForm.confirm))
+async def confirm(
+    callback: CallbackQuery, state: FSMContext, settings: Settings, customer: Customer, payments: Any = None
+) -> None:
+    await callback.answer(texts.CREATING_CHECKOUT)
+    data = await state.get_data()
+    order_id = data.get("order_id")
+    order = await Order.get_or_none(id=order_id, customer=customer) if order_id else None
+    if order is None:
+        try:
+            order = await create_order(customer, OrderDraft.from_state(data), settings.packages)
+        except (OrderError, KeyError) as exc:
+            await state.clear()
+            await callback.message.answer(
+                texts.esc(
+                    exc
+                    if isinstance(exc, OrderError)
+                    else "Your order was incomplete. Please start again with /new."
+                )
+            )
+            return
+        await state.update_data(order_id=order.id)  # a second tap reuses this order
+    package = find_package(settings.packages, order.package)
+    await send_checkout(callback.message, order, payments, package, renewal_of=None)
+    if order.checkout_url:
+        await state.clear()
+        await callback.message.edit_reply_markup(reply_markup=None)
+
+
+async def send_checkout(
+    message: Message, order: Order, payments: Any, package: Package | None, renewal_of: Any
+) -> None:
+    """Create (or reuse) the order's Checkout Session within a timeout and send the Pay button."""
+    try:
+        if payments is None:
+            raise RuntimeError("payments are not configured (STRIPE_SECRET_KEY)")
+        link = await asyncio.wait_for(payments.create_checkout(order), timeout=CHECKOUT_TIMEOUT)
+    except Exception as exc:  # Stripe down, timeout, misconfiguration: the order is kept
+        reference = uuid.uuid4().hex[:10]
+        log.warning(
+            "checkout failed order=%s reference=%s error=%s",
+            order.id,
+            reference,
+            f"{type(exc).__name__}: {exc}",
+            extra={"reference": reference},
+        )
+        await message.answer(texts.CHECKOUT_FAILED.format(ref=reference, order_id=order.id))
+        return
+    order.checkout_url = link.url
+    text = (
+        texts.renewal_pay(order, renewal_of, package) if renewal_of is not None else texts.pay(order, package)
+    )
+    await message.answer(text, reply_markup=keyboards.pay(link.url, package.price_text if package else ""))

@@ -1,0 +1,52 @@
+"""/start, /help and /cancel: greeting, packages, and leaving any step."""
+
+from __future__ import annotations
+
+from aiogram import F
+from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from bot import keyboards, texts
+from bot.callbacks import MenuCb
+from bot.routing import RouterTemplate
+from config import Settings
+from services.payments import START_CANCEL_PREFIX, START_PAID_PREFIX
+
+router = RouterTemplate("customer.start")
+
+
+@router.message(CommandStart())
+async def start(message: Message, command: CommandObject, state: FSMContext, settings: Settings) -> None:
+    # a payload is a return from Stripe or a plain referral: both get the welcome (verification
+    # happens on the customer's own new bot, never here)
+    payload = command.args or ""
+    if payload.startswith(START_PAID_PREFIX):
+        await message.answer(texts.PAID_RETURN)
+        return
+    if payload.startswith(START_CANCEL_PREFIX):
+        await message.answer(texts.CANCEL_RETURN)
+        return
+    await state.clear()
+    first_name = message.from_user.first_name if message.from_user else None
+    await message.answer(texts.welcome(first_name, settings.packages), reply_markup=keyboards.main_menu())
+
+
+@router.message(Command("help"))
+async def help_command(message: Message) -> None:
+    await message.answer(texts.HELP)
+
+
+@router.callback_query(MenuCb.filter(F.action == "help"))
+async def help_button(callback: CallbackQuery) -> None:
+    await callback.answer()
+    await callback.message.answer(texts.HELP)
+
+
+@router.message(Command("cancel"), StateFilter("*"))
+async def cancel(message: Message, state: FSMContext) -> None:
+    if await state.get_state() is None:
+        await message.answer(texts.NOTHING_TO_CANCEL)
+        return
+    await state.clear()
+    await message.answer(texts.CANCELLED, reply_markup=keyboards.remove_reply_keyboard())

@@ -1,0 +1,210 @@
+"""Orders from the bot's dialogue: create them, renew an agent, attach a managed bot.
+
+Nothing here knows aiogram: handlers pass plain values. The Checkout Session is created by
+`services.payments.PaymentsService.create_checkout`, which handlers call with a timeout.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from tortoise.transactions import in_transaction
+
+from models import Customer, Instance, InstanceStatus, Job, JobStatus, Order, OrderStatus
+from services.jobs import utcnow
+from services.packages import Package, find_package
+
+MANAGED_BOT_RECORD = "managed_bot_record"  # an inert, already-done Job row: see `attach_managed_bot`
+RENEWABLE = (
+    InstanceStatus.ACTIVE,
+    InstanceStatus.READY,
+    InstanceStatus.UNHEALTHY,
+    InstanceStatus.STOPPED,
+    InstanceStatus.BOOTING,
+    InstanceStatus.LAUNCHING,
+)
+
+
+class OrderError(ValueError):
+    """The order cannot be made as asked; the message says why, in words a customer understands."""
+
+
+@dataclass(frozen=True)
+class OrderDraft:
+    """What the order dialogue collected."""
+
+    package: str
+    bot_name: str
+    bot_username: str | None = None
+    description: str = ""
+    avatar_file_id: str | None = None
+    creation_mode: str = "pool"
+    managed_bot_id: int | None = None
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any]) -> OrderDraft:
+        return cls(
+            package=data["package"],
+            bot_name=data["bot_name"],
+            bot_username=data.get("bot_username"),
+            description=data.get("description") or "",
+            avatar_file_id=data.get("avatar_file_id"),
+            creation_mode=data.get("creation_mode") or "pool",
+            managed_bot_id=data.get("managed_bot_id"),
+        )
+
+
+@dataclass(frozen=True)
+class ManagedBotRef:
+    bot_id: int
+    bot_username: str
+    owner_telegram_id: int
+
+
+async def upsert_customer(
+    telegram_id: int, username: str | None, full_name: str, language: str | None
+) -> Customer:
+    """The customer row for a Telegram user, created on first sight and kept current."""
+    customer, created = await Customer.get_or_create(
+        telegram_id=telegram_id,
+        defaults={"username": username, "full_name": full_name[:256], "language": language},
+    )
+    if not created and (customer.username, customer.full_name, customer.language) != (
+        username,
+        full_name[:256],
+        language,
+    ):
+        customer.username, customer.full_name, customer.language = username, full_name[:256], language
+        await customer.save(update_fields=["username", "full_name", "language", "updated_at"])
+    return customer
+
+
+async def create_order(customer: Customer, draft: OrderDraft, packages: tuple[Package, ...]) -> Order:
+    """An order awaiting payment, from the dialogue's draft."""
+    package = find_package(packages, draft.package)
+    if package is None:
+        raise OrderError("That package is no longer offered. Please start again with /new.")
+    async with in_transaction():
+        order = await Order.create(
+            customer=customer,
+            package=package.code,
+            bot_name=draft.bot_name,
+            bot_username=draft.bot_username,
+            description=draft.description,
+            avatar_file_id=draft.avatar_file_id,
+            creation_mode=draft.creation_mode,
+            status=OrderStatus.AWAITING_PAYMENT,
+            amount=package.price,
+            currency=package.currency.lower(),
+        )
+        if draft.creation_mode == "managed" and draft.managed_bot_id and draft.bot_username:
+            await _record_managed_bot(
+                order.id, ManagedBotRef(draft.managed_bot_id, draft.bot_username, customer.telegram_id)
+            )
+    return order
+
+
+async def renewable_instances(customer: Customer) -> list[Instance]:
+    return await Instance.filter(customer=customer, status__in=RENEWABLE).order_by("id")
+
+
+async def create_renewal(customer: Customer, instance_id: int, packages: tuple[Package, ...]) -> Order:
+    """An order that extends one of the customer's agents by another term of its package."""
+    instance = await Instance.get_or_none(id=instance_id, customer=customer).select_related("order")
+    if instance is None or instance.status not in RENEWABLE:
+        raise OrderError("That agent cannot be renewed (it is not yours, or it has been shut down).")
+    original = instance.order
+    package = find_package(packages, original.package) if original else None
+    package = package or packages[0]
+    open_order = (
+        await Order.filter(renews=instance, status=OrderStatus.AWAITING_PAYMENT, customer=customer)
+        .order_by("-id")
+        .first()
+    )
+    if open_order is not None:  # a second tap on Renew reuses the unpaid renewal
+        return open_order
+    return await Order.create(
+        customer=customer,
+        package=package.code,
+        renews=instance,
+        bot_name=(original.bot_name if original else instance.bot_username or "agent")[:64],
+        bot_username=instance.bot_username,
+        creation_mode=original.creation_mode if original else "pool",
+        status=OrderStatus.AWAITING_PAYMENT,
+        amount=package.price,
+        currency=package.currency.lower(),
+    )
+
+
+async def _record_managed_bot(order_id: int, ref: ManagedBotRef) -> None:
+    # Order has no bot_id column: keep the managed bot's id in an inert, finished Job row keyed by
+    # the order, so the saga can call getManagedBotToken(user_id=bot_id) later.
+    payload = {
+        "order_id": order_id,
+        "bot_id": ref.bot_id,
+        "bot_username": ref.bot_username,
+        "owner_telegram_id": ref.owner_telegram_id,
+    }
+    key = f"managed_bot:order:{order_id}"
+    existing = await Job.get_or_none(key=key)
+    if existing is not None:
+        existing.payload = payload
+        await existing.save(update_fields=["payload", "updated_at"])
+        return
+    now = utcnow()
+    await Job.create(
+        kind=MANAGED_BOT_RECORD,
+        key=key,
+        payload=payload,
+        status=JobStatus.DONE,
+        run_after=now,
+        finished_at=now,
+        max_attempts=1,
+    )
+
+
+async def attach_managed_bot(owner_telegram_id: int, bot_id: int, bot_username: str) -> Order | None:
+    """Attach a bot Telegram created for the customer (managed bots) to their open order.
+
+    The open order is the customer's newest unpaid or paid order for a new agent without a bot yet,
+    or one already naming this bot. Returns it, or None when the customer has no such order (the
+    dialogue then keeps the bot in its own state until Confirm).
+    """
+    customer = await Customer.get_or_none(telegram_id=owner_telegram_id)
+    if customer is None:
+        return None
+    candidates = (
+        await Order.filter(
+            customer=customer,
+            renews_id=None,
+            status__in=(OrderStatus.AWAITING_PAYMENT, OrderStatus.PAID, OrderStatus.PROVISIONING),
+        )
+        .order_by("-id")
+        .limit(5)
+    )
+    order = next((o for o in candidates if (o.bot_username or "").lower() == bot_username.lower()), None)
+    order = order or next((o for o in candidates if o.creation_mode == "managed"), None)
+    if order is None:
+        return None
+    order.bot_username = bot_username
+    order.creation_mode = "managed"
+    await order.save(update_fields=["bot_username", "creation_mode", "updated_at"])
+    await _record_managed_bot(order.id, ManagedBotRef(bot_id, bot_username, owner_telegram_id))
+    return order
+
+
+async def managed_bot_of(order_id: int) -> ManagedBotRef | None:
+    """The managed bot attached to an order (for `getManagedBotToken`), if any."""
+    record = await Job.get_or_none(key=f"managed_bot:order:{order_id}")
+    if record is None:
+        return None
+    p = record.payload
+    return ManagedBotRef(int(p["bot_id"]), str(p["bot_username"]), int(p["owner_telegram_id"]))
+
+
+async def taken_usernames() -> set[str]:
+    """Bot usernames already wanted or owned here, so a suggestion does not repeat one."""
+    ordered = await Order.exclude(bot_username=None).values_list("bot_username", flat=True)
+    owned = await Instance.exclude(bot_username=None).values_list("bot_username", flat=True)
+    return {str(u).lower() for u in [*ordered, *owned] if u}

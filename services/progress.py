@@ -1,0 +1,164 @@
+"""Provisioning progress: ONE message per order, edited in place as the saga reports steps.
+
+`render_progress` is pure (step -> text and buttons). `ProgressReporter.report` is what the worker
+calls: the first report sends the message and stores `Order.progress_chat_id/progress_message_id`;
+later reports edit that message. While the customer's ownership check is open (the saga issued a
+`Verification` and nobody has used it yet), every later step keeps the one-tap deep link visible,
+because "verify" can be reported before the server is ready and must not be scrolled away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from dataclasses import dataclass
+
+from models import Instance, Order, Verification
+from services.jobs import utcnow
+from services.notifications import Messenger
+
+log = logging.getLogger(__name__)
+
+PAID = "paid"
+LAUNCHING = "launching"
+CREATING_BOT = "creating_bot"
+WAITING_SERVER = "waiting_server"
+VERIFY = "verify"
+ACTIVATING = "activating"
+LIVE = "live"
+FAILED = "failed"
+
+BAR_SLOTS = 6
+
+
+@dataclass(frozen=True)
+class Step:
+    level: int  # filled slots of the bar
+    text: str
+
+
+STEPS: dict[str, Step] = {
+    PAID: Step(1, "Payment received. Getting everything ready…"),
+    LAUNCHING: Step(2, "Starting your server…"),
+    CREATING_BOT: Step(2, "Creating your Telegram bot…"),
+    WAITING_SERVER: Step(3, "Waiting for your server to finish setting up…"),
+    VERIFY: Step(4, "Your bot exists! One tap to prove it is yours."),
+    ACTIVATING: Step(5, "Switching your agent on…"),
+    LIVE: Step(6, "Your agent is live."),
+}
+
+
+class MessageNotEditable(Exception):
+    """The progress message can no longer be edited (deleted, too old): send a new one instead."""
+
+
+def progress_bar(level: int, slots: int = BAR_SLOTS) -> str:
+    level = max(0, min(slots, level))
+    return "▰" * level + "▱" * (slots - level)
+
+
+def render_progress(
+    step: str,
+    *,
+    failed: bool = False,
+    detail: str = "",
+    bot_username: str | None = None,
+    deep_link: str | None = None,
+) -> tuple[str, list[tuple[str, str]]]:
+    """The progress message for `step`: (HTML text, URL buttons). `detail` is escaped here.
+
+    For "verify", `detail` may be the deep link itself. For a failure, `detail` says what happens
+    next (retry, refund); without it a generic "we are on it" is shown.
+    """
+    if step == VERIFY and not deep_link and detail.startswith("https://"):
+        deep_link, detail = detail, ""
+    if step != FAILED and step not in STEPS:
+        raise ValueError(f"unknown progress step {step!r} (known: {', '.join([*STEPS, FAILED])})")
+    known = STEPS.get(step)
+    buttons: list[tuple[str, str]] = []
+    if failed or known is None:
+        level = known.level if known else 0
+        lines = [f"{progress_bar(level)} <b>Setting up your agent hit a problem.</b>"]
+        if known is not None and step != FAILED:
+            lines.append(f"It happened at: {html.escape(known.text.rstrip('…').rstrip('.'))}.")
+        lines.append(
+            "<b>What happens next:</b> "
+            + (
+                html.escape(detail)
+                if detail
+                else "our team has been alerted and will retry or refund you. You don't need to do anything."
+            )
+        )
+        return "\n".join(lines), buttons
+    lines = [f"{progress_bar(known.level)} {html.escape(known.text)}"]
+    if detail:
+        lines.append(html.escape(detail))
+    if step == LIVE:
+        if bot_username:
+            name = html.escape(bot_username)
+            lines.append(f"Say hello to @{name}: it answers only you.")
+            buttons.append((f"Open @{bot_username}", f"https://t.me/{bot_username}"))
+        lines.append("See all your agents with /mybots.")
+        return "\n".join(lines), buttons
+    if deep_link:
+        lines.append(
+            "Open your new bot with the button below and press <b>Start</b>: that proves this "
+            "Telegram account owns it, and only you will be able to talk to your agent."
+        )
+        label = f"Open @{bot_username} and press Start" if bot_username else "Open your bot and press Start"
+        buttons.append((label, deep_link))
+    return "\n".join(lines), buttons
+
+
+async def open_deep_link(order_id: int) -> tuple[str | None, str | None]:
+    """(bot username, deep link) of the order's open ownership check, if one is waiting."""
+    instance = await Instance.filter(order_id=order_id).order_by("-id").first()
+    if instance is None:
+        return None, None
+    verification = await Verification.get_or_none(instance_id=instance.id)
+    if (
+        verification is None
+        or verification.verified_at is not None
+        or not instance.bot_username
+        or verification.expires_at <= utcnow()
+    ):
+        return instance.bot_username, None
+    return instance.bot_username, f"https://t.me/{instance.bot_username}?start={verification.code}"
+
+
+class ProgressReporter:
+    """Keeps one progress message per order up to date. Called by the provisioning saga."""
+
+    def __init__(self, messenger: Messenger) -> None:
+        self.messenger = messenger
+        self._locks: dict[int, asyncio.Lock] = {}
+
+    async def report(self, order_id: int, step: str, *, failed: bool = False, detail: str = "") -> None:
+        """Show `step` for the order: send the message the first time, edit it afterwards."""
+        lock = self._locks.setdefault(order_id, asyncio.Lock())
+        async with lock:  # launching and creating_bot report concurrently: never send twice
+            order = await Order.get(id=order_id).select_related("customer")
+            bot_username, deep_link = await open_deep_link(order_id)
+            if step == VERIFY and detail.startswith("https://"):
+                deep_link, detail = detail, ""
+            text, buttons = render_progress(
+                step,
+                failed=failed,
+                detail=detail,
+                bot_username=bot_username or order.bot_username,
+                deep_link=None if step == LIVE else deep_link,
+            )
+            if order.progress_message_id and order.progress_chat_id:
+                try:
+                    await self.messenger.edit(
+                        order.progress_chat_id, order.progress_message_id, text, buttons or None
+                    )
+                    return
+                except MessageNotEditable:
+                    log.info("progress message gone, sending a new one order=%s", order_id)
+            chat_id = order.customer.telegram_id
+            message_id = await self.messenger.send(chat_id, text, buttons or None)
+            await Order.filter(id=order_id).update(progress_chat_id=chat_id, progress_message_id=message_id)
+        if step in (LIVE, FAILED) or failed:
+            self._locks.pop(order_id, None)

@@ -1,0 +1,188 @@
+"""Pure validators for what a customer types in the order dialogue, and username suggestions.
+
+Each validator returns a `Checked`: the cleaned value, or a specific reason the input was refused.
+Reasons are plain text (the bot escapes them before sending). Nothing here knows aiogram.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+NAME_MAX = 64
+USERNAME_MIN, USERNAME_MAX = 5, 32
+DESCRIPTION_MAX = 512
+AVATAR_MIN_SIDE = 150  # px; Telegram shows bot pictures at 160 px and up
+AVATAR_MAX_SIDE = 10_000
+AVATAR_MAX_BYTES = 5 * 1024 * 1024
+AVATAR_MAX_RATIO = 3.0
+
+_USERNAME_CHARS = re.compile(r"[A-Za-z0-9_]")
+_ZWJ = "\u200d"
+_VARIATION_SELECTORS = {"\ufe0e", "\ufe0f"}
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The outcome of a validator: `ok` with the cleaned `value`, or a `reason` to show."""
+
+    value: str = ""
+    reason: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.reason is None
+
+
+def _char_label(ch: str) -> str:
+    name = unicodedata.name(ch, "")
+    return f"U+{ord(ch):04X}" + (f" {name}" if name else "")
+
+
+def _is_emoji(ch: str) -> bool:
+    return unicodedata.category(ch) == "So" or 0x1F000 <= ord(ch) <= 0x1FAFF
+
+
+def hidden_characters(text: str, *, allow_newlines: bool = False) -> list[str]:
+    """Control, invisible and direction-override characters in `text`, as labels (first five).
+
+    A zero-width joiner between two emoji is allowed: it glues emoji sequences such as 👩‍💻.
+    """
+    found: list[str] = []
+    for i, ch in enumerate(text):
+        category = unicodedata.category(ch)
+        if allow_newlines and ch == "\n":
+            continue
+        if ch == _ZWJ and 0 < i < len(text) - 1:
+            before, after = text[i - 1], text[i + 1]
+            if before in _VARIATION_SELECTORS and i > 1:
+                before = text[i - 2]
+            if _is_emoji(before) and _is_emoji(after):
+                continue
+        if category in {"Cc", "Cf", "Co", "Cs", "Cn", "Zl", "Zp"}:
+            label = _char_label(ch)
+            if label not in found:
+                found.append(label)
+    return found[:5]
+
+
+def _hidden_reason(text: str, what: str, *, allow_newlines: bool = False) -> str | None:
+    hidden = hidden_characters(text, allow_newlines=allow_newlines)
+    if not hidden:
+        return None
+    return (
+        f"The {what} contains invisible or control characters ({', '.join(hidden)}). "
+        f"Please type it again without them."
+    )
+
+
+def validate_display_name(raw: str | None) -> Checked:
+    """Bot display name: 1-64 characters, no control or invisible characters."""
+    text = (raw or "").strip()
+    if not text:
+        return Checked(reason="The name is empty. Please send 1 to 64 characters.")
+    if len(text) > NAME_MAX:
+        return Checked(reason=f"The name is {len(text)} characters long; the limit is {NAME_MAX}.")
+    if reason := _hidden_reason(text, "name"):
+        return Checked(reason=reason)
+    return Checked(value=text)
+
+
+def validate_username(raw: str | None) -> Checked:
+    """Bot username: 5-32 of [A-Za-z0-9_], starts with a letter, ends with "bot" (any case)."""
+    text = (raw or "").strip()
+    for prefix in ("https://t.me/", "http://t.me/", "t.me/", "@"):
+        if text.lower().startswith(prefix):
+            text = text[len(prefix) :]
+    if not text:
+        return Checked(reason="The username is empty. Please send something like my_helper_bot.")
+    if reason := _hidden_reason(text, "username"):
+        return Checked(reason=reason)
+    bad = sorted({ch for ch in text if not _USERNAME_CHARS.fullmatch(ch)})
+    if bad:
+        shown = " ".join(repr(ch) if ch.isprintable() else _char_label(ch) for ch in bad[:5])
+        return Checked(
+            reason=f"A username may only use Latin letters, digits and underscores; it contains {shown}."
+        )
+    if len(text) < USERNAME_MIN:
+        return Checked(
+            reason=f"The username is {len(text)} characters long; it needs at least {USERNAME_MIN}."
+        )
+    if len(text) > USERNAME_MAX:
+        return Checked(reason=f"The username is {len(text)} characters long; the limit is {USERNAME_MAX}.")
+    if not text[0].isascii() or not text[0].isalpha():
+        return Checked(reason="A username must start with a letter.")
+    if not text.lower().endswith("bot"):
+        return Checked(reason="A bot's username must end with “bot”, e.g. tom_helper_bot.")
+    return Checked(value=text)
+
+
+def validate_description(raw: str | None) -> Checked:
+    """Short description: up to 512 characters; line breaks allowed, other control characters not."""
+    text = (raw or "").strip()
+    if len(text) > DESCRIPTION_MAX:
+        return Checked(
+            reason=f"The description is {len(text)} characters long; the limit is {DESCRIPTION_MAX}."
+        )
+    if reason := _hidden_reason(text, "description", allow_newlines=True):
+        return Checked(reason=reason)
+    return Checked(value=text)
+
+
+def validate_avatar(width: int, height: int, file_size: int | None) -> Checked:
+    """A photo of sane size: each side 150-10,000 px, at most 5 MB, no more than 3:1."""
+    if min(width, height) < AVATAR_MIN_SIDE:
+        return Checked(
+            reason=f"The photo is {width}×{height} px; it needs at least "
+            f"{AVATAR_MIN_SIDE}×{AVATAR_MIN_SIDE} px."
+        )
+    if max(width, height) > AVATAR_MAX_SIDE:
+        return Checked(reason=f"The photo is {width}×{height} px; the limit is {AVATAR_MAX_SIDE} px a side.")
+    if file_size is not None and file_size > AVATAR_MAX_BYTES:
+        return Checked(
+            reason=f"The photo is {file_size / 1048576:.1f} MB; the limit is "
+            f"{AVATAR_MAX_BYTES // 1048576} MB."
+        )
+    if max(width, height) / min(width, height) > AVATAR_MAX_RATIO:
+        return Checked(
+            reason="The photo is too long and thin for a profile picture; a square one works best."
+        )
+    return Checked(value="ok")
+
+
+def _slug(name: str) -> str:
+    """ASCII letters and digits of `name`, words joined by underscores, lower case."""
+    ascii_text = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    words = re.findall(r"[A-Za-z0-9]+", ascii_text)
+    return "_".join(words).lower()
+
+
+def suggest_username(
+    display_name: str, taken: Iterable[str] = (), *, rng: random.Random | None = None
+) -> str:
+    """A valid bot username derived from the display name, not in `taken` (case-insensitive).
+
+    The plain form (e.g. `tom_helper_bot`) comes first; otherwise a short number is added.
+    """
+    rng = rng or random.Random()
+    taken_lower = {t.lower() for t in taken}
+    slug = _slug(display_name)
+    if slug.endswith("_bot"):
+        slug = slug[:-4]
+    elif slug.endswith("bot"):
+        slug = slug[:-3].rstrip("_")
+    if not slug or not slug[0].isalpha():
+        slug = "my_" + slug if slug else "my_agent"
+    slug = slug.strip("_")
+    for attempt in range(50):
+        suffix = "" if attempt == 0 else f"_{rng.randint(10, 9999)}"
+        base = slug[: USERNAME_MAX - len("_bot") - len(suffix)].rstrip("_")
+        candidate = f"{base}{suffix}_bot"
+        if len(candidate) < USERNAME_MIN:
+            candidate = f"{base}_agent{suffix}_bot"
+        if candidate.lower() not in taken_lower and validate_username(candidate).ok:
+            return candidate
+    return f"agent_{rng.randint(100000, 999999)}_bot"
