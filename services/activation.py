@@ -1,0 +1,92 @@
+"""Activation: push the agent's final OpenClaw config over SSH, restart the gateway, wait for /readyz.
+
+Both files are written in full every time (never patched), so re-running activation, e.g. on an
+admin's re-provision or a resumed job, converges on the same state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from services.bootstrap import SERVICE_NAME, InstanceTarget
+from services.logging_setup import secrets
+from services.openclaw_config import (
+    CONFIG_PATH,
+    ENV_PATH,
+    GATEWAY_PORT,
+    render_env,
+    render_openclaw_config,
+)
+from services.ssh import CommandResult, SshConnector, SshSession
+
+log = logging.getLogger(__name__)
+
+READY_CMD = f"curl -fsS -m 5 http://127.0.0.1:{GATEWAY_PORT}/readyz"
+HEALTH_CMD = f"curl -fsS -m 5 http://127.0.0.1:{GATEWAY_PORT}/healthz"
+ENABLE_CMD = f"sudo systemctl enable {SERVICE_NAME}"
+RESTART_CMD = f"sudo systemctl restart {SERVICE_NAME}"
+
+
+class GatewayNotReady(RuntimeError):
+    """The gateway did not answer /readyz in time after a (re)start."""
+
+
+async def wait_gateway_ready(session: SshSession, timeout_s: float, *,
+                             poll_interval_s: float = 2.0) -> CommandResult:
+    """Poll `curl /readyz` on the instance until it succeeds; GatewayNotReady after `timeout_s`."""
+    deadline = time.monotonic() + timeout_s
+    attempts = 0
+    while True:
+        attempts += 1
+        result = await session.run(READY_CMD, timeout=10)
+        if result.ok:
+            return result
+        if time.monotonic() + poll_interval_s >= deadline:
+            detail = (result.stderr or result.stdout).strip()[-300:] or "no output"
+            raise GatewayNotReady(
+                f"{session.label}: gateway not ready {timeout_s:g}s after start "
+                f"({attempts} checks; last: exit {result.exit_status}: {detail})")
+        await asyncio.sleep(poll_interval_s)
+
+
+async def restart_gateway(session: SshSession, *, ready_timeout_s: float,
+                          poll_interval_s: float = 2.0) -> None:
+    """Restart the gateway service and wait until it is ready."""
+    result = await session.run(RESTART_CMD, timeout=60)
+    if not result.ok:
+        raise GatewayNotReady(f"{session.label}: `systemctl restart {SERVICE_NAME}` failed "
+                              f"(exit {result.exit_status}): {result.stderr.strip()[-300:]}")
+    await wait_gateway_ready(session, ready_timeout_s, poll_interval_s=poll_interval_s)
+
+
+async def write_agent_config(session: SshSession, *, bot_token: str, allowed_user_id: int,
+                             moonshot_api_key: str, gateway_token: str) -> None:
+    """Overwrite openclaw.json and .env (both 0600, owned by the openclaw user)."""
+    config_text = render_openclaw_config(bot_token=bot_token, allowed_user_id=allowed_user_id,
+                                         gateway_token=gateway_token)
+    env_text = render_env(moonshot_api_key=moonshot_api_key)
+    await session.upload(ENV_PATH, env_text, 0o600, owner="openclaw")
+    await session.upload(CONFIG_PATH, config_text, 0o600, owner="openclaw")
+
+
+async def activate(ssh: SshConnector, instance: InstanceTarget, *, bot_token: str, allowed_user_id: int,
+                   moonshot_api_key: str, gateway_token: str, ready_timeout_s: float = 120.0,
+                   poll_interval_s: float = 2.0, connect_deadline_s: float | None = None) -> None:
+    """Write the agent's config, (re)start the gateway and wait for `/readyz`.
+
+    Raises SshError subclasses when the host cannot be reached, GatewayNotReady when the gateway
+    does not come up in `ready_timeout_s`. Secrets are registered for log redaction first.
+    """
+    secrets.add(bot_token, moonshot_api_key, gateway_token)
+    async with await ssh.connect(instance.public_ip, instance.host_key_public,
+                                 deadline_s=connect_deadline_s) as session:
+        await write_agent_config(session, bot_token=bot_token, allowed_user_id=allowed_user_id,
+                                 moonshot_api_key=moonshot_api_key, gateway_token=gateway_token)
+        enabled = await session.run(ENABLE_CMD, timeout=30)
+        if not enabled.ok:
+            log.warning("enabling the gateway service failed", extra={
+                "instance_id": instance.id, "exit_status": enabled.exit_status})
+        await restart_gateway(session, ready_timeout_s=ready_timeout_s, poll_interval_s=poll_interval_s)
+    log.info("agent activated", extra={"instance_id": instance.id})

@@ -1,0 +1,99 @@
+"""The agent's OpenClaw configuration, rendered as pure text (DESIGN section 5).
+
+`~openclaw/.openclaw/openclaw.json` (JSON5; written as strict JSON, which JSON5 accepts, under a
+comment header) and `~openclaw/.openclaw/.env` (holds MOONSHOT_API_KEY, which the config
+references as "${MOONSHOT_API_KEY}" so the key is in one file only).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+GATEWAY_PORT = 18789
+OPENCLAW_HOME = "/home/openclaw/.openclaw"
+CONFIG_PATH = f"{OPENCLAW_HOME}/openclaw.json"
+ENV_PATH = f"{OPENCLAW_HOME}/.env"
+MOONSHOT_BASE_URL = "https://api.moonshot.ai/v1"
+MODEL_ID = "kimi-k2.5"
+MODEL_NAME = "Kimi K2.5"
+PRIMARY_MODEL = f"moonshot/{MODEL_ID}"
+
+_BOT_TOKEN_RE = re.compile(r"^\d{6,12}:[A-Za-z0-9_-]{30,}$")
+
+
+class ConfigValueError(ValueError):
+    """An input to the config is malformed (the message never includes the value of a secret)."""
+
+
+def build_openclaw_config(*, bot_token: str, allowed_user_id: int, gateway_token: str,
+                          port: int = GATEWAY_PORT) -> dict[str, Any]:
+    """The config as a dict: loopback token-auth gateway, Telegram for one user, Kimi K2.5."""
+    if not _BOT_TOKEN_RE.match(bot_token or ""):
+        raise ConfigValueError("bot_token is not a Telegram bot token (<digits>:<secret>)")
+    if not isinstance(allowed_user_id, int) or isinstance(allowed_user_id, bool) or allowed_user_id <= 0:
+        raise ConfigValueError("allowed_user_id must be the verified positive Telegram user id")
+    if not gateway_token or len(gateway_token) < 24 or not gateway_token.isascii():
+        raise ConfigValueError("gateway_token must be a random ASCII string of at least 24 characters")
+    return {
+        "gateway": {
+            "mode": "local",
+            "port": port,
+            "bind": "loopback",  # never reachable from the internet; Telegram uses long polling
+            "auth": {"mode": "token", "token": gateway_token},
+        },
+        "channels": {
+            "telegram": {
+                "enabled": True,
+                "botToken": bot_token,
+                "dmPolicy": "allowlist",
+                "allowFrom": [str(allowed_user_id)],  # numeric ids, as strings
+                "groupPolicy": "disabled",  # a personal agent: direct messages from its owner only
+            },
+        },
+        "models": {
+            "mode": "merge",
+            "providers": {
+                "moonshot": {
+                    "baseUrl": MOONSHOT_BASE_URL,
+                    "apiKey": "${MOONSHOT_API_KEY}",
+                    "api": "openai-completions",
+                    "models": [
+                        {
+                            "id": MODEL_ID,
+                            "name": MODEL_NAME,
+                            "reasoning": False,
+                            "input": ["text"],
+                            "cost": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0},
+                            "contextWindow": 256000,
+                            "maxTokens": 8192,
+                        }
+                    ],
+                },
+            },
+        },
+        "agents": {
+            "defaults": {
+                "model": {"primary": PRIMARY_MODEL},
+                "models": {PRIMARY_MODEL: {"alias": MODEL_NAME}},
+            },
+        },
+    }
+
+
+def render_openclaw_config(*, bot_token: str, allowed_user_id: int, gateway_token: str,
+                           port: int = GATEWAY_PORT) -> str:
+    """`openclaw.json` text (JSON5). Holds the bot token and gateway token: write it mode 0600."""
+    config = build_openclaw_config(bot_token=bot_token, allowed_user_id=allowed_user_id,
+                                   gateway_token=gateway_token, port=port)
+    header = ("// OpenClaw configuration written by Meet Matt at activation. Each activation overwrites\n"
+              "// this file completely; the Moonshot key lives in .env beside it.\n")
+    return header + json.dumps(config, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_env(*, moonshot_api_key: str) -> str:
+    """`.env` text for the gateway: the model key, referenced from the config."""
+    if not moonshot_api_key or any(c in moonshot_api_key for c in "\r\n\"'\\ $`"):
+        raise ConfigValueError("moonshot_api_key is empty or contains characters not allowed in .env")
+    return f"MOONSHOT_API_KEY={moonshot_api_key}\n"

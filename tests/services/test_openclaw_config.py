@@ -1,0 +1,77 @@
+"""The agent's openclaw.json parses as JSON5 and holds exactly what DESIGN section 5 lists."""
+
+from __future__ import annotations
+
+import secrets
+
+import json5
+import pytest
+
+from services.openclaw_config import (
+    ConfigValueError,
+    build_openclaw_config,
+    render_env,
+    render_openclaw_config,
+)
+
+
+def _bot_token() -> str:
+    return f"{secrets.randbelow(9 * 10**8) + 10**8}:AA{secrets.token_urlsafe(26)[:33]}"
+
+
+def test_rendered_config_parses_as_json5_with_the_design_keys_and_values() -> None:
+    token, gateway_token = _bot_token(), secrets.token_urlsafe(32)
+    text = render_openclaw_config(bot_token=token, allowed_user_id=424242, gateway_token=gateway_token)
+    assert text.startswith("//")  # a JSON5 comment header: strict JSON would refuse it
+    config = json5.loads(text)
+
+    assert config["gateway"]["mode"] == "local"
+    assert config["gateway"]["bind"] == "loopback"
+    assert config["gateway"]["port"] == 18789
+    assert config["gateway"]["auth"] == {"mode": "token", "token": gateway_token}
+
+    telegram = config["channels"]["telegram"]
+    assert telegram["enabled"] is True
+    assert telegram["botToken"] == token
+    assert telegram["dmPolicy"] == "allowlist"
+    assert telegram["allowFrom"] == ["424242"]
+
+    moonshot = config["models"]["providers"]["moonshot"]
+    assert moonshot["baseUrl"] == "https://api.moonshot.ai/v1"
+    assert moonshot["api"] == "openai-completions"
+    assert moonshot["apiKey"] == "${MOONSHOT_API_KEY}"  # the key itself stays in .env
+    assert [m["id"] for m in moonshot["models"]] == ["kimi-k2.5"]
+    assert moonshot["models"][0]["name"] == "Kimi K2.5"
+
+    assert config["agents"]["defaults"]["model"]["primary"] == "moonshot/kimi-k2.5"
+
+
+def test_env_file_holds_the_moonshot_key_the_config_refers_to() -> None:
+    key = "sk-" + secrets.token_hex(24)
+    assert render_env(moonshot_api_key=key) == f"MOONSHOT_API_KEY={key}\n"
+    text = render_openclaw_config(bot_token=_bot_token(), allowed_user_id=7,
+                                  gateway_token=secrets.token_urlsafe(32))
+    assert key not in text
+
+
+@pytest.mark.parametrize(("field", "value", "reason"), [
+    ("bot_token", "not-a-token", "bot_token"),
+    ("allowed_user_id", 0, "allowed_user_id"),
+    ("allowed_user_id", -5, "allowed_user_id"),
+    ("gateway_token", "short", "gateway_token"),
+])
+def test_malformed_inputs_are_refused_naming_the_field_but_not_the_value(field, value, reason) -> None:
+    args = {"bot_token": _bot_token(), "allowed_user_id": 99, "gateway_token": secrets.token_urlsafe(32)}
+    args[field] = value
+    with pytest.raises(ConfigValueError) as caught:
+        build_openclaw_config(**args)
+    assert reason in str(caught.value)
+    if isinstance(value, str):
+        assert value not in str(caught.value)
+
+
+def test_env_refuses_a_key_that_would_break_the_env_file() -> None:
+    with pytest.raises(ConfigValueError):
+        render_env(moonshot_api_key="sk-abc\nEVIL=1")
+    with pytest.raises(ConfigValueError):
+        render_env(moonshot_api_key="")

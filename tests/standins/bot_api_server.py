@@ -1,0 +1,74 @@
+"""A minimal Telegram Bot API stand-in for instance care: a real aiohttp server on 127.0.0.1.
+
+Reached through TELEGRAM_API_SERVER by the real aiogram client (`services.bot_api.BotApi`). It
+answers `deleteWebhook` and `getMe`, and records every call as (token, method, params).
+
+    async with BotApiStandIn() as api:
+        bot_api = BotApi(api_server=api.base_url)
+        ...
+        assert api.calls_of("deleteWebhook")
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+
+@dataclass
+class BotApiCall:
+    token: str
+    method: str
+    params: dict[str, Any]
+
+
+@dataclass
+class BotApiStandIn:
+    calls: list[BotApiCall] = field(default_factory=list)
+    base_url: str = ""
+    _runner: web.AppRunner | None = None
+
+    async def start(self) -> BotApiStandIn:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self.base_url = f"http://127.0.0.1:{port}"
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> BotApiStandIn:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def calls_of(self, method: str) -> list[BotApiCall]:
+        return [c for c in self.calls if c.method.lower() == method.lower()]
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        token, method = request.match_info["token"], request.match_info["method"]
+        params: dict[str, Any] = dict(request.query)
+        if request.can_read_body:
+            if request.content_type == "application/json":
+                params.update(await request.json())
+            else:
+                params.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
+        self.calls.append(BotApiCall(token, method, params))
+        if method == "deleteWebhook":
+            return web.json_response({"ok": True, "result": True,
+                                      "description": "Webhook is already deleted"})
+        if method == "getMe":
+            bot_id = int(token.split(":", 1)[0])
+            return web.json_response({"ok": True, "result": {
+                "id": bot_id, "is_bot": True, "first_name": "Agent", "username": f"agent{bot_id}_bot"}})
+        return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)
