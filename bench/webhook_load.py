@@ -116,6 +116,12 @@ async def load(url: str, bodies: list[bytes], secret: str, concurrency: int
     return elapsed, latencies, statuses
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time a process has used (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(p / 100 * len(ordered)) - 1))]
@@ -230,8 +236,12 @@ async def main() -> int:
         bodies = build_events(order_ids[warmup:], args.redeliver)
         print(f"sending {len(bodies)} signed checkout.session.completed events ({args.count} distinct, "
               f"{len(bodies) - args.count} redeliveries) at concurrency {args.concurrency}")
+        cpu_before = cpu_seconds(real.pid)
         elapsed, latencies, statuses = await load(url, bodies, secret, args.concurrency)
+        server_cpu = cpu_seconds(real.pid) - cpu_before
         real_rate = report("meetmatt web (PostgreSQL)", elapsed, latencies, statuses)
+        print(f"server process CPU: {server_cpu:.2f}s for {len(bodies)} events "
+              f"({server_cpu / len(bodies) * 1e3:.2f} ms per event, {server_cpu / elapsed:.0%} of one core)")
         real_p99, real_statuses = percentile(latencies, 99), statuses
         await stop(real)
 

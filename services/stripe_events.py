@@ -168,23 +168,24 @@ class StripeEventProcessor:
         # also keeps our own bookkeeping outside the transaction from interleaving with it
         self._sqlite_lock = asyncio.Lock()
 
-    async def process(self, event: dict[str, Any]) -> EventResult:
-        """Apply one event. Raises InvalidEvent for an unreadable event; other errors roll back."""
+    async def process(self, event: dict[str, Any], raw: str | None = None) -> EventResult:
+        """Apply one event (`raw`: its JSON text as received, stored as is). Raises InvalidEvent for an
+        unreadable event; any other error rolls the whole transaction back."""
         event_id, type_, obj = event_fields(event)
+        payload = raw if raw is not None else _json(event)
         if dialect() == "sqlite":
             async with self._sqlite_lock:
-                return await self._process(event, event_id, type_, obj)
-        return await self._process(event, event_id, type_, obj)
+                return await self._process(payload, event_id, type_, obj)
+        return await self._process(payload, event_id, type_, obj)
 
-    async def _process(self, event: dict[str, Any], event_id: str, type_: str,
-                       obj: dict[str, Any]) -> EventResult:
+    async def _process(self, payload: str, event_id: str, type_: str, obj: dict[str, Any]) -> EventResult:
         now = datetime.now(UTC)
         expected = _expected_outcome(type_, obj)
         try:
             async with in_transaction() as conn:
                 # the claim: a second copy of this event fails here (after the first commits). It is
                 # stored with the outcome this kind of event usually has, corrected below if not.
-                await _execute(conn, _INSERT_EVENT, event_id, type_, expected, _json(event), now, now)
+                await _execute(conn, _INSERT_EVENT, event_id, type_, expected, payload, now, now)
                 outcome, order_id = await self._apply(conn, event_id, type_, obj)
                 if outcome != expected:
                     await _execute(conn, _SET_OUTCOME, outcome, datetime.now(UTC), event_id)

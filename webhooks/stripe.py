@@ -81,13 +81,14 @@ class StripeWebhook:
         except ValueError:  # not UTF-8
             return _reject(metrics, 400, "body is not valid UTF-8", "rejected_malformed")
         try:
-            event = json.loads(body)
+            text = body.decode()  # verify_header has decoded it once already: it is UTF-8
+            event = json.loads(text)
             event_fields(event)
         except (ValueError, InvalidEvent) as exc:
             reason = str(exc) if isinstance(exc, InvalidEvent) else "body is not valid JSON"
             return _reject(metrics, 400, reason, "rejected_malformed")
         try:
-            result = await self.processor.process(event)
+            result = await self.processor.process(event, text)
         except Exception:
             log.exception("stripe webhook: processing failed, rolled back; Stripe will retry")
             metrics.count_event(str(event.get("type")), "error")
