@@ -16,6 +16,7 @@ and `...?start=cancel_<order id>` (see `START_PAID_PREFIX`, `START_CANCEL_PREFIX
 
 from __future__ import annotations
 
+import html
 import logging
 import math
 import weakref
@@ -27,6 +28,8 @@ import aiohttp
 import stripe
 
 from models import Customer, Order, OrderStatus
+from services.jobs import JobQueue
+from services.notifications import queue_customer_message
 from services.packages import Package, find_package
 
 log = logging.getLogger(__name__)
@@ -235,3 +238,34 @@ class PaymentsService:
         log.info("refund created order=%s refund=%s amount=%s status=%s", order.id, refund.id, amount,
                  refund.status)
         return refund.id
+
+
+REFUND_TEXT = ("Your payment of {amount} for <b>{bot}</b> has been refunded. It can take 5-10 business "
+               "days to show on your statement.")
+
+
+def money_text(amount: int, currency: str) -> str:
+    symbol = {"usd": "$", "eur": "€", "gbp": "£"}.get(currency.lower())
+    value = f"{amount / 100:.2f}"
+    return f"{symbol}{value}" if symbol else f"{value} {currency.upper()}"
+
+
+async def run_refund_job(payments: PaymentsService, queue: JobQueue, payload: dict[str, Any]) -> str:
+    """The `refund_order` job (payload {"order_id", "reason"}): refund in full, tell the customer once.
+
+    Returns the refund id ("" when the order was already fully refunded). Raises PaymentError; the
+    worker should retry only when `error.retryable` is true.
+    """
+    order_id = int(payload["order_id"])
+    order = await Order.get_or_none(id=order_id)
+    if order is None:
+        raise PaymentError(f"refund: order {order_id} does not exist")
+    refund_id = ""
+    # Stripe forgets idempotency keys after 24 hours: a late retry must not ask for a second refund
+    if not (order.amount and order.amount_refunded >= order.amount):
+        refund_id = await payments.refund(order, str(payload.get("reason") or "refund requested"))
+    customer = await Customer.get(id=order.customer_id)
+    text = REFUND_TEXT.format(amount=money_text(order.amount_refunded or order.amount, order.currency),
+                              bot=html.escape(order.bot_name))
+    await queue_customer_message(queue, customer.telegram_id, text, key=f"refund:order:{order_id}:customer")
+    return refund_id

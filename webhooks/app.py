@@ -1,8 +1,9 @@
 """The aiohttp application: Stripe webhook, health and metrics (and the Telegram webhook, added by the bot).
 
 `create_web_app(settings)` builds the app. With `manage_db=True` the app opens the ORM once on
-startup and closes it once on cleanup (through `app.cleanup_ctx`, so the database is up before any
-other startup hook runs and stays up until every shutdown hook has run).
+startup and closes it once on cleanup (through `app.cleanup_ctx`: the database is up before any
+`on_startup` hook runs and stays up until every `on_shutdown` hook has run; aiohttp runs
+`on_cleanup` hooks after it is closed, so put work that needs the database in `on_shutdown`).
 
 Adding routes (before the app is started), e.g. the Telegram webhook with aiogram:
 
@@ -45,9 +46,12 @@ def _secret(value) -> str | None:
 
 
 def create_web_app(settings: Settings, *, queue: JobQueue | None = None,
-                   on_startup_hooks: Iterable[Hook] = (), on_cleanup_hooks: Iterable[Hook] = (),
+                   on_startup_hooks: Iterable[Hook] = (), on_shutdown_hooks: Iterable[Hook] = (),
                    manage_db: bool = True) -> web.Application:
-    """The web application with `/webhooks/stripe`, `/healthz` and `/metrics`. Add routes before start."""
+    """The web application with `/webhooks/stripe`, `/healthz` and `/metrics`. Add routes before start.
+
+    `on_startup_hooks` run after the ORM is open; `on_shutdown_hooks` run before it closes.
+    """
     queue = queue or JobQueue(f"web-{socket.gethostname()}-{os.getpid()}", settings.job_lease_seconds)
     metrics = Metrics()
     app = web.Application(middlewares=[latency_middleware], client_max_size=MAX_BODY)
@@ -63,7 +67,7 @@ def create_web_app(settings: Settings, *, queue: JobQueue | None = None,
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_handler(queue))
     app.on_startup.extend(on_startup_hooks)
-    app.on_cleanup.extend(on_cleanup_hooks)
+    app.on_shutdown.extend(on_shutdown_hooks)
     return app
 
 

@@ -145,3 +145,28 @@ async def test_refund_without_a_payment_is_refused(db, stripe_api, payments):
     with pytest.raises(PaymentError, match="no recorded payment"):
         await payments.refund(order, "x")
     assert stripe_api.requests == []
+
+
+async def test_refund_job_refunds_once_and_tells_the_customer_once(db, stripe_api, payments):
+    from models import Job
+    from services.job_kinds import NOTIFY_CUSTOMER
+    from services.jobs import JobQueue
+    from services.payments import run_refund_job
+
+    order = await _order()
+    link = await payments.create_checkout(order)
+    paid = stripe_api.complete_session(link.session_id)
+    await Order.filter(id=order.id).update(status=OrderStatus.PAID,
+                                           stripe_payment_intent=paid["payment_intent"])
+    queue = JobQueue("test")
+
+    refund_id = await run_refund_job(payments, queue, {"order_id": order.id, "reason": "saga dead"})
+    again = await run_refund_job(payments, queue, {"order_id": order.id, "reason": "saga dead"})
+
+    assert refund_id.startswith("re_") and again == "" and len(stripe_api.refunds) == 1
+    assert len(stripe_api.requests_to("/v1/refunds")) == 1  # the second run saw the recorded refund
+    [message] = await Job.filter(kind=NOTIFY_CUSTOMER)
+    assert message.payload["chat_id"] == 4242 and "$29.00" in message.payload["text"]
+    assert "Ann&#x27;s helper" in message.payload["text"]
+    with pytest.raises(PaymentError, match="does not exist"):
+        await run_refund_job(payments, queue, {"order_id": 999999, "reason": "x"})
