@@ -32,7 +32,7 @@ from services.activation import HEALTH_CMD, READY_CMD, activate, restart_gateway
 from services.alerts import raise_alert
 from services.bootstrap import BOOTSTRAP_STATE_CMD, SERVICE_NAME, render_user_data
 from services.ec2_fleet import Ec2Fleet
-from services.host_keys import generate_host_key
+from services.host_keys import HostKeyPair, generate_host_key
 from services.job_kinds import (
     INSTANCE_HEALTH_CHECK,
     INSTANCE_REPROVISION,
@@ -643,3 +643,39 @@ async def claim_warm_instance(order: Order) -> Instance | None:
                 log.info("warm instance claimed", extra={"instance_id": candidate, "order_id": order.id})
                 return await Instance.get(id=candidate)
     return None
+
+
+async def acquire_instance_for_order(fleet: Ec2Fleet, settings: Any, *, order: Order, job_id: int,
+                                     user_id: int | None) -> tuple[Instance, bool]:
+    """The saga's launch_instance step: the order's instance, taking a warm one before launching.
+
+    Returns (instance, ready): `ready` when it is already booted and bootstrapped (a warm-pool
+    instance), so wait_ready passes at its first look. Idempotent: a resumed job gets the instance this order
+    already has (never a second warm claim); a fresh launch is found again by its job tag.
+    """
+    existing = await Instance.filter(order_id=order.id).exclude(
+        status__in=(InstanceStatus.TERMINATED, InstanceStatus.TERMINATING, InstanceStatus.FAILED)
+    ).order_by("id").first()
+    if existing is None:
+        warm = await claim_warm_instance(order)
+        if warm is not None:
+            assert warm.ec2_instance_id is not None
+            await fleet.tag_for_order(warm.ec2_instance_id, job_id=job_id, order_id=order.id, user_id=user_id)
+            return warm, True
+        key = generate_host_key()
+        existing = await Instance.create(order_id=order.id, customer_id=order.customer_id,
+                                         status=InstanceStatus.LAUNCHING, ever_assigned=True,
+                                         instance_type=settings.ec2_instance_type,
+                                         host_key_public=key.public_openssh,
+                                         host_key_private=key.private_openssh)
+    elif existing.ec2_instance_id:
+        return existing, existing.status == InstanceStatus.READY
+    assert existing.host_key_private is not None and existing.host_key_public is not None
+    user_data = render_user_data(host_key=HostKeyPair(existing.host_key_private, existing.host_key_public),
+                                 openclaw_version=settings.openclaw_version)
+    ec2_id = await fleet.launch(job_id=job_id, order_id=order.id, user_id=user_id,
+                                instance_type=existing.instance_type, user_data=user_data)
+    existing.ec2_instance_id = ec2_id
+    existing.status = InstanceStatus.BOOTING
+    await existing.save(update_fields=["ec2_instance_id", "status", "updated_at"])
+    return existing, False

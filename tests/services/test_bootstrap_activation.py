@@ -1,0 +1,93 @@
+"""Activation over SSH against the stand-in instance: the expected commands, the expected files,
+and a clear failure when the gateway does not become ready."""
+
+from __future__ import annotations
+
+import secrets
+import time
+
+import json5
+import pytest
+
+from services.activation import GatewayNotReady, activate
+from services.openclaw_config import CONFIG_PATH, ENV_PATH
+from services.ssh import HostKeyMismatch
+from tests.standins import ssh_server
+from tests.standins.ssh_server import connector_for
+
+platform_key, instance_key, ssh_box = ssh_server.platform_key, ssh_server.instance_key, ssh_server.ssh_box
+
+
+class _Target:
+    def __init__(self, host_key_public: str) -> None:
+        self.id = 12
+        self.public_ip = "198.51.100.12"
+        self.host_key_public = host_key_public
+
+
+def _secrets() -> dict:
+    return {
+        "bot_token": f"{secrets.randbelow(9 * 10**8) + 10**8}:AA{secrets.token_urlsafe(26)[:33]}",
+        "moonshot_api_key": "sk-" + secrets.token_hex(24),
+        "gateway_token": secrets.token_urlsafe(32),
+    }
+
+
+async def test_activation_writes_both_files_restarts_the_gateway_and_waits_for_readyz(
+        ssh_box, platform_key, instance_key) -> None:
+    values = _secrets()
+    await activate(connector_for(ssh_box, platform_key), _Target(instance_key.public_openssh),
+                   allowed_user_id=5550001, ready_timeout_s=5, poll_interval_s=0.05, **values)
+
+    commands = [c.command for c in ssh_box.commands]
+    assert commands == [
+        f"sudo install -m 0600 -o openclaw -g openclaw /dev/stdin {ENV_PATH}",
+        f"sudo install -m 0600 -o openclaw -g openclaw /dev/stdin {CONFIG_PATH}",
+        "sudo systemctl enable openclaw-gateway",
+        "sudo systemctl restart openclaw-gateway",
+        "curl -fsS -m 5 http://127.0.0.1:18789/readyz",
+    ]
+    env, config_file = ssh_box.files[ENV_PATH], ssh_box.files[CONFIG_PATH]
+    assert env.content == f"MOONSHOT_API_KEY={values['moonshot_api_key']}\n"
+    assert (env.mode, env.owner) == ("0600", "openclaw")
+    assert (config_file.mode, config_file.owner) == ("0600", "openclaw")
+    config = json5.loads(config_file.content)
+    assert config["channels"]["telegram"]["botToken"] == values["bot_token"]
+    assert config["channels"]["telegram"]["allowFrom"] == ["5550001"]
+    assert config["gateway"]["auth"]["token"] == values["gateway_token"]
+    for secret in values.values():  # secrets travel in stdin only, never on a command line
+        assert all(secret not in c for c in commands)
+
+
+async def test_activation_twice_overwrites_the_files_completely(ssh_box, platform_key, instance_key) -> None:
+    connector = connector_for(ssh_box, platform_key)
+    first, second = _secrets(), _secrets()
+    await activate(connector, _Target(instance_key.public_openssh), allowed_user_id=1, ready_timeout_s=5,
+                   poll_interval_s=0.05, **first)
+    await activate(connector, _Target(instance_key.public_openssh), allowed_user_id=2, ready_timeout_s=5,
+                   poll_interval_s=0.05, **second)
+    config = json5.loads(ssh_box.files[CONFIG_PATH].content)
+    assert config["channels"]["telegram"]["allowFrom"] == ["2"]
+    assert first["bot_token"] not in ssh_box.files[CONFIG_PATH].content
+    assert ssh_box.files[ENV_PATH].content == f"MOONSHOT_API_KEY={second['moonshot_api_key']}\n"
+
+
+async def test_a_gateway_that_never_gets_ready_fails_activation_at_its_timeout(
+        ssh_box, platform_key, instance_key) -> None:
+    ssh_box.behaviour.readiness_broken = True
+    started = time.monotonic()
+    with pytest.raises(GatewayNotReady, match="not ready 0.5s after start") as caught:
+        await activate(connector_for(ssh_box, platform_key), _Target(instance_key.public_openssh),
+                       allowed_user_id=3, ready_timeout_s=0.5, poll_interval_s=0.05, **_secrets())
+    assert time.monotonic() - started < 3
+    assert "503" in str(caught.value)
+    assert len(ssh_box.commands_matching("systemctl restart")) == 1
+
+
+async def test_activation_refuses_an_instance_with_another_host_key(ssh_box, platform_key) -> None:
+    from services.host_keys import generate_host_key
+
+    with pytest.raises(HostKeyMismatch):
+        await activate(connector_for(ssh_box, platform_key), _Target(generate_host_key().public_openssh),
+                       allowed_user_id=3, ready_timeout_s=1, **_secrets())
+    assert ssh_box.files == {}
