@@ -182,16 +182,19 @@ class PaymentsService:
         }
 
     async def create_checkout(self, order: Order, *, now: datetime | None = None) -> CheckoutLink:
-        """A Checkout Session for the order (reusing the order's open one), stored on the order."""
+        """A Checkout Session for the order (reusing the order's open one), stored on the order.
+
+        Raises PaymentError (`retryable` when Stripe was unreachable or failing) with the reason.
+        """
         if order.status != OrderStatus.AWAITING_PAYMENT:
             raise PaymentError(f"order {order.id} is {order.status.value}, not awaiting payment")
-        if order.stripe_session_id and order.checkout_url:
+        now = now or datetime.now(UTC)
+        if order.stripe_session_id and order.checkout_url and await self._still_open(order, now):
             return CheckoutLink(order.stripe_session_id, order.checkout_url)
         package = find_package(self.packages, order.package)
         if package is None:
             raise PaymentError(f"order {order.id} names an unknown package {order.package!r}")
         customer = await Customer.get(id=order.customer_id)
-        now = now or datetime.now(UTC)
         expires_at = session_window(order.created_at, now, self.session_ttl)
         params = self.checkout_params(order, customer, package, expires_at)
         key = checkout_idempotency_key(order.id, expires_at)
@@ -211,6 +214,22 @@ class PaymentsService:
                                         "updated_at"])
         log.info("checkout session created order=%s session=%s", order.id, session.id)
         return CheckoutLink(session.id, session.url)
+
+    async def _still_open(self, order: Order, now: datetime) -> bool:
+        """Whether the order's stored session can still be paid. Inside the first window it surely
+        can (no call); later, Stripe is asked, because the `expired` webhook may not have come yet."""
+        created = order.created_at if order.created_at.tzinfo else order.created_at.replace(tzinfo=UTC)
+        if now < created + max(self.session_ttl, MIN_SESSION_TTL) - timedelta(minutes=5):
+            return True
+        try:
+            session = await self.client.v1.checkout.sessions.retrieve_async(order.stripe_session_id or "")
+        except stripe.StripeError as exc:
+            raise PaymentError(f"Stripe could not say whether order {order.id}'s checkout session is "
+                               f"open: {_describe_stripe_error(exc)}", retryable=_retryable(exc)) from None
+        if session.status == "complete":
+            raise PaymentError(f"order {order.id}'s checkout session is already paid; the payment is "
+                               f"being recorded")
+        return session.status == "open"
 
     async def refund(self, order: Order, reason: str) -> str:
         """Refund the order's payment in full; returns the refund id. Safe to call again."""

@@ -170,3 +170,28 @@ async def test_refund_job_refunds_once_and_tells_the_customer_once(db, stripe_ap
     assert "Ann&#x27;s helper" in message.payload["text"]
     with pytest.raises(PaymentError, match="does not exist"):
         await run_refund_job(payments, queue, {"order_id": 999999, "reason": "x"})
+
+
+async def test_an_old_link_is_reused_while_open_and_replaced_once_expired(db, stripe_api, payments):
+    order = await _order()
+    created = datetime.now(UTC) - timedelta(hours=3)
+    await Order.filter(id=order.id).update(created_at=created)
+    order = await Order.get(id=order.id)
+    first = await payments.create_checkout(order)
+
+    # past the first window Stripe is asked; the session is still open, so it is reused
+    again = await payments.create_checkout(await Order.get(id=order.id))
+    assert again == first
+    assert [r.method for r in stripe_api.requests] == ["POST", "GET"]
+
+    stripe_api.sessions[first.session_id]["status"] = "expired"
+    later = datetime.now(UTC) + timedelta(hours=1)  # the next window: a new key, a new session
+    replaced = await payments.create_checkout(await Order.get(id=order.id), now=later)
+    assert replaced.session_id != first.session_id and len(stripe_api.sessions) == 2
+    posts = stripe_api.requests_to("/v1/checkout/sessions")
+    assert len(posts) == 2 and posts[0].idempotency_key != posts[1].idempotency_key
+    assert (await Order.get(id=order.id)).stripe_session_id == replaced.session_id
+
+    stripe_api.complete_session(replaced.session_id)
+    with pytest.raises(PaymentError, match="already paid"):
+        await payments.create_checkout(await Order.get(id=order.id), now=later)
