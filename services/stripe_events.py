@@ -189,12 +189,32 @@ class StripeEventProcessor:
                 outcome, order_id = await self._apply(conn, event_id, type_, obj)
                 if outcome != expected:
                     await _execute(conn, _SET_OUTCOME, outcome, datetime.now(UTC), event_id)
-        except IntegrityError:
-            if not await StripeEvent.exists(event_id=event_id):
-                raise  # another unique key failed: a real error, not a redelivery
-            return EventResult(event_id, type_, DUPLICATE)
+        except IntegrityError as exc:
+            if await StripeEvent.exists(event_id=event_id):
+                return EventResult(event_id, type_, DUPLICATE)
+            # another unique key refused the effect (e.g. this session id is already on another
+            # order): retrying cannot help, so keep the event for a human instead of a 500 loop
+            return await self._needs_attention(payload, event_id, type_, obj, exc)
         log.info("stripe event id=%s type=%s outcome=%s order=%s", event_id, type_, outcome, order_id)
         return EventResult(event_id, type_, outcome, order_id)
+
+    async def _needs_attention(self, payload: str, event_id: str, type_: str, obj: dict[str, Any],
+                               exc: Exception) -> EventResult:
+        log.error("stripe event id=%s type=%s conflicts with stored data: %s", event_id, type_, exc)
+        now = datetime.now(UTC)
+        try:
+            async with in_transaction() as conn:
+                await _execute(conn, _INSERT_EVENT, event_id, type_, NEEDS_ATTENTION, payload, now, now)
+                await raise_alert(
+                    self.queue, "stripe.needs_attention",
+                    f"Stripe event {event_id} ({type_}, object {obj.get('id')}) conflicts with stored "
+                    f"data and was not applied: {type(exc).__name__}: {str(exc)[:300]}. Check the order "
+                    f"in its metadata ({_order_id(obj)}) by hand.",
+                    severity=AlertSeverity.CRITICAL, dedup_key=f"stripe:needs_attention:{event_id}",
+                    using_db=conn)
+        except IntegrityError:
+            return EventResult(event_id, type_, DUPLICATE)  # a copy of this event got there first
+        return EventResult(event_id, type_, NEEDS_ATTENTION, _order_id(obj))
 
     async def _apply(self, conn: Any, event_id: str, type_: str, obj: dict[str, Any]
                      ) -> tuple[str, int | None]:

@@ -118,3 +118,19 @@ async def test_a_refund_is_matched_by_metadata_when_the_payment_intent_is_not_ou
     assert (refunded.status, refunded.amount_refunded) == (OrderStatus.REFUNDED, 2900)
     # never paid here, so nobody needs to stop an agent
     assert await Alert.all().count() == 0
+
+
+async def test_an_event_that_conflicts_with_stored_data_is_kept_for_a_human_not_retried(processor, order):
+    other = await Order.create(customer_id=order.customer_id, package="starter", bot_name="Other",
+                               stripe_session_id="cs_test_taken")
+    event = make_event("checkout.session.completed", paid_session(order, session_id="cs_test_taken"))
+    result = await processor.process(event)
+    assert result.outcome == "needs_attention"
+    assert (await Order.get(id=order.id)).status == OrderStatus.AWAITING_PAYMENT
+    assert (await Order.get(id=other.id)).status == OrderStatus.AWAITING_PAYMENT
+    assert (await StripeEvent.get(event_id=event["id"])).outcome == "needs_attention"
+    [alert] = await Alert.filter(kind="stripe.needs_attention")
+    assert event["id"] in alert.text and alert.severity == AlertSeverity.CRITICAL
+    assert await Job.filter(kind=PROVISION).count() == 0
+    again = await processor.process(event)  # Stripe's redelivery: answered, nothing more
+    assert again.duplicate and await Alert.all().count() == 1
