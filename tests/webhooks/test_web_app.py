@@ -132,3 +132,31 @@ async def test_paid_event_flows_through_a_self_managed_app_on_sqlite(tmp_path):
         order = await Order.create(customer=customer, package="starter", bot_name="x")
         status, body = await server.post_event(make_event("checkout.session.completed", paid_session(order)))
         assert (status, body["outcome"]) == (200, "paid")
+
+
+LOCK_HOLDER = """
+import sqlite3, sys, time
+conn = sqlite3.connect(sys.argv[1], isolation_level=None)
+conn.execute("BEGIN IMMEDIATE")
+conn.execute("UPDATE customer SET full_name = 'busy'")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+conn.execute("COMMIT")
+"""
+
+
+async def test_on_sqlite_a_writer_in_another_process_delays_the_webhook_but_does_not_fail_it(tmp_path):
+    url, key = await _migrated_sqlite(tmp_path)
+    async for server in serve(webhook_settings(database_url=url, encryption_key=key), manage_db=True):
+        from models import Customer
+
+        customer = await Customer.create(telegram_id=1)
+        order = await Order.create(customer=customer, package="starter", bot_name="x")
+        # e.g. a worker process in the middle of a write transaction on the same file
+        holder = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", LOCK_HOLDER, url[len("sqlite://"):], "0.8", stdout=asyncio.subprocess.PIPE)
+        assert (await holder.stdout.readline()).strip() == b"locked"
+        status, body = await server.post_event(make_event("checkout.session.completed", paid_session(order)))
+        await holder.wait()
+        assert (status, body["outcome"]) == (200, "paid")
+        assert (await Order.get(id=order.id)).status.value == "paid"
