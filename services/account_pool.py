@@ -4,7 +4,8 @@ Rules (DESIGN section 4, issue 5):
 - pick the usable account with the best (lowest) priority, preferring one that is not busy in this
   process; usable = active (or cooling down / limited with the rest period over), with a session,
   below its bot cap;
-- one BotFather dialogue per account at a time (an asyncio.Lock per account id in this process);
+- one BotFather dialogue per account at a time: an asyncio.Lock per account id in this process and,
+  on PostgreSQL, an advisory lock per account across processes (many workers, one database);
 - an account-level failure (Telethon's FloodWait, restriction, ban, dead session; BotFather's "too
   many attempts", bot limit, "cannot create new bots") records status, cooldown_until and
   last_error, alerts the admins, and the same order fails over to the next account;
@@ -18,12 +19,13 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Awaitable, Callable, Sequence
-from contextlib import suppress
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
+from tortoise import connections
 from tortoise.expressions import F
 
 from models import AccountStatus, AlertSeverity, TelegramAccount
@@ -36,6 +38,7 @@ from services.botfather import (
     Outcome,
     Reply,
 )
+from services.db import dialect
 from services.jobs import JobQueue, utcnow
 from services.logging_setup import secrets
 from services.telethon_errors import AccountProblem, classify, describe
@@ -60,6 +63,7 @@ _SEVERITY = {
     AccountStatus.DISABLED: AlertSeverity.INFO,
 }
 POOL_EXHAUSTED_KEY = "pool:exhausted"
+ADVISORY_LOCK_NAMESPACE = 0x4D4D_0001  # pg_advisory_lock(namespace, account id): "MM" + creator accounts
 
 
 def telethon_client_factory(account: TelegramAccount) -> Any:
@@ -279,25 +283,15 @@ class AccountPool:
 
     # --- internals -------------------------------------------------------------------------------
 
-    class _Holding:
-        def __init__(self, pool: AccountPool, account_id: int) -> None:
-            self.pool, self.account_id = pool, account_id
-
-        async def __aenter__(self) -> None:
-            busy = self.pool._busy
-            busy[self.account_id] = busy.get(self.account_id, 0) + 1
-            try:
-                await self.pool._lock(self.account_id).acquire()
-            except BaseException:
-                busy[self.account_id] -= 1
-                raise
-
-        async def __aexit__(self, *exc: object) -> None:
-            self.pool._lock(self.account_id).release()
-            self.pool._busy[self.account_id] -= 1
-
-    def _holding(self, account_id: int) -> AccountPool._Holding:
-        return AccountPool._Holding(self, account_id)
+    @asynccontextmanager
+    async def _holding(self, account_id: int) -> AsyncIterator[None]:
+        """This account for one dialogue: the in-process lock, then (PostgreSQL) the cross-process one."""
+        self._busy[account_id] = self._busy.get(account_id, 0) + 1
+        try:
+            async with self._lock(account_id), _cross_process_lock(account_id):
+                yield
+        finally:
+            self._busy[account_id] -= 1
 
     async def _talk(self, account: TelegramAccount, work: Callable[[BotFatherDialogue], Awaitable[T]]) -> T:
         """Connect the account's client, run one dialogue, disconnect; account-level errors re-raised."""
@@ -422,6 +416,30 @@ class AccountPool:
             await raise_alert(self.queue, "pool_exhausted", text, severity=AlertSeverity.CRITICAL,
                               dedup_key=POOL_EXHAUSTED_KEY)
         return PoolExhausted(retry_at, summary)
+
+
+@asynccontextmanager
+async def _cross_process_lock(account_id: int) -> AsyncIterator[None]:
+    """On PostgreSQL, a session advisory lock per account, so workers in other processes wait too.
+
+    It lives on a connection of its own (not the ORM pool's, which the dialogue still needs for its
+    writes); closing that connection releases the lock, also when the process dies. SQLite
+    deployments are one process, where the asyncio lock is enough.
+    """
+    if dialect() != "postgres":
+        yield
+        return
+    import asyncpg
+
+    client: Any = connections.get("default")
+    conn = await asyncpg.connect(host=client.host, port=client.port, user=client.user,
+                                 password=client.password, database=client.database,
+                                 ssl=client.extra.get("ssl"))
+    try:
+        await conn.execute("SELECT pg_advisory_lock($1, $2)", ADVISORY_LOCK_NAMESPACE, account_id)
+        yield
+    finally:
+        await conn.close()
 
 
 async def _disconnect(client: Any) -> None:

@@ -233,6 +233,21 @@ async def test_twenty_concurrent_orders_on_three_accounts_never_overlap_on_one_a
         assert per_account[account.id] == len(world.bots_of(account.phone))
 
 
+async def test_two_worker_processes_never_overlap_on_one_account(db: str, backend: str) -> None:
+    if backend != "postgres":
+        pytest.skip("several worker processes need PostgreSQL; a SQLite deployment is one process")
+    world = ScriptedTelegram(latency=0.002)
+    accounts = [await _account(phone, 10 * (i + 1)) for i, phone in enumerate((PRIMARY, FALLBACK, THIRD))]
+    # two pools = two workers: their in-process locks know nothing of each other
+    worker_a, worker_b = _pool(world, JobQueue("a")), _pool(world, JobQueue("b"))
+    orders = [_create(worker, [f"w{n}_{name}_agent_bot"]) for n in range(6)
+              for name, worker in (("a", worker_a), ("b", worker_b))]
+    results = await asyncio.gather(*orders)
+    assert world.overlaps == []
+    assert all(world.max_parallel[a.phone] == 1 for a in accounts)
+    assert len(world.created) == 12 and len({r.username for r in results}) == 12
+
+
 async def test_the_account_is_marked_full_at_its_cap_and_full_accounts_are_skipped(db: str) -> None:
     world = ScriptedTelegram()
     primary = await _account(PRIMARY, 10, created_bots=19)
@@ -380,3 +395,16 @@ async def test_no_secret_reaches_alerts_or_last_error(db: str) -> None:
         assert created.token not in text
         assert primary.session not in text and primary.api_hash not in text
         assert PRIMARY not in text
+
+
+async def test_the_real_client_factory_builds_a_telethon_client_that_never_sleeps_on_flood_waits() -> None:
+    from telethon import TelegramClient
+
+    from services.account_pool import telethon_client_factory
+
+    account = TelegramAccount(phone=PRIMARY, api_id=12345, api_hash=secrets.token_hex(16),
+                              session=fake_string_session())
+    client = telethon_client_factory(account)
+    assert isinstance(client, TelegramClient)
+    assert client.flood_sleep_threshold == 0  # the pool records the wait and fails over instead
+    assert client.session.save() == account.session
