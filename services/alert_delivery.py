@@ -31,6 +31,7 @@ from services.notifications import Messenger
 log = logging.getLogger(__name__)
 
 TELEGRAM, EMAIL, WEBHOOK = "telegram", "email", "webhook"
+TELEGRAM_TEXT_LIMIT = 3800  # the escaped body; leaves room for the header within Telegram's 4096
 _ICON = {AlertSeverity.INFO: "ℹ️", AlertSeverity.WARNING: "⚠️", AlertSeverity.CRITICAL: "🚨"}
 
 
@@ -96,6 +97,7 @@ class AlertDelivery:
         self.webhook_url = webhook_url
         self.http_timeout = http_timeout
         self._http: aiohttp.ClientSession | None = None
+        self._owned: list[Any] = []  # senders built here (closed by `close`); a passed-in one is the caller's
 
     @classmethod
     def from_settings(cls, settings: Any, *, messenger: Messenger | None = None) -> AlertDelivery:
@@ -105,24 +107,27 @@ class AlertDelivery:
 
         telegram: Messenger | None = messenger
         token = secret(settings.admin_telegram_bot_token) or secret(settings.bot_token)
+        owned = None
         if telegram is None and token and settings.admin_telegram_chat_id is not None:
-            telegram = BotApiAlertSender(token, settings.telegram_api_server)
+            telegram = owned = BotApiAlertSender(token, settings.telegram_api_server)
         smtp = None
         if settings.smtp_host and settings.smtp_from and settings.smtp_to:
             smtp = SmtpConfig(host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from,
                               recipients=tuple(r.strip() for r in settings.smtp_to.split(",") if r.strip()),
                               user=settings.smtp_user or None, password=secret(settings.smtp_password),
                               starttls=settings.smtp_starttls)
-        return cls(telegram=telegram, chat_id=settings.admin_telegram_chat_id, smtp=smtp,
-                   webhook_url=settings.alert_webhook_url)
+        delivery = cls(telegram=telegram, chat_id=settings.admin_telegram_chat_id, smtp=smtp,
+                       webhook_url=settings.alert_webhook_url)
+        if owned is not None:
+            delivery._owned.append(owned)
+        return delivery
 
     async def close(self) -> None:
         if self._http is not None:
             await self._http.close()
             self._http = None
-        close = getattr(self.telegram, "close", None)
-        if close is not None:
-            await close()
+        while self._owned:
+            await self._owned.pop().close()
 
     # --- rendering -------------------------------------------------------------------------------
 
@@ -135,8 +140,13 @@ class AlertDelivery:
     def telegram_text(self, alert: Alert) -> str:
         text, repeated = self._lines(alert)
         severity = AlertSeverity(alert.severity)
+        body = html.escape(text)
+        limit = len(text)
+        while len(body) > TELEGRAM_TEXT_LIMIT:  # Telegram refuses messages over 4096 characters
+            limit = limit * 3 // 4
+            body = html.escape(text[:limit]) + "…"
         return (f"{_ICON[severity]} <b>{severity.value.upper()}</b> · {html.escape(alert.kind)}{repeated}\n"
-                f"{html.escape(text)}\n<i>alert #{alert.id}</i>")
+                f"{body}\n<i>alert #{alert.id}</i>")
 
     def email_message(self, alert: Alert) -> EmailMessage:
         assert self.smtp is not None

@@ -297,3 +297,39 @@ async def test_the_same_alert_after_the_merge_window_is_a_new_alert(db: str) -> 
     assert await Job.filter(kind=DELIVER_ALERT).count() == 2
     assert json.loads(json.dumps((await Job.filter(kind=DELIVER_ALERT).order_by("-id").first()).payload)) == {
         "alert_id": second.id}
+
+
+async def test_a_very_long_alert_is_cut_to_fit_one_telegram_message(db: str, http: HttpStandIn) -> None:
+    alert = await _alert("<&>" * 3000)
+    delivery = AlertDelivery.from_settings(admin_settings(http, None))
+    try:
+        await delivery.deliver(alert.id)
+    finally:
+        await delivery.close()
+    text = http.sent[0]["text"]
+    assert len(text) <= 4096 and "…" in text and "&lt;&amp;&gt;" in text
+    assert not text.split("…")[0].endswith("&")  # never half an HTML entity
+
+
+async def test_close_leaves_a_messenger_passed_in_alone(db: str) -> None:
+    class Recording:
+        def __init__(self) -> None:
+            self.sent: list[tuple[int, str]] = []
+            self.closed = False
+
+        async def send(self, chat_id: int, text: str, buttons=None) -> int:
+            self.sent.append((chat_id, text))
+            return 1
+
+        async def edit(self, chat_id: int, message_id: int, text: str, buttons=None) -> None:
+            raise AssertionError("alerts are never edited")
+
+        async def close(self) -> None:
+            self.closed = True
+
+    messenger = Recording()
+    settings = settings_for(admin_telegram_chat_id=ADMIN_CHAT)
+    delivery = AlertDelivery.from_settings(settings, messenger=messenger)
+    assert await delivery.deliver((await _alert()).id) == ["telegram"]
+    await delivery.close()
+    assert messenger.sent[0][0] == ADMIN_CHAT and messenger.closed is False
