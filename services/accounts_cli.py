@@ -60,59 +60,63 @@ async def telegram_login(client_factory: LoginClientFactory, *, phone: str, api_
     client = client_factory(api_id, api_hash)
     await client.connect()
     try:
-        try:
-            sent = await client.send_code_request(phone)
-        except errors.PhoneNumberBannedError:
-            raise LoginError(f"Telegram has banned the number …{phone[-4:]}: it cannot be a creator account. "
-                             "Use another number.") from None
-        except errors.PhoneNumberInvalidError:
-            raise LoginError("Telegram says the phone number is invalid: use the international "
-                             "format, e.g. +15550000000.") from None
-        except (errors.ApiIdInvalidError, errors.ApiIdPublishedFloodError):
-            raise LoginError("Telegram refused this API ID / API hash pair: copy both from "
-                             "https://my.telegram.org (API development tools).") from None
-        except errors.FloodWaitError as exc:
-            raise LoginError(f"Telegram asks to wait {exc.seconds} s before sending another code.") from None
-        needs_password = False
-        for attempt in range(1, attempts + 1):
-            code = re.sub(r"\D", "", await asyncio.to_thread(ask_code, "Login code Telegram sent you: "))
-            try:
-                await client.sign_in(phone=phone, code=code, phone_code_hash=sent.phone_code_hash)
-                break
-            except errors.SessionPasswordNeededError:
-                needs_password = True
-                break
-            except errors.PhoneCodeInvalidError:
-                left = attempts - attempt
-                if not left:
-                    raise LoginError("The login code was wrong too many times. Run `accounts login` "
-                                     "again to get a new code.") from None
-                say(f"That code is wrong. Check the message from Telegram and try again ({left} left).")
-            except errors.PhoneCodeExpiredError:
-                raise LoginError("The login code has expired. Run `accounts login` again for a new one "
-                                 "(type the code here; never forward it in a Telegram chat).") from None
-        if needs_password:
-            for attempt in range(1, attempts + 1):
-                password = await asyncio.to_thread(ask_password, "Two-step verification password: ")
-                try:
-                    await client.sign_in(password=password)
-                    break
-                except errors.PasswordHashInvalidError:
-                    left = attempts - attempt
-                    if not left:
-                        raise LoginError("The two-step verification password was wrong too many times.") \
-                            from None
-                    say(f"That password is wrong. Try again ({left} left).")
-        me = await client.get_me()
-        if me is None or not await client.is_user_authorized():
-            raise LoginError("Telegram did not complete the login; run `accounts login` again.")
-        session = client.session.save()
-        if not session:
-            raise LoginError("Telethon returned an empty session; run `accounts login` again.")
-        name = " ".join(p for p in (getattr(me, "first_name", None), getattr(me, "last_name", None)) if p)
-        return LoginResult(phone=phone, session=session, user_id=int(me.id), name=name)
+        return await _login_steps(client, phone, ask_code, ask_password, say, attempts)
+    except (errors.PhoneNumberBannedError, errors.UserDeactivatedBanError):
+        raise LoginError(f"Telegram has banned the number …{phone[-4:]}: it cannot be a creator account. "
+                         "Use another number.") from None
+    except errors.PhoneNumberInvalidError:
+        raise LoginError("Telegram says the phone number is invalid: use the international "
+                         "format, e.g. +15550000000.") from None
+    except (errors.ApiIdInvalidError, errors.ApiIdPublishedFloodError):
+        raise LoginError("Telegram refused this API ID / API hash pair: copy both from "
+                         "https://my.telegram.org (API development tools).") from None
+    except errors.FloodWaitError as exc:
+        raise LoginError(f"Telegram asks to wait {exc.seconds} s before trying again.") from None
     finally:
         await _disconnect(client)
+
+
+async def _login_steps(client: Any, phone: str, ask_code: Prompt, ask_password: Prompt,
+                       say: Callable[[str], None], attempts: int) -> LoginResult:
+    sent = await client.send_code_request(phone)
+    needs_password = False
+    for attempt in range(1, attempts + 1):
+        code = re.sub(r"\D", "", await asyncio.to_thread(ask_code, "Login code Telegram sent you: "))
+        try:
+            await client.sign_in(phone=phone, code=code, phone_code_hash=sent.phone_code_hash)
+            break
+        except errors.SessionPasswordNeededError:
+            needs_password = True
+            break
+        except errors.PhoneCodeInvalidError:
+            left = attempts - attempt
+            if not left:
+                raise LoginError("The login code was wrong too many times. Run `accounts login` "
+                                 "again to get a new code.") from None
+            say(f"That code is wrong. Check the message from Telegram and try again ({left} left).")
+        except errors.PhoneCodeExpiredError:
+            raise LoginError("The login code has expired. Run `accounts login` again for a new one "
+                             "(type the code here; never forward it in a Telegram chat).") from None
+    if needs_password:
+        for attempt in range(1, attempts + 1):
+            password = await asyncio.to_thread(ask_password, "Two-step verification password: ")
+            try:
+                await client.sign_in(password=password)
+                break
+            except errors.PasswordHashInvalidError:
+                left = attempts - attempt
+                if not left:
+                    raise LoginError("The two-step verification password was wrong too many times.") \
+                        from None
+                say(f"That password is wrong. Try again ({left} left).")
+    me = await client.get_me()
+    if me is None or not await client.is_user_authorized():
+        raise LoginError("Telegram did not complete the login; run `accounts login` again.")
+    session = client.session.save()
+    if not session:
+        raise LoginError("Telethon returned an empty session; run `accounts login` again.")
+    name = " ".join(p for p in (getattr(me, "first_name", None), getattr(me, "last_name", None)) if p)
+    return LoginResult(phone=phone, session=session, user_id=int(me.id), name=name)
 
 
 async def store_login(result: LoginResult, *, api_id: int, api_hash: str, priority: int | None = None,

@@ -92,6 +92,13 @@ async def test_a_banned_number_is_refused_plainly_without_asking_for_a_code() ->
     assert "banned" in str(caught.value) and "7777" in str(caught.value) and PHONE not in str(caught.value)
 
 
+async def test_a_ban_revealed_at_sign_in_is_refused_plainly_and_the_client_disconnects() -> None:
+    login = ScriptedLogin(code="24680", banned_at_sign_in=True)
+    with pytest.raises(LoginError, match="banned"):
+        await _login(login, answers("24680"))
+    assert login.clients[0].connected is False
+
+
 async def test_store_login_keeps_the_session_encrypted_and_revives_a_dead_account(db: str) -> None:
     login = ScriptedLogin(code="1")
     result = await _login(login, answers("1"))

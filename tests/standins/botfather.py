@@ -367,10 +367,11 @@ class ScriptedLogin:
     """Telegram's login as Telethon exposes it: send_code_request, sign_in(code), sign_in(password)."""
 
     def __init__(self, *, code: str = "12345", password: str | None = None,
-                 banned_phones: set[str] | None = None) -> None:
+                 banned_phones: set[str] | None = None, banned_at_sign_in: bool = False) -> None:
         self.code = code
         self.password = password
         self.banned_phones = banned_phones or set()
+        self.banned_at_sign_in = banned_at_sign_in  # the ban shows only once the code is entered
         self.codes_sent: list[str] = []
         self.sign_ins: list[dict[str, Any]] = []
         self.clients: list[ScriptedLoginClient] = []
@@ -419,6 +420,8 @@ class ScriptedLoginClient:
     async def sign_in(self, phone: str | None = None, code: str | int | None = None, *,
                       password: str | None = None, phone_code_hash: str | None = None, **_: Any) -> Any:
         self.login.sign_ins.append({"code": code is not None, "password": password is not None})
+        if self.login.banned_at_sign_in:
+            raise errors.PhoneNumberBannedError(request=None)
         if password is not None:
             if not self.awaiting_password:
                 raise errors.PasswordHashInvalidError(request=None)
