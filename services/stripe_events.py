@@ -164,8 +164,9 @@ class StripeEventProcessor:
     def __init__(self, queue: JobQueue, packages: tuple[Package, ...]) -> None:
         self.queue = queue
         self.packages = packages
-        # SQLite has one writer: Tortoise already serialises its transactions per process; this lock
-        # also keeps our own bookkeeping outside the transaction from interleaving with it
+        # SQLite has one writer. Webhook transactions in this process wait their turn here (Tortoise
+        # also serialises transactions on its single SQLite connection); writers in other processes
+        # are waited for by SQLite's busy timeout (5 s), so concurrent deliveries never see "locked"
         self._sqlite_lock = asyncio.Lock()
 
     async def process(self, event: dict[str, Any], raw: str | None = None) -> EventResult:
