@@ -9,13 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from tortoise.transactions import in_transaction
-
-from models import Customer, Instance, InstanceStatus, Job, JobStatus, Order, OrderStatus
-from services.jobs import utcnow
+from models import Customer, Instance, InstanceStatus, Order, OrderStatus
 from services.packages import Package, find_package
 
-MANAGED_BOT_RECORD = "managed_bot_record"  # an inert, already-done Job row: see `attach_managed_bot`
 RENEWABLE = (
     InstanceStatus.ACTIVE,
     InstanceStatus.READY,
@@ -55,13 +51,6 @@ class OrderDraft:
         )
 
 
-@dataclass(frozen=True)
-class ManagedBotRef:
-    bot_id: int
-    bot_username: str
-    owner_telegram_id: int
-
-
 async def upsert_customer(
     telegram_id: int, username: str | None, full_name: str, language: str | None
 ) -> Customer:
@@ -85,24 +74,19 @@ async def create_order(customer: Customer, draft: OrderDraft, packages: tuple[Pa
     package = find_package(packages, draft.package)
     if package is None:
         raise OrderError("That package is no longer offered. Please start again with /new.")
-    async with in_transaction():
-        order = await Order.create(
-            customer=customer,
-            package=package.code,
-            bot_name=draft.bot_name,
-            bot_username=draft.bot_username,
-            description=draft.description,
-            avatar_file_id=draft.avatar_file_id,
-            creation_mode=draft.creation_mode,
-            status=OrderStatus.AWAITING_PAYMENT,
-            amount=package.price,
-            currency=package.currency.lower(),
-        )
-        if draft.creation_mode == "managed" and draft.managed_bot_id and draft.bot_username:
-            await _record_managed_bot(
-                order.id, ManagedBotRef(draft.managed_bot_id, draft.bot_username, customer.telegram_id)
-            )
-    return order
+    return await Order.create(
+        customer=customer,
+        package=package.code,
+        bot_name=draft.bot_name,
+        bot_username=draft.bot_username,
+        description=draft.description,
+        avatar_file_id=draft.avatar_file_id,
+        creation_mode=draft.creation_mode,
+        managed_bot_id=draft.managed_bot_id if draft.creation_mode == "managed" else None,
+        status=OrderStatus.AWAITING_PAYMENT,
+        amount=package.price,
+        currency=package.currency.lower(),
+    )
 
 
 async def renewable_instances(customer: Customer) -> list[Instance]:
@@ -137,33 +121,6 @@ async def create_renewal(customer: Customer, instance_id: int, packages: tuple[P
     )
 
 
-async def _record_managed_bot(order_id: int, ref: ManagedBotRef) -> None:
-    # Order has no bot_id column: keep the managed bot's id in an inert, finished Job row keyed by
-    # the order, so the saga can call getManagedBotToken(user_id=bot_id) later.
-    payload = {
-        "order_id": order_id,
-        "bot_id": ref.bot_id,
-        "bot_username": ref.bot_username,
-        "owner_telegram_id": ref.owner_telegram_id,
-    }
-    key = f"managed_bot:order:{order_id}"
-    existing = await Job.get_or_none(key=key)
-    if existing is not None:
-        existing.payload = payload
-        await existing.save(update_fields=["payload", "updated_at"])
-        return
-    now = utcnow()
-    await Job.create(
-        kind=MANAGED_BOT_RECORD,
-        key=key,
-        payload=payload,
-        status=JobStatus.DONE,
-        run_after=now,
-        finished_at=now,
-        max_attempts=1,
-    )
-
-
 async def attach_managed_bot(owner_telegram_id: int, bot_id: int, bot_username: str) -> Order | None:
     """Attach a bot Telegram created for the customer (managed bots) to their open order.
 
@@ -189,18 +146,9 @@ async def attach_managed_bot(owner_telegram_id: int, bot_id: int, bot_username: 
         return None
     order.bot_username = bot_username
     order.creation_mode = "managed"
-    await order.save(update_fields=["bot_username", "creation_mode", "updated_at"])
-    await _record_managed_bot(order.id, ManagedBotRef(bot_id, bot_username, owner_telegram_id))
+    order.managed_bot_id = bot_id
+    await order.save(update_fields=["bot_username", "creation_mode", "managed_bot_id", "updated_at"])
     return order
-
-
-async def managed_bot_of(order_id: int) -> ManagedBotRef | None:
-    """The managed bot attached to an order (for `getManagedBotToken`), if any."""
-    record = await Job.get_or_none(key=f"managed_bot:order:{order_id}")
-    if record is None:
-        return None
-    p = record.payload
-    return ManagedBotRef(int(p["bot_id"]), str(p["bot_username"]), int(p["owner_telegram_id"]))
 
 
 async def taken_usernames() -> set[str]:
