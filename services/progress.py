@@ -81,22 +81,22 @@ def render_progress(
         level = known.level if known else 0
         lines = [f"{progress_bar(level)} <b>Setting up your agent hit a problem.</b>"]
         if known is not None and step != FAILED:
-            lines.append(f"It happened at: {html.escape(known.text.rstrip('…').rstrip('.'))}.")
+            lines.append(f"It happened at: {html.escape(known.text.rstrip('…').rstrip('.'), quote=False)}.")
         lines.append(
             "<b>What happens next:</b> "
             + (
-                html.escape(detail)
+                html.escape(detail, quote=False)
                 if detail
                 else "our team has been alerted and will retry or refund you. You don't need to do anything."
             )
         )
         return "\n".join(lines), buttons
-    lines = [f"{progress_bar(known.level)} {html.escape(known.text)}"]
+    lines = [f"{progress_bar(known.level)} {html.escape(known.text, quote=False)}"]
     if detail:
-        lines.append(html.escape(detail))
+        lines.append(html.escape(detail, quote=False))
     if step == LIVE:
         if bot_username:
-            name = html.escape(bot_username)
+            name = html.escape(bot_username, quote=False)
             lines.append(f"Say hello to @{name}: it answers only you.")
             buttons.append((f"Open @{bot_username}", f"https://t.me/{bot_username}"))
         lines.append("See all your agents with /mybots.")
