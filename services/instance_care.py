@@ -203,7 +203,8 @@ class InstanceCare:
 
     def __init__(self, *, settings: Any, queue: JobQueue, ssh: SshConnector, fleet: Ec2Fleet | None,
                  bot_api: BotApiLike | None, poll_interval_s: float = 2.0,
-                 min_check_interval_s: float = 60.0) -> None:
+                 min_check_interval_s: float = 60.0,
+                 host_key_factory: Callable[[], HostKeyPair] = generate_host_key) -> None:
         self.settings = settings
         self.queue = queue
         self.ssh = ssh
@@ -211,6 +212,7 @@ class InstanceCare:
         self.bot_api = bot_api
         self.poll_interval_s = poll_interval_s
         self.min_check_interval = timedelta(seconds=min_check_interval_s)
+        self.host_key_factory = host_key_factory  # tests pin the stand-in server's key here
 
     # --- worker wiring -------------------------------------------------------------------------
 
@@ -562,7 +564,7 @@ class InstanceCare:
 
     async def _launch_warm(self) -> Instance:
         assert self.fleet is not None
-        key = generate_host_key()
+        key = self.host_key_factory()
         instance = await Instance.create(status=InstanceStatus.LAUNCHING,
                                          instance_type=self.settings.ec2_instance_type,
                                          host_key_public=key.public_openssh,
@@ -646,7 +648,9 @@ async def claim_warm_instance(order: Order) -> Instance | None:
 
 
 async def acquire_instance_for_order(fleet: Ec2Fleet, settings: Any, *, order: Order, job_id: int,
-                                     user_id: int | None) -> tuple[Instance, bool]:
+                                     user_id: int | None,
+                                     host_key_factory: Callable[[], HostKeyPair] = generate_host_key,
+                                     ) -> tuple[Instance, bool]:
     """The saga's launch_instance step: the order's instance, taking a warm one before launching.
 
     Returns (instance, ready): `ready` when it is already booted and bootstrapped (a warm-pool
@@ -662,7 +666,7 @@ async def acquire_instance_for_order(fleet: Ec2Fleet, settings: Any, *, order: O
             assert warm.ec2_instance_id is not None
             await fleet.tag_for_order(warm.ec2_instance_id, job_id=job_id, order_id=order.id, user_id=user_id)
             return warm, True
-        key = generate_host_key()
+        key = host_key_factory()
         existing = await Instance.create(order_id=order.id, customer_id=order.customer_id,
                                          status=InstanceStatus.LAUNCHING, ever_assigned=True,
                                          instance_type=settings.ec2_instance_type,
