@@ -161,3 +161,17 @@ async def test_fleet_opens_once_and_closes(aws_endpoint, tmp_path) -> None:
     assert fleet.ec2 is client  # the same client for every call
     await fleet.close()
     await fleet.close()  # closing twice is harmless
+
+
+def test_cli_network_prepares_the_group_and_key_pair(aws_endpoint, tmp_path, capsys) -> None:
+    import argparse
+
+    from services.cloud_cli import cmd_network, cmd_user_data
+
+    settings = cloud_settings(aws_endpoint, tmp_path)
+    assert cmd_network(argparse.Namespace(), settings) == 0
+    assert cmd_network(argparse.Namespace(), settings) == 0  # idempotent
+    out = capsys.readouterr().out
+    assert "SSH from 203.0.113.0/24" in out and "ami-0c7217cdde317cfec" in out
+    assert cmd_user_data(argparse.Namespace(), settings) == 0
+    assert yaml.safe_load(capsys.readouterr().out)["runcmd"] == [["bash", "/opt/meetmatt/bootstrap.sh"]]

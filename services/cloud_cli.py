@@ -1,0 +1,102 @@
+"""`python main.py instances ...`: operator commands for customer servers.
+
+Actions on an instance (terminate, restart, reprovision, check) are queued as jobs for the worker,
+like the admin buttons in the bot, and recorded in the admin audit trail. `instances network`
+prepares the security group and key pair; `instances user-data` prints the cloud-init document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from config import Settings
+from services.job_kinds import (
+    INSTANCE_HEALTH_CHECK,
+    INSTANCE_REPROVISION,
+    INSTANCE_RESTART,
+    INSTANCE_TERMINATE,
+)
+
+ACTIONS = {
+    "terminate": (INSTANCE_TERMINATE, "terminate the instance's server (it is never reused)"),
+    "restart": (INSTANCE_RESTART, "restart the agent's gateway and wait until it is ready"),
+    "reprovision": (INSTANCE_REPROVISION, "write the agent's config again and restart the gateway"),
+    "check": (INSTANCE_HEALTH_CHECK, "run a health check now (with the automatic repair)"),
+}
+
+
+def register(sub, groups) -> None:
+    instances = groups["instances"]
+    for action, (_, help_text) in ACTIONS.items():
+        parser = instances.add_parser(action, help=help_text)
+        parser.add_argument("instance_id", type=int)
+        if action == "terminate":
+            parser.add_argument("--reason", default="operator request (CLI)")
+        parser.set_defaults(func=cmd_instance_action, instance_action=action)
+    instances.add_parser("network", help="create/complete the EC2 security group and import the platform "
+                                         "key pair (idempotent)").set_defaults(func=cmd_network)
+    instances.add_parser("user-data", help="print the cloud-init user data a new instance gets "
+                                           "(with a throwaway host key)").set_defaults(func=cmd_user_data)
+
+
+def _secret(value) -> str | None:
+    return value.get_secret_value() if value else None
+
+
+def cmd_instance_action(args: argparse.Namespace, settings: Settings) -> int:
+    from models import AdminAction, Instance
+    from services.db import close_db, init_db
+    from services.jobs import JobQueue
+
+    kind, _ = ACTIONS[args.instance_action]
+
+    async def body() -> int:
+        await init_db(settings.database_url, _secret(settings.encryption_key))
+        try:
+            instance = await Instance.get_or_none(id=args.instance_id)
+            if instance is None:
+                print(f"no instance #{args.instance_id}", file=sys.stderr)
+                return 1
+            payload = {"instance_id": instance.id}
+            if args.instance_action == "terminate":
+                payload["reason"] = args.reason
+            job = await JobQueue().enqueue(kind, payload)
+            await AdminAction.create(action=kind, target=f"instance:{instance.id}",
+                                     detail=f"CLI; job {job.id}")
+            print(f"queued {kind} for instance #{instance.id} (job {job.id}); the worker runs it")
+            return 0
+        finally:
+            await close_db()
+
+    return asyncio.run(body())
+
+
+def cmd_network(_: argparse.Namespace, settings: Settings) -> int:
+    from services.ec2_fleet import Ec2Error, Ec2Fleet
+
+    async def body() -> int:
+        async with Ec2Fleet(settings) as fleet:
+            try:
+                await fleet.ensure_network()
+                group_id = await fleet.security_group_id()
+                image = await fleet.resolve_ami()
+            except Ec2Error as exc:
+                print(str(exc), file=sys.stderr)
+                return 1
+        print(f"security group {settings.ec2_security_group} ({group_id}): "
+              f"SSH from {settings.ssh_source_cidr}, HTTPS from anywhere")
+        print(f"key pair {settings.ec2_key_name}: the public half of {settings.ssh_private_key_path}")
+        print(f"image for {settings.aws_region}: {image}")
+        return 0
+
+    return asyncio.run(body())
+
+
+def cmd_user_data(_: argparse.Namespace, settings: Settings) -> int:
+    from services.bootstrap import render_user_data
+    from services.host_keys import generate_host_key
+
+    print(render_user_data(host_key=generate_host_key(), openclaw_version=settings.openclaw_version), end="")
+    return 0
