@@ -107,8 +107,10 @@ class SshSession:
         With `owner`, the file belongs to that user (and its group); written with sudo.
         """
         ownership = f" -o {shlex.quote(owner)} -g {shlex.quote(owner)}" if owner else ""
-        cmd = f"sudo install -m {mode:04o}{ownership} /dev/stdin {shlex.quote(path)}"
-        result = await self.run(cmd, timeout, input=content, log_output=False)
+        # an empty stdin would never see EOF through asyncssh: an empty file comes from /dev/null
+        source = "/dev/stdin" if content else "/dev/null"
+        cmd = f"sudo install -m {mode:04o}{ownership} {source} {shlex.quote(path)}"
+        result = await self.run(cmd, timeout, input=content or None, log_output=False)
         if not result.ok:
             raise SshError(f"{self.label}: writing {path} failed (exit {result.exit_status}): "
                            f"{redact(result.stderr.strip()[-500:])}")

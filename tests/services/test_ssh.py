@@ -45,6 +45,15 @@ async def test_upload_sends_content_through_stdin_not_the_command_line(ssh_box, 
     assert all(content.strip() not in c.command for c in ssh_box.commands)
 
 
+async def test_an_empty_upload_writes_an_empty_file_without_waiting_for_stdin(ssh_box, platform_key,
+                                                                             instance_key) -> None:
+    async with await connector_for(ssh_box, platform_key).connect("198.51.100.1",
+                                                                  instance_key.public_openssh) as session:
+        await session.upload("/tmp/empty", "", 0o644)
+    assert ssh_box.files["/tmp/empty"].content == ""
+    assert ssh_box.commands[-1].command == "sudo install -m 0644 /dev/null /tmp/empty"
+
+
 async def test_a_wrong_host_key_is_refused_at_once_and_no_command_runs(ssh_box, platform_key) -> None:
     other = generate_host_key().public_openssh
     started = time.monotonic()

@@ -123,7 +123,7 @@ class SshInstanceStandIn:
             if b.bootstrap_state == "failed":
                 return 0, "failed\nE: Unable to locate package nodejs\n", ""
             return 0, b.bootstrap_state + "\n", ""
-        if "install -m" in command and "/dev/stdin" in command:
+        if "install -m" in command and ("/dev/stdin" in command or "/dev/null" in command):
             return self._upload(command, stdin or "")
         if "/readyz" in command:
             if b.gateway_running and not b.readiness_broken:
