@@ -25,8 +25,8 @@ log = logging.getLogger(__name__)
 
 READY_CMD = f"curl -fsS -m 5 http://127.0.0.1:{GATEWAY_PORT}/readyz"
 HEALTH_CMD = f"curl -fsS -m 5 http://127.0.0.1:{GATEWAY_PORT}/healthz"
-ENABLE_CMD = f"sudo systemctl enable {SERVICE_NAME}"
-RESTART_CMD = f"sudo systemctl restart {SERVICE_NAME}"
+ENABLE_CMD = f"sudo -n systemctl enable {SERVICE_NAME}"
+RESTART_CMD = f"sudo -n systemctl restart {SERVICE_NAME}"
 
 
 class GatewayNotReady(RuntimeError):

@@ -54,12 +54,12 @@ LIVE_FOR_EXPIRY = (InstanceStatus.ACTIVE, InstanceStatus.UNHEALTHY, InstanceStat
 
 
 def oom_cmd(since_epoch: int) -> str:
-    return (f"sudo journalctl -k --no-pager -q -o cat --since @{since_epoch} "
+    return (f"sudo -n journalctl -k --no-pager -q -o cat --since @{since_epoch} "
             f"| grep -Ei '{OOM_LINE_RE}' | tail -n 20 || true")
 
 
 def conflict_cmd(since_epoch: int) -> str:
-    return (f"sudo journalctl -u {SERVICE_NAME} --no-pager -q -o cat --since @{since_epoch} "
+    return (f"sudo -n journalctl -u {SERVICE_NAME} --no-pager -q -o cat --since @{since_epoch} "
             "| grep -E '409|Conflict' | tail -n 20 || true")
 
 
@@ -467,6 +467,11 @@ class InstanceCare:
             result.stopped.append(instance.id)
         for instance in await Instance.filter(status=InstanceStatus.STOPPED, expires_at__lte=now - grace):
             await self._terminate_after_grace(instance)
+            result.terminated.append(instance.id)
+        # a worker that died between marking TERMINATING and the EC2 call left a server running
+        for instance in await Instance.filter(status=InstanceStatus.TERMINATING,
+                                              updated_at__lt=utcnow() - timedelta(minutes=10)):
+            await self.terminate(instance.id, reason="finishing an interrupted termination")
             result.terminated.append(instance.id)
         for instance in await Instance.filter(status=InstanceStatus.STOPPED, expires_at__gt=now):
             try:

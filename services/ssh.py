@@ -109,7 +109,7 @@ class SshSession:
         ownership = f" -o {shlex.quote(owner)} -g {shlex.quote(owner)}" if owner else ""
         # an empty stdin would never see EOF through asyncssh: an empty file comes from /dev/null
         source = "/dev/stdin" if content else "/dev/null"
-        cmd = f"sudo install -m {mode:04o}{ownership} {source} {shlex.quote(path)}"
+        cmd = f"sudo -n install -m {mode:04o}{ownership} {source} {shlex.quote(path)}"
         result = await self.run(cmd, timeout, input=content or None, log_output=False)
         if not result.ok:
             raise SshError(f"{self.label}: writing {path} failed (exit {result.exit_status}): "

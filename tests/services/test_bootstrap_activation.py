@@ -41,10 +41,10 @@ async def test_activation_writes_both_files_restarts_the_gateway_and_waits_for_r
 
     commands = [c.command for c in ssh_box.commands]
     assert commands == [
-        f"sudo install -m 0600 -o openclaw -g openclaw /dev/stdin {ENV_PATH}",
-        f"sudo install -m 0600 -o openclaw -g openclaw /dev/stdin {CONFIG_PATH}",
-        "sudo systemctl enable openclaw-gateway",
-        "sudo systemctl restart openclaw-gateway",
+        f"sudo -n install -m 0600 -o openclaw -g openclaw /dev/stdin {ENV_PATH}",
+        f"sudo -n install -m 0600 -o openclaw -g openclaw /dev/stdin {CONFIG_PATH}",
+        "sudo -n systemctl enable openclaw-gateway",
+        "sudo -n systemctl restart openclaw-gateway",
         "curl -fsS -m 5 http://127.0.0.1:18789/readyz",
     ]
     env, config_file = ssh_box.files[ENV_PATH], ssh_box.files[CONFIG_PATH]

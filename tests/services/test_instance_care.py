@@ -216,7 +216,7 @@ async def _run_job(rig: Rig, kind: str, payload: dict) -> None:
 async def test_admin_restart_restarts_the_gateway_and_tells_the_admins(rig: Rig) -> None:
     instance = await live_instance(rig, status=InstanceStatus.UNHEALTHY, launch=False)
     await _run_job(rig, INSTANCE_RESTART, {"instance_id": instance.id})
-    assert len(rig.box.commands_matching("sudo systemctl restart openclaw-gateway")) == 1
+    assert len(rig.box.commands_matching("sudo -n systemctl restart openclaw-gateway")) == 1
     assert (await Instance.get(id=instance.id)).status == InstanceStatus.ACTIVE
     assert "restarted on request" in (await Alert.get(kind="instance_restart")).text
 
@@ -285,6 +285,17 @@ async def test_expiry_stops_the_server_then_terminates_it_after_the_grace_period
     running = await rig.fleet.ec2.describe_instances(
         Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}])
     assert running["Reservations"] == []
+
+
+async def test_an_interrupted_termination_is_finished_by_the_expiry_sweep(rig: Rig) -> None:
+    instance = await live_instance(rig)
+    # the worker died right after marking the row, before the EC2 call
+    await Instance.filter(id=instance.id).update(status=InstanceStatus.TERMINATING,
+                                                 updated_at=utcnow() - timedelta(minutes=30))
+    swept = await rig.care.sweep_expiry()
+    assert swept.terminated == [instance.id]
+    assert await rig.fleet.state(instance.ec2_instance_id) == "terminated"
+    assert (await Instance.get(id=instance.id)).status == InstanceStatus.TERMINATED
 
 
 async def test_a_stopped_instance_renewed_in_its_grace_period_is_started_again(rig: Rig) -> None:

@@ -51,7 +51,7 @@ async def test_an_empty_upload_writes_an_empty_file_without_waiting_for_stdin(ss
                                                                   instance_key.public_openssh) as session:
         await session.upload("/tmp/empty", "", 0o644)
     assert ssh_box.files["/tmp/empty"].content == ""
-    assert ssh_box.commands[-1].command == "sudo install -m 0644 /dev/null /tmp/empty"
+    assert ssh_box.commands[-1].command == "sudo -n install -m 0644 /dev/null /tmp/empty"
 
 
 async def test_a_wrong_host_key_is_refused_at_once_and_no_command_runs(ssh_box, platform_key) -> None:

@@ -4,7 +4,7 @@ It accepts only the platform's client key, presents the host key it was given (t
 one), records every command with its stdin, and answers like an Ubuntu host after the Meet Matt
 bootstrap: the bootstrap marker, `curl` on the gateway's /healthz and /readyz, `systemctl show`,
 `systemctl restart`, `journalctl` (kernel log with OOM kills, gateway log with Telegram 409
-conflicts), `free -m`, and file uploads (`sudo install ... /dev/stdin <path>`).
+conflicts), `free -m`, and file uploads (`sudo -n install ... /dev/stdin <path>`).
 
 The instance's behaviour is a plain mutable `InstanceBehaviour`; e.g. `readiness_broken=True`
 makes /readyz fail even after restarts, `conflict_409=True` puts a 409 line in the gateway log
@@ -163,7 +163,7 @@ class SshInstanceStandIn:
 
     def _upload(self, command: str, content: str) -> tuple[int, str, str]:
         args = shlex.split(command)
-        if args and args[0] == "sudo":
+        while args and args[0] in ("sudo", "-n"):
             args = args[1:]
         mode, owner = "0755", None
         i = 1
