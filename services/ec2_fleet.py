@@ -320,6 +320,13 @@ class Ec2Fleet:
         except ClientError as exc:
             raise Ec2Error(f"starting {ec2_id} failed: {_code(exc)}") from None
 
+    async def reboot(self, ec2_id: str) -> None:
+        """Reboot the instance (instance care's repair when SSH no longer answers)."""
+        try:
+            await self.ec2.reboot_instances(InstanceIds=[ec2_id])
+        except ClientError as exc:
+            raise Ec2Error(f"rebooting {ec2_id} failed: {_code(exc)}") from None
+
     async def terminate(self, ec2_id: str) -> None:
         """Terminate the instance. Idempotent: an already-gone instance counts as terminated."""
         try:

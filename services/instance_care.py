@@ -323,7 +323,7 @@ class InstanceCare:
         if instance.repair_attempts == 0 and self.fleet is not None and instance.ec2_instance_id:
             instance.repair_attempts = 1
             try:
-                await self.fleet.ec2.reboot_instances(InstanceIds=[instance.ec2_instance_id])
+                await self.fleet.reboot(instance.ec2_instance_id)
                 actions.append("EC2 reboot")
             except Exception as exc:
                 actions.append(f"EC2 reboot failed ({type(exc).__name__})")
