@@ -118,8 +118,6 @@ class Migration(migrations.Migration):
             name='Instance',
             fields=[
                 ('id', fields.IntField(generated=True, primary_key=True, unique=True, db_index=True)),
-                ('order', fields.ForeignKeyField('models.Order', source_field='order_id', null=True, db_constraint=True, to_field='id', related_name='instances', on_delete=OnDelete.SET_NULL)),
-                ('customer', fields.ForeignKeyField('models.Customer', source_field='customer_id', null=True, db_index=True, db_constraint=True, to_field='id', related_name='instances', on_delete=OnDelete.SET_NULL)),
                 ('status', fields.CharEnumField(default=InstanceStatus.LAUNCHING, db_index=True, description='WARM: warm\nLAUNCHING: launching\nBOOTING: booting\nREADY: ready\nACTIVE: active\nUNHEALTHY: unhealthy\nSTOPPED: stopped\nTERMINATING: terminating\nTERMINATED: terminated\nFAILED: failed', enum_type=InstanceStatus, max_length=16)),
                 ('ec2_instance_id', fields.CharField(null=True, unique=True, max_length=32)),
                 ('instance_type', fields.CharField(default='t3.small', max_length=32)),
@@ -130,7 +128,6 @@ class Migration(migrations.Migration):
                 ('bot_username', fields.CharField(null=True, max_length=64)),
                 ('bot_id', fields.BigIntField(null=True)),
                 ('bot_token', EncryptedTextField(null=True, unique=False)),
-                ('creator_account', fields.ForeignKeyField('models.TelegramAccount', source_field='creator_account_id', null=True, db_constraint=True, to_field='id', related_name='instances', on_delete=OnDelete.SET_NULL)),
                 ('owner_telegram_id', fields.BigIntField(null=True)),
                 ('ever_assigned', fields.BooleanField(default=False)),
                 ('expires_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
@@ -173,6 +170,27 @@ class Migration(migrations.Migration):
             ],
             options={'table': 'order', 'app': 'models', 'pk_attr': 'id', 'table_description': 'One purchase: a new agent, or a renewal of an existing one (renews).'},
             bases=['Model'],
+        ),
+        # Instance <-> Order reference each other: the Instance's relations are added once Order exists
+        ops.AddField(
+            model_name='Instance',
+            name='order',
+            field=fields.ForeignKeyField('models.Order', source_field='order_id', null=True, db_constraint=True, to_field='id', related_name='instances', on_delete=OnDelete.SET_NULL),
+        ),
+        ops.AddField(
+            model_name='Instance',
+            name='customer',
+            field=fields.ForeignKeyField('models.Customer', source_field='customer_id', null=True, db_index=True, db_constraint=True, to_field='id', related_name='instances', on_delete=OnDelete.SET_NULL),
+        ),
+        ops.AddField(
+            model_name='Instance',
+            name='creator_account',
+            field=fields.ForeignKeyField('models.TelegramAccount', source_field='creator_account_id', null=True, db_constraint=True, to_field='id', related_name='instances', on_delete=OnDelete.SET_NULL),
+        ),
+        # the Instance's customer index (db_index=True) is not created by AddField
+        ops.RunSQL(
+            'CREATE INDEX IF NOT EXISTS "idx_instance_customer_id" ON "instance" ("customer_id")',
+            reverse_sql='DROP INDEX IF EXISTS "idx_instance_customer_id"',
         ),
         ops.CreateModel(
             name='Verification',
