@@ -178,6 +178,10 @@ class ProvisioningSaga:
         if "launch" in claimed.job.state:
             return
         started = utcnow()
+        if instance.ec2_instance_id and (claimed.job.state.get("instance") or {}).get("warm"):
+            # a pre-booted instance from the warm pool: label it as this order's server
+            await self.d.fleet.tag_for_order(instance.ec2_instance_id, job_id=claimed.id, order_id=order.id,
+                                             user_id=order.customer.telegram_id)
         if not instance.ec2_instance_id:
             await self.d.progress.report(order.id, progress.LAUNCHING)
             keys = _Keys(instance.host_key_private or "", instance.host_key_public or "")

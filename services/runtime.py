@@ -1,0 +1,220 @@
+"""The composition root of the background side: builds every service once from the settings and
+routes job kinds to their handlers. `python main.py worker|run|sandbox` use it.
+
+Nothing here decides business rules; it only connects the parts. Clients that need closing are
+opened in `open_runtime` and closed when it exits.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from config import Settings
+from models import Job, Order
+from services import job_kinds
+from services.account_pool import AccountPool, AccountUnavailable, PoolExhausted, telethon_client_factory
+from services.bot_api import BotApi
+from services.botfather import UsernamesExhausted
+from services.jobs import Claimed, JobQueue
+from services.notifications import Messenger, deliver_customer_message
+from services.provisioning import BotMaker, CreatedBot, PoolWait, ProvisioningSaga, SagaDeps
+from services.verification import Verifier
+from services.worker import Handler, PermanentError, Sweep, Worker
+
+log = logging.getLogger("meetmatt.runtime")
+
+
+def _secret(value: Any) -> str | None:
+    return value.get_secret_value() if value else None
+
+
+class PoolBotMaker(BotMaker):
+    """Customer bots from the creator-account pool (@BotFather over Telethon)."""
+
+    def __init__(self, pool: AccountPool,
+                 avatar_loader: Callable[[str], Awaitable[bytes | None]] | None = None,
+                 about: str = "A personal AI agent by Meet Matt") -> None:
+        self.pool = pool
+        self.avatar_loader = avatar_loader
+        self.about = about
+
+    async def create(self, order: Order, candidates: list[str],
+                     on_username_chosen: Callable[[int, str], Awaitable[None]]) -> CreatedBot:
+        photo = None
+        if order.avatar_file_id and self.avatar_loader is not None:
+            try:
+                photo = await self.avatar_loader(order.avatar_file_id)
+            except Exception:  # the avatar is cosmetic: the bot is still made without it
+                log.warning("avatar download failed", extra={"order_id": order.id})
+        try:
+            made = await self.pool.create_bot(name=order.bot_name, username_candidates=candidates,
+                                              description=order.description, about=self.about, photo=photo,
+                                              on_username_chosen=on_username_chosen)
+        except PoolExhausted as exc:
+            raise PoolWait(exc.retry_at) from None
+        except UsernamesExhausted as exc:
+            raise PermanentError(f"no free bot username: {exc}") from None
+        return CreatedBot(made.username, made.token, made.account_id)
+
+    async def recover(self, account_id: int, username: str) -> str | None:
+        try:
+            return await self.pool.recover_token(account_id, username)
+        except AccountUnavailable as exc:
+            if exc.retry_at is not None:
+                raise PoolWait(exc.retry_at) from None
+            log.warning("the account that made the bot is gone; making a new bot",
+                        extra={"account_id": account_id, "username": username})
+            return None
+
+    async def delete(self, account_id: int | None, username: str) -> bool:
+        if account_id is None:
+            return False
+        return await self.pool.delete_bot(account_id, username)
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    queue: JobQueue
+    bot_api: BotApi
+    saga: ProvisioningSaga
+    handlers: dict[str, Handler]
+    on_dead: dict[str, Callable[[Job, str], Awaitable[None]]]
+    sweeps: list[Sweep]
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    def worker(self, concurrency: int | None = None, poll_interval: float = 0.5) -> Worker:
+        return Worker(self.queue, self.handlers, concurrency=concurrency or self.settings.worker_concurrency,
+                      poll_interval=poll_interval, sweeps=self.sweeps, on_dead=self.on_dead)
+
+
+def worker_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}"
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, messenger: Messenger, *,
+                       client_factory: Callable[[Any], Any] = telethon_client_factory,
+                       avatar_loader: Callable[[str], Awaitable[bytes | None]] | None = None,
+                       host_key_factory: Callable[[], Any] | None = None,
+                       poll_interval_s: float = 10.0, sweep_scale: float = 1.0,
+                       import_env: bool = True) -> AsyncIterator[Runtime]:
+    """Every background service, built once. The ORM must already be open.
+
+    With `import_env`, creator accounts named in the environment (TELEGRAM_*, TELEGRAM_FALLBACK_<n>_*)
+    are imported (encrypted) first, so a fresh deployment has its pool without a manual step.
+    `host_key_factory` and `poll_interval_s` exist for the local stand-ins (sandbox, tests).
+    """
+    from services import activation
+    from services.account_pool import handle_account_check
+    from services.alert_delivery import AlertDelivery, handle_deliver_alert
+    from services.bootstrap import render_user_data, wait_bootstrapped
+    from services.ec2_fleet import Ec2Fleet
+    from services.host_keys import generate_host_key
+    from services.instance_care import InstanceCare, claim_warm_instance
+    from services.payments import PaymentError, PaymentsService, make_stripe_client, run_refund_job
+    from services.progress import ProgressReporter
+    from services.ssh import SshConnector
+
+    make_host_key = host_key_factory or generate_host_key
+    async with AsyncExitStack() as stack:
+        if import_env:
+            from services.accounts_env import import_env_accounts
+
+            await import_env_accounts(bot_limit=settings.creator_bot_limit)
+        queue = JobQueue(worker_id(), settings.job_lease_seconds)
+        bot_api = BotApi(settings.telegram_api_server)
+        stack.push_async_callback(bot_api.close)
+        fleet = await Ec2Fleet.open(settings)
+        stack.push_async_callback(fleet.close)
+        ssh = SshConnector.from_settings(settings)
+        pool = AccountPool(client_factory, queue, bot_limit=settings.creator_bot_limit)
+        care = InstanceCare(settings=settings, queue=queue, ssh=ssh, fleet=fleet, bot_api=bot_api,
+                            poll_interval_s=min(poll_interval_s, 2.0), host_key_factory=make_host_key)
+        delivery = AlertDelivery.from_settings(settings)
+        stack.push_async_callback(delivery.close)
+        payments = None
+        if _secret(settings.stripe_secret_key):
+            payments = PaymentsService(make_stripe_client(settings), settings.packages, bot_username=None)
+        main_bot_token = _secret(settings.bot_token) or ""
+        moonshot_key = _secret(settings.moonshot_api_key) or ""
+
+        async def managed_bot_token(order: Order) -> CreatedBot:
+            if not order.managed_bot_id:
+                from services.orders import managed_bot_of
+
+                ref = await managed_bot_of(order.id)
+                if ref is None:
+                    raise PermanentError(f"order {order.id} has no managed bot attached")
+                order.managed_bot_id, order.bot_username = ref.bot_id, ref.bot_username
+            token = await bot_api.managed_bot_token(main_bot_token, order.managed_bot_id)
+            await bot_api.restrict_managed_bot(main_bot_token, order.managed_bot_id)
+            return CreatedBot(order.bot_username or "", token, None)
+
+        async def activate(instance: Any, token: str, user_id: int, gateway_token: str) -> None:
+            await activation.activate(ssh, instance, bot_token=token, allowed_user_id=user_id,
+                                      moonshot_api_key=moonshot_key, gateway_token=gateway_token,
+                                      ready_timeout_s=settings.readiness_timeout_s,
+                                      poll_interval_s=min(poll_interval_s, 2.0))
+
+        async def restart_gateway(instance: Any) -> None:
+            if not await care.restart(instance.id):
+                raise RuntimeError(f"instance {instance.id}: the gateway did not restart")
+
+        deps = SagaDeps(
+            queue=queue, fleet=fleet, bot_maker=PoolBotMaker(pool, avatar_loader), bot_api=bot_api,
+            verifier=Verifier(bot_api), progress=ProgressReporter(messenger), packages=settings.packages,
+            generate_host_key=make_host_key,
+            render_user_data=lambda keys: render_user_data(host_key=keys,
+                                                           openclaw_version=settings.openclaw_version),
+            wait_bootstrapped=lambda instance: wait_bootstrapped(ssh, instance, settings.bootstrap_timeout_s,
+                                                                 poll_interval_s=poll_interval_s),
+            activate=activate, restart_gateway=restart_gateway,
+            claim_warm_instance=claim_warm_instance if settings.warm_pool_size > 0 else None,
+            managed_bot_token=managed_bot_token, refund_on_failure=settings.refund_on_failure,
+        )
+        saga = ProvisioningSaga(deps)
+
+        async def refund(claimed: Claimed) -> None:
+            if payments is None:
+                raise PermanentError("STRIPE_SECRET_KEY is not set: cannot refund")
+            try:
+                await run_refund_job(payments, queue, claimed.job.payload)
+            except PaymentError as exc:
+                if not exc.retryable:
+                    raise PermanentError(str(exc)) from None
+                raise
+
+        async def notify(claimed: Claimed) -> None:
+            await deliver_customer_message(messenger, claimed.job.payload)
+
+        async def deliver_alert(claimed: Claimed) -> None:
+            await handle_deliver_alert(delivery, claimed.job.payload)
+
+        async def account_check(claimed: Claimed) -> None:
+            await handle_account_check(pool, claimed.job.payload)
+
+        handlers: dict[str, Handler] = {
+            job_kinds.PROVISION: saga.run,
+            job_kinds.NOTIFY_CUSTOMER: notify,
+            job_kinds.DELIVER_ALERT: deliver_alert,
+            job_kinds.REFUND_ORDER: refund,
+            job_kinds.ACCOUNT_CHECK: account_check,
+            **care.handlers(),
+        }
+        sweeps = [
+            Sweep("stale_leases", 30 * sweep_scale, queue.reclaim_expired),
+            Sweep("accounts", 600 * sweep_scale, pool.check_all),
+            *care.sweeps(health_interval=300 * sweep_scale, expiry_interval=600 * sweep_scale,
+                         warm_pool_interval=60 * sweep_scale),
+        ]
+        yield Runtime(settings=settings, queue=queue, bot_api=bot_api, saga=saga, handlers=handlers,
+                      on_dead={job_kinds.PROVISION: saga.compensate}, sweeps=sweeps,
+                      extras={"fleet": fleet, "ssh": ssh, "pool": pool, "payments": payments, "care": care,
+                              "delivery": delivery})

@@ -1,0 +1,189 @@
+"""`python main.py worker`, `run`, `sandbox`, and `orders refund`.
+
+`worker` runs the job loop and sweeps; `run` starts the bot, the web server and the worker in one
+event loop (SQLite by default); `sandbox` walks one order through every local stand-in.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from config import Settings
+
+
+def _secret(value) -> str | None:
+    return value.get_secret_value() if value else None
+
+
+def register(sub, groups) -> None:
+    worker = sub.add_parser("worker", help="run background jobs and periodic sweeps")
+    worker.add_argument("--concurrency", type=int, default=None, help="override WORKER_CONCURRENCY")
+    worker.set_defaults(func=cmd_worker)
+    sub.add_parser("run", help="bot + web server + worker in one process").set_defaults(func=cmd_run)
+    sandbox = sub.add_parser("sandbox", help="walk one order end to end through local stand-ins "
+                                             "(needs the test extra)")
+    sandbox.set_defaults(func=cmd_sandbox)
+    refund = groups["orders"].add_parser("refund", help="queue a full refund of an order")
+    refund.add_argument("order_id", type=int)
+    refund.add_argument("--reason", default="refunded by an operator")
+    refund.set_defaults(func=cmd_refund)
+
+
+async def _until_signal(body: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        await body(stop)
+    finally:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+
+
+def _require(settings: Settings, components: set[str]) -> bool:
+    from config import check_settings
+
+    blocking = [r for r in check_settings(settings) if r.name in components and not r.ok]
+    for report in blocking:
+        print(f"{report.name}: " + "; ".join(report.missing + report.malformed))
+    if blocking:
+        print("Fix these settings (see `python main.py check-config` and .env.example).")
+    return not blocking
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    if not _require(settings, {"database", "cloud"}):
+        return 1
+
+    async def body(stop: asyncio.Event) -> None:
+        from bot.factory import create_bot
+        from bot.messenger import AiogramMessenger
+        from services.db import close_db, init_db
+        from services.runtime import open_runtime
+
+        await init_db(settings.database_url, _secret(settings.encryption_key))
+        bot = create_bot(settings)
+        try:
+            async with open_runtime(settings, AiogramMessenger(bot)) as runtime:
+                await runtime.worker(args.concurrency).run(stop)
+        finally:
+            await bot.session.close()
+            await close_db()
+
+    asyncio.run(_until_signal(body))
+    return 0
+
+
+def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
+    if not _require(settings, {"database", "bot", "payments", "cloud"}):
+        return 1
+
+    async def body(stop: asyncio.Event) -> None:
+        async with running(settings):
+            await stop.wait()
+
+    asyncio.run(_until_signal(body))
+    return 0
+
+
+@dataclass
+class Running:
+    """Everything `python main.py run` started: for the sandbox and end-to-end tests."""
+
+    settings: Settings
+    web_port: int
+    bot: Any  # bot.runner.BotRuntime
+    runtime: Any  # services.runtime.Runtime
+    worker_task: asyncio.Task
+
+
+@asynccontextmanager
+async def running(settings: Settings, *, worker_concurrency: int | None = None, open_db: bool = True,
+                  **runtime_options: Any) -> AsyncIterator[Running]:
+    """Start the web server, the bot and the worker in this event loop; stop them on exit.
+
+    The database is opened once here and shared by all three (`open_db=False`: the caller has it open).
+    """
+    from bot.messenger import AiogramMessenger
+    from bot.runner import start_bot
+    from services.db import close_db, init_db
+    from services.jobs import JobQueue
+    from services.runtime import open_runtime, worker_id
+    from webhooks.app import create_web_app, start_web_app
+
+    if open_db:
+        await init_db(settings.database_url, _secret(settings.encryption_key))
+    stop = asyncio.Event()
+    try:
+        queue = JobQueue(f"web-{worker_id()}", settings.job_lease_seconds)
+        app = create_web_app(settings, queue=queue, manage_db=False)
+        bot_runtime = await start_bot(settings, app if settings.telegram_mode == "webhook" else None,
+                                      queue=queue)
+        try:
+            web_runner, port = await start_web_app(app, settings.web_host, settings.web_port)
+            try:
+                async def avatar(file_id: str) -> bytes | None:
+                    data = await bot_runtime.bot.download(file_id)
+                    return data.getvalue() if data is not None else None
+
+                async with open_runtime(settings, AiogramMessenger(bot_runtime.bot), avatar_loader=avatar,
+                                        **runtime_options) as runtime:
+                    worker = runtime.worker(worker_concurrency)
+                    task = asyncio.create_task(worker.run(stop), name="meetmatt-worker")
+                    try:
+                        yield Running(settings, port, bot_runtime, runtime, task)
+                    finally:
+                        stop.set()
+                        await task
+            finally:
+                await web_runner.cleanup()
+        finally:
+            await bot_runtime.stop()
+    finally:
+        if open_db:
+            await close_db()
+
+
+def cmd_refund(args: argparse.Namespace, settings: Settings) -> int:
+    from models import Order, OrderStatus
+    from services import job_kinds
+    from services.db import close_db, init_db
+    from services.jobs import JobQueue
+
+    async def body() -> int:
+        await init_db(settings.database_url, _secret(settings.encryption_key))
+        try:
+            order = await Order.get_or_none(id=args.order_id)
+            if order is None:
+                print(f"order {args.order_id} does not exist")
+                return 1
+            if order.paid_at is None or order.status == OrderStatus.REFUNDED:
+                print(f"order {order.id} is {order.status}: nothing to refund")
+                return 1
+            job = await JobQueue().enqueue(job_kinds.REFUND_ORDER,
+                                           {"order_id": order.id, "reason": args.reason},
+                                           key=f"refund:order:{order.id}")
+            print(f"refund of order {order.id} queued as job {job.id}; the worker sends it to Stripe")
+            return 0
+        finally:
+            await close_db()
+
+    return asyncio.run(body())
+
+
+def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    try:
+        import moto  # noqa: F401
+    except ImportError:
+        print("`python main.py sandbox` needs the test extra: pip install -e '.[test]'")
+        return 2
+    from tests.standins.sandbox import run_sandbox
+
+    return asyncio.run(run_sandbox())

@@ -1,0 +1,138 @@
+"""ONE order through every stand-in at once (issue 7): the customer chats with the bot through
+telegram-test-api, a signed Stripe event pays, the scripted BotFather creates the bot, moto launches
+the server, the local SSH server plays the instance, the customer opens the deep link on the new bot,
+and the agent goes live answering only them. Runs on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import aioboto3
+import json5
+import pytest
+
+from bot import texts
+from models import Alert, AlertSeverity, Instance, InstanceStatus, Job, JobStatus, Order, OrderStatus
+from services.openclaw_config import CONFIG_PATH
+from services.worker_cli import running
+from tests.conftest import TEST_ENCRYPTION_KEY
+from tests.e2e.bot_fixtures import telegram_api  # noqa: F401
+from tests.standins.moto_ec2 import moto_server  # noqa: F401
+from tests.standins.stack import Stack, moto_reset, standin_stack
+from tests.standins.telegram import TelegramTestApi, TelegramTestUser
+
+CUSTOMER_ID = 920_001
+
+
+@pytest.fixture
+async def stack(db: str, tmp_path: Path, moto_server: str,  # noqa: F811
+                telegram_api: TelegramTestApi) -> AsyncIterator[Stack]:  # noqa: F811
+    moto_reset(moto_server)
+    async with standin_stack(db, TEST_ENCRYPTION_KEY, tmp_path, moto_url=moto_server,
+                             telegram=telegram_api) as s:
+        await s.add_creator_accounts()
+        yield s
+
+
+async def order_and_get_pay_url(customer: TelegramTestUser) -> str:
+    await customer.say("/start", "Hi ")
+    await customer.tap(texts.BTN_ORDER, texts.ASK_PACKAGE)
+    await customer.tap("Starter", "display name")
+    await customer.say("Ann's Agent", "Free suggestion")
+    await customer.say("ann_agent_bot", "short description")
+    await customer.say("Keeps my diary", "Send a photo")
+    await customer.tap(texts.BTN_SKIP, "Is everything right?")
+    pay = await customer.tap(texts.BTN_CONFIRM.split()[1], "is ready")
+    return pay.button("Pay")["url"]
+
+
+async def wait_until(predicate, timeout: float = 60.0, what: str = "a condition") -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def running_instances(stack: Stack) -> list[dict]:
+    session = aioboto3.Session(
+        aws_access_key_id=stack.settings.aws_access_key_id.get_secret_value(),
+        aws_secret_access_key=stack.settings.aws_secret_access_key.get_secret_value(),
+        region_name="us-east-1")
+    async with session.client("ec2", endpoint_url=stack.moto_url) as ec2:
+        answer = await ec2.describe_instances(Filters=[{"Name": "instance-state-name",
+                                                        "Values": ["pending", "running"]}])
+    return [i for r in answer["Reservations"] for i in r["Instances"]]
+
+
+async def test_one_order_from_chat_to_live_agent(stack: Stack) -> None:
+    customer = stack.customer(CUSTOMER_ID, "Ann")
+    admin_chat = stack.admin_chat()
+    async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+        try:
+            pay_url = await order_and_get_pay_url(customer)
+            order = await Order.get()
+            assert pay_url == order.checkout_url and pay_url.startswith(stack.stripe.base_url)
+
+            assert await stack.pay(order, app.web_port) == 200
+
+            progress = await customer.wait_for(
+                lambda ms: next((m for m in ms if any("?start=" in b.get("url", "") for b in m.buttons)),
+                                None),
+                timeout=30, what="the verification deep link")
+            link = progress.buttons[0]["url"]
+            bot_username, code = link.removeprefix("https://t.me/").split("?start=")
+            instance = await Instance.get(order_id=order.id)
+            assert instance.bot_username == bot_username
+            new_bot = stack.on_bot(instance.bot_token, CUSTOMER_ID, "Ann")
+            await new_bot.send(f"/start {code}")
+            await new_bot.wait_text("Verified", timeout=30)
+
+            async def live() -> bool:
+                return (await Order.get(id=order.id)).status == OrderStatus.ACTIVE
+            await wait_until(live, 60, "the order to be active")
+            await customer.wait_text("Your agent is live", timeout=10)
+        finally:
+            if "new_bot" in locals():
+                await new_bot.close()
+
+    order = await Order.get(id=order.id)
+    instance = await Instance.get(order_id=order.id)
+    assert order.status == OrderStatus.ACTIVE and order.paid_at is not None
+    assert instance.status == InstanceStatus.ACTIVE and instance.owner_telegram_id == CUSTOMER_ID
+    assert instance.expires_at is not None
+    job = await Job.get(kind="provision")
+    assert job.status == JobStatus.DONE and job.attempts == 1
+
+    # the instance's written OpenClaw config allows exactly the verified user
+    config = json5.loads(stack.ssh.files[CONFIG_PATH].content)
+    telegram_channel = config["channels"]["telegram"]
+    assert telegram_channel["allowFrom"] in ([CUSTOMER_ID], [str(CUSTOMER_ID)])
+    assert telegram_channel["dmPolicy"] == "allowlist"
+    assert telegram_channel["botToken"] == instance.bot_token
+    assert stack.ssh.commands_matching("readyz")
+
+    # exactly one server (moto) and one bot (BotFather) were made, for this order
+    servers = await running_instances(stack)
+    assert len(servers) == 1 and servers[0]["InstanceId"] == instance.ec2_instance_id
+    tags = {t["Key"]: t["Value"] for t in servers[0]["Tags"]}
+    assert tags["meetmatt:order"] == str(order.id)
+    assert [u for _, u in stack.botfather.created] == [instance.bot_username]
+
+    # ONE progress message, edited through every step
+    messages = await customer.messages()
+    progress_messages = [m for m in messages if "▰" in m.text]
+    assert len(progress_messages) == 1
+    assert progress_messages[0].message_id == order.progress_message_id
+    assert progress_messages[0].edited >= 4
+    assert "Your agent is live" in progress_messages[0].text
+
+    # the admin chat was told nothing bad
+    bad = await Alert.filter(severity__in=[AlertSeverity.WARNING, AlertSeverity.CRITICAL]).all()
+    assert bad == [], [a.text for a in bad]
+    admin_texts = [m.text for m in await admin_chat.messages()]
+    assert not any("fail" in t.lower() or "problem" in t.lower() for t in admin_texts), admin_texts
+    await admin_chat.close()
+    await customer.close()

@@ -1,0 +1,194 @@
+"""Every local stand-in of DESIGN section 9 at once, wired through the settings a user would set:
+moto (AWS_ENDPOINT_URL), telegram-test-api (TELEGRAM_API_SERVER), the Stripe stand-in
+(STRIPE_API_BASE, and signed webhook events), an SSH server playing the customer's instance
+(SSH_HOST_OVERRIDE/SSH_PORT) and the scripted BotFather behind Telethon's client surface.
+
+Used by the end-to-end tests and by `python main.py sandbox`.
+
+    async with standin_stack(database_url, encryption_key, tmp_dir) as stack:
+        async with running(stack.settings, **stack.runtime_options()) as app:
+            ...
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import socket
+import time
+import urllib.request
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import asyncssh
+from moto.server import ThreadedMotoServer
+
+from config import Settings
+from models import AccountStatus, Order, TelegramAccount
+from services.host_keys import HostKeyPair, generate_host_key, load_or_create_client_key
+from tests.standins.botfather import ScriptedTelegram, fake_string_session
+from tests.standins.ssh_server import SshInstanceStandIn
+from tests.standins.stripe_api import StripeStandIn
+from tests.standins.telegram import TelegramTestApi, TelegramTestUser
+
+ADMIN_ID = 700_101
+ADMIN_CHAT_ID = -100_777
+CREATOR_PHONES = ("+15550007001", "+15550007002")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def bot_token_shaped() -> str:
+    """A value shaped like a bot token, made at run time (never a real one in the repo)."""
+    return f"{secrets.randbelow(10**9) + 10**8}:{secrets.token_urlsafe(27)}"
+
+
+def stripe_signature(body: bytes, secret: str) -> str:
+    """The Stripe-Signature header exactly as Stripe makes it: HMAC-SHA256 over "{t}.{body}"."""
+    t = int(time.time())
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"
+
+
+def moto_reset(base_url: str) -> None:
+    request = urllib.request.Request(f"{base_url}/moto-api/reset", method="POST", data=b"")
+    with urllib.request.urlopen(request, timeout=10) as answer:  # noqa: S310 - local stand-in
+        answer.read()
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    telegram: TelegramTestApi
+    stripe: StripeStandIn
+    ssh: SshInstanceStandIn
+    botfather: ScriptedTelegram
+    host_key: HostKeyPair
+    moto_url: str
+    secrets_used: dict[str, str] = field(default_factory=dict)
+
+    def runtime_options(self, **overrides: Any) -> dict[str, Any]:
+        """What `running()`/`open_runtime()` needs to talk to these stand-ins."""
+        options: dict[str, Any] = {
+            "client_factory": self.botfather.client_for,
+            "host_key_factory": lambda: self.host_key,
+            "poll_interval_s": 0.1,
+            "sweep_scale": 0.05,
+            "import_env": False,
+        }
+        options.update(overrides)
+        return options
+
+    @property
+    def bot_token(self) -> str:
+        return self.settings.bot_token.get_secret_value()  # type: ignore[union-attr]
+
+    def customer(self, user_id: int, first_name: str = "Alice") -> TelegramTestUser:
+        return TelegramTestUser(self.telegram.base_url, self.bot_token, user_id=user_id,
+                                first_name=first_name, username=first_name.lower())
+
+    def admin_chat(self) -> TelegramTestUser:
+        return TelegramTestUser(self.telegram.base_url, self.bot_token, user_id=ADMIN_ID,
+                                first_name="Ada", chat_id=ADMIN_CHAT_ID)
+
+    def on_bot(self, token: str, user_id: int, first_name: str = "Alice") -> TelegramTestUser:
+        """The customer talking to their NEW bot."""
+        return TelegramTestUser(self.telegram.base_url, token, user_id=user_id, first_name=first_name,
+                                username=first_name.lower())
+
+    async def pay(self, order: Order, web_port: int, *, event_id: str | None = None) -> int:
+        """Stripe calls the webhook: checkout.session.completed, paid, signed with the secret."""
+        session = self.stripe.sessions[order.stripe_session_id]
+        event = {
+            "id": event_id or f"evt_{secrets.token_hex(12)}", "object": "event", "type":
+            "checkout.session.completed", "created": int(time.time()), "livemode": False,
+            "api_version": "2025-01-27", "data": {"object": {
+                **session, "payment_status": "paid", "status": "complete",
+                "payment_intent": f"pi_{secrets.token_hex(10)}",
+            }},
+        }
+        body = json.dumps(event).encode()
+        secret = self.settings.stripe_webhook_secret.get_secret_value()  # type: ignore[union-attr]
+        async with aiohttp.ClientSession() as http, http.post(
+            f"http://127.0.0.1:{web_port}/webhooks/stripe", data=body,
+            headers={"Stripe-Signature": stripe_signature(body, secret), "Content-Type": "application/json"},
+        ) as response:
+            return response.status
+
+    async def add_creator_accounts(self) -> list[TelegramAccount]:
+        accounts = []
+        for n, phone in enumerate(CREATOR_PHONES):
+            accounts.append(await TelegramAccount.create(
+                phone=phone, api_id=100_000 + n, api_hash=secrets.token_hex(16),
+                session=self.secrets_used.setdefault(f"session{n}", fake_string_session()),
+                status=AccountStatus.ACTIVE, priority=10 * (n + 1)))
+        return accounts
+
+
+@asynccontextmanager
+async def standin_stack(database_url: str, encryption_key: str, tmp_dir: Path, *,
+                        moto_url: str | None = None, telegram: TelegramTestApi | None = None,
+                        botfather_latency: float = 0.0,
+                        **setting_overrides: Any) -> AsyncIterator[Stack]:
+    """Start (or reuse) every stand-in and build the Settings that point at them."""
+    own_moto = None
+    if moto_url is None:
+        own_moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        own_moto.start()
+        host, port = own_moto.get_host_and_port()
+        moto_url = f"http://{host}:{port}"
+    own_telegram = telegram is None
+    telegram = telegram or TelegramTestApi.start()
+    key_path = tmp_dir / "platform_ssh_key"
+    platform_key = load_or_create_client_key(key_path)
+    host_key = generate_host_key()
+    try:
+        async with StripeStandIn() as stripe_api, SshInstanceStandIn(
+            asyncssh.import_private_key(host_key.private_openssh), platform_key
+        ) as box:
+            used = {
+                "bot_token": bot_token_shaped(),
+                "stripe_secret_key": "sk_test_" + secrets.token_hex(12),
+                "stripe_webhook_secret": "whsec_" + secrets.token_hex(16),
+                "aws_access_key_id": "AKIA" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
+                                                      for _ in range(16)),
+                "aws_secret_access_key": secrets.token_urlsafe(30),
+                "moonshot_api_key": "sk-moonshot-" + secrets.token_hex(16),
+            }
+            values: dict[str, Any] = {
+                "database_url": database_url, "encryption_key": encryption_key,
+                "bot_token": used["bot_token"], "admin_ids": str(ADMIN_ID),
+                "admin_telegram_chat_id": ADMIN_CHAT_ID, "telegram_api_server": telegram.base_url,
+                "telegram_mode": "polling", "bot_cooldown_seconds": 0,
+                "web_host": "127.0.0.1", "web_port": free_port(),
+                "stripe_secret_key": used["stripe_secret_key"], "stripe_api_base": stripe_api.base_url,
+                "stripe_webhook_secret": used["stripe_webhook_secret"],
+                "aws_access_key_id": used["aws_access_key_id"],
+                "aws_secret_access_key": used["aws_secret_access_key"],
+                "aws_region": "us-east-1", "aws_endpoint_url": moto_url,
+                "ssh_private_key_path": str(key_path), "ssh_host_override": "127.0.0.1", "ssh_port": box.port,
+                "ssh_connect_timeout": 5.0, "ec2_waiter_delay": 1, "ec2_waiter_max_attempts": 10,
+                "bootstrap_timeout_s": 20.0, "readiness_timeout_s": 5.0,
+                "moonshot_api_key": used["moonshot_api_key"], "job_lease_seconds": 30,
+                "worker_concurrency": 4,
+            }
+            values.update(setting_overrides)
+            settings = Settings(_env_file=None, **values)
+            yield Stack(settings=settings, telegram=telegram, stripe=stripe_api, ssh=box,
+                        botfather=ScriptedTelegram(latency=botfather_latency), host_key=host_key,
+                        moto_url=moto_url, secrets_used=used)
+    finally:
+        if own_telegram:
+            telegram.stop()
+        if own_moto is not None:
+            own_moto.stop()
