@@ -334,17 +334,17 @@ class InstanceCare:
 
     async def _record(self, instance: Instance, report: HealthReport, *, healthy: bool,
                       keep_repair: bool = False) -> None:
-        instance.last_health = report.to_json()
-        instance.last_health_at = utcnow()
-        fields = ["last_health", "last_health_at", "updated_at", "repair_attempts", "status"]
-        if healthy:
-            if not keep_repair:
-                instance.repair_attempts = 0
-            if instance.status == InstanceStatus.UNHEALTHY:
-                instance.status = InstanceStatus.ACTIVE
-        elif instance.status == InstanceStatus.ACTIVE:
-            instance.status = InstanceStatus.UNHEALTHY
-        await instance.save(update_fields=fields)
+        now = utcnow()
+        if healthy and not keep_repair:
+            instance.repair_attempts = 0
+        await Instance.filter(id=instance.id).update(last_health=report.to_json(), last_health_at=now,
+                                                     repair_attempts=instance.repair_attempts, updated_at=now)
+        # status moves only between ACTIVE and UNHEALTHY, conditionally: an admin's terminate or
+        # the expiry sweep may have moved the row on while this check ran
+        before, after = ((InstanceStatus.UNHEALTHY, InstanceStatus.ACTIVE) if healthy
+                         else (InstanceStatus.ACTIVE, InstanceStatus.UNHEALTHY))
+        if await Instance.filter(id=instance.id, status=before).update(status=after, updated_at=now):
+            instance.status = after
 
     async def _alert(self, instance: Instance, before: list[str], after: list[str] | None,
                      actions: list[str], report: HealthReport,
@@ -396,10 +396,7 @@ class InstanceCare:
                               f"Restart of instance {instance.id} failed: {redact(str(exc))}",
                               severity=AlertSeverity.WARNING)
             return False
-        instance.repair_attempts = 0
-        if instance.status == InstanceStatus.UNHEALTHY:
-            instance.status = InstanceStatus.ACTIVE
-        await instance.save(update_fields=["repair_attempts", "status", "updated_at"])
+        await self._mark_serving(instance, from_statuses=(InstanceStatus.UNHEALTHY,))
         await raise_alert(self.queue, "instance_restart",
                           f"Instance {instance.id} restarted on request; the gateway is ready.",
                           severity=AlertSeverity.INFO)
@@ -435,10 +432,16 @@ class InstanceCare:
                        moonshot_api_key=moonshot.get_secret_value(), gateway_token=instance.gateway_token,
                        ready_timeout_s=float(self.settings.readiness_timeout_s),
                        poll_interval_s=self.poll_interval_s, connect_deadline_s=self._ssh_deadline())
-        instance.repair_attempts = 0
-        if instance.status in (InstanceStatus.UNHEALTHY, InstanceStatus.READY):
-            instance.status = InstanceStatus.ACTIVE
-        await instance.save(update_fields=["repair_attempts", "status", "updated_at"])
+        await self._mark_serving(instance, from_statuses=(InstanceStatus.UNHEALTHY, InstanceStatus.READY))
+
+    @staticmethod
+    async def _mark_serving(instance: Instance, *, from_statuses: tuple[InstanceStatus, ...]) -> None:
+        """After a successful restart/activation: repair budget back, and ACTIVE when it was one of
+        `from_statuses` (conditional, so a concurrent terminate is never undone)."""
+        now = utcnow()
+        await Instance.filter(id=instance.id).update(repair_attempts=0, updated_at=now)
+        await Instance.filter(id=instance.id, status__in=from_statuses).update(
+            status=InstanceStatus.ACTIVE, updated_at=now)
 
     # --- expiry --------------------------------------------------------------------------------
 
@@ -534,10 +537,9 @@ class InstanceCare:
                                           deadline_s=float(self.settings.bootstrap_timeout_s)) as session:
             await restart_gateway(session, ready_timeout_s=float(self.settings.readiness_timeout_s),
                                   poll_interval_s=self.poll_interval_s)
-        instance.status = InstanceStatus.ACTIVE
-        instance.stopped_at = None
-        instance.reminded_at = None
-        await instance.save(update_fields=["public_ip", "status", "stopped_at", "reminded_at", "updated_at"])
+        await Instance.filter(id=instance.id, status=InstanceStatus.STOPPED).update(
+            public_ip=instance.public_ip, status=InstanceStatus.ACTIVE, stopped_at=None, reminded_at=None,
+            repair_attempts=0, updated_at=utcnow())
 
     # --- warm pool -----------------------------------------------------------------------------
 
