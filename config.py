@@ -119,6 +119,9 @@ class Settings(BaseSettings):
     # worker
     worker_concurrency: int = Field(default=4, ge=1)
     job_lease_seconds: int = Field(default=120, ge=5)
+    provision_max_attempts: int = Field(default=8, ge=1)  # provision job tries before it is dead
+    job_backoff_base_seconds: float = Field(default=5.0, gt=0)  # retry n waits base * 2^(n-1) (cap 15 min)
+    verification_ttl_minutes: float = Field(default=1440, gt=0)  # the ownership deep link stays valid
     log_level: str = "INFO"
     log_format: str = "kv"  # kv | json
 

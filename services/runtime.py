@@ -13,6 +13,7 @@ import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from config import Settings
@@ -128,7 +129,8 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
             from services.accounts_env import import_env_accounts
 
             await import_env_accounts(bot_limit=settings.creator_bot_limit)
-        queue = JobQueue(worker_id(), settings.job_lease_seconds)
+        queue = JobQueue(worker_id(), settings.job_lease_seconds,
+                         backoff_base=settings.job_backoff_base_seconds)
         bot_api = BotApi(settings.telegram_api_server)
         stack.push_async_callback(bot_api.close)
         fleet = await Ec2Fleet.open(settings)
@@ -169,7 +171,8 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
 
         deps = SagaDeps(
             queue=queue, fleet=fleet, bot_maker=PoolBotMaker(pool, avatar_loader), bot_api=bot_api,
-            verifier=Verifier(bot_api), progress=ProgressReporter(messenger), packages=settings.packages,
+            verifier=Verifier(bot_api, ttl=timedelta(minutes=settings.verification_ttl_minutes)),
+            progress=ProgressReporter(messenger), packages=settings.packages,
             generate_host_key=make_host_key,
             render_user_data=lambda keys: render_user_data(host_key=keys,
                                                            openclaw_version=settings.openclaw_version),

@@ -161,9 +161,11 @@ def _int(value: Any, default: int = 0) -> int:
 class StripeEventProcessor:
     """Applies verified Stripe events to orders and jobs, once each, in one transaction per event."""
 
-    def __init__(self, queue: JobQueue, packages: tuple[Package, ...]) -> None:
+    def __init__(self, queue: JobQueue, packages: tuple[Package, ...], *,
+                 provision_max_attempts: int = 8) -> None:
         self.queue = queue
         self.packages = packages
+        self.provision_max_attempts = provision_max_attempts  # PROVISION_MAX_ATTEMPTS
         # SQLite has one writer. Webhook transactions in this process wait their turn here (Tortoise
         # also serialises transactions on its single SQLite connection); writers in other processes
         # are waited for by SQLite's busy timeout (5 s), so concurrent deliveries never see "locked"
@@ -290,7 +292,8 @@ class StripeEventProcessor:
         # leaves an existing job with that key alone
         now = utcnow()
         await _execute(conn, _ENQUEUE_ONCE, PROVISION, f"provision:order:{order_id}",
-                       _json({"order_id": order_id}), "{}", JobStatus.PENDING, now, now, now)
+                       _json({"order_id": order_id}), "{}", JobStatus.PENDING, self.provision_max_attempts,
+                       now, now, now)
 
     # --- expired / failed ------------------------------------------------------------------------
 
@@ -359,7 +362,7 @@ _MARK_PAID = (
 )
 _ENQUEUE_ONCE = (
     'INSERT INTO "job" ("kind", "key", "payload", "state", "status", "attempts", "max_attempts", '
-    '"run_after", "created_at", "updated_at") VALUES (%s, %s, %s, %s, %s, 0, 8, %s, %s, %s) '
+    '"run_after", "created_at", "updated_at") VALUES (%s, %s, %s, %s, %s, 0, %s, %s, %s, %s) '
     'ON CONFLICT ("key") DO NOTHING'
 )
 _PLACEHOLDERS: dict[tuple[str, str], str] = {}

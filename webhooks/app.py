@@ -60,7 +60,8 @@ def create_web_app(settings: Settings, *, queue: JobQueue | None = None,
     app[METRICS_KEY] = metrics
     if manage_db:
         app.cleanup_ctx.append(_database(settings))
-    processor = StripeEventProcessor(queue, settings.packages)
+    processor = StripeEventProcessor(queue, settings.packages,
+                                     provision_max_attempts=settings.provision_max_attempts)
     webhook = StripeWebhook(processor, _secret(settings.stripe_webhook_secret), metrics)
     app[STRIPE_WEBHOOK_KEY] = webhook
     webhook.register(app)
