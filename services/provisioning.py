@@ -152,8 +152,11 @@ class ProvisioningSaga:
         recorded = claimed.job.state.get("instance")
         if recorded:
             return await Instance.get(id=recorded["instance_id"])
-        instance = None
-        if self.d.claim_warm_instance is not None:
+        # a run that died before recording the step may already have made (or claimed) the row
+        instance = await Instance.filter(order_id=order.id).exclude(
+            status__in=(InstanceStatus.TERMINATED, InstanceStatus.TERMINATING, InstanceStatus.FAILED)
+        ).order_by("id").first()
+        if instance is None and self.d.claim_warm_instance is not None:
             instance = await self.d.claim_warm_instance(order)
         if instance is None:
             keys = self.d.generate_host_key()

@@ -67,36 +67,38 @@ async def running_instances(stack: Stack) -> list[dict]:
     return [i for r in answer["Reservations"] for i in r["Instances"]]
 
 
+async def drive_order_to_live(stack: Stack, customer: TelegramTestUser, web_port: int) -> Order:
+    """The customer orders in chat, Stripe pays, the customer opens the deep link on the new bot."""
+    pay_url = await order_and_get_pay_url(customer)
+    order = await Order.get()
+    assert pay_url == order.checkout_url and pay_url.startswith(stack.stripe.base_url)
+    assert await stack.pay(order, web_port) == 200
+    progress = await customer.wait_for(
+        lambda ms: next((m for m in ms if any("?start=" in b.get("url", "") for b in m.buttons)), None),
+        timeout=30, what="the verification deep link")
+    link = progress.buttons[0]["url"]
+    bot_username, code = link.removeprefix("https://t.me/").split("?start=")
+    instance = await Instance.get(order_id=order.id)
+    assert instance.bot_username == bot_username
+    new_bot = stack.on_bot(instance.bot_token, customer.user["id"], customer.user["first_name"])
+    try:
+        await new_bot.send(f"/start {code}")
+        await new_bot.wait_text("Verified", timeout=30)
+
+        async def live() -> bool:
+            return (await Order.get(id=order.id)).status == OrderStatus.ACTIVE
+        await wait_until(live, 60, "the order to be active")
+        await customer.wait_text("Your agent is live", timeout=10)
+    finally:
+        await new_bot.close()
+    return order
+
+
 async def test_one_order_from_chat_to_live_agent(stack: Stack) -> None:
     customer = stack.customer(CUSTOMER_ID, "Ann")
     admin_chat = stack.admin_chat()
     async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
-        try:
-            pay_url = await order_and_get_pay_url(customer)
-            order = await Order.get()
-            assert pay_url == order.checkout_url and pay_url.startswith(stack.stripe.base_url)
-
-            assert await stack.pay(order, app.web_port) == 200
-
-            progress = await customer.wait_for(
-                lambda ms: next((m for m in ms if any("?start=" in b.get("url", "") for b in m.buttons)),
-                                None),
-                timeout=30, what="the verification deep link")
-            link = progress.buttons[0]["url"]
-            bot_username, code = link.removeprefix("https://t.me/").split("?start=")
-            instance = await Instance.get(order_id=order.id)
-            assert instance.bot_username == bot_username
-            new_bot = stack.on_bot(instance.bot_token, CUSTOMER_ID, "Ann")
-            await new_bot.send(f"/start {code}")
-            await new_bot.wait_text("Verified", timeout=30)
-
-            async def live() -> bool:
-                return (await Order.get(id=order.id)).status == OrderStatus.ACTIVE
-            await wait_until(live, 60, "the order to be active")
-            await customer.wait_text("Your agent is live", timeout=10)
-        finally:
-            if "new_bot" in locals():
-                await new_bot.close()
+        order = await drive_order_to_live(stack, customer, app.web_port)
 
     order = await Order.get(id=order.id)
     instance = await Instance.get(order_id=order.id)

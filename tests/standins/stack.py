@@ -129,7 +129,8 @@ class Stack:
         accounts = []
         for n, phone in enumerate(CREATOR_PHONES):
             accounts.append(await TelegramAccount.create(
-                phone=phone, api_id=100_000 + n, api_hash=secrets.token_hex(16),
+                phone=phone, api_id=100_000 + n,
+                api_hash=self.secrets_used.setdefault(f"api_hash{n}", secrets.token_hex(16)),
                 session=self.secrets_used.setdefault(f"session{n}", fake_string_session()),
                 status=AccountStatus.ACTIVE, priority=10 * (n + 1)))
         return accounts
