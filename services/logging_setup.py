@@ -132,7 +132,7 @@ def setup_logging(level: str = "INFO", fmt: str = "kv", secret_values: Iterable[
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("aiosqlite", "asyncio", "botocore", "aiobotocore", "urllib3", "asyncssh", "telethon", "werkzeug",
-                  "tortoise", "stripe"):
+    for noisy in ("aiosqlite", "asyncio", "botocore", "aiobotocore", "urllib3", "asyncssh", "telethon",
+                  "werkzeug", "tortoise", "stripe"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return handler
