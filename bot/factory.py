@@ -27,6 +27,37 @@ from config import Settings
 from handlers import get_routers
 from services.jobs import JobQueue
 
+# pydantic caches generic models like `Response[Message]` in a WeakValueDictionary: aiogram builds one
+# per API answer and drops it, so the schema is rebuilt again and again (~9 ms each, the biggest cost
+# under load). Holding the types the bot uses keeps them cached for the life of the process.
+_PINNED_RESPONSE_TYPES: list[type] = []
+
+
+def _pin_response_types() -> None:
+    if _PINNED_RESPONSE_TYPES:
+        return
+    from aiogram import methods
+    from aiogram.methods import Response
+
+    for name in (
+        "SendMessage",
+        "SendPhoto",
+        "EditMessageText",
+        "EditMessageReplyMarkup",
+        "AnswerCallbackQuery",
+        "SetMyCommands",
+        "DeleteWebhook",
+        "SetWebhook",
+        "GetUpdates",
+        "GetMe",
+        "DeleteMessage",
+        "GetManagedBotToken",
+        "SetManagedBotAccessSettings",
+    ):
+        method = getattr(methods, name, None)
+        if method is not None:
+            _PINNED_RESPONSE_TYPES.append(Response[method.__returning__])  # type: ignore[name-defined]
+
 
 class BotConfigError(RuntimeError):
     """The bot cannot start with these settings (the message names the setting)."""
@@ -37,6 +68,7 @@ def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
     token = settings.bot_token.get_secret_value() if settings.bot_token else ""
     if not token:
         raise BotConfigError("BOT_TOKEN is not set: the Meet Matt bot cannot start")
+    _pin_response_types()
     if session is None:
         session = AiohttpSession()
         if settings.telegram_api_server:

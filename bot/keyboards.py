@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
@@ -38,6 +40,7 @@ def url_buttons(buttons: list[tuple[str, str]] | None) -> InlineKeyboardMarkup |
     )
 
 
+@lru_cache(maxsize=16)  # static: built once; markups are never mutated after sending
 def main_menu() -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     b.button(text=texts.BTN_ORDER, callback_data=MenuCb(action="new"))
@@ -47,6 +50,7 @@ def main_menu() -> InlineKeyboardMarkup:
     return b.as_markup()
 
 
+@lru_cache(maxsize=16)  # static: built once; markups are never mutated after sending
 def packages(items: tuple[Package, ...]) -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     for package in items:
@@ -75,6 +79,7 @@ def managed_bot_request(name: str, username: str) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(keyboard=[[button]], resize_keyboard=True, one_time_keyboard=True)
 
 
+@lru_cache(maxsize=16)  # static: built once; markups are never mutated after sending
 def skip() -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     b.button(text=texts.BTN_SKIP, callback_data=OrderCb(action="skip"))
@@ -83,12 +88,14 @@ def skip() -> InlineKeyboardMarkup:
     return b.as_markup()
 
 
+@lru_cache(maxsize=16)  # static: built once; markups are never mutated after sending
 def cancel_only() -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     b.button(text=texts.BTN_CANCEL, callback_data=OrderCb(action="cancel"))
     return b.as_markup()
 
 
+@lru_cache(maxsize=16)  # static: built once; markups are never mutated after sending
 def confirm() -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     b.button(text=texts.BTN_CONFIRM, callback_data=OrderCb(action="confirm"))
@@ -98,6 +105,7 @@ def confirm() -> InlineKeyboardMarkup:
     return b.as_markup()
 
 
+@lru_cache(maxsize=16)  # static: built once; markups are never mutated after sending
 def edit_fields(managed: bool) -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     for field, label in texts.EDIT_FIELDS.items():
@@ -210,5 +218,6 @@ def order_filters(current: str) -> InlineKeyboardMarkup:
     return b.as_markup()
 
 
+@lru_cache(maxsize=16)  # static: built once; markups are never mutated after sending
 def remove_reply_keyboard() -> ReplyKeyboardRemove:
     return ReplyKeyboardRemove()

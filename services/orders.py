@@ -151,8 +151,9 @@ async def attach_managed_bot(owner_telegram_id: int, bot_id: int, bot_username: 
     return order
 
 
-async def taken_usernames() -> set[str]:
-    """Bot usernames already wanted or owned here, so a suggestion does not repeat one."""
-    ordered = await Order.exclude(bot_username=None).values_list("bot_username", flat=True)
-    owned = await Instance.exclude(bot_username=None).values_list("bot_username", flat=True)
+async def taken_usernames(prefix: str) -> set[str]:
+    """Bot usernames starting with `prefix` already wanted or owned here, so a suggestion avoids them."""
+    prefix = prefix[:20]
+    ordered = await Order.filter(bot_username__istartswith=prefix).values_list("bot_username", flat=True)
+    owned = await Instance.filter(bot_username__istartswith=prefix).values_list("bot_username", flat=True)
     return {str(u).lower() for u in [*ordered, *owned] if u}

@@ -160,6 +160,18 @@ def _slug(name: str) -> str:
     return "_".join(words).lower()
 
 
+def username_stem(display_name: str) -> str:
+    """The start every suggestion for this name shares (look up taken usernames by this prefix)."""
+    slug = _slug(display_name)
+    if slug.endswith("_bot"):
+        slug = slug[:-4]
+    elif slug.endswith("bot"):
+        slug = slug[:-3].rstrip("_")
+    if not slug or not slug[0].isalpha():
+        slug = "my_" + slug if slug else "my_agent"
+    return slug.strip("_")
+
+
 def suggest_username(
     display_name: str, taken: Iterable[str] = (), *, rng: random.Random | None = None
 ) -> str:
@@ -169,14 +181,7 @@ def suggest_username(
     """
     rng = rng or random.Random()
     taken_lower = {t.lower() for t in taken}
-    slug = _slug(display_name)
-    if slug.endswith("_bot"):
-        slug = slug[:-4]
-    elif slug.endswith("bot"):
-        slug = slug[:-3].rstrip("_")
-    if not slug or not slug[0].isalpha():
-        slug = "my_" + slug if slug else "my_agent"
-    slug = slug.strip("_")
+    slug = username_stem(display_name)
     for attempt in range(50):
         suffix = "" if attempt == 0 else f"_{rng.randint(10, 9999)}"
         base = slug[: USERNAME_MAX - len("_bot") - len(suffix)].rstrip("_")

@@ -28,6 +28,7 @@ from services.orders import OrderDraft, OrderError, attach_managed_bot, create_o
 from services.packages import Package, find_package
 from services.validation import (
     suggest_username,
+    username_stem,
     validate_avatar,
     validate_description,
     validate_display_name,
@@ -45,23 +46,40 @@ def _managed(settings: Settings) -> bool:
     return settings.bot_creation_mode in (BotCreationMode.MANAGED, BotCreationMode.AUTO)
 
 
-async def _ask_package(message: Message, state: FSMContext, settings: Settings) -> None:
+async def _say(message: Message, text: str, markup: Any, *, edit: bool) -> None:
+    """After a button press, turn the bot's own message into the next prompt (one call, no stale
+    buttons); after a typed answer, send the prompt as a new message."""
+    if edit:
+        await message.edit_text(text, reply_markup=markup)
+    else:
+        await message.answer(text, reply_markup=markup)
+
+
+async def _ask_package(
+    message: Message, state: FSMContext, settings: Settings, *, edit: bool = False
+) -> None:
     await state.set_state(OrderForm.package)
-    await message.answer(texts.ASK_PACKAGE, reply_markup=keyboards.packages(settings.packages))
+    await _say(message, texts.ASK_PACKAGE, keyboards.packages(settings.packages), edit=edit)
 
 
-async def _ask_name(message: Message, state: FSMContext) -> None:
+async def _ask_name(message: Message, state: FSMContext, settings: Settings, *, edit: bool = False) -> None:
     await state.set_state(OrderForm.name)
-    await message.answer(texts.ASK_NAME, reply_markup=keyboards.cancel_only())
+    await _say(message, texts.ASK_NAME, keyboards.cancel_only(), edit=edit)
 
 
-async def _ask_username(message: Message, state: FSMContext, settings: Settings) -> None:
+async def _ask_username(
+    message: Message, state: FSMContext, settings: Settings, *, edit: bool = False
+) -> None:
     data = await state.get_data()
-    suggestion = suggest_username(str(data.get("bot_name", "")), await taken_usernames())
+    name = str(data.get("bot_name", ""))
+    suggestion = suggest_username(name, await taken_usernames(username_stem(name)))
     await state.update_data(suggestion=suggestion)
     await state.set_state(OrderForm.username)
     text = texts.ASK_USERNAME.format(suggestion=texts.esc(suggestion))
     if _managed(settings):
+        # Telegram's "create a bot" button lives on a reply keyboard: that needs a new message
+        if edit:
+            await message.edit_reply_markup(reply_markup=None)
         text += texts.ASK_USERNAME_MANAGED.format(button=texts.esc(texts.BTN_MANAGED))
         await message.answer(
             text, reply_markup=keyboards.managed_bot_request(str(data.get("bot_name", "")), suggestion)
@@ -71,44 +89,54 @@ async def _ask_username(message: Message, state: FSMContext, settings: Settings)
             reply_markup=keyboards.suggestion(suggestion),
         )
         return
-    await message.answer(text, reply_markup=keyboards.suggestion(suggestion))
+    await _say(message, text, keyboards.suggestion(suggestion), edit=edit)
 
 
-async def _ask_description(message: Message, state: FSMContext) -> None:
+async def _ask_description(
+    message: Message, state: FSMContext, settings: Settings, *, edit: bool = False
+) -> None:
     await state.set_state(OrderForm.description)
-    await message.answer(texts.ASK_DESCRIPTION, reply_markup=keyboards.skip())
+    await _say(message, texts.ASK_DESCRIPTION, keyboards.skip(), edit=edit)
 
 
-async def _ask_avatar(message: Message, state: FSMContext) -> None:
+async def _ask_avatar(message: Message, state: FSMContext, settings: Settings, *, edit: bool = False) -> None:
     await state.set_state(OrderForm.avatar)
-    await message.answer(texts.ASK_AVATAR, reply_markup=keyboards.skip())
+    await _say(message, texts.ASK_AVATAR, keyboards.skip(), edit=edit)
 
 
-async def _show_summary(message: Message, state: FSMContext, settings: Settings) -> None:
+async def _show_summary(
+    message: Message, state: FSMContext, settings: Settings, *, edit: bool = False
+) -> None:
     data = await state.get_data()
     await state.update_data(editing=False)
     await state.set_state(OrderForm.confirm)
     package = find_package(settings.packages, str(data.get("package")))
-    await message.answer(texts.summary(data, package), reply_markup=keyboards.confirm())
+    await _say(message, texts.summary(data, package), keyboards.confirm(), edit=edit)
 
 
-async def _next(message: Message, state: FSMContext, settings: Settings, after: str) -> None:
+STEP_AFTER = {
+    "package": _ask_name,
+    "name": _ask_username,
+    "username": _ask_description,
+    "description": _ask_avatar,
+    "avatar": _show_summary,
+}
+ASK = {
+    "package": _ask_package,
+    "name": _ask_name,
+    "username": _ask_username,
+    "description": _ask_description,
+    "avatar": _ask_avatar,
+}
+
+
+async def _next(
+    message: Message, state: FSMContext, settings: Settings, after: str, *, edit: bool = False
+) -> None:
     """Go to the step after `after`, or back to the summary when the customer is editing."""
-    if (await state.get_data()).get("editing"):
-        await _show_summary(message, state, settings)
-        return
-    steps = {
-        "package": _ask_name,
-        "name": _ask_username,
-        "username": _ask_description,
-        "description": _ask_avatar,
-        "avatar": _show_summary,
-    }
-    step = steps[after]
-    if step in (_ask_username, _show_summary):
-        await step(message, state, settings)
-    else:
-        await step(message, state)
+    editing = (await state.get_data()).get("editing")
+    step = _show_summary if editing else STEP_AFTER[after]
+    await step(message, state, settings, edit=edit)
 
 
 async def _refuse(message: Message, reason: str) -> None:
@@ -156,8 +184,7 @@ async def package_chosen(
         return
     await callback.answer(package.title)
     await state.update_data(package=package.code)
-    await callback.message.edit_reply_markup(reply_markup=None)
-    await _next(callback.message, state, settings, "package")
+    await _next(callback.message, state, settings, "package", edit=True)
 
 
 @router.message(StateFilter(OrderForm.package), NOT_COMMAND)
@@ -203,8 +230,7 @@ async def suggestion_taken(callback: CallbackQuery, state: FSMContext, settings:
         return
     await callback.answer(f"@{checked.value}")
     await state.update_data(bot_username=checked.value, creation_mode="pool", managed_bot_id=None)
-    await callback.message.edit_reply_markup(reply_markup=None)
-    await _next(callback.message, state, settings, "username")
+    await _next(callback.message, state, settings, "username", edit=True)
 
 
 async def _accept_managed_bot(
@@ -226,12 +252,10 @@ async def _accept_managed_bot(
             texts.MANAGED_ATTACHED.format(username=texts.esc(username)),
             reply_markup=keyboards.remove_reply_keyboard(),
         )
-        target = message or await bot.send_message(
-            owner.id, texts.ASK_DESCRIPTION, reply_markup=keyboards.skip()
-        )
         if message is not None:
-            await _next(target, state, settings, "username")
-        else:
+            await _next(message, state, settings, "username")
+        else:  # the update carries no chat message to answer: write to the owner's private chat
+            await bot.send_message(owner.id, texts.ASK_DESCRIPTION, reply_markup=keyboards.skip())
             await state.set_state(OrderForm.description)
         return
     if state is not None and (await state.get_data()).get("managed_bot_id") == bot_user.id:
@@ -273,8 +297,7 @@ async def description_typed(message: Message, state: FSMContext, settings: Setti
 async def description_skipped(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
     await callback.answer()
     await state.update_data(description="")
-    await callback.message.edit_reply_markup(reply_markup=None)
-    await _next(callback.message, state, settings, "description")
+    await _next(callback.message, state, settings, "description", edit=True)
 
 
 # --- avatar ----------------------------------------------------------------------------------------
@@ -295,8 +318,7 @@ async def avatar_sent(message: Message, state: FSMContext, settings: Settings) -
 async def avatar_skipped(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
     await callback.answer()
     await state.update_data(avatar_file_id=None)
-    await callback.message.edit_reply_markup(reply_markup=None)
-    await _next(callback.message, state, settings, "avatar")
+    await _next(callback.message, state, settings, "avatar", edit=True)
 
 
 @router.message(StateFilter(OrderForm.avatar), NOT_COMMAND)
@@ -322,8 +344,7 @@ async def edit_chosen(callback: CallbackQuery, state: FSMContext) -> None:
 @router.callback_query(OrderCb.filter(F.action == "back"), StateFilter(OrderForm.confirm))
 async def back_to_summary(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
     await callback.answer()
-    await callback.message.edit_reply_markup(reply_markup=None)
-    await _show_summary(callback.message, state, settings)
+    await _show_summary(callback.message, state, settings, edit=True)
 
 
 @router.callback_query(EditCb.filter(), StateFilter(OrderForm.confirm))
@@ -331,19 +352,8 @@ async def edit_field(
     callback: CallbackQuery, callback_data: EditCb, state: FSMContext, settings: Settings
 ) -> None:
     await callback.answer()
-    await callback.message.edit_reply_markup(reply_markup=None)
     await state.update_data(editing=True)
-    field = callback_data.field
-    if field == "package":
-        await _ask_package(callback.message, state, settings)
-    elif field == "name":
-        await _ask_name(callback.message, state)
-    elif field == "username":
-        await _ask_username(callback.message, state, settings)
-    elif field == "description":
-        await _ask_description(callback.message, state)
-    else:
-        await _ask_avatar(callback.message, state)
+    await ASK[callback_data.field](callback.message, state, settings, edit=True)
 
 
 @router.callback_query(OrderCb.filter(F.action == "confirm"), StateFilter(OrderForm.confirm))

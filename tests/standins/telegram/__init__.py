@@ -240,10 +240,23 @@ class TelegramTestUser:
         await self.send(text, **extra)
         return await self.wait_text(expect, since=since)
 
-    async def tap(self, button_text: str, expect: str) -> BotMessage:
-        since = await self.count()
-        await self.press(button_text)
-        return await self.wait_text(expect, since=since)
+    async def tap(self, button_text: str, expect: str, *, in_message: BotMessage | None = None) -> BotMessage:
+        """Press a button, then wait for a new OR newly edited message containing `expect` (the bot may
+        turn the message with the button into the next prompt)."""
+        before = {m.message_id: m.edited for m in await self.messages()}
+        await self.press(button_text, in_message=in_message)
+
+        def changed(messages: list[BotMessage]) -> BotMessage | None:
+            return next(
+                (
+                    m
+                    for m in messages
+                    if expect in m.text and (m.message_id not in before or m.edited > before[m.message_id])
+                ),
+                None,
+            )
+
+        return await self.wait_for(changed, what=repr(expect))
 
 
 async def get_json(base_url: str, path: str, **params: str) -> Any:
