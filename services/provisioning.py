@@ -44,6 +44,14 @@ VERIFICATION_REPLIES = {
                               "and press Start.",
 }
 
+# what the customer is told when their own step (verification) ended the order
+CUSTOMER_REASONS = {
+    StartOutcome.EXPIRED: "The link to prove this bot is yours was not opened in time, so we stopped "
+                          "setting up your agent and released its server and bot.",
+    StartOutcome.EXHAUSTED: "Too many wrong verification codes were sent to your bot, so we stopped "
+                            "setting up your agent and released its server and bot.",
+}
+
 
 class PoolWait(Exception):  # noqa: N818 - a signal: no creator account can serve right now
     def __init__(self, retry_at) -> None:
@@ -289,6 +297,8 @@ class ProvisioningSaga:
                 await self.d.queue.save_step(claimed, "verified", {"user_id": result.verified_user_id})
                 return result.verified_user_id
             if result.outcome in (StartOutcome.EXPIRED, StartOutcome.EXHAUSTED):
+                # the customer's own step failed: compensation tells them so, not just "a problem"
+                await self.d.queue.save_step(claimed, "customer_reason", CUSTOMER_REASONS[result.outcome])
                 raise PermanentError(f"ownership verification {result.outcome.value}: nobody opened the "
                                      "link in time" if result.outcome == StartOutcome.EXPIRED else
                                      "ownership verification failed: too many wrong codes")
@@ -378,7 +388,9 @@ class ProvisioningSaga:
             next_step = ("Our team has been alerted and will either retry or refund you. "
                          "You don't need to do anything.")
             refund_note = f"REFUND_ON_FAILURE is off: refund with `python main.py orders refund {order.id}`"
-        await self.d.progress.report(order.id, progress.FAILED, failed=True, detail=next_step)
+        why = state.get("customer_reason")
+        await self.d.progress.report(order.id, progress.FAILED, failed=True,
+                                     detail=f"{why} {next_step}" if why else next_step)
         await raise_alert(
             self.d.queue, "provision_failed",
             f"Order {order.id} (customer {order.customer.telegram_id}, {order.package}) could not be "

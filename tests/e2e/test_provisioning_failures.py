@@ -1,0 +1,376 @@
+"""The provisioning saga's failure paths (issue 7), each through every stand-in at once: the web
+server takes a signed Stripe event, the worker runs the saga against moto, the scripted BotFather
+and the SSH stand-in, and messages travel through telegram-test-api. Each test asserts where the
+order ends (DESIGN section 3), that nothing is orphaned (moto's live instances and BotFather's bots
+belong to ACTIVE orders only), and what the customer and the admin chat were told.
+
+Orders are created directly (Customer + Order + a Checkout Session at the Stripe stand-in) and paid
+with a signed `checkout.session.completed`; driving the chat is covered by test_provisioning_e2e.
+Runs on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aioboto3
+import aiohttp
+import pytest
+from telethon import errors
+
+from models import (
+    AccountStatus,
+    Alert,
+    AlertSeverity,
+    Customer,
+    Instance,
+    InstanceStatus,
+    Job,
+    JobStatus,
+    Order,
+    OrderStatus,
+    TelegramAccount,
+)
+from services.openclaw_config import CONFIG_PATH
+from services.payments import PaymentsService, make_stripe_client
+from services.worker_cli import Running, running
+from tests.conftest import TEST_ENCRYPTION_KEY
+from tests.e2e.bot_fixtures import telegram_api  # noqa: F401
+from tests.standins.moto_ec2 import moto_server  # noqa: F401
+from tests.standins.stack import CREATOR_PHONES, Stack, free_port, moto_reset, standin_stack, stripe_signature
+from tests.standins.telegram import BotMessage, TelegramTestApi, TelegramTestUser
+
+# --- the harness ---------------------------------------------------------------------------------
+
+StackFactory = Callable[..., Any]
+
+
+@pytest.fixture
+def make_stack(db: str, tmp_path: Path, moto_server: str,  # noqa: F811
+               telegram_api: TelegramTestApi) -> StackFactory:  # noqa: F811
+    """`async with make_stack(**setting_overrides) as stack`: every stand-in, moto emptied first."""
+
+    @asynccontextmanager
+    async def factory(**overrides: Any) -> AsyncIterator[Stack]:
+        moto_reset(moto_server)
+        async with standin_stack(db, TEST_ENCRYPTION_KEY, tmp_path, moto_url=moto_server,
+                                 telegram=telegram_api, **overrides) as stack:
+            yield stack
+
+    return factory
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def place_order(app: Running, customer_id: int, bot_name: str, wanted: str) -> Order:
+    """An order awaiting payment with its Checkout Session at the Stripe stand-in (as /new leaves it)."""
+    customer = await Customer.create(telegram_id=customer_id, full_name=bot_name.split("'")[0])
+    order = await Order.create(customer=customer, package=app.settings.packages[0].code, bot_name=bot_name,
+                               bot_username=wanted, description="Keeps my diary")
+    payments = PaymentsService(make_stripe_client(app.settings), app.settings.packages,
+                               bot_username="meetmatt_test_bot")
+    await payments.create_checkout(order)
+    return await Order.get(id=order.id)
+
+
+async def pay(stack: Stack, app: Running, order: Order) -> None:
+    """The customer pays: Stripe captures (so a refund can find the payment) and calls the webhook."""
+    session = stack.stripe.complete_session(order.stripe_session_id or "")
+    event = {"id": f"evt_fail_{order.id}_{int(time.time() * 1000)}", "object": "event",
+             "type": "checkout.session.completed", "created": int(time.time()), "livemode": False,
+             "api_version": "2025-01-27", "data": {"object": session}}
+    body = json.dumps(event).encode()
+    secret = stack.settings.stripe_webhook_secret.get_secret_value()  # type: ignore[union-attr]
+    async with aiohttp.ClientSession() as http, http.post(
+        f"http://127.0.0.1:{app.web_port}/webhooks/stripe", data=body,
+        headers={"Stripe-Signature": stripe_signature(body, secret), "Content-Type": "application/json"},
+    ) as response:
+        assert response.status == 200, await response.text()
+
+
+async def live_instances(stack: Stack) -> list[dict[str, Any]]:
+    """Every instance moto has not terminated (pending, running, stopping, stopped)."""
+    session = aioboto3.Session(
+        aws_access_key_id=stack.settings.aws_access_key_id.get_secret_value(),  # type: ignore[union-attr]
+        aws_secret_access_key=stack.settings.aws_secret_access_key.get_secret_value(),  # type: ignore[union-attr]
+        region_name="us-east-1")
+    async with session.client("ec2", endpoint_url=stack.moto_url) as ec2:
+        answer = await ec2.describe_instances(Filters=[{
+            "Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])
+    return [i for r in answer["Reservations"] for i in r["Instances"]]
+
+
+async def assert_nothing_orphaned(stack: Stack, *, also_owned_by: tuple[int, ...] = ()) -> None:
+    """Every live server and every existing bot belongs to an ACTIVE order's instance (or to one of
+    the orders in `also_owned_by`, still being provisioned)."""
+    owners = await Instance.filter(order__status=OrderStatus.ACTIVE, status=InstanceStatus.ACTIVE)
+    owners += await Instance.filter(order_id__in=list(also_owned_by)) if also_owned_by else []
+    servers = {i.ec2_instance_id for i in owners}
+    bots = {(i.bot_username or "").lower() for i in owners}
+    orphan_servers = [i["InstanceId"] for i in await live_instances(stack) if i["InstanceId"] not in servers]
+    orphan_bots = [b.username for key, b in stack.botfather.bots.items() if key not in bots]
+    assert orphan_servers == [], f"servers left running: {orphan_servers}"
+    assert orphan_bots == [], f"bots left at BotFather: {orphan_bots}"
+
+
+async def progress_messages(customer: TelegramTestUser) -> list[BotMessage]:
+    return [m for m in await customer.messages() if "▰" in m.text or "▱" in m.text]
+
+
+async def deep_link(customer: TelegramTestUser, timeout: float = 30) -> tuple[str, str]:
+    message = await customer.wait_for(
+        lambda ms: next((m for m in ms if any("?start=" in b.get("url", "") for b in m.buttons)), None),
+        timeout=timeout, what="the verification deep link")
+    link = next(b["url"] for b in message.buttons if "?start=" in b.get("url", ""))
+    bot_username, code = link.removeprefix("https://t.me/").split("?start=")
+    return bot_username, code
+
+
+async def verify_and_go_live(stack: Stack, customer: TelegramTestUser, order: Order, user_id: int) -> None:
+    bot_username, code = await deep_link(customer)
+    instance = await Instance.get(order_id=order.id, bot_username=bot_username)
+    new_bot = stack.on_bot(instance.bot_token or "", user_id)
+    try:
+        await new_bot.send(f"/start {code}")
+        await new_bot.wait_text("Verified", timeout=30)
+    finally:
+        await new_bot.close()
+
+    async def live() -> bool:
+        return (await Order.get(id=order.id)).status == OrderStatus.ACTIVE
+    await wait_until(live, 60, f"order {order.id} to go live")
+
+
+async def dead_job(order: Order, timeout: float) -> Job:
+    async def dead() -> bool:
+        job = await _provision_job(order)
+        return job is not None and job.status == JobStatus.DEAD
+    await wait_until(dead, timeout, f"order {order.id}'s provision job to be dead")
+    job = await _provision_job(order)
+    assert job is not None
+    return job
+
+
+async def _provision_job(order: Order) -> Job | None:
+    return await Job.get_or_none(kind="provision", key=f"provision:order:{order.id}")
+
+
+async def alerts_delivered() -> bool:
+    return not await Alert.filter(delivered_at=None).exists()
+
+
+async def delivered(kind: str, timeout: float = 20) -> None:
+    """An alert of `kind` exists and every alert so far reached the admins."""
+    async def done() -> bool:
+        return await Alert.filter(kind=kind).exists() and await alerts_delivered()
+    await wait_until(done, timeout, f"a delivered {kind!r} alert")
+
+
+# --- 1. the primary creator account is banned mid-order --------------------------------------------
+
+
+async def test_banned_primary_account_fails_over_and_the_order_still_goes_live(make_stack) -> None:
+    async with make_stack() as stack:
+        primary, fallback = await stack.add_creator_accounts()
+        stack.botfather.fail(CREATOR_PHONES[0], "/newbot", errors.UserDeactivatedBanError(request=None))
+        customer, admin_chat = stack.customer(930_001, "Bea"), stack.admin_chat()
+        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+            order = await place_order(app, 930_001, "Bea's Agent", "bea_agent_bot")
+            await pay(stack, app, order)
+            await verify_and_go_live(stack, customer, order, 930_001)
+            await customer.wait_text("Your agent is live", timeout=10)
+            await wait_until(alerts_delivered, 20, "alerts to be delivered")
+
+        instance = await Instance.get(order_id=order.id)
+        assert instance.status == InstanceStatus.ACTIVE and instance.owner_telegram_id == 930_001
+        assert instance.creator_account_id == fallback.id
+        # the primary talked to BotFather, was banned, and the fallback made the bot in the SAME job run
+        assert stack.botfather.created == [(CREATOR_PHONES[1], instance.bot_username)]
+        assert (await TelegramAccount.get(id=primary.id)).status == AccountStatus.BANNED
+        assert (await TelegramAccount.get(id=fallback.id)).status == AccountStatus.ACTIVE
+        job = await _provision_job(order)
+        assert job is not None and job.status == JobStatus.DONE and job.attempts == 1
+
+        # exactly one alert about it, critical, delivered to the admin chat through telegram-test-api
+        alerts = await Alert.all()
+        assert [(a.kind, a.severity) for a in alerts] == [("account_status", AlertSeverity.CRITICAL)], \
+            [a.text for a in alerts]
+        assert f"#{primary.id}" in alerts[0].text and "banned" in alerts[0].text
+        assert CREATOR_PHONES[0] not in alerts[0].text  # the phone is masked
+        admin_texts = [m.text for m in await admin_chat.messages()]
+        assert len([t for t in admin_texts if "banned" in t]) == 1, admin_texts
+        assert not any("could not be provisioned" in t for t in admin_texts)
+
+        # the customer saw normal progress: one message, edited to "live", no trouble mentioned
+        progress = await progress_messages(customer)
+        assert len(progress) == 1 and "Your agent is live" in progress[0].text
+        assert "problem" not in progress[0].text
+        await assert_nothing_orphaned(stack)
+        await customer.close()
+        await admin_chat.close()
+
+
+# --- 2. EC2 refuses to launch --------------------------------------------------------------------
+
+MISSING_AMI = "ami-0badc0ffee0000000"  # well-formed, but no such image
+
+
+@pytest.fixture
+def moto_validates_images(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto (in this process) checks RunInstances' ImageId like EC2 does: InvalidAMIID.NotFound."""
+    from moto import settings as moto_settings
+
+    monkeypatch.setattr(moto_settings, "ENABLE_AMI_VALIDATION", True)
+
+
+async def assert_failed_and_released(stack: Stack, order: Order, customer: TelegramTestUser,
+                                     admin_chat: TelegramTestUser, *, reason: str, refunded: bool) -> None:
+    """The dead job's compensation: server gone, bot deleted, order closed, both sides told."""
+    order = await Order.get(id=order.id)
+    assert order.status == (OrderStatus.REFUNDED if refunded else OrderStatus.FAILED), order.status
+    assert reason in (order.closed_reason or "") or refunded
+    instance = await Instance.get(order_id=order.id)
+    assert instance.status == InstanceStatus.TERMINATED
+    # the bot that WAS created is gone at BotFather, deleted by the account that made it
+    assert len(stack.botfather.created) == 1
+    assert stack.botfather.deleted == stack.botfather.created
+    await assert_nothing_orphaned(stack)
+
+    progress = await progress_messages(customer)
+    assert len(progress) == 1, [m.text for m in progress]
+    assert "hit a problem" in progress[0].text and "What happens next" in progress[0].text
+    assert progress[0].buttons == []  # the deep link of a deleted bot is no longer offered
+    if refunded:
+        assert "refunding your payment" in progress[0].text
+    else:
+        assert "retry or refund" in progress[0].text
+
+    failed = await Alert.filter(kind="provision_failed")
+    assert len(failed) == 1 and f"Order {order.id}" in failed[0].text and reason in failed[0].text
+    assert failed[0].severity == AlertSeverity.WARNING or failed[0].severity == AlertSeverity.CRITICAL
+    admin_texts = [m.text for m in await admin_chat.messages()]
+    assert len([t for t in admin_texts if f"Order {order.id}" in t and reason in t]) == 1, admin_texts
+
+
+@pytest.mark.parametrize("refund", [False, True], ids=["no-refund", "refund-on-failure"])
+async def test_ec2_launch_failing_ends_failed_with_the_bot_deleted_and_nothing_running(
+        make_stack, moto_validates_images, refund: bool) -> None:
+    async with make_stack(ec2_ami_id=MISSING_AMI, provision_max_attempts=2, job_backoff_base_seconds=0.2,
+                          refund_on_failure=refund) as stack:
+        await stack.add_creator_accounts()
+        customer, admin_chat = stack.customer(930_002, "Cy"), stack.admin_chat()
+        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+            order = await place_order(app, 930_002, "Cy's Agent", "cy_agent_bot")
+            await pay(stack, app, order)
+            job = await dead_job(order, 40)
+
+            async def closed() -> bool:
+                status = (await Order.get(id=order.id)).status
+                return status == (OrderStatus.REFUNDED if refund else OrderStatus.FAILED)
+            await wait_until(closed, 20, "the order to be closed")
+            await delivered("provision_failed")
+            if refund:
+                await customer.wait_text("has been refunded", timeout=20)
+
+        assert job.attempts == 2 and "InvalidAMIID.NotFound" in (job.last_error or "")
+        assert await live_instances(stack) == []
+        await assert_failed_and_released(stack, order, customer, admin_chat, reason="InvalidAMIID.NotFound",
+                                         refunded=refund)
+        refunds = stack.stripe.requests_to("/v1/refunds")
+        if refund:
+            assert [r.status for r in refunds] == [200]
+            assert refunds[0].form["metadata[order_id]"] == str(order.id)
+            assert (await Order.get(id=order.id)).amount_refunded == order.amount > 0
+        else:
+            assert refunds == []
+        await customer.close()
+        await admin_chat.close()
+
+
+# --- 3. SSH never answers ------------------------------------------------------------------------
+
+
+async def ec2_state(stack: Stack, ec2_id: str) -> str:
+    session = aioboto3.Session(
+        aws_access_key_id=stack.settings.aws_access_key_id.get_secret_value(),  # type: ignore[union-attr]
+        aws_secret_access_key=stack.settings.aws_secret_access_key.get_secret_value(),  # type: ignore[union-attr]
+        region_name="us-east-1")
+    async with session.client("ec2", endpoint_url=stack.moto_url) as ec2:
+        answer = await ec2.describe_instances(InstanceIds=[ec2_id])
+    return answer["Reservations"][0]["Instances"][0]["State"]["Name"]
+
+
+async def test_ssh_never_reachable_ends_failed_with_the_server_terminated_and_the_bot_deleted(
+        make_stack) -> None:
+    closed_port = free_port()  # nothing listens here: every SSH connection is refused
+    async with make_stack(ssh_port=closed_port, ssh_connect_timeout=0.5, bootstrap_timeout_s=1.0,
+                          provision_max_attempts=2, job_backoff_base_seconds=0.2) as stack:
+        await stack.add_creator_accounts()
+        customer, admin_chat = stack.customer(930_003, "Dee"), stack.admin_chat()
+        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+            order = await place_order(app, 930_003, "Dee's Agent", "dee_agent_bot")
+            await pay(stack, app, order)
+            job = await dead_job(order, 40)
+
+            async def closed() -> bool:
+                return (await Order.get(id=order.id)).status == OrderStatus.FAILED
+            await wait_until(closed, 20, "the order to be closed")
+            await delivered("provision_failed")
+
+        assert job.attempts == 2 and "BootstrapError" in (job.last_error or "")
+        instance = await Instance.get(order_id=order.id)
+        assert instance.ec2_instance_id  # the server was launched, once, and is terminated now
+        assert await ec2_state(stack, instance.ec2_instance_id) in ("shutting-down", "terminated")
+        assert stack.ssh.commands == []  # nothing ever reached an SSH server
+        await assert_failed_and_released(stack, order, customer, admin_chat, reason="BootstrapError",
+                                         refunded=False)
+        failed = await Alert.get(kind="provision_failed")
+        assert f"server {instance.ec2_instance_id} terminated" in failed.text
+        assert f"bot @{instance.bot_username} deleted" in failed.text
+        await customer.close()
+        await admin_chat.close()
+
+
+# --- 4. the customer never verifies ---------------------------------------------------------------
+
+
+async def test_verification_never_done_expires_and_the_order_ends_failed_with_everything_released(
+        make_stack) -> None:
+    async with make_stack(verification_ttl_minutes=0.05) as stack:  # the deep link lives 3 s
+        await stack.add_creator_accounts()
+        customer, admin_chat = stack.customer(930_004, "Eve"), stack.admin_chat()
+        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+            order = await place_order(app, 930_004, "Eve's Agent", "eve_agent_bot")
+            await pay(stack, app, order)
+            await deep_link(customer)  # the link was offered ...
+            job = await dead_job(order, 40)  # ... and nobody opened it
+
+            async def closed() -> bool:
+                return (await Order.get(id=order.id)).status == OrderStatus.FAILED
+            await wait_until(closed, 20, "the order to be closed")
+            await delivered("provision_failed")
+
+        assert job.attempts == 1  # PermanentError: no retry can help
+        assert "verification expired" in (job.last_error or "")
+        instance = await Instance.get(order_id=order.id)
+        assert instance.ec2_instance_id
+        assert await ec2_state(stack, instance.ec2_instance_id) in ("shutting-down", "terminated")
+        assert CONFIG_PATH not in stack.ssh.files  # never activated
+        await assert_failed_and_released(stack, order, customer, admin_chat, reason="verification expired",
+                                         refunded=False)
+        progress = (await progress_messages(customer))[0]
+        assert "link to prove this bot is yours was not opened in time" in progress.text
+        await customer.close()
+        await admin_chat.close()
