@@ -364,6 +364,19 @@ async def confirm(
     data = await state.get_data()
     order_id = data.get("order_id")
     order = await Order.get_or_none(id=order_id, customer=customer) if order_id else None
+    if order is not None and not order.stripe_session_id:
+        # the first Confirm failed at Stripe and the customer edited since: the order follows the edit
+        draft = OrderDraft.from_state(data)
+        await Order.filter(id=order.id).update(
+            package=draft.package,
+            bot_name=draft.bot_name,
+            bot_username=draft.bot_username,
+            description=draft.description,
+            avatar_file_id=draft.avatar_file_id,
+            creation_mode=draft.creation_mode,
+            managed_bot_id=draft.managed_bot_id,
+        )
+        await order.refresh_from_db()
     if order is None:
         try:
             order = await create_order(customer, OrderDraft.from_state(data), settings.packages)

@@ -255,3 +255,19 @@ async def test_suggestion_button_offers_a_free_username(harness: BotHarness, ali
     assert suggestion == OrderCb(action="suggest").pack()
     text = last_sent(calls).text
     assert "tom_helper_bot</code>" not in text and "tom_helper_" in text  # taken: a number is added
+
+
+async def test_an_edit_after_a_failed_confirm_reaches_the_order(
+    harness: BotHarness, alice: FakeUser, stripe_api
+) -> None:
+    await walk_to_summary(harness, alice, name="Old Name")
+    stripe_api.fail_next(500, times=1)
+    await harness.press(alice, OrderCb(action="confirm").pack())
+    await harness.press(alice, OrderCb(action="edit").pack())
+    await harness.press(alice, EditCb(field="name").pack())
+    await harness.send(alice, "New Name")
+    calls = await harness.press(alice, OrderCb(action="confirm").pack())
+    assert last_sent(calls).button("Pay").url.startswith(stripe_api.base_url)
+    order = await Order.get()
+    assert order.bot_name == "New Name" and await Order.all().count() == 1
+    assert stripe_api.sessions[order.stripe_session_id]["metadata"]["botName"] == "New Name"
