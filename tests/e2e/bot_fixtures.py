@@ -21,14 +21,20 @@ ADMIN_ID = 700_001
 ADMIN_CHAT_ID = -100_555
 
 
+_shared_api: TelegramTestApi | None = None
+
+
 @pytest.fixture(scope="session")
 def telegram_api() -> Iterator[TelegramTestApi]:
-    try:
-        api = TelegramTestApi.start()
-    except StandInUnavailable as exc:
-        pytest.fail(str(exc))
-    yield api
-    api.stop()
+    """One telegram-test-api process for the whole run (modules that import this fixture share it)."""
+    global _shared_api
+    if _shared_api is None or _shared_api.process.poll() is not None:
+        try:
+            _shared_api = TelegramTestApi.start()
+        except StandInUnavailable as exc:
+            pytest.fail(str(exc))
+    yield _shared_api
+    _shared_api.stop()  # session teardown; stop() is a no-op once the process is gone
 
 
 def free_port() -> int:
