@@ -53,9 +53,15 @@ CUSTOMER_REASONS = {
 }
 
 
+# a job parked for the creator pool carries this reason (Job.last_error), so it can be woken early
+POOL_WAIT_REASON = "no creator account is free"
+POOL_WAIT_TEXT = ("Telegram is not letting us create new bots right now. Your order is paid and queued: it "
+                  "continues by itself as soon as a bot can be made. You don't need to do anything.")
+
+
 class PoolWait(Exception):  # noqa: N818 - a signal: no creator account can serve right now
     def __init__(self, retry_at) -> None:
-        super().__init__(f"no creator account is free until {retry_at.isoformat()}")
+        super().__init__(f"{POOL_WAIT_REASON} until {retry_at.isoformat()}")
         self.retry_at = retry_at
 
 
@@ -145,6 +151,10 @@ class ProvisioningSaga:
                                        self._bot_branch(claimed, order, instance), return_exceptions=True)
         for result in results:
             if isinstance(result, PoolWait):
+                if not claimed.job.state.get("pool_wait_reported"):
+                    # the customer would otherwise watch "Creating your Telegram bot…" for an hour
+                    await self.d.progress.report(order.id, progress.CREATING_BOT, detail=POOL_WAIT_TEXT)
+                    await self.d.queue.save_step(claimed, "pool_wait_reported", True)
                 raise RetryLater(result.retry_at, str(result))
         for result in results:
             if isinstance(result, BaseException):

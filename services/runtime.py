@@ -16,15 +16,24 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from tortoise.expressions import Q
+
 from config import Settings
-from models import Job, Order
+from models import AccountStatus, Job, JobStatus, Order, TelegramAccount
 from services import job_kinds
 from services.account_pool import AccountPool, AccountUnavailable, PoolExhausted, telethon_client_factory
 from services.bot_api import BotApi
 from services.botfather import UsernamesExhausted
-from services.jobs import Claimed, JobQueue
+from services.jobs import Claimed, JobQueue, utcnow
 from services.notifications import Messenger, deliver_customer_message
-from services.provisioning import BotMaker, CreatedBot, PoolWait, ProvisioningSaga, SagaDeps
+from services.provisioning import (
+    POOL_WAIT_REASON,
+    BotMaker,
+    CreatedBot,
+    PoolWait,
+    ProvisioningSaga,
+    SagaDeps,
+)
 from services.verification import Verifier
 from services.worker import Handler, PermanentError, Sweep, Worker
 
@@ -77,6 +86,27 @@ class PoolBotMaker(BotMaker):
         if account_id is None:
             return False
         return await self.pool.delete_bot(account_id, username)
+
+
+async def wake_pool_waiters() -> int:
+    """Provision jobs parked until a creator account frees up run now if one can serve again.
+
+    A job that found the pool exhausted waits until the earliest cooldown ends, or an hour when no
+    account recovers by itself; an account enabled or healthy again in the meantime should not
+    leave paid orders waiting out that hour. Returns how many jobs were woken.
+    """
+    now = utcnow()
+    serving = await TelegramAccount.filter(
+        Q(cooldown_until=None) | Q(cooldown_until__lte=now),
+        status__in=[AccountStatus.ACTIVE, AccountStatus.COOLING_DOWN, AccountStatus.LIMITED],
+    ).exists()
+    if not serving:
+        return 0
+    woken = await Job.filter(kind=job_kinds.PROVISION, status=JobStatus.PENDING, run_after__gt=now,
+                             last_error__startswith=POOL_WAIT_REASON).update(run_after=now, updated_at=now)
+    if woken:
+        log.info("a creator account can serve again: waiting orders resume", extra={"jobs": woken})
+    return woken
 
 
 @dataclass
@@ -202,6 +232,11 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
 
         async def account_check(claimed: Claimed) -> None:
             await handle_account_check(pool, claimed.job.payload)
+            await wake_pool_waiters()
+
+        async def check_accounts() -> None:
+            await pool.check_all()
+            await wake_pool_waiters()
 
         handlers: dict[str, Handler] = {
             job_kinds.PROVISION: saga.run,
@@ -213,7 +248,9 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
         }
         sweeps = [
             Sweep("stale_leases", 30 * sweep_scale, queue.reclaim_expired),
-            Sweep("accounts", 600 * sweep_scale, pool.check_all),
+            Sweep("accounts", 600 * sweep_scale, check_accounts),
+            # an account put back in service (accounts enable, /accounts) resumes waiting orders soon
+            Sweep("pool_waiters", 60 * sweep_scale, wake_pool_waiters),
             *care.sweeps(health_interval=300 * sweep_scale, expiry_interval=600 * sweep_scale,
                          warm_pool_interval=60 * sweep_scale),
         ]

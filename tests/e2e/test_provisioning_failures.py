@@ -16,6 +16,7 @@ import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -37,8 +38,10 @@ from models import (
     OrderStatus,
     TelegramAccount,
 )
+from services.jobs import utcnow
 from services.openclaw_config import CONFIG_PATH
 from services.payments import PaymentsService, make_stripe_client
+from services.provisioning import POOL_WAIT_REASON
 from services.worker_cli import Running, running
 from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.e2e.bot_fixtures import telegram_api  # noqa: F401
@@ -373,4 +376,85 @@ async def test_verification_never_done_expires_and_the_order_ends_failed_with_ev
         progress = (await progress_messages(customer))[0]
         assert "link to prove this bot is yours was not opened in time" in progress.text
         await customer.close()
+        await admin_chat.close()
+
+
+# --- 5. paid, but no creator account can make the bot ------------------------------------------------
+
+
+async def test_paid_orders_wait_for_a_creator_account_and_complete_when_one_comes_back(make_stack) -> None:
+    """DESIGN: pool exhausted -> the job waits (no attempt spent), ONE "pool exhausted" alert however
+    many orders wait, nothing lost. Decided here: each waiting order keeps its own server (launched
+    in parallel with bot creation; it stays READY so the order completes in seconds when an account
+    returns) and no bot exists meanwhile. When an admin puts an account back in service, the
+    waiting orders resume and go live."""
+    async with make_stack() as stack:
+        accounts = await stack.add_creator_accounts()
+        for account, phone in zip(accounts, CREATOR_PHONES, strict=True):
+            # Telegram banned both: the pool knows it, and every health check confirms it
+            account.status, account.last_error = AccountStatus.BANNED, "UserDeactivatedBanError"
+            await account.save(update_fields=["status", "last_error"])
+            stack.botfather.fail(phone, "get_me", errors.UserDeactivatedBanError(request=None), times=1000)
+        ann, bob = stack.customer(930_005, "Ann"), stack.customer(930_006, "Bob")
+        admin_chat = stack.admin_chat()
+        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+            first = await place_order(app, 930_005, "Ann's Agent", "ann_waits_bot")
+            second = await place_order(app, 930_006, "Bob's Agent", "bob_waits_bot")
+            await pay(stack, app, first)
+            await pay(stack, app, second)
+
+            async def both_waiting() -> bool:
+                jobs = [await _provision_job(o) for o in (first, second)]
+                return all(j is not None and j.status == JobStatus.PENDING and "ready" in j.state
+                           and j.run_after > utcnow() + timedelta(minutes=5) for j in jobs)
+            await wait_until(both_waiting, 30, "both orders to wait for a creator account")
+            await delivered("pool_exhausted")
+            await ann.wait_text("Your order is paid and queued", timeout=10)
+            await bob.wait_text("Your order is paid and queued", timeout=10)
+
+            # the waiting state: nothing lost, nothing spent, one alert
+            for order in (first, second):
+                job = await _provision_job(order)
+                assert job is not None and job.attempts == 0
+                assert (job.last_error or "").startswith(POOL_WAIT_REASON)
+                assert (await Order.get(id=order.id)).status == OrderStatus.PROVISIONING
+                instance = await Instance.get(order_id=order.id)
+                assert instance.status == InstanceStatus.READY and instance.bot_username is None
+            exhausted = await Alert.filter(kind="pool_exhausted")
+            assert len(exhausted) == 1 and exhausted[0].severity == AlertSeverity.CRITICAL
+            assert exhausted[0].count >= 2  # the second order's wait merged into the first alert
+            assert "add one with `python main.py accounts login`" in exhausted[0].text
+            admin_texts = [m.text for m in await admin_chat.messages()]
+            assert len([t for t in admin_texts if "No creator account can create bots" in t]) == 1, \
+                admin_texts
+            assert stack.botfather.created == [] and stack.botfather.bots == {}
+            servers = await live_instances(stack)
+            assert len(servers) == 2  # each waiting order's own server, no more
+            await assert_nothing_orphaned(stack, also_owned_by=(first.id, second.id))
+
+            # Telegram lifts the ban on the fallback; an admin puts it back in service
+            # (what `accounts enable` and the /accounts button do)
+            stack.botfather.scripts[CREATOR_PHONES[1]].errors.clear()
+            await TelegramAccount.filter(id=accounts[1].id).update(status=AccountStatus.ACTIVE,
+                                                                   cooldown_until=None)
+            await verify_and_go_live(stack, ann, first, 930_005)
+            await verify_and_go_live(stack, bob, second, 930_006)
+            await ann.wait_text("Your agent is live", timeout=10)
+            await bob.wait_text("Your agent is live", timeout=10)
+
+        for order in (first, second):
+            job = await _provision_job(order)
+            assert job is not None and job.status == JobStatus.DONE and job.attempts == 1
+            instance = await Instance.get(order_id=order.id)
+            assert instance.status == InstanceStatus.ACTIVE and instance.creator_account_id == accounts[1].id
+        # the same two servers went live: none was launched twice or left behind
+        assert sorted(i["InstanceId"] for i in await live_instances(stack)) == sorted(
+            s["InstanceId"] for s in servers)
+        assert sorted(p for p, _ in stack.botfather.created) == [CREATOR_PHONES[1]] * 2
+        assert await Alert.filter(kind="pool_exhausted").count() == 1
+        await assert_nothing_orphaned(stack)
+        for customer in (ann, bob):
+            progress = await progress_messages(customer)
+            assert len(progress) == 1 and "Your agent is live" in progress[0].text
+            await customer.close()
         await admin_chat.close()
