@@ -149,7 +149,7 @@ app.all('/bot:token/getUpdates', async (req, res) => {
       const done = () => { clearTimeout(timer); server.off('MeetMattUpdate', done); resolve(); };
       const timer = setTimeout(done, timeout * 1000);
       server.on('MeetMattUpdate', done);
-      req.on('close', done);
+      res.on('close', done); // the client gave up (req's 'close' fires once its body is read)
     });
     found = pending();
   }
