@@ -30,7 +30,11 @@ JOBS = {
 }
 
 
+STATUSES = {s.value for s in InstanceStatus}
+
+
 async def _page(status: str, page: int) -> tuple[str, object]:
+    status = status if status == "all" or status in STATUSES else "active"
     query = Instance.all() if status == "all" else Instance.filter(status=status)
     total = await query.count()
     pages = max(1, -(-total // PAGE_SIZE))
@@ -47,7 +51,7 @@ async def _page(status: str, page: int) -> tuple[str, object]:
 @router.message(Command("instances"))
 async def list_instances(message: Message, command: CommandObject) -> None:
     wanted = (command.args or "active").strip().lower()
-    status = wanted if wanted == "all" or wanted in {s.value for s in InstanceStatus} else "active"
+    status = wanted if wanted == "all" or wanted in STATUSES else "active"
     text, markup = await _page(status, 0)
     await message.answer(text, reply_markup=markup)
 

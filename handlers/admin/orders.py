@@ -14,7 +14,11 @@ router = RouterTemplate("admin.orders")
 LIMIT = 20
 
 
+STATUSES = {s.value for s in OrderStatus}
+
+
 async def _render(status: str) -> str:
+    status = status if status in STATUSES else "all"
     query = Order.all() if status == "all" else Order.filter(status=status)
     orders = await query.order_by("-id").limit(LIMIT)
     if not orders:
@@ -27,7 +31,7 @@ async def _render(status: str) -> str:
 @router.message(Command("orders"))
 async def list_orders(message: Message, command: CommandObject) -> None:
     wanted = (command.args or "all").strip().lower()
-    status = wanted if wanted in {s.value for s in OrderStatus} else "all"
+    status = wanted if wanted in STATUSES else "all"
     await message.answer(await _render(status), reply_markup=keyboards.order_filters(status))
 
 

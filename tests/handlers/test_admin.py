@@ -248,3 +248,15 @@ async def test_non_admin_pressing_forged_admin_buttons_changes_nothing(
         assert [c.name for c in calls] == ["AnswerCallbackQuery"]
     assert (await TelegramAccount.get(id=acc.id)).status == AccountStatus.ACTIVE
     assert await Job.all().count() == 0 and await AdminAction.all().count() == 0
+
+
+async def test_unknown_status_filters_fall_back_instead_of_failing(
+    harness: BotHarness, admin: FakeUser
+) -> None:
+    await instance(InstanceStatus.ACTIVE, "kept_bot")
+    calls = await harness.press(admin, InstanceListCb(status="bogus").pack())
+    assert "kept_bot" in last_sent(calls).text and "active ·" in last_sent(calls).text
+    calls = await harness.send(admin, "/instances nonsense")
+    assert "kept_bot" in last_sent(calls).text
+    calls = await harness.press(admin, OrderListCb(status="bogus").pack())
+    assert "No orders" in last_sent(calls).text
