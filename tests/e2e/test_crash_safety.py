@@ -53,7 +53,7 @@ from tests.standins.stack import Stack, moto_reset, standin_stack
 from tests.standins.telegram import TelegramTestApi
 
 STEP_KILL_POINTS = ("instance", "launch", "bot_chosen", "bot", "verification", "ready", "verified")
-MID_STEP_KILL_POINTS = ("launch_returned", "botfather_done")
+MID_STEP_KILL_POINTS = ("instance_created", "launch_returned", "botfather_done")
 CRASH_LEASE_SECONDS = 3  # the dead worker's lease: how soon the fresh worker may take over
 FIRST_CUSTOMER = 940_000
 
@@ -236,6 +236,15 @@ def config_uploads(stack: Stack) -> list[dict]:
             if "install -m" in c.command and c.command.endswith(CONFIG_PATH) and c.stdin]
 
 
+async def progress_messages(stack: Stack, customer_id: int) -> list:
+    """What the Meet Matt bot shows this customer as progress (the ▰▱ bar)."""
+    chat = stack.customer(customer_id)
+    try:
+        return [m for m in await chat.messages() if "▰" in m.text]
+    finally:
+        await chat.close()
+
+
 def tags_of(server: dict) -> dict[str, str]:
     return {t["Key"]: t["Value"] for t in server.get("Tags", [])}
 
@@ -266,6 +275,8 @@ async def test_worker_killed_at_each_step_leaves_one_server_one_bot_one_active_o
             assert job.status == JobStatus.RUNNING  # left mid-job, its lease still on the dead worker
             if kill_at in STEP_KILL_POINTS:
                 assert kill_at in job.state
+            elif kill_at == "instance_created":
+                assert "instance" not in job.state and await Instance.filter(order_id=order.id).count() == 1
             elif kill_at == "launch_returned":
                 assert "launch" not in job.state
                 assert len(await all_instances(stack)) == 1  # RunInstances happened; the id was not saved
@@ -313,7 +324,7 @@ async def test_worker_killed_at_each_step_leaves_one_server_one_bot_one_active_o
     assert world.bots[instance.bot_username.lower()].token == instance.bot_token
     assert world.overlaps == []
     newbots = [t for _, t in world.sent].count("/newbot")
-    if kill_at in ("instance", "bot", "verification", "verified", "botfather_done"):
+    if kill_at in ("instance_created", "instance", "bot", "verification", "verified", "botfather_done"):
         assert newbots == 1  # died before any dialogue, or after the bot existed (recovered by /token)
     else:  # may have died mid-dialogue before the username was sent: the fresh worker starts over
         assert newbots in (1, 2)
@@ -324,6 +335,11 @@ async def test_worker_killed_at_each_step_leaves_one_server_one_bot_one_active_o
     owner = FIRST_CUSTOMER + 1
     assert uploads[0]["channels"]["telegram"]["allowFrom"] in ([owner], [str(owner)])
     assert len(stack.ssh.commands_matching("systemctl restart")) == 1
+
+    # the customer still has ONE progress message, edited by both workers, ending live
+    shown = await progress_messages(stack, owner)
+    assert len(shown) == 1 and shown[0].message_id == order.progress_message_id
+    assert "Your agent is live" in shown[0].text
 
 
 # --- 2. two workers, one PostgreSQL, 20 orders ---------------------------------------------------
@@ -382,6 +398,7 @@ async def test_two_workers_share_twenty_orders_and_never_run_a_step_twice(
     # BotFather: exactly 20 /newbot, 20 bots, none deleted, never two dialogues on one account at once
     world = stack.botfather
     assert [t for _, t in world.sent].count("/newbot") == n_orders
+    assert "/token" not in [t for _, t in world.sent]  # no run ever had to recover a bot
     assert len(world.created) == n_orders == len(world.bots) and world.deleted == []
     assert world.overlaps == [], Counter(world.overlaps)
     assert {b.token for b in world.bots.values()} == {i.bot_token for i in await Instance.all()}
@@ -391,3 +408,8 @@ async def test_two_workers_share_twenty_orders_and_never_run_a_step_twice(
     per_bot = Counter(u["channels"]["telegram"]["botToken"] for u in uploads)
     assert len(per_bot) == n_orders and set(per_bot.values()) == {1}
     assert len(stack.ssh.commands_matching("systemctl restart")) == n_orders
+
+    # each customer got one progress message, ending live
+    for n in range(1, n_orders + 1):
+        shown = await progress_messages(stack, FIRST_CUSTOMER + n)
+        assert len(shown) == 1 and "Your agent is live" in shown[0].text, [m.text for m in shown]

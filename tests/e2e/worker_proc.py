@@ -6,6 +6,7 @@ host key, the aiogram messenger on telegram-test-api, then `runtime.worker().run
 
 Test-only crash points (never in production code): with `kill_at` set, the process SIGKILLs itself
 - right after the job step `<name>` is recorded (`JobQueue.save_step` wrapped), for any step name;
+- `instance_created`: right after the order's Instance row was written (step not yet recorded);
 - `launch_returned`: right after `Ec2Fleet.launch` returned (RunInstances done, id not yet saved);
 - `botfather_done`: right after BotFather answered "Done! ... token" (bot made, not yet saved).
 
@@ -34,6 +35,7 @@ from pydantic import SecretStr
 from bot.factory import create_bot
 from bot.messenger import AiogramMessenger
 from config import Settings
+from models import Instance
 from services.db import close_db, init_db
 from services.ec2_fleet import Ec2Fleet
 from services.host_keys import HostKeyPair
@@ -42,7 +44,7 @@ from services.logging_setup import setup_logging
 from services.runtime import open_runtime
 from tests.standins.botfather_server import RemoteBotFather
 
-MID_STEP_KILL_POINTS = ("launch_returned", "botfather_done")
+MID_STEP_KILL_POINTS = ("instance_created", "launch_returned", "botfather_done")
 BOTFATHER_DONE_PREFIX = "Done! Congratulations on your new bot"
 
 
@@ -82,6 +84,16 @@ def _die() -> None:
 def install_kill_point(kill_at: str | None) -> None:
     """Wrap the call after which the process dies (`botfather_done` is hooked on the client instead)."""
     if not kill_at or kill_at == "botfather_done":
+        return
+    if kill_at == "instance_created":
+        create = Instance.create
+
+        async def create_then_die(*args: Any, **kwargs: Any) -> Instance:
+            row = await create(*args, **kwargs)
+            _die()
+            return row
+
+        Instance.create = create_then_die  # type: ignore[method-assign]
         return
     if kill_at == "launch_returned":
         launch = Ec2Fleet.launch
