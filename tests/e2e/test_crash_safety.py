@@ -351,6 +351,7 @@ async def test_two_workers_share_twenty_orders_and_never_run_a_step_twice(
         pytest.skip("several worker processes share one PostgreSQL; a SQLite deployment runs one process")
     n_orders = 20
     customers = Customers(stack)
+    stack.botfather.latency = 0.02  # each reply takes a moment: dialogues last long enough to collide
     async with BotFatherServer(stack.botfather) as botfather:
         workers = []
         for name in ("worker_a", "worker_b"):
@@ -388,6 +389,8 @@ async def test_two_workers_share_twenty_orders_and_never_run_a_step_twice(
     assert all(done_by.values()), done_by
     assert not (done_by["worker_a"] & done_by["worker_b"]), done_by
     assert len(done_by["worker_a"] | done_by["worker_b"]) == n_orders
+    lost = [r for w in workers for r in w.records() if "lease" in str(r.get("msg", ""))]
+    assert lost == []  # no job was ever taken from a worker that was still running it
 
     # moto: RunInstances ran exactly 20 times, one server per order
     servers = await all_instances(stack)
@@ -401,6 +404,10 @@ async def test_two_workers_share_twenty_orders_and_never_run_a_step_twice(
     assert "/token" not in [t for _, t in world.sent]  # no run ever had to recover a bot
     assert len(world.created) == n_orders == len(world.bots) and world.deleted == []
     assert world.overlaps == [], Counter(world.overlaps)
+    # ... although both processes did talk to BotFather through the same account
+    openers = {(pid, phone) for pid, phone, op in botfather.calls if op == "open"}
+    by_phone = Counter(phone for _, phone in openers)
+    assert max(by_phone.values()) == 2, openers
     assert {b.token for b in world.bots.values()} == {i.bot_token for i in await Instance.all()}
 
     # SSH: one activation per instance (one config written per bot), one gateway restart each
