@@ -215,9 +215,10 @@ async def username_typed(message: Message, state: FSMContext, settings: Settings
         await _refuse(message, checked.reason or "")
         return
     await state.update_data(bot_username=checked.value, creation_mode="pool", managed_bot_id=None)
-    await message.answer(
-        f"Username: @{texts.esc(checked.value)}", reply_markup=keyboards.remove_reply_keyboard()
-    )
+    if _managed(settings):  # take away the "create my bot with Telegram" reply keyboard
+        await message.answer(
+            f"Username: @{texts.esc(checked.value)}", reply_markup=keyboards.remove_reply_keyboard()
+        )
     await _next(message, state, settings, "username")
 
 

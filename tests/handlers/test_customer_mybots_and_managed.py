@@ -224,3 +224,16 @@ async def test_pool_mode_shows_no_managed_button(harness: BotHarness, alice: Fak
     await harness.press(alice, PackageCb(code="starter").pack())
     calls = await harness.send(alice, "Tom Helper")
     assert all(texts.BTN_MANAGED not in c.markup_texts for c in calls)
+
+
+async def test_typing_a_username_in_managed_mode_takes_the_telegram_button_away(
+    managed: BotHarness, alice: FakeUser
+) -> None:
+    from aiogram.types import ReplyKeyboardRemove
+
+    await managed.send(alice, "/new")
+    await managed.press(alice, PackageCb(code="starter").pack())
+    await managed.send(alice, "Tom Helper")
+    calls = await managed.send(alice, "tom_typed_bot")
+    assert any(isinstance(getattr(c.method, "reply_markup", None), ReplyKeyboardRemove) for c in calls)
+    assert await state_of(managed, alice) == OrderForm.description.state
