@@ -52,8 +52,11 @@ from tests.standins.moto_ec2 import moto_server  # noqa: F401
 from tests.standins.stack import Stack, moto_reset, standin_stack
 from tests.standins.telegram import TelegramTestApi
 
-STEP_KILL_POINTS = ("instance", "launch", "bot_chosen", "bot", "verification", "ready", "verified")
-MID_STEP_KILL_POINTS = ("instance_created", "launch_returned", "botfather_done")
+STEP_KILL_POINTS = ("instance", "launch", "bot_chosen", "bot", "verification", "ready", "verified", "live")
+MID_STEP_KILL_POINTS = ("instance_created", "launch_returned", "botfather_done", "activated")
+# killed after activation but before the order was marked active ("live" is recorded in the same
+# transaction as the order's status, which the kill rolls back): the fresh worker activates again
+ACTIVATES_TWICE = ("activated", "live")
 CRASH_LEASE_SECONDS = 3  # the dead worker's lease: how soon the fresh worker may take over
 FIRST_CUSTOMER = 940_000
 
@@ -273,10 +276,16 @@ async def test_worker_killed_at_each_step_leaves_one_server_one_bot_one_active_o
             assert doomed.returncode == -signal.SIGKILL, doomed.log()
             job = await Job.get(kind=job_kinds.PROVISION)
             assert job.status == JobStatus.RUNNING  # left mid-job, its lease still on the dead worker
-            if kill_at in STEP_KILL_POINTS:
+            if kill_at == "live":  # recorded inside the transaction that the kill rolled back
+                assert "live" not in job.state and "verified" in job.state
+                assert (await Order.get(id=order.id)).status == OrderStatus.AWAITING_VERIFICATION
+            elif kill_at in STEP_KILL_POINTS:
                 assert kill_at in job.state
             elif kill_at == "instance_created":
                 assert "instance" not in job.state and await Instance.filter(order_id=order.id).count() == 1
+            elif kill_at == "activated":
+                assert "verified" in job.state and "live" not in job.state
+                assert len(config_uploads(stack)) == 1
             elif kill_at == "launch_returned":
                 assert "launch" not in job.state
                 assert len(await all_instances(stack)) == 1  # RunInstances happened; the id was not saved
@@ -324,17 +333,19 @@ async def test_worker_killed_at_each_step_leaves_one_server_one_bot_one_active_o
     assert world.bots[instance.bot_username.lower()].token == instance.bot_token
     assert world.overlaps == []
     newbots = [t for _, t in world.sent].count("/newbot")
-    if kill_at in ("instance_created", "instance", "bot", "verification", "verified", "botfather_done"):
+    if kill_at not in ("launch", "bot_chosen", "ready", "launch_returned"):
         assert newbots == 1  # died before any dialogue, or after the bot existed (recovered by /token)
     else:  # may have died mid-dialogue before the username was sent: the fresh worker starts over
         assert newbots in (1, 2)
 
-    # activated once, for the verified customer
+    # activated once, for the verified customer (again, identically, when killed before it was recorded)
     uploads = config_uploads(stack)
-    assert len(uploads) == 1
+    activations = 2 if kill_at in ACTIVATES_TWICE else 1
+    assert len(uploads) == activations and all(u == uploads[0] for u in uploads)
     owner = FIRST_CUSTOMER + 1
     assert uploads[0]["channels"]["telegram"]["allowFrom"] in ([owner], [str(owner)])
-    assert len(stack.ssh.commands_matching("systemctl restart")) == 1
+    assert uploads[0]["channels"]["telegram"]["botToken"] == instance.bot_token
+    assert len(stack.ssh.commands_matching("systemctl restart")) == activations
 
     # the customer still has ONE progress message, edited by both workers, ending live
     shown = await progress_messages(stack, owner)

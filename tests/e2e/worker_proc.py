@@ -8,7 +8,9 @@ Test-only crash points (never in production code): with `kill_at` set, the proce
 - right after the job step `<name>` is recorded (`JobQueue.save_step` wrapped), for any step name;
 - `instance_created`: right after the order's Instance row was written (step not yet recorded);
 - `launch_returned`: right after `Ec2Fleet.launch` returned (RunInstances done, id not yet saved);
-- `botfather_done`: right after BotFather answered "Done! ... token" (bot made, not yet saved).
+- `botfather_done`: right after BotFather answered "Done! ... token" (bot made, not yet saved);
+- `activated`: right after the agent was activated over SSH (config written, gateway ready), before
+  the order is marked active.
 
 `lease_seconds` overrides the lease below Settings' minimum (crash tests want quick take-overs).
 
@@ -36,6 +38,7 @@ from bot.factory import create_bot
 from bot.messenger import AiogramMessenger
 from config import Settings
 from models import Instance
+from services import activation
 from services.db import close_db, init_db
 from services.ec2_fleet import Ec2Fleet
 from services.host_keys import HostKeyPair
@@ -44,7 +47,7 @@ from services.logging_setup import setup_logging
 from services.runtime import open_runtime
 from tests.standins.botfather_server import RemoteBotFather
 
-MID_STEP_KILL_POINTS = ("instance_created", "launch_returned", "botfather_done")
+MID_STEP_KILL_POINTS = ("instance_created", "launch_returned", "botfather_done", "activated")
 BOTFATHER_DONE_PREFIX = "Done! Congratulations on your new bot"
 
 
@@ -94,6 +97,15 @@ def install_kill_point(kill_at: str | None) -> None:
             return row
 
         Instance.create = create_then_die  # type: ignore[method-assign]
+        return
+    if kill_at == "activated":
+        activate = activation.activate
+
+        async def activate_then_die(*args: Any, **kwargs: Any) -> None:
+            await activate(*args, **kwargs)
+            _die()
+
+        activation.activate = activate_then_die
         return
     if kill_at == "launch_returned":
         launch = Ec2Fleet.launch
