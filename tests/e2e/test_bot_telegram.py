@@ -3,7 +3,10 @@ AND webhook mode, with the real PaymentsService against the Stripe stand-in and 
 
 from __future__ import annotations
 
+import logging
+
 import aiohttp
+import pytest
 
 from bot import texts
 from bot.runner import TELEGRAM_WEBHOOK_PATH, webhook_secret
@@ -167,7 +170,9 @@ HOSTILE_NAMES = [
 
 async def test_hostile_input_is_refused_or_shown_escaped_and_nothing_crashes(
     live_bot: LiveBot,  # noqa: F811
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.WARNING)
     eve = live_bot.user(810_005, "Eve")
     try:
         for name, expect in HOSTILE_NAMES:
@@ -188,5 +193,7 @@ async def test_hostile_input_is_refused_or_shown_escaped_and_nothing_crashes(
         await eve.say("d" * 10_000, texts.UNKNOWN.split(".")[0])  # outside a dialogue: a pointer to /help
         await eve.say("/help", "How it works")  # still alive
         assert await Customer.filter(telegram_id=810_005).count() == 1  # and the table is still there
+        failures = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
+        assert failures == []  # no handler failed on any of it
     finally:
         await eve.close()
