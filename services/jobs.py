@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -50,6 +50,10 @@ class Claimed:
 
     job: Job
     token: str
+    # orders the read-modify-write of this job's `state` by its concurrent steps; per job, not per
+    # queue: a step that saves inside a transaction (on SQLite, one connection) must never wait for
+    # another job's save that itself waits for that connection
+    state_lock: asyncio.Lock = field(default_factory=asyncio.Lock, compare=False, repr=False)
 
     @property
     def id(self) -> int:
@@ -65,7 +69,6 @@ class JobQueue:
         self.lease = timedelta(seconds=lease_seconds)
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
-        self._state_lock = asyncio.Lock()
 
     # --- producing -------------------------------------------------------------------------------
 
@@ -148,7 +151,7 @@ class JobQueue:
         Steps of one job may run concurrently (launch and bot creation): the lock keeps their
         read-modify-write of `state` in order.
         """
-        async with self._state_lock:
+        async with claimed.state_lock:
             new_state = {**claimed.job.state, step: value}
             await self._write(claimed, state=new_state, locked_until=utcnow() + self.lease)
             claimed.job.state = new_state

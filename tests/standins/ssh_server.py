@@ -8,7 +8,12 @@ conflicts), `free -m`, and file uploads (`sudo -n install ... /dev/stdin <path>`
 
 The instance's behaviour is a plain mutable `InstanceBehaviour`; e.g. `readiness_broken=True`
 makes /readyz fail even after restarts, `conflict_409=True` puts a 409 line in the gateway log
-until the next restart.
+until the next restart. Optional latency knobs (all 0 by default: answers at once) make it slow
+like a real host for benchmarks: `command_delay_s` before every answer, `boot_delay_s` (the
+bootstrap marker reads "pending" until that long after the connection's first bootstrap check:
+one stand-in plays every instance, and the saga waits for each instance's bootstrap on one
+connection) and `gateway_start_s` (/readyz fails until that long after `systemctl restart` on the
+same connection).
 
     async with SshInstanceStandIn(host_key, platform_key) as box:
         connector = SshConnector(platform_key, port=box.port, host_override="127.0.0.1")
@@ -18,7 +23,9 @@ until the next restart.
 
 from __future__ import annotations
 
+import asyncio
 import shlex
+import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -64,6 +71,10 @@ class InstanceBehaviour:
     mem_total_mb: int = 1910
     mem_used_mb: int = 820
     restart_fails: bool = False
+    # latency knobs (benchmarks); per SSH connection, since one stand-in plays every instance
+    command_delay_s: float = 0.0
+    boot_delay_s: float = 0.0
+    gateway_start_s: float = 0.0
 
 
 @dataclass
@@ -76,6 +87,7 @@ class SshInstanceStandIn:
     files: dict[str, UploadedFile] = field(default_factory=dict)
     port: int = 0
     _server: asyncssh.SSHAcceptor | None = None
+    _clocks: dict[tuple[object, str], float] = field(default_factory=dict)  # (connection, event) -> time
 
     async def start(self) -> SshInstanceStandIn:
         authorized = asyncssh.import_authorized_keys(
@@ -109,13 +121,36 @@ class SshInstanceStandIn:
         stdin = None
         if "/dev/stdin" in command or "cat >" in command:
             stdin = await process.stdin.read()
-        status, out, err = self._answer(command, stdin)
+        b = self.behaviour
+        if b.command_delay_s > 0:
+            await asyncio.sleep(b.command_delay_s)
+        if b.boot_delay_s > 0 or b.gateway_start_s > 0:
+            status, out, err = self._timed_answer(process.get_extra_info("connection"), command, stdin)
+        else:
+            status, out, err = self._answer(command, stdin)
         self.commands.append(RecordedCommand(command, stdin, status))
         if out:
             process.stdout.write(out)
         if err:
             process.stderr.write(err)
         process.exit(status)
+
+    def _timed_answer(self, conn: object, command: str, stdin: str | None) -> tuple[int, str, str]:
+        """The answers of a host that boots and starts its gateway in real time (per connection)."""
+        b = self.behaviour
+        now = time.monotonic()
+        if "bootstrap.done" in command and b.bootstrap_state == "done" and b.boot_delay_s > 0:
+            first = self._clocks.setdefault((conn, "boot"), now)
+            if now - first < b.boot_delay_s:
+                return 0, "pending\n", ""
+        if "/readyz" in command and b.gateway_start_s > 0 and b.gateway_running:
+            restarted = self._clocks.get((conn, "restart"))
+            if restarted is not None and now - restarted < b.gateway_start_s:
+                return 7, "", self._curl_error(False)
+        answer = self._answer(command, stdin)
+        if "systemctl restart" in command and answer[0] == 0:
+            self._clocks[(conn, "restart")] = now
+        return answer
 
     def _answer(self, command: str, stdin: str | None) -> tuple[int, str, str]:
         b = self.behaviour

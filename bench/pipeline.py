@@ -1,0 +1,387 @@
+"""Provisioning pipeline: 20 paid orders at once through the real saga and worker, against the local
+stand-ins made as slow as the outside world (scaled down), and the same orders with the saga's two
+branches run one after the other as the baseline.
+
+usage: python -m bench.pipeline [--orders 20] [--accounts 6] [--scale 0.05] [--concurrency N]
+                                [--postgres [--admin-url postgresql://postgres@127.0.0.1:5432/test]]
+
+NEEDS THE TEST EXTRA (`pip install -e '.[test]'`): it imports the stand-ins from tests/standins
+(moto, telegram-test-api, the Stripe stand-in, the SSH instance stand-in, the scripted BotFather).
+
+What runs is `python main.py run` (`services.worker_cli.running`: web server + bot + worker in one
+loop) on a temporary SQLite file, or with --postgres on a fresh temporary PostgreSQL database
+(created, migrated, dropped). Each order is created with a real Stripe Checkout Session (stand-in)
+and paid by a signed `checkout.session.completed` webhook; the worker's `provision` job does the rest.
+
+Latencies, real world -> injected (times --scale):
+  BotFather: 1.5 s per reply (ScriptedTelegram latency; a creation is ~9 replies with description
+  and about text); instance boot + cloud-init: 240 s from launch to the bootstrap marker (the SSH
+  stand-in answers "pending" until then); every SSH command: 0.3 s; the gateway: 10 s from
+  `systemctl restart` to a passing /readyz. The bootstrap/readiness poll interval is production's
+  10 s, scaled the same way (POLL_INTERVAL below). Fixed costs of the system (worker poll 0.5 s,
+  SSH handshakes, database writes, Bot API calls) are NOT scaled: at a small --scale they weigh
+  more than they would in production, so the efficiency here is a lower bound.
+
+The bench plays the customers: as soon as an order's Verification row exists (the deep link was
+sent), the customer sends `/start <code>` to the new bot through telegram-test-api.
+
+Times per order come from the database: paid = the provision job's created_at (the webhook enqueued
+it), link = the Verification row's created_at, live = the job's recorded "live" step.
+The ideal critical path is derived from the injected latencies (not measured):
+  max(bot creation = replies x reply latency, boot) + activation (4 SSH commands + gateway start).
+Efficiency = ideal / actual, per order (p50) and for the batch (ideal / makespan).
+
+Target: efficiency >= 0.9 (concurrent saga). Prints figures; asserts nothing about timing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import secrets
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+REAL = {"reply": 1.5, "boot": 240.0, "ssh_command": 0.3, "gateway_start": 10.0, "poll": 10.0}
+ACTIVATION_COMMANDS = 4  # two uploads, systemctl enable, systemctl restart (then /readyz)
+CUSTOMER_BASE_ID = 930_000
+
+
+@dataclass
+class Latencies:
+    reply: float
+    boot: float
+    ssh_command: float
+    gateway_start: float
+    poll: float
+
+    @classmethod
+    def scaled(cls, scale: float) -> Latencies:
+        return cls(**{k: v * scale for k, v in REAL.items()})
+
+    def activation(self) -> float:
+        return ACTIVATION_COMMANDS * self.ssh_command + self.gateway_start
+
+
+@dataclass
+class OrderTimes:
+    order_id: int
+    status: str
+    to_link: float | None
+    to_live: float | None
+    paid: datetime
+    live: datetime | None
+
+
+@dataclass
+class VariantResult:
+    name: str
+    orders: list[OrderTimes]
+    makespan: float
+    replies_per_bot: float
+    bots_per_account: dict[str, int]
+    max_parallel_per_account: int
+    overlaps: int
+    wall: float
+
+
+def start_moto() -> tuple[subprocess.Popen[bytes], str]:
+    """moto in its own process, so its CPU work does not hold this process's GIL."""
+    from tests.standins.stack import free_port
+
+    port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/moto-api/", timeout=1) as answer:  # noqa: S310 - local
+                answer.read()
+            return process, url
+        except OSError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("moto server did not start within 30 s")
+
+
+class SequentialSaga:
+    """The baseline: the same saga with its branches one after the other (launch, wait for boot,
+    then create the bot and send the link). Built as a subclass at run time, so production code
+    is untouched."""
+
+    @staticmethod
+    def build(saga: Any) -> Any:
+        from services.provisioning import ProvisioningSaga
+
+        class _Sequential(ProvisioningSaga):
+            async def _server_branch(self, claimed, order, instance) -> None:  # type: ignore[override]
+                await ProvisioningSaga._server_branch(self, claimed, order, instance)
+                await ProvisioningSaga._bot_branch(self, claimed, order, instance)
+
+            async def _bot_branch(self, claimed, order, instance) -> None:  # type: ignore[override]
+                return None
+
+        return _Sequential(saga.d)
+
+
+async def add_accounts(count: int) -> None:
+    from models import AccountStatus, TelegramAccount
+    from tests.standins.botfather import fake_string_session
+
+    for n in range(count):
+        await TelegramAccount.create(phone=f"+1555009{n:04d}", api_id=200_000 + n,
+                                     api_hash=secrets.token_hex(16), session=fake_string_session(),
+                                     status=AccountStatus.ACTIVE, priority=10)
+
+
+async def play_customers(order_ids: list[int], customers: dict[int, int], base_url: str,
+                         done: asyncio.Event) -> None:
+    """Each customer opens their deep link the moment it exists: `/start <code>` on the new bot."""
+    from models import Verification
+    from tests.standins.telegram import TelegramTestUser
+
+    sent: set[int] = set()
+    users = []
+    try:
+        while not done.is_set() and len(sent) < len(order_ids):
+            rows = await Verification.filter(instance__order_id__in=order_ids).select_related("instance")
+            for row in rows:
+                order_id = row.instance.order_id
+                if order_id in sent or not row.instance.bot_token:
+                    continue
+                user = TelegramTestUser(base_url, row.instance.bot_token, user_id=customers[order_id],
+                                        first_name="Bench")
+                users.append(user)
+                await user.send(f"/start {row.code}")
+                sent.add(order_id)
+            await asyncio.sleep(0.02)
+    finally:
+        for user in users:
+            await user.close()
+
+
+async def run_variant(name: str, db_url: str, key: str, tmp: Path, moto_url: str, telegram: Any,
+                      lat: Latencies, args: argparse.Namespace) -> VariantResult:
+    from models import Customer, Order, OrderStatus, Verification
+    from services import job_kinds
+    from services.db import close_db, init_db
+    from services.payments import PaymentsService, make_stripe_client
+    from services.worker_cli import running
+    from tests.standins.stack import moto_reset, standin_stack
+
+    moto_reset(moto_url)
+    await init_db(db_url, key)
+    try:
+        overrides = {
+            "worker_concurrency": args.concurrency, "bootstrap_timeout_s": lat.boot * 3 + 30,
+            "readiness_timeout_s": lat.gateway_start * 5 + 10, "ssh_connect_timeout": 10.0,
+            "job_lease_seconds": 60,
+        }
+        async with standin_stack(db_url, key, tmp / name, moto_url=moto_url, telegram=telegram,
+                                 botfather_latency=lat.reply, **overrides) as stack:
+            behaviour = stack.ssh.behaviour
+            behaviour.command_delay_s = lat.ssh_command
+            behaviour.boot_delay_s = lat.boot
+            behaviour.gateway_start_s = lat.gateway_start
+            await add_accounts(args.accounts)
+            options = stack.runtime_options(poll_interval_s=lat.poll)
+            async with running(stack.settings, open_db=False, **options) as app:
+                if name == "sequential":
+                    app.runtime.handlers[job_kinds.PROVISION] = SequentialSaga.build(app.runtime.saga).run
+                # one-time set-up an operator does before selling (`instances prepare-network`): the
+                # key pair and security group exist; it also wakes moto's EC2 backend (seconds, once)
+                await app.runtime.extras["fleet"].ensure_network()
+                payments = PaymentsService(make_stripe_client(stack.settings), stack.settings.packages,
+                                           bot_username="meetmatt_bench_bot")
+                orders, customers = [], {}
+                for i in range(args.orders):
+                    customer = await Customer.create(telegram_id=CUSTOMER_BASE_ID + i,
+                                                     full_name=f"Bench {i}")
+                    order = await Order.create(customer=customer, package="starter",
+                                               bot_name=f"Bench agent {i}", description="A benchmark agent",
+                                               bot_username=f"bench_{name[:3]}_{i}_bot")
+                    await payments.create_checkout(order)
+                    await order.refresh_from_db()
+                    orders.append(order)
+                    customers[order.id] = customer.telegram_id
+                ids = [o.id for o in orders]
+                done = asyncio.Event()
+                player = asyncio.create_task(play_customers(ids, customers, stack.telegram.base_url, done))
+                started = time.monotonic()
+                statuses = await asyncio.gather(*(stack.pay(o, app.web_port) for o in orders))
+                if any(s != 200 for s in statuses):
+                    raise RuntimeError(f"the webhook refused payments: {statuses}")
+                finished = {OrderStatus.ACTIVE, OrderStatus.FAILED}
+                deadline = started + args.timeout
+                while time.monotonic() < deadline:
+                    if await Order.filter(id__in=ids, status__in=list(finished)).count() == len(ids):
+                        break
+                    await asyncio.sleep(0.05)
+                wall = time.monotonic() - started
+                done.set()
+                await player
+
+            times = []
+            for order in await Order.filter(id__in=ids).order_by("id"):
+                job = await _provision_job(order.id)
+                verification = await Verification.get_or_none(instance__order_id=order.id)
+                live_at = (job.state or {}).get("live", {}).get("at")
+                live = datetime.fromisoformat(live_at) if live_at else None
+                times.append(OrderTimes(
+                    order.id, order.status.value,
+                    (verification.created_at - job.created_at).total_seconds() if verification else None,
+                    (live - job.created_at).total_seconds() if live else None, job.created_at, live))
+            finished_at = [t.live for t in times if t.live]
+            makespan = ((max(finished_at) - min(t.paid for t in times)).total_seconds()
+                        if len(finished_at) == len(times) else float("nan"))
+            world = stack.botfather
+            per_account: dict[str, int] = {}
+            for phone, _ in world.created:
+                per_account[phone] = per_account.get(phone, 0) + 1
+            replies = len(world.sent) / len(world.created) if world.created else float("nan")
+            return VariantResult(name, times, makespan, replies, per_account,
+                                 max(world.max_parallel.values(), default=0), len(world.overlaps), wall)
+    finally:
+        await close_db()
+
+
+async def _provision_job(order_id: int) -> Any:
+    from models import Job
+    from services import job_kinds
+
+    for job in await Job.filter(kind=job_kinds.PROVISION).all():
+        if job.payload.get("order_id") == order_id:
+            return job
+    raise RuntimeError(f"order {order_id} has no provision job")
+
+
+def pct(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
+
+
+def report(result: VariantResult, lat: Latencies, scale: float) -> float:
+    bot = result.replies_per_bot * lat.reply
+    ideal = max(bot, lat.boot) + lat.activation()
+    links = [t.to_link for t in result.orders if t.to_link is not None]
+    lives = [t.to_live for t in result.orders if t.to_live is not None]
+    failed = [t.order_id for t in result.orders if t.status != "active"]
+    per_order = [ideal / t for t in lives]
+    batch = ideal / result.makespan if result.makespan == result.makespan else float("nan")
+    real = 1 / scale
+    print(f"  orders live: {len(lives)}/{len(result.orders)}"
+          + (f"  NOT live: {failed}" if failed else "") + f"   (bench wall {result.wall:.2f} s)")
+    print(f"  makespan (first payment -> last live): {result.makespan:7.2f} s  "
+          f"(~{result.makespan * real:5.0f} s real)")
+    print(f"  payment -> link   p50 {pct(links, .5):6.2f} s   p95 {pct(links, .95):6.2f} s   "
+          f"max {max(links, default=float('nan')):6.2f} s")
+    print(f"  payment -> live   p50 {pct(lives, .5):6.2f} s   p95 {pct(lives, .95):6.2f} s   "
+          f"max {max(lives, default=float('nan')):6.2f} s")
+    print(f"  efficiency (ideal {ideal:.2f} s / actual): per order p50 {statistics.median(per_order):.3f}  "
+          f"worst {min(per_order, default=float('nan')):.3f};  batch (ideal / makespan) {batch:.3f}")
+    print(f"  BotFather: {result.replies_per_bot:.1f} replies per bot; bots per account "
+          f"{sorted(result.bots_per_account.values(), reverse=True)}; max dialogues at once on one "
+          f"account {result.max_parallel_per_account}; overlapping dialogues {result.overlaps}")
+    return statistics.median(per_order) if per_order else float("nan")
+
+
+async def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=20)
+    parser.add_argument("--accounts", type=int, default=6, help="creator accounts in the pool")
+    parser.add_argument("--scale", type=float, default=0.05, help="real-world latencies times this")
+    parser.add_argument("--concurrency", type=int, default=None,
+                        help="WORKER_CONCURRENCY (default: orders + 4, so every order has a slot)")
+    parser.add_argument("--timeout", type=float, default=None, help="give up on a variant after this (s)")
+    parser.add_argument("--postgres", action="store_true", help="a fresh temporary PostgreSQL database")
+    parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
+    parser.add_argument("--no-baseline", action="store_true")
+    args = parser.parse_args()
+    args.concurrency = args.concurrency or args.orders + 4
+    lat = Latencies.scaled(args.scale)
+    bot_ideal_guess = 9 * lat.reply
+    args.timeout = args.timeout or (lat.boot + bot_ideal_guess * args.orders + lat.activation()) * 3 + 60
+
+    import logging
+
+    logging.basicConfig(level=getattr(logging, os.environ.get("BENCH_LOG", "ERROR")),
+                        format="%(asctime)s %(name)s %(message)s")
+    from cryptography.fernet import Fernet
+
+    from services.db import migrate
+    from tests.standins.telegram import TelegramTestApi
+
+    key = Fernet.generate_key().decode()
+    variants = ["concurrent"] if args.no_baseline else ["concurrent", "sequential"]
+    admin = None
+    urls: dict[str, str] = {}
+    moto_process = None
+    telegram = None
+    with tempfile.TemporaryDirectory(prefix="meetmatt-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        try:
+            if args.postgres:
+                import asyncpg
+
+                admin = await asyncpg.connect(args.admin_url)
+                for variant in variants:
+                    name = f"meetmatt_bench_{uuid.uuid4().hex[:8]}"
+                    await admin.execute(f'CREATE DATABASE "{name}"')
+                    urls[variant] = args.admin_url.rsplit("/", 1)[0] + "/" + name
+            else:
+                urls = {v: f"sqlite://{tmp / f'{v}.sqlite3'}" for v in variants}
+            for url in urls.values():
+                await migrate(url, key)
+            moto_process, moto_url = start_moto()
+            telegram = TelegramTestApi.start()
+
+            backend = "PostgreSQL (temporary database)" if args.postgres else "SQLite (temporary file)"
+            print(f"provisioning pipeline bench: {args.orders} orders paid at once, {backend}")
+            print(f"  worker: WORKER_CONCURRENCY={args.concurrency} (one slot per order, + 4 for other "
+                  f"jobs); creator accounts: {args.accounts} (one BotFather dialogue at a time each)")
+            print(f"  latencies x{args.scale:g} of real: BotFather reply {lat.reply:.3f} s (1.5 s), boot "
+                  f"{lat.boot:.2f} s (240 s), SSH command {lat.ssh_command:.3f} s (0.3 s), gateway start "
+                  f"{lat.gateway_start:.2f} s (10 s), bootstrap/readiness poll {lat.poll:.2f} s (10 s)")
+            print("  ideal per order (derived from the injected latencies) = max(replies x reply latency, "
+                  "boot) + activation (4 SSH commands + gateway start)")
+            medians = {}
+            for variant in variants:
+                if variant == "concurrent":
+                    print("\nconcurrent saga (production: launch+boot and bot+link in parallel, "
+                          "then verify, activate):")
+                else:
+                    print("\nbaseline, one step after another (the same saga with its branches sequential: "
+                          "launch, wait for boot, then create the bot and send the link, then verify, "
+                          "activate; orders still run in parallel):")
+                result = await run_variant(variant, urls[variant], key, tmp, moto_url, telegram, lat, args)
+                medians[variant] = report(result, lat, args.scale)
+            print(f"\ntarget: efficiency >= 0.9 (concurrent, per order p50): {medians['concurrent']:.3f}")
+        finally:
+            if telegram is not None:
+                telegram.stop()
+            if moto_process is not None:
+                moto_process.terminate()
+                moto_process.wait(10)
+            if admin is not None:
+                for url in urls.values():
+                    await admin.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+                await admin.close()
+    return 0
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("MEETMATT_LOG_LEVEL", "ERROR")
+    sys.exit(asyncio.run(main()))
