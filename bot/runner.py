@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import hashlib
 import logging
 from dataclasses import dataclass, field
@@ -111,6 +112,9 @@ async def start_bot(
     except Exception as exc:  # menus are a nicety: never block the bot on them
         log.warning("bot: set_my_commands failed: %s", type(exc).__name__)
     runtime = BotRuntime(bot=bot, dispatcher=dp, payments=payments, _stripe_client=stripe_client)
+    # the many long-lived objects built at start-up (aiogram's and pydantic's models) leave the
+    # collector's scans: shorter GC pauses under load (bench/bot_load.py)
+    gc.freeze()
     if settings.telegram_mode == TelegramMode.WEBHOOK:
         if app is None:
             raise BotConfigError("TELEGRAM_MODE=webhook needs the web application to serve the webhook")
