@@ -148,6 +148,17 @@ def open_bot(instance: Instance, renewable: bool) -> InlineKeyboardMarkup | None
 # --- admin ---------------------------------------------------------------------------------------
 
 
+def account_list(accounts: list[TelegramAccount]) -> InlineKeyboardMarkup:
+    b = InlineKeyboardBuilder()
+    for account in accounts:
+        b.button(
+            text=f"#{account.id} {account.masked_phone} ({account.status})",
+            callback_data=AccountCb(action="show", account_id=account.id),
+        )
+    b.adjust(2)
+    return b.as_markup()
+
+
 def account_actions(account: TelegramAccount) -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     labels = texts.ACCOUNT_BUTTONS

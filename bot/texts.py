@@ -272,6 +272,15 @@ def admin_account(account: TelegramAccount) -> str:
     )
 
 
+def admin_account_line(account: TelegramAccount) -> str:
+    cooldown = f" · cooling down until {account.cooldown_until:%H:%M} UTC" if account.cooldown_until else ""
+    error = f" · last error: {esc((account.last_error or '')[:60])}" if account.last_error else ""
+    return (
+        f"#{account.id} {esc(account.masked_phone)} · <b>{esc(account.status)}</b> · priority "
+        f"{account.priority} · bots {account.created_bots}/{account.bot_limit}{cooldown}{error}"
+    )
+
+
 def admin_accounts_header(count: int) -> str:
     return f"<b>Creator accounts</b>: {count}"
 

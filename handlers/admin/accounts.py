@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from aiogram import Bot
+from aiogram import Bot, F
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
@@ -16,7 +16,7 @@ from services.job_kinds import ACCOUNT_CHECK
 from services.jobs import JobQueue
 
 router = RouterTemplate("admin.accounts")
-LIMIT = 30
+LIMIT = 25  # one message (Telegram's 4096 characters), one button per account
 
 
 @router.message(Command("accounts"))
@@ -25,9 +25,21 @@ async def list_accounts(message: Message) -> None:
     if not accounts:
         await message.answer(texts.ADMIN_NO_ACCOUNTS)
         return
-    await message.answer(texts.admin_accounts_header(await TelegramAccount.all().count()))
-    for account in accounts:
-        await message.answer(texts.admin_account(account), reply_markup=keyboards.account_actions(account))
+    total = await TelegramAccount.all().count()
+    text = "\n".join([texts.admin_accounts_header(total), *(texts.admin_account_line(a) for a in accounts)])
+    await message.answer(text, reply_markup=keyboards.account_list(accounts))
+
+
+@router.callback_query(AccountCb.filter(F.action == "show"))
+async def show_account(callback: CallbackQuery, callback_data: AccountCb) -> None:
+    account = await TelegramAccount.get_or_none(id=callback_data.account_id)
+    if account is None:
+        await callback.answer(texts.ADMIN_GONE, show_alert=True)
+        return
+    await callback.answer()
+    await callback.message.answer(
+        texts.admin_account(account), reply_markup=keyboards.account_actions(account)
+    )
 
 
 @router.callback_query(AccountCb.filter())

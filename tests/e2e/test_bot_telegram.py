@@ -112,12 +112,13 @@ async def test_admin_lists_accounts_and_instances_and_presses_buttons(live_bot: 
     try:
         listing = await admin.say("/accounts", "…1234")
         assert "+15550001234" not in listing.text and "active" in listing.text
-        await admin.press(texts.ACCOUNT_BUTTONS["check"], in_message=listing)
+        card = await admin.tap("…1234", f"Account #{account.id}")
+        await admin.press(texts.ACCOUNT_BUTTONS["check"], in_message=card)
         echo = await admin_chat.wait_text("account_check")
         assert "…1234" in echo.text
         job = await Job.get(kind=ACCOUNT_CHECK)
         assert job.payload == {"account_id": account.id}
-        await admin.press(texts.ACCOUNT_BUTTONS["disable"], in_message=listing)
+        await admin.press(texts.ACCOUNT_BUTTONS["disable"], in_message=card)
         await admin.wait_for(
             lambda ms: any("disabled" in m.text and m.edited for m in ms), what="disabled account"
         )

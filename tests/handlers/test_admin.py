@@ -65,14 +65,22 @@ async def test_accounts_lists_each_account_masked_with_its_buttons(
     await account("+15559990000", priority=50)
     calls = await harness.send(admin, "/accounts")
     sent = [c for c in calls if c.name == "SendMessage"]
-    assert "Creator accounts</b>: 2" in sent[0].text
-    first, second = sent[1], sent[2]  # ordered by priority
-    assert "…0000" in first.text and "priority 50" in first.text
-    assert "…4567" in second.text and "+1555" not in second.text
+    assert len(sent) == 1  # one message however many accounts: no flood
+    listing = sent[0]
+    assert "Creator accounts</b>: 2" in listing.text and "+1555" not in listing.text
+    lines = listing.text.splitlines()[1:]
+    assert "…0000" in lines[0] and "priority 50" in lines[0]  # ordered by priority
+    assert "…4567" in lines[1] and "cooling_down" in lines[1] and "bots 4/20" in lines[1]
+    assert "cooling down until" in lines[1] and "FloodWait &lt;3600s&gt;" in lines[1]
+    second = await TelegramAccount.get(phone="+15551234567")
+    calls = await harness.press(admin, listing.button("…4567").callback_data)
+    card = last_sent(calls)
     assert (
-        "cooling_down" in second.text and "4/20" in second.text and "FloodWait &lt;3600s&gt;" in second.text
+        f"Account #{second.id}" in card.text
+        and "4/20" in card.text
+        and "FloodWait &lt;3600s&gt;" in card.text
     )
-    assert set(second.markup_texts) == {
+    assert set(card.markup_texts) == {
         texts.ACCOUNT_BUTTONS[k] for k in ("check", "disable", "prio_up", "prio_down")
     }
 
@@ -120,6 +128,8 @@ async def test_buttons_for_a_vanished_account_or_instance_say_so(
     harness: BotHarness, admin: FakeUser
 ) -> None:
     calls = await harness.press(admin, AccountCb(action="check", account_id=999).pack())
+    assert calls[0].text == texts.ADMIN_GONE
+    calls = await harness.press(admin, AccountCb(action="show", account_id=999).pack())
     assert calls[0].text == texts.ADMIN_GONE
     calls = await harness.press(admin, InstanceCb(action="restart", instance_id=999).pack())
     assert calls[0].text == texts.ADMIN_GONE
