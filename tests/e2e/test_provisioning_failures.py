@@ -493,3 +493,68 @@ async def test_too_many_wrong_codes_end_the_order_failed_with_everything_release
         assert "Too many wrong verification codes" in progress.text
         await customer.close()
         await admin_chat.close()
+
+
+# --- a worker dies on the job's last attempt ----------------------------------------------------------
+
+
+async def set_termination_protection(stack: Stack, ec2_id: str, on: bool) -> None:
+    session = aioboto3.Session(
+        aws_access_key_id=stack.settings.aws_access_key_id.get_secret_value(),  # type: ignore[union-attr]
+        aws_secret_access_key=stack.settings.aws_secret_access_key.get_secret_value(),  # type: ignore[union-attr]
+        region_name="us-east-1")
+    async with session.client("ec2", endpoint_url=stack.moto_url) as ec2:
+        await ec2.modify_instance_attribute(InstanceId=ec2_id, DisableApiTermination={"Value": on})
+
+
+@pytest.mark.parametrize("protected", [False, True], ids=["released", "release-fails-then-retried"])
+async def test_a_job_that_dies_with_its_worker_on_the_last_attempt_is_still_released(
+        make_stack, protected: bool) -> None:
+    """The worker dies right after BotFather made the bot, on the job's last attempt. Another
+    worker's stale-lease sweep finds the job out of attempts and marks it dead, which runs no
+    compensation hook; the next worker must still release the server and the bot and tell both sides.
+    `protected`: EC2 first refuses to terminate (termination protection): the admins are alerted and
+    the release is retried until it succeeds."""
+    async with make_stack(provision_max_attempts=1, job_lease_seconds=5) as stack:
+        await stack.add_creator_accounts()
+        stack.botfather.crash_after_create(CREATOR_PHONES[0])
+        customer, admin_chat = stack.customer(930_008, "Gus"), stack.admin_chat()
+        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+            order = await place_order(app, 930_008, "Gus's Agent", "gus_agent_bot")
+            await pay(stack, app, order)
+
+            async def crashed() -> bool:  # the job's task is gone: both branches ended, the bot exists
+                job = await _provision_job(order)
+                return bool(stack.botfather.created) and job is not None and "ready" in job.state \
+                    and job.status == JobStatus.RUNNING
+            await wait_until(crashed, 30, "the worker to die mid-job")
+        # that worker is gone; its lease runs out and another worker's stale-lease sweep runs
+        await Job.filter(key=f"provision:order:{order.id}").update(
+            locked_until=utcnow() - timedelta(seconds=1))
+        assert await app.runtime.queue.reclaim_expired() == 1
+        job = await dead_job(order, 1)
+        assert job.attempts == 1 and "lease expired" in (job.last_error or "")
+        assert (await Order.get(id=order.id)).status == OrderStatus.PROVISIONING  # nothing released yet
+
+        instance = await Instance.get(order_id=order.id)
+        assert instance.ec2_instance_id
+        if protected:
+            await set_termination_protection(stack, instance.ec2_instance_id, True)
+        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+            if protected:
+                await delivered("compensation_failed")
+                assert (await Order.get(id=order.id)).status == OrderStatus.PROVISIONING
+                assert stack.botfather.deleted == []  # nothing half-released: the server goes first
+                await admin_chat.wait_text("releasing the server and bot", timeout=10)
+                await set_termination_protection(stack, instance.ec2_instance_id, False)
+
+            async def closed() -> bool:
+                return (await Order.get(id=order.id)).status == OrderStatus.FAILED
+            await wait_until(closed, 30, "the abandoned order to be released")
+            await delivered("provision_failed")
+
+        assert await ec2_state(stack, instance.ec2_instance_id) in ("shutting-down", "terminated")
+        await assert_failed_and_released(stack, order, customer, admin_chat, reason="lease expired",
+                                         refunded=False)
+        await customer.close()
+        await admin_chat.close()
