@@ -1,6 +1,6 @@
 """Load on the bot's webhook path: simulated customers walking the order dialogue.
 
-    .venv/bin/python bench/bot_load.py [--customers 1000] [--concurrency 100] [--database-url URL]
+    .venv/bin/python bench/bot_load.py [--customers 1000] [--concurrency 20] [--postgres]
 
 What runs: the real Dispatcher (middlewares, routers, FSM) behind aiogram's `SimpleRequestHandler`
 on a local aiohttp server, exactly as `TELEGRAM_MODE=webhook` serves it, on a real database (a fresh
@@ -8,6 +8,9 @@ SQLite file by default, migrated with the project's migrations). Every Bot API c
 goes over HTTP to a local stand-in that answers like Telegram. Each simulated customer sends, one
 after the other as a person would: /start, /new, a package button, a name, a username, a
 description, and "skip" for the picture (7 updates, ending at the order summary).
+
+The Bot API stand-in and the simulated customers run in processes of their own (in real life they
+are other machines), so the figures are the bot's. The machine is shared: the load average is printed.
 
 Latency is measured per update from the client's POST to the webhook answer, with the handler run
 inside the request (`handle_in_background=False`), so it includes the handler's own Bot API calls.
@@ -142,6 +145,23 @@ def _drive_customers(conn, url: str, secret: str, customers: int, concurrency: i
     conn.send(asyncio.run(body()))
 
 
+PG_ADMIN_URL = os.environ.get("MEETMATT_BENCH_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+async def run_on_fresh_postgres(customers: int, concurrency: int, cooldown: float) -> int:
+    """The same load on a temporary database of the local PostgreSQL server, dropped afterwards."""
+    import asyncpg
+
+    name = f"meetmatt_bot_bench_{secrets.token_hex(4)}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        return await run(customers, concurrency, PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", cooldown)
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
 async def run(customers: int, concurrency: int, database_url: str | None, cooldown: float) -> int:
     import multiprocessing
 
@@ -216,9 +236,13 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=20,
                         help="updates in flight at once (at saturation latency = in flight / throughput)")
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
+    parser.add_argument("--postgres", action="store_true",
+                        help="use a temporary database on the local PostgreSQL (MEETMATT_BENCH_PG_ADMIN_URL)")
     parser.add_argument("--cooldown", type=float, default=0.0,
                         help="BOT_COOLDOWN_SECONDS (0: every update is handled fully)")
     args = parser.parse_args()
+    if args.postgres:
+        return asyncio.run(run_on_fresh_postgres(args.customers, args.concurrency, args.cooldown))
     return asyncio.run(run(args.customers, args.concurrency, args.database_url, args.cooldown))
 
 
