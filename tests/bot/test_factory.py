@@ -113,3 +113,27 @@ def test_main_py_bot_without_a_token_exits_with_a_clear_message(tmp_path: Path) 
     )
     assert result.returncode == 2
     assert "cannot start the bot: BOT_TOKEN is not set" in result.stderr
+
+
+async def test_start_bot_in_webhook_mode_needs_the_app_and_registers_on_startup() -> None:
+    from aiogram.methods import SetWebhook
+    from aiohttp import web
+
+    from bot.runner import TELEGRAM_WEBHOOK_PATH, start_bot
+
+    settings = make_settings(telegram_mode="webhook", public_base_url="https://matt.example")
+    session = RecordingSession()
+    with pytest.raises(BotConfigError, match="needs the web application"):
+        await start_bot(settings, None, bot=create_bot(settings, session=session), payments=object())
+    app = web.Application()
+    runtime = await start_bot(settings, app, bot=create_bot(settings, session=session), payments=object())
+    try:
+        assert runtime.polling is None
+        assert any(r.resource.canonical == TELEGRAM_WEBHOOK_PATH for r in app.router.routes())
+        await runtime.dispatcher.emit_startup(bot=runtime.bot)
+        hook = [c.method for c in session.calls if isinstance(c.method, SetWebhook)][-1]
+        assert hook.url == "https://matt.example/webhooks/telegram"
+        assert hook.secret_token == webhook_secret(settings)
+        assert "managed_bot" in hook.allowed_updates and "callback_query" in hook.allowed_updates
+    finally:
+        await runtime.stop()
