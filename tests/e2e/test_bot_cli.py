@@ -56,7 +56,7 @@ async def test_main_py_bot_serves_customers_and_stops_on_sigterm(
     )
     user = TelegramTestUser(telegram_api.base_url, token, user_id=820_001, first_name="Carol")
     try:
-        for _ in range(200):  # the bot is up once it registered its command menu
+        for _ in range(800):  # the bot is up once it registered its command menu (slow under load)
             if (
                 await get_json(telegram_api.base_url, "/meetmatt/commands", token=token)
                 or process.returncode is not None
@@ -65,7 +65,7 @@ async def test_main_py_bot_serves_customers_and_stops_on_sigterm(
             await asyncio.sleep(0.05)
         assert process.returncode is None, "main.py bot exited early"
         if mode == "webhook":
-            for _ in range(200):
+            for _ in range(800):
                 if await get_json(telegram_api.base_url, "/meetmatt/webhook", token=token):
                     break
                 await asyncio.sleep(0.05)
