@@ -209,7 +209,7 @@ class TelegramTestUser:
         ]
 
     async def wait_for(
-        self, predicate: Callable[[list[BotMessage]], Any], timeout: float = 10.0, what: str = "a reply"
+        self, predicate: Callable[[list[BotMessage]], Any], timeout: float = 15.0, what: str = "a reply"
     ) -> Any:
         deadline = time.monotonic() + timeout
         while True:
@@ -223,7 +223,7 @@ class TelegramTestUser:
                 )
             await asyncio.sleep(0.03)
 
-    async def wait_text(self, part: str, *, since: int = 0, timeout: float = 10.0) -> BotMessage:
+    async def wait_text(self, part: str, *, since: int = 0, timeout: float = 15.0) -> BotMessage:
         """The first bot message (from index `since`) containing `part`."""
 
         def find(messages: list[BotMessage]) -> BotMessage | None:
