@@ -87,6 +87,7 @@ class OrderTimes:
 class VariantResult:
     name: str
     orders: list[OrderTimes]
+    phases: dict[str, list[float]]
     makespan: float
     replies_per_bot: float
     bots_per_account: dict[str, int]
@@ -199,6 +200,15 @@ async def run_variant(name: str, db_url: str, key: str, tmp: Path, moto_url: str
             async with running(stack.settings, open_db=False, **options) as app:
                 if name == "sequential":
                     app.runtime.handlers[job_kinds.PROVISION] = SequentialSaga.build(app.runtime.saga).run
+                marks = observe_phases(app.runtime.saga.d)
+                handler = app.runtime.handlers[job_kinds.PROVISION]
+
+                async def provision(claimed: Any, handler: Any = handler) -> None:
+                    claims.setdefault(claimed.job.payload["order_id"], time.time())
+                    await handler(claimed)
+
+                claims: dict[int, float] = {}
+                app.runtime.handlers[job_kinds.PROVISION] = provision
                 # one-time set-up an operator does before selling (`instances prepare-network`): the
                 # key pair and security group exist; it also wakes moto's EC2 backend (seconds, once)
                 await app.runtime.extras["fleet"].ensure_network()
@@ -250,10 +260,67 @@ async def run_variant(name: str, db_url: str, key: str, tmp: Path, moto_url: str
             for phone, _ in world.created:
                 per_account[phone] = per_account.get(phone, 0) + 1
             replies = len(world.sent) / len(world.created) if world.created else float("nan")
-            return VariantResult(name, times, makespan, replies, per_account,
+            phases = phase_figures(times, marks)
+            phases["to_claim"] = [claims[t.order_id] - t.paid.timestamp() for t in times
+                                  if t.order_id in claims]
+            return VariantResult(name, times, phases, makespan, replies, per_account,
                                  max(world.max_parallel.values(), default=0), len(world.overlaps), wall)
     finally:
         await close_db()
+
+
+def observe_phases(deps: Any) -> dict[int, dict[str, float]]:
+    """Wall-clock marks per instance row id around the server steps (observation only)."""
+    marks: dict[int, dict[str, float]] = {}
+
+    def timed(step: Any, name: str) -> Any:
+        async def wrapper(instance: Any, *rest: Any) -> Any:
+            marks.setdefault(instance.id, {"order_id": instance.order_id})[f"{name}_start"] = time.time()
+            try:
+                return await step(instance, *rest)
+            finally:
+                marks[instance.id][f"{name}_end"] = time.time()
+        return wrapper
+
+    deps.wait_bootstrapped = timed(deps.wait_bootstrapped, "boot")
+    deps.activate = timed(deps.activate, "activate")
+    fleet_launch = deps.fleet.launch
+
+    async def launch(**kwargs: Any) -> str:
+        mark = launches.setdefault(kwargs["order_id"], {})
+        mark["start"] = time.time()
+        try:
+            return await fleet_launch(**kwargs)
+        finally:
+            mark["end"] = time.time()
+
+    launches: dict[int, dict[str, float]] = {}
+    marks[0] = launches  # type: ignore[assignment]
+    deps.fleet.launch = launch
+    return marks
+
+
+def phase_figures(times: list[OrderTimes], marks: dict[int, dict[str, float]]) -> dict[str, list[float]]:
+    """Per order: paid -> waiting for boot (claim, launch, EC2 'running'), the boot wait, boot done
+    -> activation start (bot/link if later, verification), activation, activation -> live row."""
+    by_order = {t.order_id: t for t in times}
+    launches = marks.pop(0, {})
+    phases: dict[str, list[float]] = {"to_launch": [], "launch": [], "to_launched": [], "boot_wait": [],
+                                      "to_activate": [], "activation": [], "to_live": []}
+    for order_id, mark in launches.items():  # type: ignore[attr-defined]
+        if order_id in by_order and "end" in mark:
+            phases["to_launch"].append(mark["start"] - by_order[order_id].paid.timestamp())
+            phases["launch"].append(mark["end"] - mark["start"])
+    for m in marks.values():
+        t = by_order.get(m.get("order_id", -1))
+        if t is None or t.live is None or len(m) < 5:
+            continue
+        phases["to_launched"].append(m["boot_start"] - t.paid.timestamp())
+        phases["boot_wait"].append(m["boot_end"] - m["boot_start"])
+        phases["to_activate"].append(m["activate_start"] - m["boot_end"])
+        phases["activation"].append(m["activate_end"] - m["activate_start"])
+        phases["to_live"].append(t.live.timestamp() - m["activate_end"])
+    return phases
 
 
 async def _provision_job(order_id: int) -> Any:
@@ -292,6 +359,18 @@ def report(result: VariantResult, lat: Latencies, scale: float) -> float:
           f"max {max(lives, default=float('nan')):6.2f} s")
     print(f"  efficiency (ideal {ideal:.2f} s / actual): per order p50 {statistics.median(per_order):.3f}  "
           f"worst {min(per_order, default=float('nan')):.3f};  batch (ideal / makespan) {batch:.3f}")
+    names = {"to_claim": "paid -> the worker starts the job (poll, claim)",
+             "to_launch": "paid -> RunInstances called (worker claim, first steps)",
+             "launch": "RunInstances (moto)",
+             "to_launched": "paid -> boot wait starts (+ EC2 'running' waiter)",
+             "boot_wait": f"boot wait (injected {lat.boot:.2f} s)",
+             "to_activate": "boot done -> activation starts (bot/link if later, verification)",
+             "activation": f"activation (ideal {lat.activation():.2f} s)",
+             "to_live": "activation -> live row"}
+    print("  where the time goes, p50 / max per order:")
+    for key, label in names.items():
+        values = result.phases.get(key) or []
+        print(f"    {label:<66} {pct(values, .5):6.2f} / {max(values, default=float('nan')):6.2f} s")
     print(f"  BotFather: {result.replies_per_bot:.1f} replies per bot; bots per account "
           f"{sorted(result.bots_per_account.values(), reverse=True)}; max dialogues at once on one "
           f"account {result.max_parallel_per_account}; overlapping dialogues {result.overlaps}")

@@ -210,6 +210,7 @@ async def wait_bootstrapped(ssh: SshConnector, instance: InstanceTarget, deadlin
             async with await ssh.connect(instance.public_ip, instance.host_key_public,
                                          deadline_s=remaining) as session:
                 while True:
+                    checked_at = time.monotonic()
                     result = await session.run(BOOTSTRAP_STATE_CMD, timeout=max(1.0, min(30.0, remaining)))
                     state = (result.stdout.strip().splitlines() or ["pending"])[0]
                     if state == "done":
@@ -221,7 +222,9 @@ async def wait_bootstrapped(ssh: SshConnector, instance: InstanceTarget, deadlin
                     if time.monotonic() + poll_interval_s >= deadline:
                         raise BootstrapError(
                             f"{label} was not bootstrapped within {deadline_s:g}s ({last_seen})")
-                    await asyncio.sleep(poll_interval_s)
+                    # a check every poll_interval_s, not a full interval after each check: over a
+                    # 4-minute boot the checks' own round trips would otherwise add up to seconds
+                    await asyncio.sleep(max(0.0, poll_interval_s - (time.monotonic() - checked_at)))
         except (HostKeyMismatch, SshAuthFailed):
             raise
         except SshUnreachable as exc:
