@@ -117,7 +117,7 @@ class Settings(BaseSettings):
     alert_webhook_url: str | None = None
 
     # worker
-    worker_concurrency: int = Field(default=4, ge=1)
+    worker_concurrency: int = Field(default=16, ge=1)  # jobs are I/O-bound: mostly waiting on outside calls
     job_lease_seconds: int = Field(default=120, ge=5)
     provision_max_attempts: int = Field(default=8, ge=1)  # provision job tries before it is dead
     job_backoff_base_seconds: float = Field(default=5.0, gt=0)  # retry n waits base * 2^(n-1) (cap 15 min)

@@ -96,8 +96,10 @@ class JobQueue:
 
     @staticmethod
     def _claimable(now: datetime) -> Q:
+        # a job whose lease expired on its last attempt is not handed out again: the stale-lease
+        # sweep marks it dead (and its compensation runs)
         return Q(status=JobStatus.PENDING, run_after__lte=now) | Q(
-            status=JobStatus.RUNNING, locked_until__lt=now
+            status=JobStatus.RUNNING, locked_until__lt=now, attempts__lt=F("max_attempts")
         )
 
     async def claim(self, kinds: list[str] | None = None) -> Claimed | None:
@@ -131,7 +133,8 @@ class JobQueue:
             WHERE id = (
                 SELECT id FROM job
                 WHERE ((status = 'pending' AND run_after <= $3)
-                       OR (status = 'running' AND locked_until < $3)) {kind_filter}
+                       OR (status = 'running' AND locked_until < $3 AND attempts < max_attempts))
+                      {kind_filter}
                 ORDER BY run_after, id LIMIT 1
                 FOR UPDATE SKIP LOCKED)
             RETURNING *"""

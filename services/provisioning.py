@@ -105,9 +105,18 @@ class SagaDeps:
     claim_warm_instance: Callable[[Order], Awaitable[Instance | None]] | None = None
     managed_bot_token: Callable[[Order], Awaitable[CreatedBot]] | None = None
     refund_on_failure: bool = False
-    verification_window: float = 50.0  # seconds one job run listens for /start before yielding
-    verification_long_poll: int = 10
+    verification_window: float = 4.0  # seconds one job run listens for /start before yielding its slot
+    verification_long_poll: int = 2
     timings: dict[str, float] = field(default_factory=dict)
+
+
+def verification_pause(link_age: timedelta) -> timedelta:
+    """How long a job waiting for its customer's /start rests between listening spells."""
+    if link_age < timedelta(minutes=10):
+        return timedelta(seconds=1)
+    if link_age < timedelta(hours=1):
+        return timedelta(seconds=15)
+    return timedelta(seconds=60)
 
 
 def username_candidates(wanted: str | None, order_id: int, count: int = 4) -> list[str]:
@@ -313,8 +322,10 @@ class ProvisioningSaga:
                                      "link in time" if result.outcome == StartOutcome.EXPIRED else
                                      "ownership verification failed: too many wrong codes")
             if asyncio.get_running_loop().time() >= deadline:
-                # free this worker slot; the job comes back shortly and keeps listening
-                raise RetryLater(utcnow() + timedelta(seconds=1), "waiting for the customer to verify")
+                # free this worker slot; the job comes back and keeps listening, less often as the
+                # link gets older, so customers who wait hours do not crowd out new orders
+                pause = verification_pause(utcnow() - verification.created_at)
+                raise RetryLater(utcnow() + pause, "waiting for the customer to verify")
 
     async def _activate(self, claimed: Claimed, order: Order, instance: Instance, package: Package,
                         owner: int) -> None:

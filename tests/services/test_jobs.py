@@ -122,3 +122,14 @@ async def test_four_workers_drain_1000_jobs_each_exactly_once(db: str) -> None:
     await asyncio.gather(*(worker(f"w{n}") for n in range(4)))
     assert sorted(seen) == list(range(1000))
     assert (await q.counts())["done"] == 1000
+
+
+async def test_an_expired_lease_on_the_last_attempt_is_not_handed_out_again(db: str) -> None:
+    q = JobQueue(lease_seconds=0.1)
+    job = await q.enqueue("x", max_attempts=1)
+    await q.claim()
+    await asyncio.sleep(0.2)
+    assert await q.claim() is None  # out of attempts: only the sweep may touch it now
+    assert await q.reclaim_expired() == 1
+    row = await Job.get(id=job.id)
+    assert row.status == JobStatus.DEAD and row.attempts == 1

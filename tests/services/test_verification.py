@@ -45,3 +45,11 @@ def test_username_candidates_are_valid_distinct_and_start_with_the_wish(wanted: 
         assert candidates[0] == wanted
     for candidate in candidates:
         assert validate_username(candidate).ok, candidate
+
+
+def test_waiting_jobs_rest_longer_as_the_link_ages() -> None:
+    from services.provisioning import verification_pause
+
+    assert verification_pause(timedelta(minutes=1)) == timedelta(seconds=1)
+    assert verification_pause(timedelta(minutes=30)) == timedelta(seconds=15)
+    assert verification_pause(timedelta(hours=5)) == timedelta(seconds=60)
