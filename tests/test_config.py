@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from cryptography.fernet import Fernet
+
+from config import Settings, check_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_env_example_names_every_setting_with_placeholders_only() -> None:
+    text = (ROOT / ".env.example").read_text()
+    for name in Settings.model_fields:
+        assert re.search(rf"^#?\s*{name.upper()}=", text, re.M), f"{name.upper()} missing from .env.example"
+    settings = Settings(_env_file=str(ROOT / ".env.example"))
+    reports = {r.name: r for r in check_settings(settings)}
+    # the example's values are placeholders, not working credentials
+    assert not reports["database"].ok and "ENCRYPTION_KEY" in " ".join(reports["database"].malformed)
+
+
+def _complete(**overrides) -> Settings:
+    values = {
+        "encryption_key": Fernet.generate_key().decode(), "bot_token": "123456:" + "x" * 35,
+        "admin_ids": "1", "stripe_secret_key": "sk_test_abc", "stripe_webhook_secret": "whsec_abc",
+        "telegram_api_id": 1, "telegram_api_hash": "a" * 32, "telegram_phone": "+15550000000",
+        "telegram_session": "1abc", "aws_access_key_id": "k", "aws_secret_access_key": "s",
+        "moonshot_api_key": "m", "admin_telegram_chat_id": -1,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)
+
+
+def test_a_complete_configuration_passes_every_component() -> None:
+    assert all(r.ok for r in check_settings(_complete()))
+
+
+@pytest.mark.parametrize(("overrides", "component", "fragment"), [
+    ({"bot_token": "nope"}, "bot", "BOT_TOKEN"),
+    ({"telegram_mode": "webhook"}, "bot", "PUBLIC_BASE_URL"),
+    ({"stripe_webhook_secret": "abc"}, "payments", "STRIPE_WEBHOOK_SECRET"),
+    ({"telegram_api_hash": "short"}, "creator pool", "TELEGRAM_API_HASH"),
+    ({"aws_region": "mars"}, "cloud", "AWS_REGION"),
+    ({"openclaw_version": "latest"}, "cloud", "OPENCLAW_VERSION"),
+    ({"ec2_ami_id": "ubuntu"}, "cloud", "EC2_AMI_ID"),
+    ({"alert_webhook_url": "ftp://x"}, "alerts", "ALERT_WEBHOOK_URL"),
+])
+def test_malformed_settings_are_named_per_component(overrides, component: str, fragment: str) -> None:
+    report = next(r for r in check_settings(_complete(**overrides)) if r.name == component)
+    assert not report.ok and fragment in " ".join(report.missing + report.malformed)
+
+
+def test_managed_mode_does_not_need_the_creator_pool() -> None:
+    settings = _complete(bot_creation_mode="managed", telegram_api_id=None, telegram_api_hash=None,
+                         telegram_phone=None, telegram_session=None)
+    pool = next(r for r in check_settings(settings) if r.name == "creator pool")
+    assert not pool.needed_by_run
