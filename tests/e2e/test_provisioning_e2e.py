@@ -5,35 +5,16 @@ and the agent goes live answering only them. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import aioboto3
 import json5
-import pytest
 
 from bot import texts
 from models import Alert, AlertSeverity, Instance, InstanceStatus, Job, JobStatus, Order, OrderStatus
 from services.openclaw_config import CONFIG_PATH
 from services.worker_cli import running
-from tests.conftest import TEST_ENCRYPTION_KEY
-from tests.e2e.bot_fixtures import telegram_api  # noqa: F401
-from tests.standins.moto_ec2 import moto_server  # noqa: F401
-from tests.standins.stack import Stack, moto_reset, standin_stack
-from tests.standins.telegram import TelegramTestApi, TelegramTestUser
+from tests.standins.stack import Stack, wait_until
+from tests.standins.telegram import TelegramTestUser
 
 CUSTOMER_ID = 920_001
-
-
-@pytest.fixture
-async def stack(db: str, tmp_path: Path, moto_server: str,  # noqa: F811
-                telegram_api: TelegramTestApi) -> AsyncIterator[Stack]:  # noqa: F811
-    moto_reset(moto_server)
-    async with standin_stack(db, TEST_ENCRYPTION_KEY, tmp_path, moto_url=moto_server,
-                             telegram=telegram_api) as s:
-        await s.add_creator_accounts()
-        yield s
 
 
 async def order_and_get_pay_url(customer: TelegramTestUser) -> str:
@@ -46,25 +27,6 @@ async def order_and_get_pay_url(customer: TelegramTestUser) -> str:
     await customer.tap(texts.BTN_SKIP, "Is everything right?")
     pay = await customer.tap(texts.BTN_CONFIRM.split()[1], "is ready")
     return pay.button("Pay")["url"]
-
-
-async def wait_until(predicate, timeout: float = 60.0, what: str = "a condition") -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
-async def running_instances(stack: Stack) -> list[dict]:
-    session = aioboto3.Session(
-        aws_access_key_id=stack.settings.aws_access_key_id.get_secret_value(),
-        aws_secret_access_key=stack.settings.aws_secret_access_key.get_secret_value(),
-        region_name="us-east-1")
-    async with session.client("ec2", endpoint_url=stack.moto_url) as ec2:
-        answer = await ec2.describe_instances(Filters=[{"Name": "instance-state-name",
-                                                        "Values": ["pending", "running"]}])
-    return [i for r in answer["Reservations"] for i in r["Instances"]]
 
 
 async def drive_order_to_live(stack: Stack, customer: TelegramTestUser, web_port: int) -> Order:
@@ -117,7 +79,7 @@ async def test_one_order_from_chat_to_live_agent(stack: Stack) -> None:
     assert stack.ssh.commands_matching("readyz")
 
     # exactly one server (moto) and one bot (BotFather) were made, for this order
-    servers = await running_instances(stack)
+    servers = await stack.live_instances()
     assert len(servers) == 1 and servers[0]["InstanceId"] == instance.ec2_instance_id
     tags = {t["Key"]: t["Value"] for t in servers[0]["Tags"]}
     assert tags["meetmatt:order"] == str(order.id)

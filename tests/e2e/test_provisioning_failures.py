@@ -11,17 +11,9 @@ Runs on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-import asyncio
-import json
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 import aioboto3
-import aiohttp
 import pytest
 from telethon import errors
 
@@ -43,38 +35,11 @@ from services.openclaw_config import CONFIG_PATH
 from services.payments import PaymentsService, make_stripe_client
 from services.provisioning import POOL_WAIT_REASON
 from services.worker_cli import Running, running
-from tests.conftest import TEST_ENCRYPTION_KEY
-from tests.e2e.bot_fixtures import telegram_api  # noqa: F401
-from tests.standins.moto_ec2 import moto_server  # noqa: F401
-from tests.standins.stack import CREATOR_PHONES, Stack, free_port, moto_reset, standin_stack, stripe_signature
-from tests.standins.telegram import BotMessage, TelegramTestApi, TelegramTestUser
+from tests.standins.stack import CREATOR_PHONES, Stack, free_port, wait_until
+from tests.standins.telegram import BotMessage, TelegramTestUser
 
 # --- the harness ---------------------------------------------------------------------------------
 
-StackFactory = Callable[..., Any]
-
-
-@pytest.fixture
-def make_stack(db: str, tmp_path: Path, moto_server: str,  # noqa: F811
-               telegram_api: TelegramTestApi) -> StackFactory:  # noqa: F811
-    """`async with make_stack(**setting_overrides) as stack`: every stand-in, moto emptied first."""
-
-    @asynccontextmanager
-    async def factory(**overrides: Any) -> AsyncIterator[Stack]:
-        moto_reset(moto_server)
-        async with standin_stack(db, TEST_ENCRYPTION_KEY, tmp_path, moto_url=moto_server,
-                                 telegram=telegram_api, **overrides) as stack:
-            yield stack
-
-    return factory
-
-
-async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not await predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
 
 
 async def place_order(app: Running, customer_id: int, bot_name: str, wanted: str) -> Order:
@@ -88,33 +53,6 @@ async def place_order(app: Running, customer_id: int, bot_name: str, wanted: str
     return await Order.get(id=order.id)
 
 
-async def pay(stack: Stack, app: Running, order: Order) -> None:
-    """The customer pays: Stripe captures (so a refund can find the payment) and calls the webhook."""
-    session = stack.stripe.complete_session(order.stripe_session_id or "")
-    event = {"id": f"evt_fail_{order.id}_{int(time.time() * 1000)}", "object": "event",
-             "type": "checkout.session.completed", "created": int(time.time()), "livemode": False,
-             "api_version": "2025-01-27", "data": {"object": session}}
-    body = json.dumps(event).encode()
-    secret = stack.settings.stripe_webhook_secret.get_secret_value()  # type: ignore[union-attr]
-    async with aiohttp.ClientSession() as http, http.post(
-        f"http://127.0.0.1:{app.web_port}/webhooks/stripe", data=body,
-        headers={"Stripe-Signature": stripe_signature(body, secret), "Content-Type": "application/json"},
-    ) as response:
-        assert response.status == 200, await response.text()
-
-
-async def live_instances(stack: Stack) -> list[dict[str, Any]]:
-    """Every instance moto has not terminated (pending, running, stopping, stopped)."""
-    session = aioboto3.Session(
-        aws_access_key_id=stack.settings.aws_access_key_id.get_secret_value(),  # type: ignore[union-attr]
-        aws_secret_access_key=stack.settings.aws_secret_access_key.get_secret_value(),  # type: ignore[union-attr]
-        region_name="us-east-1")
-    async with session.client("ec2", endpoint_url=stack.moto_url) as ec2:
-        answer = await ec2.describe_instances(Filters=[{
-            "Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])
-    return [i for r in answer["Reservations"] for i in r["Instances"]]
-
-
 async def assert_nothing_orphaned(stack: Stack, *, also_owned_by: tuple[int, ...] = ()) -> None:
     """Every live server and every existing bot belongs to an ACTIVE order's instance (or to one of
     the orders in `also_owned_by`, still being provisioned)."""
@@ -122,7 +60,7 @@ async def assert_nothing_orphaned(stack: Stack, *, also_owned_by: tuple[int, ...
     owners += await Instance.filter(order_id__in=list(also_owned_by)) if also_owned_by else []
     servers = {i.ec2_instance_id for i in owners}
     bots = {(i.bot_username or "").lower() for i in owners}
-    orphan_servers = [i["InstanceId"] for i in await live_instances(stack) if i["InstanceId"] not in servers]
+    orphan_servers = [i["InstanceId"] for i in await stack.live_instances() if i["InstanceId"] not in servers]
     orphan_bots = [b.username for key, b in stack.botfather.bots.items() if key not in bots]
     assert orphan_servers == [], f"servers left running: {orphan_servers}"
     assert orphan_bots == [], f"bots left at BotFather: {orphan_bots}"
@@ -191,7 +129,7 @@ async def test_banned_primary_account_fails_over_and_the_order_still_goes_live(m
         customer, admin_chat = stack.customer(930_001, "Bea"), stack.admin_chat()
         async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
             order = await place_order(app, 930_001, "Bea's Agent", "bea_agent_bot")
-            await pay(stack, app, order)
+            assert await stack.pay(order, app.web_port) == 200
             await verify_and_go_live(stack, customer, order, 930_001)
             await customer.wait_text("Your agent is live", timeout=10)
             await wait_until(alerts_delivered, 20, "alerts to be delivered")
@@ -276,7 +214,7 @@ async def test_ec2_launch_failing_ends_failed_with_the_bot_deleted_and_nothing_r
         customer, admin_chat = stack.customer(930_002, "Cy"), stack.admin_chat()
         async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
             order = await place_order(app, 930_002, "Cy's Agent", "cy_agent_bot")
-            await pay(stack, app, order)
+            assert await stack.pay(order, app.web_port) == 200
             job = await dead_job(order, 40)
 
             async def closed() -> bool:
@@ -288,7 +226,7 @@ async def test_ec2_launch_failing_ends_failed_with_the_bot_deleted_and_nothing_r
                 await customer.wait_text("has been refunded", timeout=20)
 
         assert job.attempts == 2 and "InvalidAMIID.NotFound" in (job.last_error or "")
-        assert await live_instances(stack) == []
+        assert await stack.live_instances() == []
         await assert_failed_and_released(stack, order, customer, admin_chat, reason="InvalidAMIID.NotFound",
                                          refunded=refund)
         refunds = stack.stripe.requests_to("/v1/refunds")
@@ -324,7 +262,7 @@ async def test_ssh_never_reachable_ends_failed_with_the_server_terminated_and_th
         customer, admin_chat = stack.customer(930_003, "Dee"), stack.admin_chat()
         async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
             order = await place_order(app, 930_003, "Dee's Agent", "dee_agent_bot")
-            await pay(stack, app, order)
+            assert await stack.pay(order, app.web_port) == 200
             job = await dead_job(order, 40)
 
             async def closed() -> bool:
@@ -356,7 +294,7 @@ async def test_verification_never_done_expires_and_the_order_ends_failed_with_ev
         customer, admin_chat = stack.customer(930_004, "Eve"), stack.admin_chat()
         async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
             order = await place_order(app, 930_004, "Eve's Agent", "eve_agent_bot")
-            await pay(stack, app, order)
+            assert await stack.pay(order, app.web_port) == 200
             await deep_link(customer)  # the link was offered ...
             job = await dead_job(order, 40)  # ... and nobody opened it
 
@@ -400,8 +338,8 @@ async def test_paid_orders_wait_for_a_creator_account_and_complete_when_one_come
         async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
             first = await place_order(app, 930_005, "Ann's Agent", "ann_waits_bot")
             second = await place_order(app, 930_006, "Bob's Agent", "bob_waits_bot")
-            await pay(stack, app, first)
-            await pay(stack, app, second)
+            assert await stack.pay(first, app.web_port) == 200
+            assert await stack.pay(second, app.web_port) == 200
 
             async def both_waiting() -> bool:
                 jobs = [await _provision_job(o) for o in (first, second)]
@@ -428,7 +366,7 @@ async def test_paid_orders_wait_for_a_creator_account_and_complete_when_one_come
             assert len([t for t in admin_texts if "No creator account can create bots" in t]) == 1, \
                 admin_texts
             assert stack.botfather.created == [] and stack.botfather.bots == {}
-            servers = await live_instances(stack)
+            servers = await stack.live_instances()
             assert len(servers) == 2  # each waiting order's own server, no more
             await assert_nothing_orphaned(stack, also_owned_by=(first.id, second.id))
 
@@ -448,7 +386,7 @@ async def test_paid_orders_wait_for_a_creator_account_and_complete_when_one_come
             instance = await Instance.get(order_id=order.id)
             assert instance.status == InstanceStatus.ACTIVE and instance.creator_account_id == accounts[1].id
         # the same two servers went live: none was launched twice or left behind
-        assert sorted(i["InstanceId"] for i in await live_instances(stack)) == sorted(
+        assert sorted(i["InstanceId"] for i in await stack.live_instances()) == sorted(
             s["InstanceId"] for s in servers)
         assert sorted(p for p, _ in stack.botfather.created) == [CREATOR_PHONES[1]] * 2
         assert await Alert.filter(kind="pool_exhausted").count() == 1
@@ -467,7 +405,7 @@ async def test_too_many_wrong_codes_end_the_order_failed_with_everything_release
         customer, admin_chat = stack.customer(930_007, "Fay"), stack.admin_chat()
         async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
             order = await place_order(app, 930_007, "Fay's Agent", "fay_agent_bot")
-            await pay(stack, app, order)
+            assert await stack.pay(order, app.web_port) == 200
             await deep_link(customer)  # the link exists; someone else tries to guess its code
             instance = await Instance.get(order_id=order.id)
             guesser = stack.on_bot(instance.bot_token or "", 930_099, "Mallory")
@@ -521,7 +459,7 @@ async def test_a_job_that_dies_with_its_worker_on_the_last_attempt_is_still_rele
         customer, admin_chat = stack.customer(930_008, "Gus"), stack.admin_chat()
         async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
             order = await place_order(app, 930_008, "Gus's Agent", "gus_agent_bot")
-            await pay(stack, app, order)
+            assert await stack.pay(order, app.web_port) == 200
 
             async def crashed() -> bool:  # the job's task is gone: both branches ended, the bot exists
                 job = await _provision_job(order)

@@ -7,7 +7,6 @@ import io
 import json
 import logging
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 
@@ -15,23 +14,10 @@ from models import Alert, Instance, Job
 from services.logging_setup import setup_logging
 from services.worker_cli import running
 from tests.conftest import TEST_ENCRYPTION_KEY
-from tests.e2e.bot_fixtures import telegram_api  # noqa: F401
 from tests.e2e.test_provisioning_e2e import drive_order_to_live
-from tests.standins.moto_ec2 import moto_server  # noqa: F401
-from tests.standins.stack import Stack, moto_reset, standin_stack
-from tests.standins.telegram import TelegramTestApi
+from tests.standins.stack import Stack
 
 CUSTOMER_ID = 930_001
-
-
-@pytest.fixture
-async def stack(db: str, tmp_path: Path, moto_server: str,  # noqa: F811
-                telegram_api: TelegramTestApi) -> AsyncIterator[Stack]:  # noqa: F811
-    moto_reset(moto_server)
-    async with standin_stack(db, TEST_ENCRYPTION_KEY, tmp_path, moto_url=moto_server,
-                             telegram=telegram_api) as s:
-        await s.add_creator_accounts()
-        yield s
 
 
 @pytest.fixture

@@ -12,6 +12,7 @@ Used by the end-to-end tests and by `python main.py sandbox`.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -19,12 +20,13 @@ import secrets
 import socket
 import time
 import urllib.request
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aioboto3
 import aiohttp
 import asyncssh
 from moto.server import ThreadedMotoServer
@@ -58,6 +60,15 @@ def stripe_signature(body: bytes, secret: str) -> str:
     t = int(time.time())
     mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
     return f"t={t},v1={mac}"
+
+
+async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 60.0,
+                     what: str = "a condition") -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
 
 
 def moto_reset(base_url: str) -> None:
@@ -107,15 +118,13 @@ class Stack:
                                 username=first_name.lower())
 
     async def pay(self, order: Order, web_port: int, *, event_id: str | None = None) -> int:
-        """Stripe calls the webhook: checkout.session.completed, paid, signed with the secret."""
-        session = self.stripe.sessions[order.stripe_session_id]
+        """The customer pays: Stripe captures the session (so a refund finds the payment) and calls
+        the webhook with checkout.session.completed, signed with the webhook secret."""
+        session = self.stripe.complete_session(order.stripe_session_id or "")
         event = {
             "id": event_id or f"evt_{secrets.token_hex(12)}", "object": "event", "type":
             "checkout.session.completed", "created": int(time.time()), "livemode": False,
-            "api_version": "2025-01-27", "data": {"object": {
-                **session, "payment_status": "paid", "status": "complete",
-                "payment_intent": f"pi_{secrets.token_hex(10)}",
-            }},
+            "api_version": "2025-01-27", "data": {"object": session},
         }
         body = json.dumps(event).encode()
         secret = self.settings.stripe_webhook_secret.get_secret_value()  # type: ignore[union-attr]
@@ -124,6 +133,17 @@ class Stack:
             headers={"Stripe-Signature": stripe_signature(body, secret), "Content-Type": "application/json"},
         ) as response:
             return response.status
+
+    async def live_instances(self) -> list[dict[str, Any]]:
+        """Every instance moto has not terminated (pending, running, stopping, stopped)."""
+        session = aioboto3.Session(
+            aws_access_key_id=self.settings.aws_access_key_id.get_secret_value(),  # type: ignore[union-attr]
+            aws_secret_access_key=self.settings.aws_secret_access_key.get_secret_value(),  # type: ignore[union-attr]
+            region_name=self.settings.aws_region)
+        async with session.client("ec2", endpoint_url=self.moto_url) as ec2:
+            answer = await ec2.describe_instances(Filters=[{
+                "Name": "instance-state-name", "Values": ["pending", "running", "stopping", "stopped"]}])
+        return [i for r in answer["Reservations"] for i in r["Instances"]]
 
     async def add_creator_accounts(self) -> list[TelegramAccount]:
         accounts = []
