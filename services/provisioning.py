@@ -20,9 +20,20 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
+from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from models import Instance, InstanceStatus, Job, Order, OrderStatus
+from models import (
+    AccountStatus,
+    AlertSeverity,
+    Instance,
+    InstanceStatus,
+    Job,
+    JobStatus,
+    Order,
+    OrderStatus,
+    TelegramAccount,
+)
 from services import job_kinds, progress
 from services.alerts import raise_alert
 from services.bot_api import BotApi
@@ -418,8 +429,57 @@ class ProvisioningSaga:
             f"provisioned: {error}. Released: {', '.join(released) or 'nothing to release'}. {refund_note}.",
             dedup_key=f"provision_failed:{order.id}")
 
+    async def release_abandoned(self, lease_seconds: float) -> int:
+        """Compensate provision jobs that died without it: the stale-lease sweep marks a job dead
+        when its worker died on the last attempt (no hook runs there), and a compensation that
+        failed (EC2 unreachable) left its order open. Their order is still in a provisioning
+        state; jobs dead for less than a lease are left to the worker compensating them now."""
+        cutoff = utcnow() - timedelta(seconds=lease_seconds)
+        open_orders = await Order.filter(status__in=[
+            OrderStatus.PAID, OrderStatus.PROVISIONING, OrderStatus.AWAITING_VERIFICATION,
+        ]).values_list("id", flat=True)
+        if not open_orders:
+            return 0
+        dead = await Job.filter(kind=job_kinds.PROVISION, status=JobStatus.DEAD, finished_at__lt=cutoff,
+                                key__in=[f"provision:order:{i}" for i in open_orders]).order_by("id")
+        for job in dead:
+            log.warning("releasing an order whose provision job died uncompensated",
+                        extra={"job_id": job.id, "order_id": job.payload.get("order_id")})
+            try:
+                await self.compensate(job, job.last_error or "the provision job died")
+            except Exception as exc:
+                log.exception("compensation failed; retried by the next sweep", extra={"job_id": job.id})
+                await raise_alert(
+                    self.d.queue, "compensation_failed",
+                    f"Order {job.payload.get('order_id')}: releasing the server and bot of dead job "
+                    f"{job.id} failed ({type(exc).__name__}: {exc}); retrying every sweep. Check EC2 "
+                    f"and BotFather by hand if this repeats.",
+                    severity=AlertSeverity.CRITICAL, dedup_key=f"compensation_failed:{job.id}")
+        return len(dead)
+
 
 @dataclass(frozen=True)
 class _Keys:
     private_openssh: str
     public_openssh: str
+
+
+async def wake_pool_waiters() -> int:
+    """Provision jobs parked until a creator account frees up run now if one can serve again.
+
+    A job that found the pool exhausted waits until the earliest cooldown ends, or an hour when no
+    account recovers by itself; an account enabled or healthy again in the meantime should not
+    leave paid orders waiting out that hour. Returns how many jobs were woken.
+    """
+    now = utcnow()
+    serving = await TelegramAccount.filter(
+        Q(cooldown_until=None) | Q(cooldown_until__lte=now),
+        status__in=[AccountStatus.ACTIVE, AccountStatus.COOLING_DOWN, AccountStatus.LIMITED],
+    ).exists()
+    if not serving:
+        return 0
+    woken = await Job.filter(kind=job_kinds.PROVISION, status=JobStatus.PENDING, run_after__gt=now,
+                             last_error__startswith=POOL_WAIT_REASON).update(run_after=now, updated_at=now)
+    if woken:
+        log.info("a creator account can serve again: waiting orders resume", extra={"jobs": woken})
+    return woken

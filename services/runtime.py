@@ -1,8 +1,8 @@
 """The composition root of the background side: builds every service once from the settings and
 routes job kinds to their handlers. `python main.py worker|run|sandbox` use it.
 
-Nothing here decides business rules; it only connects the parts. Clients that need closing are
-opened in `open_runtime` and closed when it exits.
+Nothing here decides business rules (those live in the services); it only connects the parts.
+Clients that need closing are opened in `open_runtime` and closed when it exits.
 """
 
 from __future__ import annotations
@@ -16,24 +16,21 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from tortoise.expressions import Q
-
 from config import Settings
-from models import AccountStatus, AlertSeverity, Job, JobStatus, Order, OrderStatus, TelegramAccount
+from models import Job, Order
 from services import job_kinds
 from services.account_pool import AccountPool, AccountUnavailable, PoolExhausted, telethon_client_factory
-from services.alerts import raise_alert
 from services.bot_api import BotApi
 from services.botfather import UsernamesExhausted
-from services.jobs import Claimed, JobQueue, utcnow
+from services.jobs import Claimed, JobQueue
 from services.notifications import Messenger, deliver_customer_message
 from services.provisioning import (
-    POOL_WAIT_REASON,
     BotMaker,
     CreatedBot,
     PoolWait,
     ProvisioningSaga,
     SagaDeps,
+    wake_pool_waiters,
 )
 from services.verification import Verifier
 from services.worker import Handler, PermanentError, Sweep, Worker
@@ -87,27 +84,6 @@ class PoolBotMaker(BotMaker):
         if account_id is None:
             return False
         return await self.pool.delete_bot(account_id, username)
-
-
-async def wake_pool_waiters() -> int:
-    """Provision jobs parked until a creator account frees up run now if one can serve again.
-
-    A job that found the pool exhausted waits until the earliest cooldown ends, or an hour when no
-    account recovers by itself; an account enabled or healthy again in the meantime should not
-    leave paid orders waiting out that hour. Returns how many jobs were woken.
-    """
-    now = utcnow()
-    serving = await TelegramAccount.filter(
-        Q(cooldown_until=None) | Q(cooldown_until__lte=now),
-        status__in=[AccountStatus.ACTIVE, AccountStatus.COOLING_DOWN, AccountStatus.LIMITED],
-    ).exists()
-    if not serving:
-        return 0
-    woken = await Job.filter(kind=job_kinds.PROVISION, status=JobStatus.PENDING, run_after__gt=now,
-                             last_error__startswith=POOL_WAIT_REASON).update(run_after=now, updated_at=now)
-    if woken:
-        log.info("a creator account can serve again: waiting orders resume", extra={"jobs": woken})
-    return woken
 
 
 @dataclass
@@ -239,34 +215,6 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
             await pool.check_all()
             await wake_pool_waiters()
 
-        async def release_abandoned() -> int:
-            """Compensate provision jobs that died without it: the stale-lease sweep marks a job dead
-            when its worker died on the last attempt (no hook runs there), and a compensation that
-            failed (EC2 unreachable) left its order open. Their order is still in a provisioning
-            state; jobs dead for less than a lease are left to the worker compensating them now."""
-            cutoff = utcnow() - timedelta(seconds=settings.job_lease_seconds)
-            open_orders = await Order.filter(status__in=[
-                OrderStatus.PAID, OrderStatus.PROVISIONING, OrderStatus.AWAITING_VERIFICATION,
-            ]).values_list("id", flat=True)
-            if not open_orders:
-                return 0
-            dead = await Job.filter(kind=job_kinds.PROVISION, status=JobStatus.DEAD, finished_at__lt=cutoff,
-                                    key__in=[f"provision:order:{i}" for i in open_orders]).order_by("id")
-            for job in dead:
-                log.warning("releasing an order whose provision job died uncompensated",
-                            extra={"job_id": job.id, "order_id": job.payload.get("order_id")})
-                try:
-                    await saga.compensate(job, job.last_error or "the provision job died")
-                except Exception as exc:
-                    log.exception("compensation failed; retried by the next sweep", extra={"job_id": job.id})
-                    await raise_alert(
-                        queue, "compensation_failed",
-                        f"Order {job.payload.get('order_id')}: releasing the server and bot of dead job "
-                        f"{job.id} failed ({type(exc).__name__}: {exc}); retrying every sweep. Check EC2 "
-                        f"and BotFather by hand if this repeats.",
-                        severity=AlertSeverity.CRITICAL, dedup_key=f"compensation_failed:{job.id}")
-            return len(dead)
-
         handlers: dict[str, Handler] = {
             job_kinds.PROVISION: saga.run,
             job_kinds.NOTIFY_CUSTOMER: notify,
@@ -277,7 +225,8 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
         }
         sweeps = [
             Sweep("stale_leases", 30 * sweep_scale, queue.reclaim_expired),
-            Sweep("abandoned_orders", 60 * sweep_scale, release_abandoned),
+            Sweep("abandoned_orders", 60 * sweep_scale,
+                  lambda: saga.release_abandoned(settings.job_lease_seconds)),
             Sweep("accounts", 600 * sweep_scale, check_accounts),
             # an account put back in service (accounts enable, /accounts) resumes waiting orders soon
             Sweep("pool_waiters", 60 * sweep_scale, wake_pool_waiters),
