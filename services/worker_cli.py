@@ -59,7 +59,7 @@ def _require(settings: Settings, components: set[str]) -> bool:
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    if not _require(settings, {"database", "cloud"}):
+    if not _require(settings, {"database", "bot", "cloud"}):  # the bot token: customer messages
         return 1
 
     async def body(stop: asyncio.Event) -> None:

@@ -72,3 +72,11 @@ def test_sandbox_walks_one_order_to_a_live_agent() -> None:
     for step in ("customer: /start", "Checkout link", "webhook answered 200", "deep link sent",
                  "verified", "agent is live", "one progress message"):
         assert step in result.stdout, step
+
+
+def test_worker_names_a_missing_bot_token_instead_of_crashing(tmp_path: Path) -> None:
+    env = base_env(tmp_path)
+    del env["BOT_TOKEN"]
+    result = subprocess.run([sys.executable, "main.py", "worker"], cwd=ROOT, env=env, capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 1 and "BOT_TOKEN" in result.stdout and "Traceback" not in result.stderr
