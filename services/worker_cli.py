@@ -83,6 +83,8 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not _require(settings, {"database", "bot", "payments", "cloud"}):
+        print("To watch Meet Matt work without any account first: pip install -e '.[test]' && "
+              "python main.py sandbox")
         return 1
 
     async def body(stop: asyncio.Event) -> None:
