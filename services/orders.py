@@ -69,24 +69,41 @@ async def upsert_customer(
     return customer
 
 
-async def create_order(customer: Customer, draft: OrderDraft, packages: tuple[Package, ...]) -> Order:
-    """An order awaiting payment, from the dialogue's draft."""
+def _order_fields(draft: OrderDraft, packages: tuple[Package, ...]) -> dict[str, Any]:
     package = find_package(packages, draft.package)
     if package is None:
         raise OrderError("That package is no longer offered. Please start again with /new.")
-    return await Order.create(
-        customer=customer,
-        package=package.code,
-        bot_name=draft.bot_name,
-        bot_username=draft.bot_username,
-        description=draft.description,
-        avatar_file_id=draft.avatar_file_id,
-        creation_mode=draft.creation_mode,
-        managed_bot_id=draft.managed_bot_id if draft.creation_mode == "managed" else None,
-        status=OrderStatus.AWAITING_PAYMENT,
-        amount=package.price,
-        currency=package.currency.lower(),
-    )
+    return {
+        "package": package.code,
+        "bot_name": draft.bot_name,
+        "bot_username": draft.bot_username,
+        "description": draft.description,
+        "avatar_file_id": draft.avatar_file_id,
+        "creation_mode": draft.creation_mode,
+        "managed_bot_id": draft.managed_bot_id if draft.creation_mode == "managed" else None,
+        "amount": package.price,
+        "currency": package.currency.lower(),
+    }
+
+
+async def create_order(customer: Customer, draft: OrderDraft, packages: tuple[Package, ...]) -> Order:
+    """An order awaiting payment, from the dialogue's draft."""
+    return await Order.create(customer=customer, status=OrderStatus.AWAITING_PAYMENT,
+                              **_order_fields(draft, packages))
+
+
+async def save_draft(customer: Customer, draft: OrderDraft, packages: tuple[Package, ...],
+                     order_id: int | None) -> Order:
+    """The dialogue's order: created on the first Confirm. After a Confirm whose checkout failed,
+    the same unpaid order takes the customer's edits (price included); once it has a Checkout
+    Session it stays as it was paid for."""
+    order = await Order.get_or_none(id=order_id, customer=customer) if order_id else None
+    if order is None:
+        return await create_order(customer, draft, packages)
+    if not order.stripe_session_id:
+        await Order.filter(id=order.id).update(**_order_fields(draft, packages))
+        await order.refresh_from_db()
+    return order
 
 
 async def renewable_instances(customer: Customer) -> list[Instance]:

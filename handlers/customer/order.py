@@ -24,7 +24,7 @@ from bot.routing import RouterTemplate
 from bot.states import OrderForm
 from config import BotCreationMode, Settings
 from models import Customer, Order
-from services.orders import OrderDraft, OrderError, attach_managed_bot, create_order, taken_usernames
+from services.orders import OrderDraft, OrderError, attach_managed_bot, save_draft, taken_usernames
 from services.packages import Package, find_package
 from services.validation import (
     suggest_username,
@@ -363,34 +363,20 @@ async def confirm(
 ) -> None:
     await callback.answer(texts.CREATING_CHECKOUT)
     data = await state.get_data()
-    order_id = data.get("order_id")
-    order = await Order.get_or_none(id=order_id, customer=customer) if order_id else None
-    if order is not None and not order.stripe_session_id:
-        # the first Confirm failed at Stripe and the customer edited since: the order follows the edit
+    try:
         draft = OrderDraft.from_state(data)
-        await Order.filter(id=order.id).update(
-            package=draft.package,
-            bot_name=draft.bot_name,
-            bot_username=draft.bot_username,
-            description=draft.description,
-            avatar_file_id=draft.avatar_file_id,
-            creation_mode=draft.creation_mode,
-            managed_bot_id=draft.managed_bot_id,
-        )
-        await order.refresh_from_db()
-    if order is None:
-        try:
-            order = await create_order(customer, OrderDraft.from_state(data), settings.packages)
-        except (OrderError, KeyError) as exc:
-            await state.clear()
-            await callback.message.answer(
-                texts.esc(
-                    exc
-                    if isinstance(exc, OrderError)
-                    else "Your order was incomplete. Please start again with /new."
-                )
+        order = await save_draft(customer, draft, settings.packages, data.get("order_id"))
+    except (OrderError, KeyError) as exc:
+        await state.clear()
+        await callback.message.answer(
+            texts.esc(
+                exc
+                if isinstance(exc, OrderError)
+                else "Your order was incomplete. Please start again with /new."
             )
-            return
+        )
+        return
+    if data.get("order_id") != order.id:
         await state.update_data(order_id=order.id)  # a second tap reuses this order
     package = find_package(settings.packages, order.package)
     await send_checkout(callback.message, order, payments, package, renewal_of=None)

@@ -10,6 +10,7 @@ from bot import texts
 from bot.callbacks import EditCb, MenuCb, OrderCb, PackageCb
 from bot.states import OrderForm
 from models import Customer, Order, OrderStatus
+from services.packages import DEFAULT_PACKAGES
 from tests.bot.harness import BotHarness, FakeUser, button_data, joined, last_sent
 
 
@@ -271,3 +272,19 @@ async def test_an_edit_after_a_failed_confirm_reaches_the_order(
     order = await Order.get()
     assert order.bot_name == "New Name" and await Order.all().count() == 1
     assert stripe_api.sessions[order.stripe_session_id]["metadata"]["botName"] == "New Name"
+
+
+async def test_a_package_change_after_a_failed_confirm_changes_the_price_too(
+    harness: BotHarness, alice: FakeUser, stripe_api
+) -> None:
+    await walk_to_summary(harness, alice)
+    stripe_api.fail_next(500, times=1)
+    await harness.press(alice, OrderCb(action="confirm").pack())
+    await harness.press(alice, OrderCb(action="edit").pack())
+    await harness.press(alice, EditCb(field="package").pack())
+    await harness.press(alice, PackageCb(code="pro").pack())
+    await harness.press(alice, OrderCb(action="confirm").pack())
+    order = await Order.get()
+    pro = next(p for p in DEFAULT_PACKAGES if p.code == "pro")
+    assert (order.package, order.amount, order.currency) == ("pro", pro.price, pro.currency)
+    assert await Order.all().count() == 1
