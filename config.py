@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     stripe_publishable_key: str | None = None
     stripe_api_base: str | None = None
     refund_on_failure: bool = False
+    pool_wait_limit_hours: float = Field(default=48, gt=0)  # how long a paid order waits for an account
     packages_json: str | None = None  # override of the package catalogue, as JSON
 
     @property

@@ -70,6 +70,10 @@ POOL_WAIT_TEXT = ("Telegram is not letting us create new bots right now. Your or
                   "continues by itself as soon as a bot can be made. You don't need to do anything.")
 
 
+POOL_GAVE_UP_TEXT = ("Telegram did not let us create your bot for too long, so we stopped setting up your "
+                     "agent and released its server.")
+
+
 class PoolWait(Exception):  # noqa: N818 - a signal: no creator account can serve right now
     def __init__(self, retry_at) -> None:
         super().__init__(f"{POOL_WAIT_REASON} until {retry_at.isoformat()}")
@@ -116,6 +120,7 @@ class SagaDeps:
     claim_warm_instance: Callable[[Order], Awaitable[Instance | None]] | None = None
     managed_bot_token: Callable[[Order], Awaitable[CreatedBot]] | None = None
     refund_on_failure: bool = False
+    pool_wait_limit: timedelta = timedelta(hours=48)  # a paid order waits this long for a creator account
     verification_window: float = 4.0  # seconds one job run listens for /start before yielding its slot
     verification_long_poll: int = 2
     timings: dict[str, float] = field(default_factory=dict)
@@ -171,6 +176,12 @@ class ProvisioningSaga:
                                        self._bot_branch(claimed, order, instance), return_exceptions=True)
         for result in results:
             if isinstance(result, PoolWait):
+                waited = utcnow() - (order.paid_at or order.created_at)
+                if waited > self.d.pool_wait_limit:
+                    # the server has been billing for nothing: give up, release it, tell everyone
+                    hours = round(self.d.pool_wait_limit.total_seconds() / 3600)
+                    await self.d.queue.save_step(claimed, "customer_reason", POOL_GAVE_UP_TEXT)
+                    raise PermanentError(f"no creator account could make the bot within {hours} h of payment")
                 if not claimed.job.state.get("pool_wait_reported"):
                     # the customer would otherwise watch "Creating your Telegram bot…" for an hour
                     await self.d.progress.report(order.id, progress.CREATING_BOT, detail=POOL_WAIT_TEXT)

@@ -188,6 +188,7 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
             activate=activate, restart_gateway=restart_gateway,
             claim_warm_instance=claim_warm_instance if settings.warm_pool_size > 0 else None,
             managed_bot_token=managed_bot_token, refund_on_failure=settings.refund_on_failure,
+            pool_wait_limit=timedelta(hours=settings.pool_wait_limit_hours),
         )
         saga = ProvisioningSaga(deps)
 

@@ -496,3 +496,45 @@ async def test_a_job_that_dies_with_its_worker_on_the_last_attempt_is_still_rele
                                          refunded=False)
         await customer.close()
         await admin_chat.close()
+
+
+async def test_an_order_that_waits_past_the_pool_limit_fails_and_releases_its_server(make_stack) -> None:
+    """A paid order cannot wait for a creator account forever while its server bills: past
+    POOL_WAIT_LIMIT_HOURS the job dies, the server is terminated, the customer is told why."""
+    async with make_stack(pool_wait_limit_hours=1) as stack:
+        accounts = await stack.add_creator_accounts()
+        for account, phone in zip(accounts, CREATOR_PHONES, strict=True):
+            account.status, account.last_error = AccountStatus.BANNED, "UserDeactivatedBanError"
+            await account.save(update_fields=["status", "last_error"])
+            stack.botfather.fail(phone, "get_me", errors.UserDeactivatedBanError(request=None), times=1000)
+        cy = stack.customer(930_007, "Cy")
+        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+            order = await place_order(app, 930_007, "Cy's Agent", "cy_waits_bot")
+            assert await stack.pay(order, app.web_port) == 200
+
+            async def waiting() -> bool:
+                job = await _provision_job(order)
+                return job is not None and job.status == JobStatus.PENDING and "ready" in job.state \
+                    and job.run_after > utcnow() + timedelta(minutes=5)
+            await wait_until(waiting, 30, "the order to wait for a creator account")
+            assert len(await stack.live_instances()) == 1
+
+            # two hours pass: the next look at the pool gives up
+            await Order.filter(id=order.id).update(paid_at=utcnow() - timedelta(hours=2))
+            await Job.filter(key=f"provision:order:{order.id}").update(run_after=utcnow())
+
+            async def closed() -> bool:
+                return (await Order.get(id=order.id)).status == OrderStatus.FAILED
+            await wait_until(closed, 30, "the order to be closed")
+            await cy.wait_text("did not let us create your bot for too long", timeout=10)
+
+        job = await _provision_job(order)
+        assert job is not None and job.status == JobStatus.DEAD
+        assert "within 1 h of payment" in (job.last_error or "")
+        assert await stack.live_instances() == []
+        assert (await Instance.get(order_id=order.id)).status == InstanceStatus.TERMINATED
+        assert stack.botfather.created == []
+        failed = await Alert.filter(kind="provision_failed")
+        assert len(failed) == 1 and f"Order {order.id}" in failed[0].text
+        await assert_nothing_orphaned(stack)
+        await cy.close()
