@@ -42,13 +42,10 @@ def cmd_check_config(_: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _with_db(settings: Settings, body: Callable[[], Awaitable[int]]) -> int:
-    from services.db import close_db, init_db
+    from services.db import open_database
 
-    await init_db(settings.database_url, _secret(settings.encryption_key))
-    try:
+    async with open_database(settings):
         return await body()
-    finally:
-        await close_db()
 
 
 def cmd_migrate(_: argparse.Namespace, settings: Settings) -> int:

@@ -148,15 +148,11 @@ async def store_login(result: LoginResult, *, api_id: int, api_hash: str, priori
 
 def _run(settings: Any, body: Callable[[], Awaitable[int]]) -> int:
     from models.fields import EncryptionKeyError
-    from services.db import close_db, init_db
+    from services.db import open_database
 
     async def main() -> int:
-        key = settings.encryption_key.get_secret_value() if settings.encryption_key else None
-        await init_db(settings.database_url, key)
-        try:
+        async with open_database(settings):
             return await body()
-        finally:
-            await close_db()
 
     try:
         return asyncio.run(main())

@@ -41,20 +41,15 @@ def register(sub, groups) -> None:
                                            "(with a throwaway host key)").set_defaults(func=cmd_user_data)
 
 
-def _secret(value) -> str | None:
-    return value.get_secret_value() if value else None
-
-
 def cmd_instance_action(args: argparse.Namespace, settings: Settings) -> int:
     from models import AdminAction, Instance
-    from services.db import close_db, init_db
+    from services.db import open_database
     from services.jobs import JobQueue
 
     kind, _ = ACTIONS[args.instance_action]
 
     async def body() -> int:
-        await init_db(settings.database_url, _secret(settings.encryption_key))
-        try:
+        async with open_database(settings):
             instance = await Instance.get_or_none(id=args.instance_id)
             if instance is None:
                 print(f"no instance #{args.instance_id}", file=sys.stderr)
@@ -67,8 +62,6 @@ def cmd_instance_action(args: argparse.Namespace, settings: Settings) -> int:
                                      detail=f"CLI; job {job.id}")
             print(f"queued {kind} for instance #{instance.id} (job {job.id}); the worker runs it")
             return 0
-        finally:
-            await close_db()
 
     return asyncio.run(body())
 

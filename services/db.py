@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +46,17 @@ async def init_db(database_url: str, encryption_key: str | None) -> None:
     """Open the ORM for this process (the caller closes it with `close_db`)."""
     install_cipher(encryption_key)
     await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
+
+
+@asynccontextmanager
+async def open_database(settings: Any) -> AsyncIterator[None]:
+    """The ORM open on DATABASE_URL with ENCRYPTION_KEY for the body of a command."""
+    key = settings.encryption_key.get_secret_value() if settings.encryption_key else None
+    await init_db(settings.database_url, key)
+    try:
+        yield
+    finally:
+        await close_db()
 
 
 async def close_db() -> None:

@@ -65,17 +65,16 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
     async def body(stop: asyncio.Event) -> None:
         from bot.factory import create_bot
         from bot.messenger import AiogramMessenger
-        from services.db import close_db, init_db
+        from services.db import open_database
         from services.runtime import open_runtime
 
-        await init_db(settings.database_url, _secret(settings.encryption_key))
-        bot = create_bot(settings)
-        try:
-            async with open_runtime(settings, AiogramMessenger(bot)) as runtime:
-                await runtime.worker(args.concurrency).run(stop)
-        finally:
-            await bot.session.close()
-            await close_db()
+        async with open_database(settings):
+            bot = create_bot(settings)
+            try:
+                async with open_runtime(settings, AiogramMessenger(bot)) as runtime:
+                    await runtime.worker(args.concurrency).run(stop)
+            finally:
+                await bot.session.close()
 
     asyncio.run(_until_signal(body))
     return 0
@@ -156,12 +155,11 @@ async def running(settings: Settings, *, worker_concurrency: int | None = None, 
 def cmd_refund(args: argparse.Namespace, settings: Settings) -> int:
     from models import Order, OrderStatus
     from services import job_kinds
-    from services.db import close_db, init_db
+    from services.db import open_database
     from services.jobs import JobQueue
 
     async def body() -> int:
-        await init_db(settings.database_url, _secret(settings.encryption_key))
-        try:
+        async with open_database(settings):
             order = await Order.get_or_none(id=args.order_id)
             if order is None:
                 print(f"order {args.order_id} does not exist")
@@ -174,8 +172,6 @@ def cmd_refund(args: argparse.Namespace, settings: Settings) -> int:
                                            key=f"refund:order:{order.id}")
             print(f"refund of order {order.id} queued as job {job.id}; the worker sends it to Stripe")
             return 0
-        finally:
-            await close_db()
 
     return asyncio.run(body())
 

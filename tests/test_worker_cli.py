@@ -80,3 +80,38 @@ def test_worker_names_a_missing_bot_token_instead_of_crashing(tmp_path: Path) ->
     result = subprocess.run([sys.executable, "main.py", "worker"], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 1 and "BOT_TOKEN" in result.stdout and "Traceback" not in result.stderr
+
+
+def test_orders_refund_queues_one_refund_job_for_a_paid_order(tmp_path: Path) -> None:
+    env = base_env(tmp_path)
+    subprocess.run([sys.executable, "main.py", "migrate"], cwd=ROOT, env=env, check=True,
+                   capture_output=True, timeout=60)
+    seed = (
+        "import asyncio\n"
+        "from services.db import init_db, close_db\n"
+        "from services.jobs import utcnow\n"
+        "from models import Customer, Order, OrderStatus\n"
+        "async def main():\n"
+        f"    await init_db({env['DATABASE_URL']!r}, {env['ENCRYPTION_KEY']!r})\n"
+        "    c = await Customer.create(telegram_id=5)\n"
+        "    await Order.create(customer=c, package='starter', bot_name='x', status=OrderStatus.PAID,\n"
+        "                       amount=2900, paid_at=utcnow())\n"
+        "    await Order.create(customer=c, package='starter', bot_name='y')\n"
+        "    await close_db()\n"
+        "asyncio.run(main())\n"
+    )
+    subprocess.run([sys.executable, "-c", seed], cwd=ROOT, env=env, check=True, timeout=60)
+
+    def refund(order_id: int) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "main.py", "orders", "refund", str(order_id)], cwd=ROOT,
+                              env=env, capture_output=True, text=True, timeout=60)
+
+    first, again = refund(1), refund(1)
+    assert first.returncode == 0 and "queued as job 1" in first.stdout
+    assert again.returncode == 0 and "queued as job 1" in again.stdout  # the same job, not a second
+    unpaid, missing = refund(2), refund(9)
+    assert unpaid.returncode == 1 and "nothing to refund" in unpaid.stdout
+    assert missing.returncode == 1 and "does not exist" in missing.stdout
+    jobs = subprocess.run([sys.executable, "main.py", "jobs", "list", "--json"], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert '"kind": "refund_order"' in jobs.stdout and jobs.stdout.count('"kind"') == 1
