@@ -134,9 +134,13 @@ def renew(instances: list[Instance]) -> InlineKeyboardMarkup:
     return b.as_markup()
 
 
-def open_bot(instance: Instance, renewable: bool) -> InlineKeyboardMarkup | None:
+def open_bot(instance: Instance, renewable: bool,
+             verify_link: str | None = None) -> InlineKeyboardMarkup | None:
+    """The agent's buttons; while its ownership check waits, the one-tap verification link."""
     b = InlineKeyboardBuilder()
-    if instance.bot_username:
+    if verify_link and instance.bot_username:
+        b.button(text=f"Open @{instance.bot_username} and press Start", url=verify_link)
+    elif instance.bot_username:
         b.button(text=f"Open @{instance.bot_username}", url=f"https://t.me/{instance.bot_username}")
     if renewable:
         b.button(text="🔁 Renew", callback_data=RenewCb(instance_id=instance.id))

@@ -221,11 +221,14 @@ ORDER_STATUS_WORDS = {
 }
 
 
-def my_bot(instance: Instance) -> str:
+def my_bot(instance: Instance, *, awaiting_verification: bool = False) -> str:
     username = instance.bot_username
     link = f"@{esc(username)}" if username else "(bot not created yet)"
     status = STATUS_WORDS.get(str(instance.status), str(instance.status))
-    return f"🤖 {link}\nStatus: <b>{esc(status)}</b>\nExpires: {esc(_date(instance.expires_at))}"
+    text = f"🤖 {link}\nStatus: <b>{esc(status)}</b>\nExpires: {esc(_date(instance.expires_at))}"
+    if awaiting_verification:
+        text += "\nWaiting for you: open your bot with the button below and press <b>Start</b>."
+    return text
 
 
 def my_open_order(order: Order) -> str:

@@ -16,6 +16,7 @@ from handlers.customer.order import send_checkout
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus
 from services.orders import RENEWABLE, OrderError, create_renewal, renewable_instances
 from services.packages import find_package
+from services.progress import open_deep_link
 
 router = RouterTemplate("customer.mybots")
 
@@ -40,8 +41,11 @@ async def show_my_bots(message: Message, customer: Customer) -> None:
         await message.answer(texts.NO_BOTS, reply_markup=keyboards.main_menu())
         return
     for instance in instances:
+        # the progress message may be long gone: /mybots offers the open ownership check again
+        _, link = await open_deep_link(instance.order_id) if instance.order_id else (None, None)
         await message.answer(
-            texts.my_bot(instance), reply_markup=keyboards.open_bot(instance, instance.status in RENEWABLE)
+            texts.my_bot(instance, awaiting_verification=link is not None),
+            reply_markup=keyboards.open_bot(instance, instance.status in RENEWABLE, link),
         )
     for order in orders:
         pay = None

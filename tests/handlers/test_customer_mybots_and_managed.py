@@ -237,3 +237,21 @@ async def test_typing_a_username_in_managed_mode_takes_the_telegram_button_away(
     calls = await managed.send(alice, "tom_typed_bot")
     assert any(isinstance(getattr(c.method, "reply_markup", None), ReplyKeyboardRemove) for c in calls)
     assert await state_of(managed, alice) == OrderForm.description.state
+
+
+async def test_mybots_offers_the_open_verification_link_again(harness: BotHarness, alice: FakeUser) -> None:
+    from models import Verification
+
+    booting = await agent(alice, "alice_new_bot", InstanceStatus.READY)
+    await Order.filter(id=booting.order_id).update(status=OrderStatus.AWAITING_VERIFICATION)
+    await Verification.create(instance=booting, code="Code_123-abc", expires_at=utcnow() + timedelta(hours=1))
+    calls = await harness.send(alice, "/mybots")
+    message = next(c for c in calls if "@alice_new_bot" in (c.text or ""))
+    assert "press <b>Start</b>" in message.text
+    assert message.button("press Start").url == "https://t.me/alice_new_bot?start=Code_123-abc"
+
+    await Verification.filter(instance_id=booting.id).update(verified_at=utcnow())
+    calls = await harness.send(alice, "/mybots")
+    message = next(c for c in calls if "@alice_new_bot" in (c.text or ""))
+    assert "press" not in message.text
+    assert message.button("Open @alice_new_bot").url == "https://t.me/alice_new_bot"
