@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import StrEnum
-from functools import lru_cache
-from pathlib import Path
+from functools import cached_property, lru_cache
 
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,8 +61,9 @@ class Settings(BaseSettings):
     pool_wait_limit_hours: float = Field(default=48, gt=0)  # how long a paid order waits for an account
     packages_json: str | None = None  # override of the package catalogue, as JSON
 
-    @property
+    @cached_property
     def packages(self):
+        """The package catalogue (PACKAGES_JSON, else the default set), parsed once."""
         from services.packages import parse_packages
 
         return parse_packages(self.packages_json)
@@ -170,8 +170,13 @@ class ComponentReport:
         return not self.missing and not self.malformed
 
 
+def secret_value(value: SecretStr | None) -> str | None:
+    """The plain value of a secret setting, or None when it is unset or empty."""
+    return (value.get_secret_value() or None) if value else None
+
+
 def _secret(value: SecretStr | None) -> str:
-    return value.get_secret_value() if value else ""
+    return secret_value(value) or ""
 
 
 def _check_fernet_key(key: str) -> bool:
@@ -268,8 +273,3 @@ def check_settings(s: Settings) -> list[ComponentReport]:
 
     return [database, bot, payments, pool, cloud, alerts]
 
-
-def data_dir() -> Path:
-    path = Path("data")
-    path.mkdir(parents=True, exist_ok=True)
-    return path

@@ -9,11 +9,7 @@ import importlib.util
 import sys
 from collections.abc import Awaitable, Callable
 
-from config import Settings, check_settings, get_settings
-
-
-def _secret(value) -> str | None:
-    return value.get_secret_value() if value else None
+from config import Settings, check_settings, get_settings, secret_value
 
 
 def cmd_gen_key(_: argparse.Namespace, __: Settings) -> int:
@@ -55,7 +51,7 @@ def cmd_migrate(_: argparse.Namespace, settings: Settings) -> int:
         if event == "apply_done":
             print(f"applied {app}.{name}")
 
-    asyncio.run(migrate(settings.database_url, _secret(settings.encryption_key), progress=progress))
+    asyncio.run(migrate(settings.database_url, secret_value(settings.encryption_key), progress=progress))
     print(f"database is up to date ({settings.database_url.split('://', 1)[0]})")
     return 0
 

@@ -51,8 +51,9 @@ async def init_db(database_url: str, encryption_key: str | None) -> None:
 @asynccontextmanager
 async def open_database(settings: Any) -> AsyncIterator[None]:
     """The ORM open on DATABASE_URL with ENCRYPTION_KEY for the body of a command."""
-    key = settings.encryption_key.get_secret_value() if settings.encryption_key else None
-    await init_db(settings.database_url, key)
+    from config import secret_value
+
+    await init_db(settings.database_url, secret_value(settings.encryption_key))
     try:
         yield
     finally:

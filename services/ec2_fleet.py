@@ -17,7 +17,7 @@ import aioboto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError, WaiterError
 
-from config import DEFAULT_AMI
+from config import DEFAULT_AMI, secret_value
 from services.host_keys import load_or_create_client_key, public_key_line
 
 log = logging.getLogger(__name__)
@@ -39,9 +39,6 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-def _secret(value: Any) -> str | None:
-    return value.get_secret_value() if value is not None else None
-
 
 class Ec2Fleet:
     """EC2 calls the provisioning saga and instance care need. Open with `await Ec2Fleet.open(...)`
@@ -51,8 +48,8 @@ class Ec2Fleet:
                  platform_public_key: str | None = None) -> None:
         self.settings = settings
         self.session = session or aioboto3.Session(
-            aws_access_key_id=_secret(settings.aws_access_key_id),
-            aws_secret_access_key=_secret(settings.aws_secret_access_key),
+            aws_access_key_id=secret_value(settings.aws_access_key_id),
+            aws_secret_access_key=secret_value(settings.aws_secret_access_key),
             region_name=settings.aws_region,
         )
         self._platform_public_key = platform_public_key

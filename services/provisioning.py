@@ -16,7 +16,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -37,6 +37,7 @@ from models import (
 from services import job_kinds, progress
 from services.alerts import raise_alert
 from services.bot_api import BotApi
+from services.host_keys import HostKeyPair
 from services.jobs import Claimed, JobQueue, utcnow
 from services.logging_setup import secrets as log_secrets
 from services.packages import Package, find_package, new_expiry
@@ -123,7 +124,6 @@ class SagaDeps:
     pool_wait_limit: timedelta = timedelta(hours=48)  # a paid order waits this long for a creator account
     verification_window: float = 4.0  # seconds one job run listens for /start before yielding its slot
     verification_long_poll: int = 2
-    timings: dict[str, float] = field(default_factory=dict)
 
 
 def verification_pause(link_age: timedelta) -> timedelta:
@@ -229,14 +229,13 @@ class ProvisioningSaga:
     async def _launch(self, claimed: Claimed, order: Order, instance: Instance) -> None:
         if "launch" in claimed.job.state:
             return
-        started = utcnow()
         if instance.ec2_instance_id and (claimed.job.state.get("instance") or {}).get("warm"):
             # a pre-booted instance from the warm pool: label it as this order's server
             await self.d.fleet.tag_for_order(instance.ec2_instance_id, job_id=claimed.id, order_id=order.id,
                                              user_id=order.customer.telegram_id)
         if not instance.ec2_instance_id:
             await self.d.progress.report(order.id, progress.LAUNCHING)
-            keys = _Keys(instance.host_key_private or "", instance.host_key_public or "")
+            keys = HostKeyPair(instance.host_key_private or "", instance.host_key_public or "")
             ec2_id = await self.d.fleet.launch(
                 job_id=claimed.id, order_id=order.id, user_id=order.customer.telegram_id,
                 instance_type=instance.instance_type, user_data=self.d.render_user_data(keys))
@@ -244,12 +243,10 @@ class ProvisioningSaga:
             instance.status = InstanceStatus.BOOTING
             await instance.save(update_fields=["ec2_instance_id", "status", "updated_at"])
         await self.d.queue.save_step(claimed, "launch", {"ec2_id": instance.ec2_instance_id})
-        self._time("launch_instance", started)
 
     async def _wait_ready(self, claimed: Claimed, order: Order, instance: Instance) -> None:
         if "ready" in claimed.job.state:
             return
-        started = utcnow()
         ip = await self.d.fleet.wait_running(instance.ec2_instance_id)
         instance.public_ip = ip
         await instance.save(update_fields=["public_ip", "updated_at"])
@@ -257,12 +254,10 @@ class ProvisioningSaga:
         instance.status = InstanceStatus.READY
         await instance.save(update_fields=["status", "updated_at"])
         await self.d.queue.save_step(claimed, "ready", {"public_ip": ip})
-        self._time("wait_ready", started)
 
     async def _create_bot(self, claimed: Claimed, order: Order, instance: Instance) -> None:
         if "bot" in claimed.job.state:
             return
-        started = utcnow()
         if instance.bot_token and instance.bot_username:
             created = CreatedBot(instance.bot_username, instance.bot_token, instance.creator_account_id)
         else:
@@ -294,7 +289,6 @@ class ProvisioningSaga:
                                                "updated_at"])
         await self.d.queue.save_step(claimed, "bot", {"username": created.username,
                                                       "account_id": created.account_id})
-        self._time("create_bot", started)
 
     async def _issue_verification(self, claimed: Claimed, order: Order, instance: Instance) -> None:
         if "verification" in claimed.job.state:
@@ -353,7 +347,6 @@ class ProvisioningSaga:
                         owner: int) -> None:
         if "ready" not in claimed.job.state:
             raise RuntimeError("activation reached before the server was ready")
-        started = utcnow()
         await self.d.progress.report(order.id, progress.ACTIVATING)
         gateway_token = instance.gateway_token or secrets.token_urlsafe(32)
         if not instance.gateway_token:
@@ -368,7 +361,6 @@ class ProvisioningSaga:
             await instance.save(update_fields=["status", "owner_telegram_id", "expires_at", "updated_at"])
             await Order.filter(id=order.id).update(status=OrderStatus.ACTIVE, updated_at=now)
             await self.d.queue.save_step(claimed, "live", {"at": now.isoformat()})
-        self._time("activate", started)
         await self.d.progress.report(order.id, progress.LIVE)
 
     async def _renew(self, claimed: Claimed, order: Order, package: Package) -> None:
@@ -390,9 +382,6 @@ class ProvisioningSaga:
             await self.d.queue.save_step(claimed, "live", {"renewed_until": instance.expires_at.isoformat()})
         await self.d.progress.report(order.id, progress.LIVE,
                                      detail=f"Renewed until {instance.expires_at:%Y-%m-%d}.")
-
-    def _time(self, step: str, started) -> None:
-        self.d.timings[step] = (utcnow() - started).total_seconds()
 
     # --- when the job is dead --------------------------------------------------------------------
 
@@ -467,12 +456,6 @@ class ProvisioningSaga:
                     f"and BotFather by hand if this repeats.",
                     severity=AlertSeverity.CRITICAL, dedup_key=f"compensation_failed:{job.id}")
         return len(dead)
-
-
-@dataclass(frozen=True)
-class _Keys:
-    private_openssh: str
-    public_openssh: str
 
 
 async def wake_pool_waiters() -> int:

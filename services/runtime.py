@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from config import Settings
+from config import Settings, secret_value
 from models import Job, Order
 from services import job_kinds
 from services.account_pool import AccountPool, AccountUnavailable, PoolExhausted, telethon_client_factory
@@ -37,9 +37,6 @@ from services.worker import Handler, PermanentError, Sweep, Worker
 
 log = logging.getLogger("meetmatt.runtime")
 
-
-def _secret(value: Any) -> str | None:
-    return value.get_secret_value() if value else None
 
 
 class PoolBotMaker(BotMaker):
@@ -149,10 +146,10 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
         delivery = AlertDelivery.from_settings(settings)
         stack.push_async_callback(delivery.close)
         payments = None
-        if _secret(settings.stripe_secret_key):
+        if secret_value(settings.stripe_secret_key):
             payments = PaymentsService(make_stripe_client(settings), settings.packages, bot_username=None)
-        main_bot_token = _secret(settings.bot_token) or ""
-        moonshot_key = _secret(settings.moonshot_api_key) or ""
+        main_bot_token = secret_value(settings.bot_token) or ""
+        moonshot_key = secret_value(settings.moonshot_api_key) or ""
 
         async def managed_bot_token(order: Order) -> CreatedBot:
             if not order.managed_bot_id:

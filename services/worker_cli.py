@@ -14,11 +14,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from config import Settings
-
-
-def _secret(value) -> str | None:
-    return value.get_secret_value() if value else None
+from config import Settings, secret_value
 
 
 def register(sub, groups) -> None:
@@ -120,7 +116,7 @@ async def running(settings: Settings, *, worker_concurrency: int | None = None, 
     from webhooks.app import create_web_app, start_web_app
 
     if open_db:
-        await init_db(settings.database_url, _secret(settings.encryption_key))
+        await init_db(settings.database_url, secret_value(settings.encryption_key))
     stop = asyncio.Event()
     try:
         queue = JobQueue(f"web-{worker_id()}", settings.job_lease_seconds)

@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 
 from aiohttp import web
 
-from config import Settings
+from config import Settings, secret_value
 from services.jobs import JobQueue
 from services.stripe_events import StripeEventProcessor
 from webhooks.health import healthz
@@ -40,9 +40,6 @@ STRIPE_WEBHOOK_KEY = web.AppKey("stripe_webhook", StripeWebhook)
 
 Hook = Callable[[web.Application], Awaitable[None]]
 
-
-def _secret(value) -> str | None:
-    return value.get_secret_value() if value else None
 
 
 def create_web_app(settings: Settings, *, queue: JobQueue | None = None,
@@ -62,7 +59,7 @@ def create_web_app(settings: Settings, *, queue: JobQueue | None = None,
         app.cleanup_ctx.append(_database(settings))
     processor = StripeEventProcessor(queue, settings.packages,
                                      provision_max_attempts=settings.provision_max_attempts)
-    webhook = StripeWebhook(processor, _secret(settings.stripe_webhook_secret), metrics)
+    webhook = StripeWebhook(processor, secret_value(settings.stripe_webhook_secret), metrics)
     app[STRIPE_WEBHOOK_KEY] = webhook
     webhook.register(app)
     app.router.add_get("/healthz", healthz)
@@ -76,7 +73,7 @@ def _database(settings: Settings) -> Callable[[web.Application], AsyncIterator[N
     async def database(_: web.Application) -> AsyncIterator[None]:
         from services.db import close_db, init_db
 
-        await init_db(settings.database_url, _secret(settings.encryption_key))
+        await init_db(settings.database_url, secret_value(settings.encryption_key))
         log.info("web: database opened (%s)", settings.database_url.split("://", 1)[0])
         try:
             yield

@@ -4,7 +4,6 @@ Meet Matt bot started by `bot.runner.start_bot` in polling or webhook mode again
 from __future__ import annotations
 
 import secrets
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -14,6 +13,7 @@ from bot.runner import BotRuntime, start_bot
 from config import Settings
 from services.jobs import JobQueue
 from tests.bot.harness import runtime_token
+from tests.standins import free_port
 from tests.standins.stripe_api import StripeStandIn
 from tests.standins.telegram import StandInUnavailable, TelegramTestApi, TelegramTestUser
 
@@ -36,11 +36,6 @@ def telegram_api() -> Iterator[TelegramTestApi]:
     yield _shared_api
     _shared_api.stop()  # session teardown; stop() is a no-op once the process is gone
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @dataclass

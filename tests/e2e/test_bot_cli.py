@@ -14,7 +14,8 @@ from cryptography.fernet import Fernet
 
 from services.db import migrate
 from tests.bot.harness import runtime_token
-from tests.e2e.bot_fixtures import free_port, telegram_api  # noqa: F401
+from tests.e2e.bot_fixtures import telegram_api  # noqa: F401
+from tests.standins import free_port
 from tests.standins.telegram import TelegramTestApi, TelegramTestUser, get_json
 
 ROOT = Path(__file__).resolve().parents[2]

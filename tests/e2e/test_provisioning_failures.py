@@ -35,7 +35,8 @@ from services.openclaw_config import CONFIG_PATH
 from services.payments import PaymentsService, make_stripe_client
 from services.provisioning import POOL_WAIT_REASON
 from services.worker_cli import Running, running
-from tests.standins.stack import CREATOR_PHONES, Stack, free_port, wait_until
+from tests.standins import free_port
+from tests.standins.stack import CREATOR_PHONES, Stack, wait_until
 from tests.standins.telegram import BotMessage, TelegramTestUser
 
 # --- the harness ---------------------------------------------------------------------------------

@@ -4,7 +4,6 @@ server (aiosmtpd), a local JSON webhook; and alert merging in services.alerts.ra
 from __future__ import annotations
 
 import json
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -21,15 +20,11 @@ from services.alert_delivery import AlertDelivery, AlertDeliveryError, SmtpConfi
 from services.alerts import raise_alert
 from services.job_kinds import DELIVER_ALERT
 from services.jobs import JobQueue, utcnow
+from tests.standins import free_port
 from tests.standins.botfather import fake_token
 
 ADMIN_CHAT = -100123456
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # --- stand-ins ------------------------------------------------------------------------------------

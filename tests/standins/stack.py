@@ -13,11 +13,8 @@ Used by the end-to-end tests and by `python main.py sandbox`.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
 import json
 import secrets
-import socket
 import time
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -34,9 +31,10 @@ from moto.server import ThreadedMotoServer
 from config import Settings
 from models import AccountStatus, Order, TelegramAccount
 from services.host_keys import HostKeyPair, generate_host_key, load_or_create_client_key
+from tests.standins import free_port
 from tests.standins.botfather import ScriptedTelegram, fake_string_session
 from tests.standins.ssh_server import SshInstanceStandIn
-from tests.standins.stripe_api import StripeStandIn
+from tests.standins.stripe_api import StripeStandIn, stripe_signature
 from tests.standins.telegram import TelegramTestApi, TelegramTestUser
 
 ADMIN_ID = 700_101
@@ -44,22 +42,12 @@ ADMIN_CHAT_ID = -100_777
 CREATOR_PHONES = ("+15550007001", "+15550007002")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def bot_token_shaped() -> str:
     """A value shaped like a bot token, made at run time (never a real one in the repo)."""
     return f"{secrets.randbelow(10**9) + 10**8}:{secrets.token_urlsafe(27)}"
 
 
-def stripe_signature(body: bytes, secret: str) -> str:
-    """The Stripe-Signature header exactly as Stripe makes it: HMAC-SHA256 over "{t}.{body}"."""
-    t = int(time.time())
-    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
 
 
 async def wait_until(predicate: Callable[[], Awaitable[bool]], timeout: float = 60.0,

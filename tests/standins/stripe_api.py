@@ -14,6 +14,8 @@ answers 400 `idempotency_error`. `fail_next()` makes the next requests fail, to 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -210,3 +212,9 @@ class StripeStandIn:
         self.refunds[refund_id] = refund
         return 200, refund
 
+
+def stripe_signature(body: bytes, secret: str, timestamp: int | None = None) -> str:
+    """The Stripe-Signature header exactly as Stripe makes it: t=<ts>,v1=<hex HMAC-SHA256 of "{t}.{body}">."""
+    t = int(time.time()) if timestamp is None else timestamp
+    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return f"t={t},v1={mac}"

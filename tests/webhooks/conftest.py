@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import secrets
 import time
@@ -17,14 +15,8 @@ import pytest
 from config import Settings
 from models import Customer, Order
 from services.jobs import JobQueue
+from tests.standins.stripe_api import stripe_signature as sign
 from webhooks.app import create_web_app, start_web_app
-
-
-def sign(body: bytes, secret: str, timestamp: int | None = None) -> str:
-    """The Stripe-Signature header: t=<ts>,v1=<hex HMAC-SHA256 of "{t}.{body}" keyed by the secret>."""
-    t = int(time.time()) if timestamp is None else timestamp
-    mac = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
-    return f"t={t},v1={mac}"
 
 
 def make_event(type_: str, obj: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
