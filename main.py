@@ -113,13 +113,19 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
     settings = get_settings()
     from services.logging_setup import setup_logging
 
     setup_logging(settings.log_level, settings.log_format, settings.secret_values())
+    from services.operator_errors import OperatorError
+
     try:
         return args.func(args, settings)
+    except OperatorError as exc:  # the message says what to do: no traceback
+        print(f"{parser.prog} {args.command}: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
 

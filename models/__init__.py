@@ -7,9 +7,11 @@ from models.enums import AccountStatus, AlertSeverity, InstanceStatus, JobStatus
 from models.instances import Instance, Verification
 from models.jobs import Job
 from models.orders import Order, StripeEvent
+from models.platform import PlatformKey
 
 __all__ = [
     "AccountStatus", "AdminAction", "Alert", "AlertSeverity", "Customer", "Instance",
-    "InstanceStatus", "Job", "JobStatus", "Order", "OrderStatus", "StripeEvent", "TelegramAccount",
+    "InstanceStatus", "Job", "JobStatus", "Order", "OrderStatus", "PlatformKey", "StripeEvent",
+    "TelegramAccount",
     "Verification",
 ]

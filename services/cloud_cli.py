@@ -35,8 +35,15 @@ def register(sub, groups) -> None:
         if action == "terminate":
             parser.add_argument("--reason", default="operator request (CLI)")
         parser.set_defaults(func=cmd_instance_action, instance_action=action)
-    instances.add_parser("network", help="create/complete the EC2 security group and import the platform "
-                                         "key pair (idempotent)").set_defaults(func=cmd_network)
+    network = instances.add_parser("network", help="create/complete the EC2 security group and import the "
+                                                   "platform key pair (idempotent)")
+    network.add_argument("--rotate-key", action="store_true",
+                         help="replace the EC2 key pair with the platform key stored in the database "
+                              "(after a deliberate rotation, or when the pair holds another key)")
+    network.add_argument("--new-key", action="store_true",
+                         help="with --rotate-key: generate a new platform key first (instances launched "
+                              "before keep trusting the old key only: refused while any is live)")
+    network.set_defaults(func=cmd_network)
     instances.add_parser("user-data", help="print the cloud-init user data a new instance gets "
                                            "(with a throwaway host key)").set_defaults(func=cmd_user_data)
 
@@ -66,12 +73,36 @@ def cmd_instance_action(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(body())
 
 
-def cmd_network(_: argparse.Namespace, settings: Settings) -> int:
+def cmd_network(args: argparse.Namespace, settings: Settings) -> int:
+    from models import Instance, InstanceStatus
+    from services.db import open_database
     from services.ec2_fleet import Ec2Error, Ec2Fleet
+    from services.platform_key import load_platform_key, replace_platform_key
+
+    if args.new_key and not args.rotate_key:
+        print("--new-key only goes with --rotate-key", file=sys.stderr)
+        return 2
 
     async def body() -> int:
-        async with Ec2Fleet(settings) as fleet:
+        async with open_database(settings):
+            if args.new_key:
+                live = await Instance.exclude(status__in=[InstanceStatus.TERMINATED, InstanceStatus.FAILED]
+                                              ).count()
+                if live:
+                    print(f"{live} instance(s) are not terminated and trust the current key only: "
+                          f"a new key would lock the platform out of them. Terminate them first.",
+                          file=sys.stderr)
+                    return 1
+                key = await replace_platform_key()
+                print(f"stored a new platform SSH key ({key.fingerprint})")
+            else:
+                key = await load_platform_key(settings.ssh_private_key_path)
+        async with Ec2Fleet(settings, platform_public_key=key.public_openssh) as fleet:
             try:
+                if args.rotate_key:
+                    await fleet.reimport_key_pair()
+                    print(f"key pair {settings.ec2_key_name}: re-imported with the platform key "
+                          f"{key.fingerprint}")
                 await fleet.ensure_network()
                 group_id = await fleet.security_group_id()
                 image = await fleet.resolve_ami()
@@ -80,7 +111,8 @@ def cmd_network(_: argparse.Namespace, settings: Settings) -> int:
                 return 1
         print(f"security group {settings.ec2_security_group} ({group_id}): "
               f"SSH from {settings.ssh_source_cidr}, HTTPS from anywhere")
-        print(f"key pair {settings.ec2_key_name}: the public half of {settings.ssh_private_key_path}")
+        print(f"key pair {settings.ec2_key_name}: the platform SSH key stored in the database "
+              f"({key.fingerprint})")
         print(f"image for {settings.aws_region}: {image}")
         return 0
 

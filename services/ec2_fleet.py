@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError, WaiterError
 
 from config import DEFAULT_AMI, secret_value
 from services.host_keys import load_or_create_client_key, public_key_line
+from services.platform_key import PlatformKeyMismatch, key_pair_matches, mismatch_message, openssh_fingerprint
 
 log = logging.getLogger(__name__)
 
@@ -107,14 +108,29 @@ class Ec2Fleet:
             self._platform_public_key = public_key_line(key)
         return self._platform_public_key
 
+    async def ensure_key_pair(self) -> None:
+        """Import the platform key pair when EC2 has none; when it has one, make sure it holds OUR key.
+
+        Raises PlatformKeyMismatch (the worker refuses to start) when the pair holds another key.
+        """
+        async with self._network_lock:
+            await self._ensure_key_pair()
+
     async def _ensure_key_pair(self) -> None:
         name = self.settings.ec2_key_name
         try:
-            await self.ec2.describe_key_pairs(KeyNames=[name])
-            return
+            found = await self.ec2.describe_key_pairs(KeyNames=[name], IncludePublicKey=True)
         except ClientError as exc:
             if _code(exc) != "InvalidKeyPair.NotFound":
                 raise Ec2Error(f"looking up key pair {name!r} failed: {_code(exc)}") from None
+        else:
+            pair = (found.get("KeyPairs") or [{}])[0]
+            ours = self._public_key()
+            if not key_pair_matches(ours, ec2_public_key=pair.get("PublicKey"),
+                                    ec2_fingerprint=pair.get("KeyFingerprint")):
+                raise PlatformKeyMismatch(mismatch_message(
+                    name, openssh_fingerprint(ours), pair.get("KeyFingerprint") or "another key"))
+            return
         try:
             await self.ec2.import_key_pair(KeyName=name, PublicKeyMaterial=self._public_key().encode(),
                                            TagSpecifications=[{"ResourceType": "key-pair",
@@ -123,6 +139,17 @@ class Ec2Fleet:
         except ClientError as exc:
             if _code(exc) != "InvalidKeyPair.Duplicate":  # another worker won the race
                 raise Ec2Error(f"importing key pair {name!r} failed: {_code(exc)}") from None
+
+    async def reimport_key_pair(self) -> None:
+        """Replace the EC2 key pair with the platform's current public key (after a deliberate rotation)."""
+        name = self.settings.ec2_key_name
+        async with self._network_lock:
+            try:
+                await self.ec2.delete_key_pair(KeyName=name)
+            except ClientError as exc:
+                if _code(exc) != "InvalidKeyPair.NotFound":
+                    raise Ec2Error(f"deleting key pair {name!r} failed: {_code(exc)}") from None
+            await self._ensure_key_pair()
 
     def _wanted_rules(self) -> list[dict[str, Any]]:
         return [

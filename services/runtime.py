@@ -99,6 +99,19 @@ class Runtime:
                       poll_interval=poll_interval, sweeps=self.sweeps, on_dead=self.on_dead)
 
 
+async def _check_key_pair(fleet: Any) -> None:
+    """A mismatch stops the start; EC2 being unreachable only delays the check to the first launch."""
+    from botocore.exceptions import BotoCoreError
+
+    from services.ec2_fleet import Ec2Error
+
+    try:
+        await fleet.ensure_key_pair()
+    except (Ec2Error, BotoCoreError) as exc:
+        log.warning("could not compare the EC2 key pair with the platform key now; it is checked again "
+                    "before the first launch", extra={"error": type(exc).__name__})
+
+
 def worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}"
 
@@ -109,12 +122,14 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
                        avatar_loader: Callable[[str], Awaitable[bytes | None]] | None = None,
                        host_key_factory: Callable[[], Any] | None = None,
                        poll_interval_s: float = 10.0, sweep_scale: float = 1.0,
-                       import_env: bool = True) -> AsyncIterator[Runtime]:
+                       import_env: bool = True, verify_key_pair: bool = True) -> AsyncIterator[Runtime]:
     """Every background service, built once. The ORM must already be open.
 
     With `import_env`, creator accounts named in the environment (TELEGRAM_*, TELEGRAM_FALLBACK_<n>_*)
     are imported (encrypted) first, so a fresh deployment has its pool without a manual step.
-    `host_key_factory` and `poll_interval_s` exist for the local stand-ins (sandbox, tests).
+    The platform SSH key comes from the database (created once, shared by every replica); with
+    `verify_key_pair` the EC2 key pair is compared with it first and a mismatch refuses the start
+    (PlatformKeyMismatch). `host_key_factory` and `poll_interval_s` exist for the local stand-ins.
     """
     from services import activation
     from services.account_pool import handle_account_check
@@ -124,6 +139,7 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
     from services.host_keys import generate_host_key
     from services.instance_care import InstanceCare, claim_warm_instance
     from services.payments import PaymentError, PaymentsService, make_stripe_client, run_refund_job
+    from services.platform_key import load_platform_key
     from services.progress import ProgressReporter
     from services.ssh import SshConnector
 
@@ -137,9 +153,12 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
                          backoff_base=settings.job_backoff_base_seconds)
         bot_api = BotApi(settings.telegram_api_server)
         stack.push_async_callback(bot_api.close)
-        fleet = await Ec2Fleet.open(settings)
+        platform_key = await load_platform_key(settings.ssh_private_key_path)
+        fleet = await Ec2Fleet.open(settings, platform_public_key=platform_key.public_openssh)
         stack.push_async_callback(fleet.close)
-        ssh = SshConnector.from_settings(settings)
+        if verify_key_pair:
+            await _check_key_pair(fleet)
+        ssh = SshConnector.from_settings(settings, platform_key.private)
         pool = AccountPool(client_factory, queue, bot_limit=settings.creator_bot_limit)
         care = InstanceCare(settings=settings, queue=queue, ssh=ssh, fleet=fleet, bot_api=bot_api,
                             poll_interval_s=min(poll_interval_s, 2.0), host_key_factory=make_host_key)

@@ -141,8 +141,10 @@ class SshConnector:
         self.retry_interval = retry_interval
 
     @classmethod
-    def from_settings(cls, settings: Any) -> SshConnector:
-        return cls(load_or_create_client_key(settings.ssh_private_key_path), username=settings.ssh_user,
+    def from_settings(cls, settings: Any, client_key: asyncssh.SSHKey | None = None) -> SshConnector:
+        """With `client_key` (the platform key from the database); without, SSH_PRIVATE_KEY_PATH's key."""
+        key = client_key or load_or_create_client_key(settings.ssh_private_key_path)
+        return cls(key, username=settings.ssh_user,
                    port=settings.ssh_port, host_override=settings.ssh_host_override,
                    connect_timeout=settings.ssh_connect_timeout)
 
