@@ -51,6 +51,11 @@ class Settings(BaseSettings):
     # web server
     web_host: str = "127.0.0.1"
     web_port: int = 8080
+    # the private ops listener: /livez, /readyz, /metrics (empty OPS_PORT: off; 0: any free port)
+    ops_host: str = "127.0.0.1"
+    ops_port: int | None = 9100
+    metrics_on_web_port: bool = False  # also serve /metrics on the public WEB_PORT
+    worker_heartbeat_limit_s: float = Field(default=30.0, gt=0)  # /readyz: the worker loop ticked within
 
     # payments
     stripe_secret_key: SecretStr | None = None
@@ -128,7 +133,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "telegram_api_server", "public_base_url", "stripe_api_base", "aws_endpoint_url", "redis_url",
-        "alert_webhook_url", "ec2_ami_id", "telegram_phone", "smtp_host", "ssh_host_override",
+        "alert_webhook_url", "ec2_ami_id", "telegram_phone", "smtp_host", "ssh_host_override", "ops_port",
         mode="before",
     )
     @classmethod

@@ -47,21 +47,28 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
             app = create_web_app(settings, queue=queue)  # opens the database on startup
             runtime = await start_bot(settings, app, queue=queue)
             try:
-                await run_web_app(app, settings.web_host, settings.web_port, stop)
+                await run_web_app(app, settings.web_host, settings.web_port, stop, ops=settings)
             finally:
                 await runtime.stop()
             return
         from services.db import close_db, init_db
+        from services.health import HealthBoard
+        from webhooks.ops import start_ops_server
 
         key = settings.encryption_key.get_secret_value() if settings.encryption_key else None
         await init_db(settings.database_url, key)
         try:
             runtime = await start_bot(settings, None, queue=queue)
+            board = HealthBoard()
+            board.watch_task("bot", runtime.polling)
+            ops_runner, _ = await start_ops_server(settings, board)
             try:
                 stopper = asyncio.create_task(stop.wait())
                 await asyncio.wait({stopper, runtime.polling}, return_when=asyncio.FIRST_COMPLETED)
                 stopper.cancel()
             finally:
+                if ops_runner is not None:
+                    await ops_runner.cleanup()
                 await runtime.stop()
         finally:
             await close_db()

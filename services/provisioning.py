@@ -40,6 +40,7 @@ from services.bot_api import BotApi
 from services.host_keys import HostKeyPair
 from services.jobs import Claimed, JobQueue, utcnow
 from services.logging_setup import secrets as log_secrets
+from services.metrics import observe_payment_to_live
 from services.packages import Package, find_package, new_expiry
 from services.verification import StartOutcome, Verifier, deep_link
 from services.worker import PermanentError, RetryLater
@@ -361,6 +362,8 @@ class ProvisioningSaga:
             await instance.save(update_fields=["status", "owner_telegram_id", "expires_at", "updated_at"])
             await Order.filter(id=order.id).update(status=OrderStatus.ACTIVE, updated_at=now)
             await self.d.queue.save_step(claimed, "live", {"at": now.isoformat()})
+        if order.paid_at is not None:
+            observe_payment_to_live((now - order.paid_at).total_seconds())
         await self.d.progress.report(order.id, progress.LIVE)
 
     async def _renew(self, claimed: Claimed, order: Order, package: Package) -> None:

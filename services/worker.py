@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -57,6 +58,9 @@ class Worker:
         self.shutdown_grace = shutdown_grace
         self._running: dict[asyncio.Task, Claimed] = {}
         self._wake = asyncio.Event()
+        # the loop's heartbeat, for /readyz: `running` while `run` is active, `last_tick` each turn
+        self.running = False
+        self.last_tick = time.monotonic()
 
     def wake(self) -> None:
         """Look for work now (e.g. right after enqueueing in the same process)."""
@@ -66,8 +70,10 @@ class Worker:
         sweep_tasks = [asyncio.create_task(self._sweep_loop(s, stop), name=f"sweep:{s.name}")
                        for s in self.sweeps]
         log.info("worker started", extra={"worker": self.queue.worker_id, "kinds": ",".join(self.handlers)})
+        self.running = True
         try:
             while not stop.is_set():
+                self.last_tick = time.monotonic()
                 if len(self._running) >= self.concurrency:
                     await self._wait_any_or(stop)
                     continue
@@ -83,6 +89,7 @@ class Worker:
                 self._running[task] = claimed
                 task.add_done_callback(lambda t: self._running.pop(t, None))
         finally:
+            self.running = False
             for task in sweep_tasks:
                 task.cancel()
             await asyncio.gather(*sweep_tasks, return_exceptions=True)
@@ -98,7 +105,9 @@ class Worker:
 
     async def _wait_any_or(self, stop: asyncio.Event) -> None:
         stopper = asyncio.create_task(stop.wait())
-        await asyncio.wait([*self._running, stopper], return_when=asyncio.FIRST_COMPLETED)
+        # a timeout keeps the loop (and its heartbeat) turning while every slot runs a long job
+        await asyncio.wait([*self._running, stopper], timeout=self.poll_interval,
+                           return_when=asyncio.FIRST_COMPLETED)
         stopper.cancel()
 
     async def _drain(self) -> None:

@@ -62,13 +62,23 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
         from bot.factory import create_bot
         from bot.messenger import AiogramMessenger
         from services.db import open_database
+        from services.health import HealthBoard
         from services.runtime import open_runtime
+        from webhooks.ops import start_ops_server
 
         async with open_database(settings):
             bot = create_bot(settings)
             try:
                 async with open_runtime(settings, AiogramMessenger(bot)) as runtime:
-                    await runtime.worker(args.concurrency).run(stop)
+                    worker = runtime.worker(args.concurrency)
+                    board = HealthBoard()
+                    board.watch_worker(worker, settings.worker_heartbeat_limit_s)
+                    ops_runner, _ = await start_ops_server(settings, board)
+                    try:
+                        await worker.run(stop)
+                    finally:
+                        if ops_runner is not None:
+                            await ops_runner.cleanup()
             finally:
                 await bot.session.close()
 
@@ -99,6 +109,8 @@ class Running:
     bot: Any  # bot.runner.BotRuntime
     runtime: Any  # services.runtime.Runtime
     worker_task: asyncio.Task
+    health: Any = None  # services.health.HealthBoard: what /readyz reads
+    ops_port: int | None = None  # the ops listener (/livez, /readyz, /metrics), None when off
 
 
 @asynccontextmanager
@@ -111,18 +123,23 @@ async def running(settings: Settings, *, worker_concurrency: int | None = None, 
     from bot.messenger import AiogramMessenger
     from bot.runner import start_bot
     from services.db import close_db, init_db
+    from services.health import HealthBoard
     from services.jobs import JobQueue
     from services.runtime import open_runtime, worker_id
     from webhooks.app import create_web_app, start_web_app
+    from webhooks.ops import start_ops_server
 
     if open_db:
         await init_db(settings.database_url, secret_value(settings.encryption_key))
     stop = asyncio.Event()
+    board = HealthBoard()
     try:
         queue = JobQueue(f"web-{worker_id()}", settings.job_lease_seconds)
-        app = create_web_app(settings, queue=queue, manage_db=False)
+        app = create_web_app(settings, queue=queue, manage_db=False, health=board)
         bot_runtime = await start_bot(settings, app if settings.telegram_mode == "webhook" else None,
                                       queue=queue)
+        if bot_runtime.polling is not None:
+            board.watch_task("bot", bot_runtime.polling)
         try:
             web_runner, port = await start_web_app(app, settings.web_host, settings.web_port)
             try:
@@ -134,11 +151,17 @@ async def running(settings: Settings, *, worker_concurrency: int | None = None, 
                                         **runtime_options) as runtime:
                     worker = runtime.worker(worker_concurrency)
                     task = asyncio.create_task(worker.run(stop), name="meetmatt-worker")
+                    board.watch_worker(worker, settings.worker_heartbeat_limit_s)
+                    ops_runner, ops_port = await start_ops_server(settings, board)
                     try:
-                        yield Running(settings, port, bot_runtime, runtime, task)
+                        yield Running(settings, port, bot_runtime, runtime, task, board, ops_port)
                     finally:
                         stop.set()
-                        await task
+                        if ops_runner is not None:
+                            await ops_runner.cleanup()
+                        await asyncio.wait([task])
+                        if not task.cancelled():  # a worker cancelled from outside (tests) just ends
+                            task.result()
             finally:
                 await web_runner.cleanup()
         finally:

@@ -23,6 +23,9 @@ from tortoise import connections
 
 from services.db import close_db, init_db, migrate
 
+# the ops listener (/livez, /readyz, /metrics) of every process a test starts takes a free port, so
+# concurrent runs on one machine never fight over the default 9100
+os.environ.setdefault("OPS_PORT", "0")
 PG_ADMIN_URL = os.environ.get("MEETMATT_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = [b for b in os.environ.get("MEETMATT_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
 TEST_ENCRYPTION_KEY = Fernet.generate_key().decode()

@@ -27,6 +27,7 @@ def base_env(tmp_path: Path) -> dict[str, str]:
         "MOONSHOT_API_KEY": "sk-" + secrets.token_hex(16),
         "SSH_PRIVATE_KEY_PATH": str(tmp_path / "platform_key"),
         "TELEGRAM_API_SERVER": "http://127.0.0.1:9",
+        "OPS_PORT": "0",
     }
 
 

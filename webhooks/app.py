@@ -1,4 +1,5 @@
-"""The aiohttp application: Stripe webhook, health and metrics (and the Telegram webhook, added by the bot).
+"""The aiohttp application: Stripe webhook and health (and the Telegram webhook, added by the bot).
+`/metrics` is served here only with METRICS_ON_WEB_PORT=true; otherwise on the ops port (webhooks/ops.py).
 
 `create_web_app(settings)` builds the app. With `manage_db=True` the app opens the ORM once on
 startup and closes it once on cleanup (through `app.cleanup_ctx`: the database is up before any
@@ -12,7 +13,7 @@ Adding routes (before the app is started), e.g. the Telegram webhook with aiogra
     setup_application(app, dp, bot=bot)
     await run_web_app(app, settings.web_host, settings.web_port, stop_event)
 
-Shared objects are on the app under typed keys: `SETTINGS_KEY`, `QUEUE_KEY`, `METRICS_KEY`.
+Shared objects are on the app under typed keys: `SETTINGS_KEY`, `QUEUE_KEY`, `METRICS_KEY`, `HEALTH_KEY`.
 """
 
 from __future__ import annotations
@@ -26,9 +27,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from aiohttp import web
 
 from config import Settings, secret_value
+from services.health import HealthBoard
 from services.jobs import JobQueue
 from services.stripe_events import StripeEventProcessor
-from webhooks.health import healthz
+from webhooks.health import HEALTH_KEY, add_health_routes
 from webhooks.metrics import METRICS_KEY, Metrics, latency_middleware, metrics_handler
 from webhooks.stripe import MAX_BODY, StripeWebhook
 
@@ -44,10 +46,12 @@ Hook = Callable[[web.Application], Awaitable[None]]
 
 def create_web_app(settings: Settings, *, queue: JobQueue | None = None,
                    on_startup_hooks: Iterable[Hook] = (), on_shutdown_hooks: Iterable[Hook] = (),
-                   manage_db: bool = True) -> web.Application:
-    """The web application with `/webhooks/stripe`, `/healthz` and `/metrics`. Add routes before start.
+                   manage_db: bool = True, health: HealthBoard | None = None) -> web.Application:
+    """The web application with `/webhooks/stripe`, `/livez`, `/readyz` (`/healthz`), and `/metrics` when
+    METRICS_ON_WEB_PORT is set. Add routes before start.
 
-    `on_startup_hooks` run after the ORM is open; `on_shutdown_hooks` run before it closes.
+    `on_startup_hooks` run after the ORM is open; `on_shutdown_hooks` run before it closes. `health`
+    is the board `/readyz` reads (the caller adds the parts it runs); by default the database only.
     """
     queue = queue or JobQueue(f"web-{socket.gethostname()}-{os.getpid()}", settings.job_lease_seconds)
     metrics = Metrics()
@@ -55,6 +59,7 @@ def create_web_app(settings: Settings, *, queue: JobQueue | None = None,
     app[SETTINGS_KEY] = settings
     app[QUEUE_KEY] = queue
     app[METRICS_KEY] = metrics
+    app[HEALTH_KEY] = health or HealthBoard()
     if manage_db:
         app.cleanup_ctx.append(_database(settings))
     processor = StripeEventProcessor(queue, settings.packages,
@@ -62,8 +67,9 @@ def create_web_app(settings: Settings, *, queue: JobQueue | None = None,
     webhook = StripeWebhook(processor, secret_value(settings.stripe_webhook_secret), metrics)
     app[STRIPE_WEBHOOK_KEY] = webhook
     webhook.register(app)
-    app.router.add_get("/healthz", healthz)
-    app.router.add_get("/metrics", metrics_handler(queue))
+    add_health_routes(app)
+    if settings.metrics_on_web_port:
+        app.router.add_get("/metrics", metrics_handler)
     app.on_startup.extend(on_startup_hooks)
     app.on_shutdown.extend(on_shutdown_hooks)
     return app
@@ -100,12 +106,23 @@ async def start_web_app(app: web.Application, host: str, port: int, *,
     return runner, bound
 
 
-async def run_web_app(app: web.Application, host: str, port: int, stop: asyncio.Event) -> None:
-    """Serve until `stop` is set, then finish in-flight requests and run the cleanup hooks once."""
+async def run_web_app(app: web.Application, host: str, port: int, stop: asyncio.Event, *,
+                      ops: Settings | None = None) -> None:
+    """Serve until `stop` is set, then finish in-flight requests and run the cleanup hooks once.
+
+    With `ops` (the settings), the private ops listener serves this app's health board and /metrics too.
+    """
+    from webhooks.ops import start_ops_server
+
     runner, bound = await start_web_app(app, host, port)
     log.info("web: serving on http://%s:%s", host, bound)
+    ops_runner = None
     try:
+        if ops is not None:
+            ops_runner, _ = await start_ops_server(ops, app[HEALTH_KEY])
         await stop.wait()
     finally:
         log.info("web: stopping")
+        if ops_runner is not None:
+            await ops_runner.cleanup()
         await runner.cleanup()

@@ -10,7 +10,8 @@ from config import Settings
 
 
 def register(sub, groups) -> None:
-    parser = sub.add_parser("web", help="serve /webhooks/stripe, /healthz and /metrics on WEB_HOST:WEB_PORT")
+    parser = sub.add_parser("web", help="serve /webhooks/stripe, /livez and /readyz on WEB_HOST:WEB_PORT "
+                                        "(and /metrics on OPS_PORT)")
     parser.add_argument("--host", default=None, help="override WEB_HOST")
     parser.add_argument("--port", type=int, default=None, help="override WEB_PORT")
     parser.set_defaults(func=cmd_web)
@@ -31,7 +32,7 @@ async def serve(settings: Settings, host: str, port: int) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await run_web_app(create_web_app(settings), host, port, stop)
+        await run_web_app(create_web_app(settings), host, port, stop, ops=settings)
     finally:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)

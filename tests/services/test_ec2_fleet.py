@@ -165,13 +165,21 @@ async def test_fleet_opens_once_and_closes(aws_endpoint, tmp_path) -> None:
 
 def test_cli_network_prepares_the_group_and_key_pair(aws_endpoint, tmp_path, capsys) -> None:
     import argparse
+    import asyncio
+
+    from cryptography.fernet import Fernet
 
     from services.cloud_cli import cmd_network, cmd_user_data
+    from services.db import migrate
 
-    settings = cloud_settings(aws_endpoint, tmp_path)
-    assert cmd_network(argparse.Namespace(), settings) == 0
-    assert cmd_network(argparse.Namespace(), settings) == 0  # idempotent
+    url, key = f"sqlite://{tmp_path / 'net.sqlite3'}", Fernet.generate_key().decode()
+    asyncio.run(migrate(url, key))
+    settings = cloud_settings(aws_endpoint, tmp_path, database_url=url, encryption_key=key)
+    plain = argparse.Namespace(rotate_key=False, new_key=False)
+    assert cmd_network(plain, settings) == 0
+    assert cmd_network(plain, settings) == 0  # idempotent
     out = capsys.readouterr().out
     assert "SSH from 203.0.113.0/24" in out and "ami-0c7217cdde317cfec" in out
+    assert out.count("the platform SSH key stored in the database (SHA256:") == 2
     assert cmd_user_data(argparse.Namespace(), settings) == 0
     assert yaml.safe_load(capsys.readouterr().out)["runcmd"] == [["bash", "/opt/meetmatt/bootstrap.sh"]]
