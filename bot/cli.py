@@ -11,7 +11,7 @@ import asyncio
 import signal
 import sys
 
-from config import Settings, TelegramMode
+from config import Settings, TelegramMode, can_start
 
 
 def register(sub, groups) -> None:
@@ -21,6 +21,8 @@ def register(sub, groups) -> None:
 
 def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
     from bot.factory import BotConfigError
+    if not can_start(settings, "bot"):
+        return 1
 
     try:
         asyncio.run(run_bot(settings))

@@ -99,6 +99,19 @@ class Runtime:
                       poll_interval=poll_interval, sweeps=self.sweeps, on_dead=self.on_dead)
 
 
+async def _name_broken_env_accounts(queue: JobQueue, errors: list[str]) -> None:
+    """Creator accounts in the environment that could not be imported are named now (log and admin
+    alert), not discovered when a paid order needs a bot. The texts name variables, never values."""
+    from models import AlertSeverity
+    from services.alerts import raise_alert
+
+    for error in errors:
+        log.error("creator account from the environment not imported: %s", error)
+    await raise_alert(queue, "env_accounts_not_imported",
+                      "Creator accounts in the environment could not be imported:\n- " + "\n- ".join(errors),
+                      severity=AlertSeverity.WARNING)
+
+
 async def _check_key_pair(fleet: Any) -> None:
     """A mismatch stops the start; EC2 being unreachable only delays the check to the first launch."""
     from botocore.exceptions import BotoCoreError
@@ -148,9 +161,11 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
         if import_env:
             from services.accounts_env import import_env_accounts
 
-            await import_env_accounts(bot_limit=settings.creator_bot_limit)
+            imported = await import_env_accounts(bot_limit=settings.creator_bot_limit)
         queue = JobQueue(worker_id(), settings.job_lease_seconds,
                          backoff_base=settings.job_backoff_base_seconds)
+        if import_env and imported.errors:
+            await _name_broken_env_accounts(queue, imported.errors)
         bot_api = BotApi(settings.telegram_api_server)
         stack.push_async_callback(bot_api.close)
         platform_key = await load_platform_key(settings.ssh_private_key_path)

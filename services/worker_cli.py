@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from config import Settings, secret_value
+from config import Settings, can_start, secret_value
 
 
 def register(sub, groups) -> None:
@@ -43,19 +44,8 @@ async def _until_signal(body: Callable[[asyncio.Event], Awaitable[None]]) -> Non
             loop.remove_signal_handler(sig)
 
 
-def _require(settings: Settings, components: set[str]) -> bool:
-    from config import check_settings
-
-    blocking = [r for r in check_settings(settings) if r.name in components and not r.ok]
-    for report in blocking:
-        print(f"{report.name}: " + "; ".join(report.missing + report.malformed))
-    if blocking:
-        print("Fix these settings (see `python main.py check-config` and .env.example).")
-    return not blocking
-
-
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
-    if not _require(settings, {"database", "bot", "cloud"}):  # the bot token: customer messages
+    if not can_start(settings, "worker"):
         return 1
 
     async def body(stop: asyncio.Event) -> None:
@@ -87,9 +77,9 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
-    if not _require(settings, {"database", "bot", "payments", "cloud"}):
+    if not can_start(settings, "run"):
         print("To watch Meet Matt work without any account first: pip install -e '.[test]' && "
-              "python main.py sandbox")
+              "python main.py sandbox", file=sys.stderr)
         return 1
 
     async def body(stop: asyncio.Event) -> None:

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import signal
 
-from config import Settings
+from config import Settings, can_start
 
 
 def register(sub, groups) -> None:
@@ -18,6 +18,8 @@ def register(sub, groups) -> None:
 
 
 def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
+    if not can_start(settings, "web"):
+        return 1
     host = args.host or settings.web_host
     port = settings.web_port if args.port is None else args.port
     asyncio.run(serve(settings, host, port))

@@ -146,3 +146,4 @@ def test_main_py_worker_refuses_a_mismatched_key_pair_with_a_message_and_rotate_
     again = subprocess.run([sys.executable, "main.py", "instances", "network"], cwd=ROOT, env=env,
                            capture_output=True, text=True, timeout=90)
     assert again.returncode == 0, again.stdout + again.stderr
+

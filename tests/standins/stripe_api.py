@@ -74,6 +74,7 @@ class StripeStandIn:
         app.router.add_post("/v1/checkout/sessions", self._create_session)
         app.router.add_get("/v1/checkout/sessions/{id}", self._get_session)
         app.router.add_post("/v1/refunds", self._create_refund)
+        app.router.add_get("/v1/balance", self._get_balance)  # what `check-config --online` reads
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
@@ -190,6 +191,15 @@ class StripeStandIn:
             return _error(404, "invalid_request_error", "No such checkout.session", "resource_missing")
         recorded.status, recorded.response = 200, session
         return web.json_response(session)
+
+    async def _get_balance(self, request: web.Request) -> web.Response:
+        recorded, early = await self._record(request)
+        if early is not None:
+            return early
+        recorded.status = 200
+        return web.json_response({"object": "balance", "livemode": False,
+                                  "available": [{"amount": 0, "currency": "usd"}],
+                                  "pending": [{"amount": 0, "currency": "usd"}]})
 
     async def _create_refund(self, request: web.Request) -> web.Response:
         return await self._idempotent_call(request, self._new_refund)
