@@ -84,7 +84,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
         elif args.what == "instances":
             rows = await views.instance_rows(args.limit, args.status)
         elif args.what == "accounts":
-            rows = await views.account_rows()
+            rows = [r for r in await views.account_rows() if args.status in (None, r["status"])]
         else:
             rows = await views.job_rows(args.limit, args.status)
         print(views.render(rows, args.json))
@@ -119,6 +119,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.set_defaults(func=cmd_check_config)
     sub.add_parser("migrate", help="apply database migrations (safe to run twice)") \
         .set_defaults(func=cmd_migrate)
+    from models.enums import AccountStatus, InstanceStatus, JobStatus, OrderStatus
+
+    # `--status` takes the models' own values: a typo is a usage error, not an empty list
+    statuses = {"orders": OrderStatus, "instances": InstanceStatus, "accounts": AccountStatus,
+                "jobs": JobStatus}
     groups = {}
     for what in ("orders", "instances", "accounts", "jobs"):
         group = sub.add_parser(what, help=f"operator view of {what}")
@@ -126,7 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
         lister = group_sub.add_parser("list", help=f"list {what} (read-only)")
         lister.add_argument("--json", action="store_true", help="machine-readable output")
         lister.add_argument("--limit", type=int, default=50)
-        lister.add_argument("--status", default=None)
+        lister.add_argument("--status", default=None, choices=[s.value for s in statuses[what]],
+                            help="only rows with this status")
         lister.set_defaults(func=cmd_list, what=what)
     for module_name in COMMAND_MODULES:
         if importlib.util.find_spec(module_name) is not None:

@@ -53,12 +53,12 @@ async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None
             finally:
                 await runtime.stop()
             return
-        from services.db import close_db, init_db
+        from services.db import close_db, open_db_checked
         from services.health import HealthBoard
         from webhooks.ops import start_ops_server
 
         key = settings.encryption_key.get_secret_value() if settings.encryption_key else None
-        await init_db(settings.database_url, key)
+        await open_db_checked(settings.database_url, key)
         try:
             runtime = await start_bot(settings, None, queue=queue)
             board = HealthBoard()

@@ -48,12 +48,45 @@ async def init_db(database_url: str, encryption_key: str | None) -> None:
     await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
 
 
+async def missing_tables() -> list[str]:
+    """The models' tables the database does not have (all of them on a never-migrated database)."""
+    conn = connections.get("default")
+    if dialect() == "sqlite":
+        rows = await conn.execute_query_dict("SELECT name FROM sqlite_master WHERE type = 'table'")
+    else:
+        rows = await conn.execute_query_dict(
+            "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()")
+    present = {r["name"] for r in rows}
+    wanted = [model._meta.db_table for model in Tortoise.apps["models"].values()]
+    return sorted(t for t in wanted if t not in present)
+
+
+async def require_migrated() -> None:
+    """DatabaseNotMigrated (the CLI says: run `python main.py migrate` first) when tables are missing."""
+    from services.operator_errors import DatabaseNotMigrated
+
+    missing = await missing_tables()
+    if missing:
+        raise DatabaseNotMigrated(missing)
+
+
+async def open_db_checked(database_url: str, encryption_key: str | None) -> None:
+    """`init_db`, then refuse (closing again) a database that lacks the models' tables."""
+    await init_db(database_url, encryption_key)
+    try:
+        await require_migrated()
+    except BaseException:
+        await close_db()
+        raise
+
+
 @asynccontextmanager
 async def open_database(settings: Any) -> AsyncIterator[None]:
-    """The ORM open on DATABASE_URL with ENCRYPTION_KEY for the body of a command."""
+    """The ORM open on DATABASE_URL with ENCRYPTION_KEY for the body of a command; a database that
+    was never migrated (or misses a newer migration's tables) is refused with DatabaseNotMigrated."""
     from config import secret_value
 
-    await init_db(settings.database_url, secret_value(settings.encryption_key))
+    await open_db_checked(settings.database_url, secret_value(settings.encryption_key))
     try:
         yield
     finally:

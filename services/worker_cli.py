@@ -112,7 +112,7 @@ async def running(settings: Settings, *, worker_concurrency: int | None = None, 
     """
     from bot.messenger import AiogramMessenger
     from bot.runner import start_bot
-    from services.db import close_db, init_db
+    from services.db import close_db, open_db_checked
     from services.health import HealthBoard
     from services.jobs import JobQueue
     from services.runtime import open_runtime, worker_id
@@ -120,7 +120,7 @@ async def running(settings: Settings, *, worker_concurrency: int | None = None, 
     from webhooks.ops import start_ops_server
 
     if open_db:
-        await init_db(settings.database_url, secret_value(settings.encryption_key))
+        await open_db_checked(settings.database_url, secret_value(settings.encryption_key))
     stop = asyncio.Event()
     board = HealthBoard()
     try:
@@ -171,10 +171,10 @@ def cmd_refund(args: argparse.Namespace, settings: Settings) -> int:
         async with open_database(settings):
             order = await Order.get_or_none(id=args.order_id)
             if order is None:
-                print(f"order {args.order_id} does not exist")
+                print(f"order {args.order_id} does not exist", file=sys.stderr)
                 return 1
             if order.paid_at is None or order.status == OrderStatus.REFUNDED:
-                print(f"order {order.id} is {order.status}: nothing to refund")
+                print(f"order {order.id} is {order.status}: nothing to refund", file=sys.stderr)
                 return 1
             job = await JobQueue().enqueue(job_kinds.REFUND_ORDER,
                                            {"order_id": order.id, "reason": args.reason},

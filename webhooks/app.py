@@ -77,9 +77,9 @@ def create_web_app(settings: Settings, *, queue: JobQueue | None = None,
 
 def _database(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     async def database(_: web.Application) -> AsyncIterator[None]:
-        from services.db import close_db, init_db
+        from services.db import close_db, open_db_checked
 
-        await init_db(settings.database_url, secret_value(settings.encryption_key))
+        await open_db_checked(settings.database_url, secret_value(settings.encryption_key))
         log.info("web: database opened (%s)", settings.database_url.split("://", 1)[0])
         try:
             yield
