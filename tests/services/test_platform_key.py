@@ -147,3 +147,50 @@ def test_main_py_worker_refuses_a_mismatched_key_pair_with_a_message_and_rotate_
                            capture_output=True, text=True, timeout=90)
     assert again.returncode == 0, again.stdout + again.stderr
 
+
+
+def test_a_new_key_is_refused_while_instances_trust_the_old_one_and_rotates_the_pair_otherwise(
+        aws_endpoint, tmp_path, capsys) -> None:
+    import argparse
+
+    from cryptography.fernet import Fernet
+
+    from models import Customer, Instance, InstanceStatus, Order
+    from services.cloud_cli import cmd_network
+    from services.db import migrate, open_database
+
+    url, key = f"sqlite://{tmp_path / 'rotate.sqlite3'}", Fernet.generate_key().decode()
+    asyncio.run(migrate(url, key))
+    settings = cloud_settings(aws_endpoint, tmp_path, database_url=url, encryption_key=key)
+    assert cmd_network(argparse.Namespace(rotate_key=False, new_key=False), settings) == 0
+
+    async def stored_and_ec2() -> tuple[str, str]:
+        async with open_database(settings):
+            stored = await load_platform_key()
+        async with Ec2Fleet(settings) as fleet:
+            pair = (await fleet.ec2.describe_key_pairs(KeyNames=[settings.ec2_key_name],
+                                                       IncludePublicKey=True))["KeyPairs"][0]
+        return stored.public_openssh, pair["PublicKey"]
+
+    async def add_live_instance(status: InstanceStatus) -> None:
+        async with open_database(settings):
+            customer = await Customer.create(telegram_id=1)
+            order = await Order.create(customer=customer, package="starter", bot_name="x")
+            await Instance.create(order=order, customer=customer, status=status)
+
+    first, _ = asyncio.run(stored_and_ec2())
+    asyncio.run(add_live_instance(InstanceStatus.ACTIVE))
+    rotate_new = argparse.Namespace(rotate_key=True, new_key=True)
+    assert cmd_network(rotate_new, settings) == 1
+    assert "trust the current key only" in capsys.readouterr().err
+    assert asyncio.run(stored_and_ec2())[0] == first  # nothing changed
+
+    async def terminate_all() -> None:
+        async with open_database(settings):
+            await Instance.all().update(status=InstanceStatus.TERMINATED)
+
+    asyncio.run(terminate_all())
+    assert cmd_network(rotate_new, settings) == 0
+    stored, in_ec2 = asyncio.run(stored_and_ec2())
+    assert stored != first and in_ec2.split()[:2] == stored.split()[:2]
+    assert cmd_network(argparse.Namespace(rotate_key=False, new_key=True), settings) == 2  # usage
