@@ -62,7 +62,7 @@ def test_worker_refuses_to_start_without_cloud_settings(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "main.py", "worker"], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=60)
     assert result.returncode == 1
-    assert "AWS_ACCESS_KEY_ID" in result.stdout and "MOONSHOT_API_KEY" in result.stdout
+    assert "AWS_ACCESS_KEY_ID" in result.stderr and "MOONSHOT_API_KEY" in result.stderr
 
 
 def test_sandbox_walks_one_order_to_a_live_agent() -> None:
@@ -80,7 +80,7 @@ def test_worker_names_a_missing_bot_token_instead_of_crashing(tmp_path: Path) ->
     del env["BOT_TOKEN"]
     result = subprocess.run([sys.executable, "main.py", "worker"], cwd=ROOT, env=env, capture_output=True,
                             text=True, timeout=60)
-    assert result.returncode == 1 and "BOT_TOKEN" in result.stdout and "Traceback" not in result.stderr
+    assert result.returncode == 1 and "BOT_TOKEN" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_orders_refund_queues_one_refund_job_for_a_paid_order(tmp_path: Path) -> None:
@@ -111,8 +111,8 @@ def test_orders_refund_queues_one_refund_job_for_a_paid_order(tmp_path: Path) ->
     assert first.returncode == 0 and "queued as job 1" in first.stdout
     assert again.returncode == 0 and "queued as job 1" in again.stdout  # the same job, not a second
     unpaid, missing = refund(2), refund(9)
-    assert unpaid.returncode == 1 and "nothing to refund" in unpaid.stdout
-    assert missing.returncode == 1 and "does not exist" in missing.stdout
+    assert unpaid.returncode == 1 and "nothing to refund" in unpaid.stderr
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
     jobs = subprocess.run([sys.executable, "main.py", "jobs", "list", "--json"], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=60)
     assert '"kind": "refund_order"' in jobs.stdout and jobs.stdout.count('"kind"') == 1

@@ -111,8 +111,9 @@ def test_main_py_bot_without_a_token_exits_with_a_clear_message(tmp_path: Path) 
         timeout=60,
         check=False,
     )
-    assert result.returncode == 2
-    assert "cannot start the bot: BOT_TOKEN is not set" in result.stderr
+    assert result.returncode == 1  # a failure, not a usage error
+    assert "bot: BOT_TOKEN" in result.stderr and "`python main.py bot` cannot start" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 async def test_start_bot_in_webhook_mode_needs_the_app_and_registers_on_startup() -> None:
