@@ -59,7 +59,9 @@ def test_the_app_has_a_healthcheck_on_readyz_in_compose_and_in_the_image() -> No
     assert test[0] == "CMD" and "127.0.0.1:9100/readyz" in " ".join(test)
     assert SERVICES["app"]["environment"]["OPS_PORT"] == "9100"
     (healthcheck,) = _instructions("HEALTHCHECK")
-    assert "/readyz" in healthcheck and "CMD [" in healthcheck
+    probe = json.loads(healthcheck.split(" CMD ", 1)[1])  # exec form: valid JSON, no shell
+    assert probe[:2] == ["python", "-c"] and "/readyz" in probe[2]
+    compile(probe[2], "healthcheck", "exec")  # the probe is valid Python
 
 
 def test_the_web_port_is_bound_to_localhost_and_metrics_stay_private() -> None:
