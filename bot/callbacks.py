@@ -42,3 +42,7 @@ class InstanceCb(CallbackData, prefix="in"):
 
 class OrderListCb(CallbackData, prefix="ol"):
     status: str  # "all" or an OrderStatus value
+
+
+class SupportCb(CallbackData, prefix="sup"):
+    reference: str = ""  # the error reference the customer asks about, if any

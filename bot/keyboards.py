@@ -25,6 +25,7 @@ from bot.callbacks import (
     OrderListCb,
     PackageCb,
     RenewCb,
+    SupportCb,
 )
 from models import AccountStatus, Instance, InstanceStatus, OrderStatus, TelegramAccount
 from services.packages import Package
@@ -236,3 +237,9 @@ def order_filters(current: str) -> InlineKeyboardMarkup:
 @lru_cache(maxsize=16)  # static: built once; markups are never mutated after sending
 def remove_reply_keyboard() -> ReplyKeyboardRemove:
     return ReplyKeyboardRemove()
+
+
+def support(reference: str = "") -> InlineKeyboardMarkup:
+    b = InlineKeyboardBuilder()
+    b.button(text=texts.BTN_SUPPORT, callback_data=SupportCb(reference=reference))
+    return b.as_markup()

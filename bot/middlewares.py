@@ -12,7 +12,7 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 
-from bot import texts
+from bot import keyboards, texts
 from models import Customer
 from services.orders import upsert_customer
 
@@ -52,9 +52,10 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
             if isinstance(target, CallbackQuery):
                 await target.answer()
                 if target.message is not None:
-                    await target.bot.send_message(target.message.chat.id, text)
+                    await target.bot.send_message(target.message.chat.id, text,
+                                                  reply_markup=keyboards.support(reference))
             elif isinstance(target, Message):
-                await target.answer(text)
+                await target.answer(text, reply_markup=keyboards.support(reference))
         except Exception:  # the user may have blocked the bot; the log line above is what matters
             log.warning("could not tell the user about reference=%s", reference)
 

@@ -53,6 +53,8 @@ COMMANDS_CUSTOMER = {
     "renew": "Pay for another term of an agent",
     "help": "How it works",
     "cancel": "Stop what you are doing",
+    "support": "Ask our team a question",
+    "terms": "Terms of service and refunds",
 }
 COMMANDS_ADMIN = {
     "accounts": "Creator accounts (admin)",
@@ -112,6 +114,8 @@ HELP = (
     "/mybots – your agents, their status and expiry\n"
     "/renew – pay for another term\n"
     "/cancel – stop the current step\n"
+    "/support – ask us anything\n"
+    "/terms – terms of service and refunds\n"
     "/help – this message"
 )
 
@@ -150,7 +154,65 @@ CHECKOUT_FAILED = (
 MANAGED_ATTACHED = "Telegram created @{username} for you. I'll set it up after payment."
 THROTTLED = "Easy there, one message a second please. I'll keep up! 🙂"
 THROTTLED_SHORT = "One tap a second, please."
-ERROR = "Sorry, something went wrong on my side. If it keeps happening, tell us reference <code>{ref}</code>."
+ERROR = (
+    "Sorry, something went wrong on my side. If it keeps happening, tap Support and mention reference "
+    "<code>{ref}</code>."
+)
+
+# --- support and terms -------------------------------------------------------------------------------
+
+BTN_SUPPORT = "💬 Support"
+ASK_SUPPORT = (
+    "Write your question in one message and I'll pass it to our team with your orders attached. "
+    "You'll get the answer here. Send /cancel to stop."
+)
+SUPPORT_SENT = "✅ Sent to our team. You'll get the answer here, usually within a day."
+SUPPORT_UNAVAILABLE = (
+    "Sorry, I couldn't reach our team just now. Please try /support again in a few minutes."
+)
+SUPPORT_ANSWER = "💬 <b>Answer from Meet Matt support</b>\n\n{answer}"
+SUPPORT_DELIVERED = "✓ Delivered to the customer."
+SUPPORT_NOT_DELIVERED = "✗ Could not deliver the answer to the customer: {reason}"
+REFUND_POLICY_AUTO = (
+    "<b>Refunds</b>\nIf we cannot set up your agent, the order is refunded in full automatically. "
+    "For anything else, write to /support."
+)
+REFUND_POLICY_MANUAL = (
+    "<b>Refunds</b>\nIf we cannot set up your agent, our team refunds the order in full. "
+    "For anything else, write to /support."
+)
+TERMS_NOT_PUBLISHED = "<b>Terms of service</b>\nAsk /support for our terms of service."
+TERMS_AT_URL = "<b>Terms of service</b>\nRead them here: {url}"
+TERMS_TEXT = "<b>Terms of service</b>\n{text}"
+TERMS_MAX_CHARS = 3000
+
+
+def support_question(customer_name: str, telegram_id: int, username: str | None, question: str,
+                     orders: Iterable[Order], reference: str | None = None) -> str:
+    who = esc(customer_name) + (f" (@{esc(username)})" if username else "")
+    lines = [f"🆘 <b>Support question</b> from {who}, id <code>{telegram_id}</code>"]
+    if reference:
+        lines.append(f"Error reference: <code>{esc(reference)}</code>")
+    order_lines = [
+        f"#{o.id} {esc(o.package)} {esc(o.status)}" + (f" @{esc(o.bot_username)}" if o.bot_username else "")
+        for o in orders
+    ]
+    lines.append("Orders: " + ("; ".join(order_lines) if order_lines else "none"))
+    lines += ["", esc(question), "", "<i>Reply to this message to answer the customer.</i>"]
+    return "\n".join(lines)
+
+
+def terms(terms_text: str | None, terms_url: str | None, refunds_automatic: bool) -> str:
+    if terms_url:
+        head = TERMS_AT_URL.format(url=esc(terms_url))
+    elif terms_text:
+        cut = terms_text.strip()
+        if len(cut) > TERMS_MAX_CHARS:
+            cut = cut[:TERMS_MAX_CHARS].rstrip() + "…"
+        head = TERMS_TEXT.format(text=esc(cut))
+    else:
+        head = TERMS_NOT_PUBLISHED
+    return head + "\n\n" + (REFUND_POLICY_AUTO if refunds_automatic else REFUND_POLICY_MANUAL)
 
 
 def summary(data: Mapping[str, object], package: Package | None) -> str:

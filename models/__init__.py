@@ -7,9 +7,10 @@ from models.enums import AccountStatus, AlertSeverity, InstanceStatus, JobStatus
 from models.instances import Instance, Verification
 from models.jobs import Job
 from models.orders import Order, StripeEvent
+from models.support import SupportMessage
 
 __all__ = [
     "AccountStatus", "AdminAction", "Alert", "AlertSeverity", "Customer", "Instance",
-    "InstanceStatus", "Job", "JobStatus", "Order", "OrderStatus", "StripeEvent", "TelegramAccount",
-    "Verification",
+    "InstanceStatus", "Job", "JobStatus", "Order", "OrderStatus", "StripeEvent", "SupportMessage",
+    "TelegramAccount", "Verification",
 ]

@@ -78,10 +78,10 @@ async def test_command_menus_default_for_everyone_and_admin_scoped() -> None:
         for m in calls
     }
     default = by_scope[(BotCommandScopeDefault.__name__, None)]
-    assert default == ["start", "new", "mybots", "renew", "help", "cancel"]
+    assert default == ["start", "new", "mybots", "renew", "help", "cancel", "support", "terms"]
     for chat_id in (ADMIN_ID, ADMIN_CHAT_ID):
         admin = by_scope[(BotCommandScopeChat.__name__, chat_id)]
-        assert admin[:6] == default and admin[6:] == ["accounts", "instances", "orders", "stats"]
+        assert admin[:8] == default and admin[8:] == ["accounts", "instances", "orders", "stats"]
 
 
 def test_webhook_secret_is_the_setting_or_derived_from_the_token() -> None:
