@@ -46,3 +46,7 @@ class OrderListCb(CallbackData, prefix="ol"):
 
 class SupportCb(CallbackData, prefix="sup"):
     reference: str = ""  # the error reference the customer asks about, if any
+
+
+class LanguageCb(CallbackData, prefix="lang"):
+    code: str

@@ -13,6 +13,7 @@ from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 
 from bot import keyboards, texts
+from bot.i18n import I18N, locale_of
 from models import Customer
 from services.orders import upsert_customer
 
@@ -41,7 +42,8 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
                 extra={"reference": reference},
             )
             if isinstance(event, Update):
-                await self._tell_user(event, reference)
+                with I18N.use_locale(locale_of(data)):
+                    await self._tell_user(event, reference)
             return None
 
     @staticmethod
@@ -91,10 +93,11 @@ class CooldownMiddleware(BaseMiddleware):
         allowed, warn = self.hit(user.id)
         if allowed:
             return await handler(event, data)
-        if event.callback_query is not None:
-            await event.callback_query.answer(texts.THROTTLED_SHORT)
-        elif warn and event.message is not None:
-            await event.message.answer(texts.THROTTLED)
+        with I18N.use_locale(locale_of(data)):  # the customer is not loaded yet: the app's language
+            if event.callback_query is not None:
+                await event.callback_query.answer(texts.THROTTLED_SHORT)
+            elif warn and event.message is not None:
+                await event.message.answer(texts.THROTTLED)
         return None
 
 

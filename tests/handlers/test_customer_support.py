@@ -49,7 +49,7 @@ async def test_a_question_reaches_the_admin_chat_with_orders_and_the_admins_repl
 
     [answer] = _sent_to(reply, alice.id)
     assert answer.text == texts.SUPPORT_ANSWER.format(answer="Restarted it &lt;i&gt;now&lt;/i&gt;")
-    assert texts.SUPPORT_DELIVERED in joined(reply)
+    assert texts.ADMIN_SUPPORT_DELIVERED in joined(reply)
     await ticket.refresh_from_db()
     assert ticket.answers == 1 and ticket.answered_at is not None
     assert await AdminAction.filter(action="support_answer", target=f"support:{ticket.id}").count() == 1
