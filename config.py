@@ -114,6 +114,7 @@ class Settings(BaseSettings):
     # alerts
     admin_telegram_bot_token: SecretStr | None = None
     admin_telegram_chat_id: int | None = None
+    terms_source: str | None = None  # /terms: a text file's path or an https:// URL
     smtp_host: str | None = None
     smtp_port: int = 587
     smtp_user: str | None = None

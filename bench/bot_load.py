@@ -83,7 +83,8 @@ class BotApiStandIn:
 
 
 def updates_for(user_id: int, counter: itertools.count) -> list[dict]:
-    user = {"id": user_id, "is_bot": False, "first_name": f"Customer {user_id}", "language_code": "en"}
+    language = "ru" if user_id % 2 else "en"  # half the customers are served the Russian catalogue
+    user = {"id": user_id, "is_bot": False, "first_name": f"Customer {user_id}", "language_code": language}
     chat = {"id": user_id, "type": "private", "first_name": user["first_name"]}
 
     def message(text: str) -> dict:

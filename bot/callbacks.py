@@ -42,3 +42,11 @@ class InstanceCb(CallbackData, prefix="in"):
 
 class OrderListCb(CallbackData, prefix="ol"):
     status: str  # "all" or an OrderStatus value
+
+
+class SupportCb(CallbackData, prefix="sup"):
+    reference: str = ""  # the error reference the customer asks about, if any
+
+
+class LanguageCb(CallbackData, prefix="lang"):
+    code: str

@@ -22,6 +22,7 @@ from aiogram.fsm.storage.memory import MemoryStorage, SimpleEventIsolation
 from aiogram.types import BotCommand, BotCommandScopeChat, BotCommandScopeDefault
 
 from bot import texts
+from bot.i18n import DEFAULT_LOCALE, I18N, LANGUAGES, LocaleMiddleware
 from bot.middlewares import CooldownMiddleware, CustomerMiddleware, ErrorBoundaryMiddleware
 from config import Settings
 from handlers import get_routers
@@ -122,6 +123,7 @@ def create_dispatcher(
     seconds = settings.bot_cooldown_seconds if cooldown is None else cooldown
     dp.update.outer_middleware(CooldownMiddleware(seconds))
     dp.update.outer_middleware(CustomerMiddleware())
+    LocaleMiddleware().setup(dp)  # on every event type, inside the update-level ones above
     dp.include_routers(*get_routers(settings))
     return dp
 
@@ -132,11 +134,16 @@ def _commands(names: dict[str, str]) -> list[BotCommand]:
 
 async def set_commands(bot: Bot, settings: Settings) -> None:
     """Command menus: customer commands for everyone; admins (and the admin chat) also see admin ones."""
-    customer = _commands(texts.COMMANDS_CUSTOMER)
-    admin = customer + _commands(texts.COMMANDS_ADMIN)
-    await bot.set_my_commands(customer, scope=BotCommandScopeDefault())
     chats = set(settings.admin_id_set)
     if settings.admin_telegram_chat_id is not None:
         chats.add(settings.admin_telegram_chat_id)
-    for chat_id in sorted(chats):
-        await bot.set_my_commands(admin, scope=BotCommandScopeChat(chat_id=chat_id))
+    for locale in LANGUAGES:
+        # the default language's menu is everyone's fallback; others show to apps in that language
+        language_code = None if locale == DEFAULT_LOCALE else locale
+        with I18N.use_locale(locale):
+            customer = _commands(texts.COMMANDS_CUSTOMER)
+        admin = customer + _commands(texts.COMMANDS_ADMIN)
+        await bot.set_my_commands(customer, scope=BotCommandScopeDefault(), language_code=language_code)
+        for chat_id in sorted(chats):
+            await bot.set_my_commands(admin, scope=BotCommandScopeChat(chat_id=chat_id),
+                                      language_code=language_code)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from collections.abc import Callable
+from functools import lru_cache, wraps
+from typing import Any, TypeVar
 
 from aiogram.types import (
     InlineKeyboardButton,
@@ -20,16 +22,40 @@ from bot.callbacks import (
     EditCb,
     InstanceCb,
     InstanceListCb,
+    LanguageCb,
     MenuCb,
     OrderCb,
     OrderListCb,
     PackageCb,
     RenewCb,
+    SupportCb,
 )
+from bot.i18n import LANGUAGES, current_locale
 from models import AccountStatus, Instance, InstanceStatus, OrderStatus, TelegramAccount
 from services.packages import Package
 
 MANAGED_REQUEST_ID = 1
+_Build = TypeVar("_Build", bound=Callable[..., Any])
+
+
+def per_locale(build: _Build) -> _Build:
+    """Static markups are built once per language (they are never mutated after sending)."""
+    cached = lru_cache(maxsize=64)(lambda locale, *args: build(*args))
+
+    @wraps(build)
+    def in_current_locale(*args: Any) -> Any:
+        return cached(current_locale(), *args)
+
+    return in_current_locale  # type: ignore[return-value]
+
+
+@per_locale
+def languages() -> InlineKeyboardMarkup:
+    b = InlineKeyboardBuilder()
+    for code, name in LANGUAGES.items():
+        b.button(text=name, callback_data=LanguageCb(code=code))
+    b.adjust(2)
+    return b.as_markup()
 
 
 def url_buttons(buttons: list[tuple[str, str]] | None) -> InlineKeyboardMarkup | None:
@@ -40,7 +66,7 @@ def url_buttons(buttons: list[tuple[str, str]] | None) -> InlineKeyboardMarkup |
     )
 
 
-@lru_cache(maxsize=16)  # static: built once; markups are never mutated after sending
+@per_locale
 def main_menu() -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     b.button(text=texts.BTN_ORDER, callback_data=MenuCb(action="new"))
@@ -50,7 +76,7 @@ def main_menu() -> InlineKeyboardMarkup:
     return b.as_markup()
 
 
-@lru_cache(maxsize=16)  # static: built once; markups are never mutated after sending
+@per_locale
 def packages(items: tuple[Package, ...]) -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     for package in items:
@@ -79,7 +105,7 @@ def managed_bot_request(name: str, username: str) -> ReplyKeyboardMarkup:
     return ReplyKeyboardMarkup(keyboard=[[button]], resize_keyboard=True, one_time_keyboard=True)
 
 
-@lru_cache(maxsize=16)  # static: built once; markups are never mutated after sending
+@per_locale
 def skip() -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     b.button(text=texts.BTN_SKIP, callback_data=OrderCb(action="skip"))
@@ -88,14 +114,14 @@ def skip() -> InlineKeyboardMarkup:
     return b.as_markup()
 
 
-@lru_cache(maxsize=16)  # static: built once; markups are never mutated after sending
+@per_locale
 def cancel_only() -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     b.button(text=texts.BTN_CANCEL, callback_data=OrderCb(action="cancel"))
     return b.as_markup()
 
 
-@lru_cache(maxsize=16)  # static: built once; markups are never mutated after sending
+@per_locale
 def confirm() -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     b.button(text=texts.BTN_CONFIRM, callback_data=OrderCb(action="confirm"))
@@ -105,7 +131,7 @@ def confirm() -> InlineKeyboardMarkup:
     return b.as_markup()
 
 
-@lru_cache(maxsize=16)  # static: built once; markups are never mutated after sending
+@per_locale
 def edit_fields(managed: bool) -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     for field, label in texts.EDIT_FIELDS.items():
@@ -127,7 +153,7 @@ def renew(instances: list[Instance]) -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     for instance in instances:
         b.button(
-            text=texts.BTN_RENEW.format(username=instance.bot_username or f"agent #{instance.id}"),
+            text=texts.BTN_RENEW.format(username=instance.bot_username or instance.id),
             callback_data=RenewCb(instance_id=instance.id),
         )
     b.adjust(1)
@@ -139,11 +165,12 @@ def open_bot(instance: Instance, renewable: bool,
     """The agent's buttons; while its ownership check waits, the one-tap verification link."""
     b = InlineKeyboardBuilder()
     if verify_link and instance.bot_username:
-        b.button(text=f"Open @{instance.bot_username} and press Start", url=verify_link)
+        b.button(text=texts.BTN_OPEN_AND_START.format(username=instance.bot_username), url=verify_link)
     elif instance.bot_username:
-        b.button(text=f"Open @{instance.bot_username}", url=f"https://t.me/{instance.bot_username}")
+        b.button(text=texts.BTN_OPEN_BOT.format(username=instance.bot_username),
+                 url=f"https://t.me/{instance.bot_username}")
     if renewable:
-        b.button(text="🔁 Renew", callback_data=RenewCb(instance_id=instance.id))
+        b.button(text=texts.BTN_RENEW_SHORT, callback_data=RenewCb(instance_id=instance.id))
     b.adjust(2)
     markup = b.as_markup()
     return markup if markup.inline_keyboard else None
@@ -233,6 +260,12 @@ def order_filters(current: str) -> InlineKeyboardMarkup:
     return b.as_markup()
 
 
-@lru_cache(maxsize=16)  # static: built once; markups are never mutated after sending
+@per_locale
 def remove_reply_keyboard() -> ReplyKeyboardRemove:
     return ReplyKeyboardRemove()
+
+
+def support(reference: str = "") -> InlineKeyboardMarkup:
+    b = InlineKeyboardBuilder()
+    b.button(text=texts.BTN_SUPPORT, callback_data=SupportCb(reference=reference))
+    return b.as_markup()

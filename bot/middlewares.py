@@ -12,7 +12,8 @@ from typing import Any
 from aiogram import BaseMiddleware
 from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 
-from bot import texts
+from bot import keyboards, texts
+from bot.i18n import I18N, locale_of
 from models import Customer
 from services.orders import upsert_customer
 
@@ -41,7 +42,8 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
                 extra={"reference": reference},
             )
             if isinstance(event, Update):
-                await self._tell_user(event, reference)
+                with I18N.use_locale(locale_of(data)):
+                    await self._tell_user(event, reference)
             return None
 
     @staticmethod
@@ -52,9 +54,10 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
             if isinstance(target, CallbackQuery):
                 await target.answer()
                 if target.message is not None:
-                    await target.bot.send_message(target.message.chat.id, text)
+                    await target.bot.send_message(target.message.chat.id, text,
+                                                  reply_markup=keyboards.support(reference))
             elif isinstance(target, Message):
-                await target.answer(text)
+                await target.answer(text, reply_markup=keyboards.support(reference))
         except Exception:  # the user may have blocked the bot; the log line above is what matters
             log.warning("could not tell the user about reference=%s", reference)
 
@@ -90,10 +93,11 @@ class CooldownMiddleware(BaseMiddleware):
         allowed, warn = self.hit(user.id)
         if allowed:
             return await handler(event, data)
-        if event.callback_query is not None:
-            await event.callback_query.answer(texts.THROTTLED_SHORT)
-        elif warn and event.message is not None:
-            await event.message.answer(texts.THROTTLED)
+        with I18N.use_locale(locale_of(data)):  # the customer is not loaded yet: the app's language
+            if event.callback_query is not None:
+                await event.callback_query.answer(texts.THROTTLED_SHORT)
+            elif warn and event.message is not None:
+                await event.message.answer(texts.THROTTLED)
         return None
 
 

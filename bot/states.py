@@ -10,3 +10,7 @@ class OrderForm(StatesGroup):
     description = State()
     avatar = State()
     confirm = State()
+
+
+class SupportForm(StatesGroup):
+    question = State()

@@ -3,6 +3,11 @@
 Rule: every value a user typed (names, usernames, descriptions, reasons built from them) goes
 through `esc()` before it is put into a message. Values we produce ourselves (numbers, statuses,
 package titles from settings) are escaped too, because it costs nothing.
+
+Languages: customer texts are English msgids marked with `N_()` (constants) or `_()` (inside
+functions). Reading a constant, e.g. `texts.HELP`, gives it in the current customer's language: the
+constants are kept in `_SOURCE` and served by the module's `__getattr__` (PEP 562), so call sites stay
+`texts.NAME`. Admin texts (the admin section) are for the team and stay English.
 """
 
 from __future__ import annotations
@@ -10,9 +15,12 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Mapping
 from datetime import datetime
+from typing import Any
 
+from bot.i18n import N_, Msgid, _, money
 from models import AdminAction, Instance, Order, TelegramAccount
 from services.packages import Package
+from services.validation import Checked
 
 
 def esc(value: object) -> str:
@@ -25,34 +33,41 @@ def _date(value: datetime | None) -> str:
 
 # --- buttons ---------------------------------------------------------------------------------------
 
-BTN_ORDER = "🤖 Order an agent"
-BTN_MY_BOTS = "📋 My agents"
-BTN_HELP = "❓ Help"
-BTN_CONFIRM = "✅ Confirm and pay"
-BTN_EDIT = "✏️ Edit"
-BTN_CANCEL = "✖️ Cancel"
-BTN_SKIP = "Skip"
-BTN_BACK = "« Back to summary"
-BTN_PAY = "💳 Pay {price}"
-BTN_RENEW = "🔁 Renew @{username}"
-BTN_MANAGED = "✨ Create my bot with Telegram"
+BTN_ORDER = N_("🤖 Order an agent")
+BTN_MY_BOTS = N_("📋 My agents")
+BTN_HELP = N_("❓ Help")
+BTN_CONFIRM = N_("✅ Confirm and pay")
+BTN_EDIT = N_("✏️ Edit")
+BTN_CANCEL = N_("✖️ Cancel")
+BTN_SKIP = N_("Skip")
+BTN_BACK = N_("« Back to summary")
+BTN_PAY = N_("💳 Pay {price}")
+BTN_RENEW = N_("🔁 Renew @{username}")
+BTN_RENEW_SHORT = N_("🔁 Renew")
+BTN_OPEN_BOT = N_("Open @{username}")
+BTN_OPEN_AND_START = N_("Open @{username} and press Start")
+BTN_MANAGED = N_("✨ Create my bot with Telegram")
+BTN_SUPPORT = N_("💬 Support")
 EDIT_FIELDS = {
-    "package": "Package",
-    "name": "Name",
-    "username": "Username",
-    "description": "Description",
-    "avatar": "Picture",
+    "package": N_("Package"),
+    "name": N_("Name"),
+    "username": N_("Username"),
+    "description": N_("Description"),
+    "avatar": N_("Picture"),
 }
 
 # --- customer ------------------------------------------------------------------------------------
 
 COMMANDS_CUSTOMER = {
-    "start": "Welcome and packages",
-    "new": "Order a new AI agent",
-    "mybots": "Your agents, their status and expiry",
-    "renew": "Pay for another term of an agent",
-    "help": "How it works",
-    "cancel": "Stop what you are doing",
+    "start": N_("Welcome and packages"),
+    "new": N_("Order a new AI agent"),
+    "mybots": N_("Your agents, their status and expiry"),
+    "renew": N_("Pay for another term of an agent"),
+    "help": N_("How it works"),
+    "cancel": N_("Stop what you are doing"),
+    "support": N_("Ask our team a question"),
+    "terms": N_("Terms of service and refunds"),
+    "language": N_("Change the language"),
 }
 COMMANDS_ADMIN = {
     "accounts": "Creator accounts (admin)",
@@ -60,47 +75,69 @@ COMMANDS_ADMIN = {
     "orders": "Recent orders (admin)",
     "stats": "Counts, revenue, pool health (admin)",
 }
+# the default catalogue's words, so they are translated too (PACKAGES_JSON texts show as written)
+PACKAGE_WORDS = (
+    N_("Starter"), N_("Pro"), N_("Starter, 1 year"),
+    N_("One personal agent on its own t3.small server for 30 days"),
+    N_("One agent on a larger t3.medium server for 30 days, for heavier use"),
+    N_("The Starter agent for a full year, two months free"),
+)
+
+
+def price(package: Package) -> str:
+    """The package's price, formatted for the current language (Babel)."""
+    return money(package.price, package.currency)
+
+
+PACKAGE_GONE = N_("That package is no longer offered.")
+
+
+def package_title(package: Package) -> str:
+    return _(package.title)
 
 
 def welcome(first_name: str | None, packages: Iterable[Package]) -> str:
     lines = [
-        f"Hi {esc(first_name or 'there')}! I'm <b>Matt</b>.",
+        _("Hi {name}! I'm <b>Matt</b>.").format(name=esc(first_name or _("there"))),
         "",
-        "I set up a <b>personal AI agent</b> for you: your own Telegram bot, answered by an OpenClaw "
-        "agent on the Kimi K2.5 model, running on a private server that only you use.",
+        _("I set up a <b>personal AI agent</b> for you: your own Telegram bot, answered by an OpenClaw "
+          "agent on the Kimi K2.5 model, running on a private server that only you use."),
         "",
-        "<b>What you get</b>",
-        "• your own bot with the name, username, description and picture you choose",
-        "• a dedicated cloud server, set up for you in a few minutes",
-        "• only your Telegram account can talk to it",
+        _("<b>What you get</b>"),
+        _("• your own bot with the name, username, description and picture you choose"),
+        _("• a dedicated cloud server, set up for you in a few minutes"),
+        _("• only your Telegram account can talk to it"),
         "",
-        "<b>Packages</b>",
+        _("<b>Packages</b>"),
         *package_lines(packages),
         "",
-        "Tap <b>Order an agent</b> or send /new to start.",
+        _("Tap <b>Order an agent</b> or send /new to start."),
     ]
     return "\n".join(lines)
 
 
 def package_lines(packages: Iterable[Package]) -> list[str]:
     return [
-        f"• <b>{esc(p.title)}</b>: {esc(p.price_text)} for {p.term_days} days. {esc(p.blurb)}".rstrip()
+        _("• <b>{title}</b>: {price} for {days} days. {blurb}").format(
+            title=esc(_(p.title)), price=esc(price(p)), days=p.term_days, blurb=esc(_(p.blurb))
+        ).rstrip()
         for p in packages
     ]
 
 
 def package_button(package: Package) -> str:
-    return f"{package.title} · {package.price_text} / {package.term_days} days"
+    return _("{title} · {price} / {days} days").format(title=_(package.title), price=price(package),
+                                                        days=package.term_days)
 
 
-PAID_RETURN = (
+PAID_RETURN = N_(
     "Thanks! As soon as Stripe confirms your payment, I'll show your agent's progress here in one message."
 )
-CANCEL_RETURN = (
+CANCEL_RETURN = N_(
     "The payment was not completed. Your order is kept: use the Pay button above when you're ready."
 )
 
-HELP = (
+HELP = N_(
     "<b>How it works</b>\n"
     "1. /new: choose a package, a name, a username, a description and a picture for your bot.\n"
     "2. Pay with the secure Stripe link.\n"
@@ -112,129 +149,214 @@ HELP = (
     "/mybots – your agents, their status and expiry\n"
     "/renew – pay for another term\n"
     "/cancel – stop the current step\n"
+    "/support – ask us anything\n"
+    "/terms – terms of service and refunds\n"
+    "/language – change the language\n"
     "/help – this message"
 )
 
-ASK_PACKAGE = "Which package would you like?"
-ASK_NAME = (
+ASK_PACKAGE = N_("Which package would you like?")
+ASK_NAME = N_(
     "What should your bot be called? This is the display name people see, e.g. "
     "<i>Tom's Helper</i>. 1 to 64 characters."
 )
-ASK_USERNAME = (
+ASK_USERNAME = N_(
     "Now a username for your bot: 5 to 32 Latin letters, digits or underscores, starting with a letter "
     "and ending in <code>bot</code>.\n\n"
     "Free suggestion: <code>{suggestion}</code> (tap the button to use it)."
 )
-ASK_USERNAME_MANAGED = (
+ASK_USERNAME_MANAGED = N_(
     "\n\nOr let Telegram create the bot for you right now: tap <b>{button}</b> below. You will own the "
     "bot, and I will manage it for you."
 )
-ASK_DESCRIPTION = (
+ASK_DESCRIPTION = N_(
     "A short description of what your agent is for (shown on the bot's profile), up to 512 "
     "characters. Or tap Skip."
 )
-ASK_AVATAR = "Send a photo to use as your bot's picture (square works best), or tap Skip."
-NEED_TEXT = "Please send this as a text message."
-NEED_PHOTO = "Please send a picture as a <b>photo</b> (not as a file or sticker), or tap Skip."
-REFUSED = "⚠️ {reason}\n\nPlease try again, or send /cancel to stop."
-USE_SUGGESTION = "Use {suggestion}"
-CANCELLED = "Cancelled. Nothing was ordered. Send /new whenever you want to start again."
-NOTHING_TO_CANCEL = "There is nothing to cancel. Send /new to order an agent."
-UNKNOWN = "I didn't understand that. Send /help to see what I can do."
-ORDER_EXPIRED_BUTTON = "This step is over. Send /new to start an order."
-CREATING_CHECKOUT = "Creating your secure payment link…"
-CHECKOUT_FAILED = (
+ASK_AVATAR = N_("Send a photo to use as your bot's picture (square works best), or tap Skip.")
+NEED_TEXT = N_("Please send this as a text message.")
+NEED_PHOTO = N_("Please send a picture as a <b>photo</b> (not as a file or sticker), or tap Skip.")
+REFUSED = N_("⚠️ {reason}\n\nPlease try again, or send /cancel to stop.")
+USE_SUGGESTION = N_("Use {suggestion}")
+USERNAME_CHOSEN = N_("Username: @{username}")
+CANCELLED = N_("Cancelled. Nothing was ordered. Send /new whenever you want to start again.")
+NOTHING_TO_CANCEL = N_("There is nothing to cancel. Send /new to order an agent.")
+UNKNOWN = N_("I didn't understand that. Send /help to see what I can do.")
+ORDER_EXPIRED_BUTTON = N_("This step is over. Send /new to start an order.")
+CREATING_CHECKOUT = N_("Creating your secure payment link…")
+CHECKOUT_FAILED = N_(
     "Sorry, I couldn't create the payment link just now (reference {ref}). Your order #{order_id} "
     "is saved: tap Confirm again in a minute, or send /mybots."
 )
-MANAGED_ATTACHED = "Telegram created @{username} for you. I'll set it up after payment."
-THROTTLED = "Easy there, one message a second please. I'll keep up! 🙂"
-THROTTLED_SHORT = "One tap a second, please."
-ERROR = "Sorry, something went wrong on my side. If it keeps happening, tell us reference <code>{ref}</code>."
+MANAGED_ATTACHED = N_("Telegram created @{username} for you. I'll set it up after payment.")
+THROTTLED = N_("Easy there, one message a second please. I'll keep up! 🙂")
+THROTTLED_SHORT = N_("One tap a second, please.")
+ERROR = N_(
+    "Sorry, something went wrong on my side. If it keeps happening, tap Support and mention reference "
+    "<code>{ref}</code>."
+)
+
+# --- language ----------------------------------------------------------------------------------------
+
+CHOOSE_LANGUAGE = N_("Which language should I speak?")
+LANGUAGE_SET = N_("Done: I'll speak English from now on.")
+
+# --- support and terms -------------------------------------------------------------------------------
+
+ASK_SUPPORT = N_(
+    "Write your question in one message and I'll pass it to our team with your orders attached. "
+    "You'll get the answer here. Send /cancel to stop."
+)
+SUPPORT_SENT = N_("✅ Sent to our team. You'll get the answer here, usually within a day.")
+SUPPORT_UNAVAILABLE = N_(
+    "Sorry, I couldn't reach our team just now. Please try /support again in a few minutes."
+)
+SUPPORT_ANSWER = N_("💬 <b>Answer from Meet Matt support</b>\n\n{answer}")
+ADMIN_SUPPORT_DELIVERED = "✓ Delivered to the customer."
+ADMIN_SUPPORT_NOT_DELIVERED = "✗ Could not deliver the answer to the customer: {reason}"
+REFUND_POLICY_AUTO = N_(
+    "<b>Refunds</b>\nIf we cannot set up your agent, the order is refunded in full automatically. "
+    "For anything else, write to /support."
+)
+REFUND_POLICY_MANUAL = N_(
+    "<b>Refunds</b>\nIf we cannot set up your agent, our team refunds the order in full. "
+    "For anything else, write to /support."
+)
+TERMS_NOT_PUBLISHED = N_("<b>Terms of service</b>\nAsk /support for our terms of service.")
+TERMS_AT_URL = N_("<b>Terms of service</b>\nRead them here: {url}")
+TERMS_TEXT = N_("<b>Terms of service</b>\n{text}")
+TERMS_MAX_CHARS = 3000
+
+
+def support_question(customer_name: str, telegram_id: int, username: str | None, question: str,
+                     orders: Iterable[Order], reference: str | None = None) -> str:
+    """The post in the admin chat (English: it is for the team)."""
+    who = esc(customer_name) + (f" (@{esc(username)})" if username else "")
+    lines = [f"🆘 <b>Support question</b> from {who}, id <code>{telegram_id}</code>"]
+    if reference:
+        lines.append(f"Error reference: <code>{esc(reference)}</code>")
+    order_lines = [
+        f"#{o.id} {esc(o.package)} {esc(o.status)}" + (f" @{esc(o.bot_username)}" if o.bot_username else "")
+        for o in orders
+    ]
+    lines.append("Orders: " + ("; ".join(order_lines) if order_lines else "none"))
+    lines += ["", esc(question), "", "<i>Reply to this message to answer the customer.</i>"]
+    return "\n".join(lines)
+
+
+def terms(terms_text: str | None, terms_url: str | None, refunds_automatic: bool) -> str:
+    if terms_url:
+        head = _(_SOURCE["TERMS_AT_URL"]).format(url=esc(terms_url))
+    elif terms_text:
+        cut = terms_text.strip()
+        if len(cut) > TERMS_MAX_CHARS:
+            cut = cut[:TERMS_MAX_CHARS].rstrip() + "…"
+        head = _(_SOURCE["TERMS_TEXT"]).format(text=esc(cut))
+    else:
+        head = _(_SOURCE["TERMS_NOT_PUBLISHED"])
+    policy = _SOURCE["REFUND_POLICY_AUTO" if refunds_automatic else "REFUND_POLICY_MANUAL"]
+    return head + "\n\n" + _(policy)
+
+
+def reason(checked: Checked) -> str:
+    """A validator's reason in the customer's language (plain text)."""
+    return _(checked.problem or "").format(**checked.params)
+
+
+def refused(checked: Checked) -> str:
+    """A validator's reason inside the "please try again" frame (HTML, escaped)."""
+    return _(_SOURCE["REFUSED"]).format(reason=esc(reason(checked)))
 
 
 def summary(data: Mapping[str, object], package: Package | None) -> str:
     description = str(data.get("description") or "")
     username = data.get("bot_username")
     managed = data.get("creation_mode") == "managed"
+    if package:
+        package_line = _("Package: <b>{title}</b> ({price} for {days} days)").format(
+            title=esc(_(package.title)), price=esc(price(package)), days=package.term_days)
+    else:
+        package_line = _("Package: <b>—</b>")
+    if username:
+        username_line = (_("Username: @{username} (created by Telegram)") if managed
+                         else _("Username: @{username}")).format(username=esc(username))
+    else:
+        username_line = _("Username: —")
     lines = [
-        "<b>Your order</b>",
-        f"Package: <b>{esc(package.title) if package else '—'}</b>"
-        + (f" ({esc(package.price_text)} for {package.term_days} days)" if package else ""),
-        f"Name: <b>{esc(data.get('bot_name'))}</b>",
-        f"Username: @{esc(username)}" + (" (created by Telegram)" if managed else "")
-        if username
-        else "Username: —",
-        "Description: " + (esc(description) if description else "—"),
-        "Picture: " + ("✓ photo received" if data.get("avatar_file_id") else "—"),
+        _("<b>Your order</b>"),
+        package_line,
+        _("Name: <b>{name}</b>").format(name=esc(data.get("bot_name"))),
+        username_line,
+        _("Description: {description}").format(description=esc(description) if description else "—"),
+        _("Picture: ✓ photo received") if data.get("avatar_file_id") else _("Picture: —"),
         "",
-        "Is everything right?",
+        _("Is everything right?"),
     ]
     return "\n".join(lines)
 
 
 def choose_edit() -> str:
-    return "What would you like to change?"
+    return _("What would you like to change?")
 
 
 def pay(order: Order, package: Package | None) -> str:
-    price = esc(package.price_text) if package else ""
-    return (
-        f"Order <b>#{order.id}</b> is ready. Pay {price} with the secure Stripe page below. "
+    return _(
+        "Order <b>#{order_id}</b> is ready. Pay {price} with the secure Stripe page below. "
         "When the payment is confirmed, I'll start setting up your agent and show the progress here."
-    )
+    ).format(order_id=order.id, price=esc(price(package)) if package else "")
 
 
 def renewal_pay(order: Order, instance: Instance, package: Package | None) -> str:
-    price = esc(package.price_text) if package else ""
-    return (
-        f"Renewal <b>#{order.id}</b> for @{esc(instance.bot_username or 'your agent')}: "
-        f"pay {price} below to add {package.term_days if package else ''} days."
-    )
+    return _("Renewal <b>#{order_id}</b> for @{username}: pay {price} below to add {days} days.").format(
+        order_id=order.id, username=esc(instance.bot_username or _("your agent")),
+        price=esc(price(package)) if package else "", days=package.term_days if package else "")
 
 
-NO_BOTS = "You have no agents yet. Send /new to order one."
-NO_RENEWABLE = "You have no agent that can be renewed. Send /new to order one."
-CHOOSE_RENEW = "Which agent would you like to renew?"
+NO_BOTS = N_("You have no agents yet. Send /new to order one.")
+NO_RENEWABLE = N_("You have no agent that can be renewed. Send /new to order one.")
+CHOOSE_RENEW = N_("Which agent would you like to renew?")
 STATUS_WORDS = {
-    "warm": "getting ready",
-    "launching": "starting",
-    "booting": "setting up",
-    "ready": "almost ready",
-    "active": "live",
-    "unhealthy": "having trouble (we're on it)",
-    "stopped": "stopped (expired)",
-    "terminating": "shutting down",
-    "terminated": "shut down",
-    "failed": "failed",
+    "warm": N_("getting ready"),
+    "launching": N_("starting"),
+    "booting": N_("setting up"),
+    "ready": N_("almost ready"),
+    "active": N_("live"),
+    "unhealthy": N_("having trouble (we're on it)"),
+    "stopped": N_("stopped (expired)"),
+    "terminating": N_("shutting down"),
+    "terminated": N_("shut down"),
+    "failed": N_("failed"),
 }
 ORDER_STATUS_WORDS = {
-    "awaiting_payment": "waiting for payment",
-    "paid": "paid, starting soon",
-    "provisioning": "being set up",
-    "awaiting_verification": "waiting for you to open your bot",
-    "active": "live",
-    "expired": "expired",
-    "cancelled": "cancelled",
-    "failed": "failed",
-    "refunded": "refunded",
+    "awaiting_payment": N_("waiting for payment"),
+    "paid": N_("paid, starting soon"),
+    "provisioning": N_("being set up"),
+    "awaiting_verification": N_("waiting for you to open your bot"),
+    "active": N_("live"),
+    "expired": N_("expired"),
+    "cancelled": N_("cancelled"),
+    "failed": N_("failed"),
+    "refunded": N_("refunded"),
 }
 
 
 def my_bot(instance: Instance, *, awaiting_verification: bool = False) -> str:
     username = instance.bot_username
-    link = f"@{esc(username)}" if username else "(bot not created yet)"
-    status = STATUS_WORDS.get(str(instance.status), str(instance.status))
-    text = f"🤖 {link}\nStatus: <b>{esc(status)}</b>\nExpires: {esc(_date(instance.expires_at))}"
+    link = f"@{esc(username)}" if username else _("(bot not created yet)")
+    status_word = _SOURCE["STATUS_WORDS"].get(str(instance.status))
+    status = _(status_word) if status_word else str(instance.status)
+    text = _("🤖 {link}\nStatus: <b>{status}</b>\nExpires: {expires}").format(
+        link=link, status=esc(status), expires=esc(_date(instance.expires_at)))
     if awaiting_verification:
-        text += "\nWaiting for you: open your bot with the button below and press <b>Start</b>."
+        text += "\n" + _("Waiting for you: open your bot with the button below and press <b>Start</b>.")
     return text
 
 
 def my_open_order(order: Order) -> str:
-    name = esc(order.bot_name)
-    status = ORDER_STATUS_WORDS.get(str(order.status), str(order.status))
-    return f"🧾 Order #{order.id}: <b>{name}</b>, {esc(status)}"
+    status_word = _SOURCE["ORDER_STATUS_WORDS"].get(str(order.status))
+    status = _(status_word) if status_word else str(order.status)
+    return _("🧾 Order #{order_id}: <b>{name}</b>, {status}").format(
+        order_id=order.id, name=esc(order.bot_name), status=esc(status))
 
 
 # --- admin ---------------------------------------------------------------------------------------
@@ -357,3 +479,33 @@ def admin_stats(
 def admin_action_echo(action: AdminAction, who: str) -> str:
     detail = f" · {esc(action.detail)}" if action.detail else ""
     return f"🛠 Admin {esc(who)}: <b>{esc(action.action)}</b> {esc(action.target)}{detail}"
+
+
+# --- translation on read (keep last) ----------------------------------------------------------------
+
+
+def _translated(value: Any) -> Any:
+    if isinstance(value, Msgid):
+        return _(value)
+    if isinstance(value, dict):
+        return {key: _translated(item) for key, item in value.items()}
+    return value
+
+
+def _is_source(value: Any) -> bool:
+    return isinstance(value, Msgid) or (
+        isinstance(value, dict) and bool(value) and all(isinstance(v, Msgid) for v in value.values()))
+
+
+# English sources of the translatable constants; reading `texts.NAME` goes through `__getattr__`
+_SOURCE: dict[str, Any] = {name: value for name, value in globals().items()
+                           if name.isupper() and _is_source(value)}
+for _name in _SOURCE:
+    del globals()[_name]
+del _name
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SOURCE:
+        return _translated(_SOURCE[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,8 +8,9 @@ from aiogram import Router
 
 from bot.filters import IsAdmin
 from config import Settings
-from handlers.admin import accounts, instances, orders, stats
-from handlers.customer import fallback, mybots, order, start
+from handlers.admin import accounts, instances, orders, stats, support
+from handlers.customer import fallback, language, mybots, order, start
+from handlers.customer import support as customer_support
 
 
 def get_routers(settings: Settings) -> list[Router]:
@@ -18,6 +19,6 @@ def get_routers(settings: Settings) -> list[Router]:
     is_admin = IsAdmin(settings.admin_id_set, settings.admin_telegram_chat_id)
     admin.message.filter(is_admin)
     admin.callback_query.filter(is_admin)
-    admin.include_routers(*(m.router.build() for m in (accounts, instances, orders, stats)))
-    customer = [m.router.build() for m in (start, order, mybots, fallback)]
+    admin.include_routers(*(m.router.build() for m in (support, accounts, instances, orders, stats)))
+    customer = [m.router.build() for m in (start, order, mybots, customer_support, language, fallback)]
     return [admin, *customer]

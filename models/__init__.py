@@ -8,10 +8,10 @@ from models.instances import Instance, Verification
 from models.jobs import Job
 from models.orders import Order, StripeEvent
 from models.platform import PlatformKey
+from models.support import SupportMessage
 
 __all__ = [
     "AccountStatus", "AdminAction", "Alert", "AlertSeverity", "Customer", "Instance",
     "InstanceStatus", "Job", "JobStatus", "Order", "OrderStatus", "PlatformKey", "StripeEvent",
-    "TelegramAccount",
-    "Verification",
+    "SupportMessage", "TelegramAccount", "Verification",
 ]

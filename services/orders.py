@@ -174,3 +174,10 @@ async def taken_usernames(prefix: str) -> set[str]:
     ordered = await Order.filter(bot_username__istartswith=prefix).values_list("bot_username", flat=True)
     owned = await Instance.filter(bot_username__istartswith=prefix).values_list("bot_username", flat=True)
     return {str(u).lower() for u in [*ordered, *owned] if u}
+
+
+async def choose_locale(customer: Customer, locale: str) -> None:
+    """Remember the language the customer chose for the bot (the object is updated in place, so a
+    cached copy follows)."""
+    customer.locale = locale
+    await customer.save(update_fields=["locale", "updated_at"])

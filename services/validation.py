@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 import re
 import unicodedata
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 
 NAME_MAX = 64
 USERNAME_MIN, USERNAME_MAX = 5, 32
@@ -25,16 +25,30 @@ _ZWJ = "\u200d"
 _VARIATION_SELECTORS = {"\ufe0e", "\ufe0f"}
 
 
+def N_(message: str) -> str:  # noqa: N802
+    """Marks a reason template for the bot's translation catalogue (the bot translates it)."""
+    return message
+
+
 @dataclass(frozen=True)
 class Checked:
-    """The outcome of a validator: `ok` with the cleaned `value`, or a `reason` to show."""
+    """The outcome of a validator: `ok` with the cleaned `value`, or a `problem` to show.
+
+    `problem` is an English template (a catalogue msgid) and `params` fill it, so the bot can show
+    the reason in the customer's language; `reason` is the English text.
+    """
 
     value: str = ""
-    reason: str | None = None
+    problem: str | None = None
+    params: Mapping[str, object] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return self.reason is None
+        return self.problem is None
+
+    @property
+    def reason(self) -> str | None:
+        return self.problem.format(**self.params) if self.problem else None
 
 
 def _char_label(ch: str) -> str:
@@ -69,25 +83,33 @@ def hidden_characters(text: str, *, allow_newlines: bool = False) -> list[str]:
     return found[:5]
 
 
-def _hidden_reason(text: str, what: str, *, allow_newlines: bool = False) -> str | None:
+_HIDDEN = {
+    "name": N_("The name contains invisible or control characters ({chars}). "
+               "Please type it again without them."),
+    "username": N_("The username contains invisible or control characters ({chars}). "
+                   "Please type it again without them."),
+    "description": N_("The description contains invisible or control characters ({chars}). "
+                      "Please type it again without them."),
+}
+
+
+def _hidden_problem(text: str, what: str, *, allow_newlines: bool = False) -> Checked | None:
     hidden = hidden_characters(text, allow_newlines=allow_newlines)
     if not hidden:
         return None
-    return (
-        f"The {what} contains invisible or control characters ({', '.join(hidden)}). "
-        f"Please type it again without them."
-    )
+    return Checked(problem=_HIDDEN[what], params={"chars": ", ".join(hidden)})
 
 
 def validate_display_name(raw: str | None) -> Checked:
     """Bot display name: 1-64 characters, no control or invisible characters."""
     text = (raw or "").strip()
     if not text:
-        return Checked(reason="The name is empty. Please send 1 to 64 characters.")
+        return Checked(problem=N_("The name is empty. Please send 1 to 64 characters."))
     if len(text) > NAME_MAX:
-        return Checked(reason=f"The name is {len(text)} characters long; the limit is {NAME_MAX}.")
-    if reason := _hidden_reason(text, "name"):
-        return Checked(reason=reason)
+        return Checked(problem=N_("The name is {length} characters long; the limit is {limit}."),
+                       params={"length": len(text), "limit": NAME_MAX})
+    if problem := _hidden_problem(text, "name"):
+        return problem
     return Checked(value=text)
 
 
@@ -98,25 +120,26 @@ def validate_username(raw: str | None) -> Checked:
         if text.lower().startswith(prefix):
             text = text[len(prefix) :]
     if not text:
-        return Checked(reason="The username is empty. Please send something like my_helper_bot.")
-    if reason := _hidden_reason(text, "username"):
-        return Checked(reason=reason)
+        return Checked(problem=N_("The username is empty. Please send something like my_helper_bot."))
+    if problem := _hidden_problem(text, "username"):
+        return problem
     bad = sorted({ch for ch in text if not _USERNAME_CHARS.fullmatch(ch)})
     if bad:
         shown = " ".join(repr(ch) if ch.isprintable() else _char_label(ch) for ch in bad[:5])
         return Checked(
-            reason=f"A username may only use Latin letters, digits and underscores; it contains {shown}."
+            problem=N_("A username may only use Latin letters, digits and underscores; it contains {shown}."),
+            params={"shown": shown},
         )
     if len(text) < USERNAME_MIN:
-        return Checked(
-            reason=f"The username is {len(text)} characters long; it needs at least {USERNAME_MIN}."
-        )
+        return Checked(problem=N_("The username is {length} characters long; it needs at least {minimum}."),
+                       params={"length": len(text), "minimum": USERNAME_MIN})
     if len(text) > USERNAME_MAX:
-        return Checked(reason=f"The username is {len(text)} characters long; the limit is {USERNAME_MAX}.")
+        return Checked(problem=N_("The username is {length} characters long; the limit is {limit}."),
+                       params={"length": len(text), "limit": USERNAME_MAX})
     if not text[0].isascii() or not text[0].isalpha():
-        return Checked(reason="A username must start with a letter.")
+        return Checked(problem=N_("A username must start with a letter."))
     if not text.lower().endswith("bot"):
-        return Checked(reason="A bot's username must end with “bot”, e.g. tom_helper_bot.")
+        return Checked(problem=N_("A bot's username must end with “bot”, e.g. tom_helper_bot."))
     return Checked(value=text)
 
 
@@ -124,32 +147,27 @@ def validate_description(raw: str | None) -> Checked:
     """Short description: up to 512 characters; line breaks allowed, other control characters not."""
     text = (raw or "").strip()
     if len(text) > DESCRIPTION_MAX:
-        return Checked(
-            reason=f"The description is {len(text)} characters long; the limit is {DESCRIPTION_MAX}."
-        )
-    if reason := _hidden_reason(text, "description", allow_newlines=True):
-        return Checked(reason=reason)
+        return Checked(problem=N_("The description is {length} characters long; the limit is {limit}."),
+                       params={"length": len(text), "limit": DESCRIPTION_MAX})
+    if problem := _hidden_problem(text, "description", allow_newlines=True):
+        return problem
     return Checked(value=text)
 
 
 def validate_avatar(width: int, height: int, file_size: int | None) -> Checked:
     """A photo of sane size: each side 150-10,000 px, at most 5 MB, no more than 3:1."""
     if min(width, height) < AVATAR_MIN_SIDE:
-        return Checked(
-            reason=f"The photo is {width}×{height} px; it needs at least "
-            f"{AVATAR_MIN_SIDE}×{AVATAR_MIN_SIDE} px."
-        )
+        return Checked(problem=N_("The photo is {width}×{height} px; it needs at least {side}×{side} px."),
+                       params={"width": width, "height": height, "side": AVATAR_MIN_SIDE})
     if max(width, height) > AVATAR_MAX_SIDE:
-        return Checked(reason=f"The photo is {width}×{height} px; the limit is {AVATAR_MAX_SIDE} px a side.")
+        return Checked(problem=N_("The photo is {width}×{height} px; the limit is {side} px a side."),
+                       params={"width": width, "height": height, "side": AVATAR_MAX_SIDE})
     if file_size is not None and file_size > AVATAR_MAX_BYTES:
-        return Checked(
-            reason=f"The photo is {file_size / 1048576:.1f} MB; the limit is "
-            f"{AVATAR_MAX_BYTES // 1048576} MB."
-        )
+        return Checked(problem=N_("The photo is {size} MB; the limit is {limit} MB."),
+                       params={"size": f"{file_size / 1048576:.1f}", "limit": AVATAR_MAX_BYTES // 1048576})
     if max(width, height) / min(width, height) > AVATAR_MAX_RATIO:
-        return Checked(
-            reason="The photo is too long and thin for a profile picture; a square one works best."
-        )
+        return Checked(problem=N_("The photo is too long and thin for a profile picture; "
+                                  "a square one works best."))
     return Checked(value="ok")
 
 

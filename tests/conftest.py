@@ -30,7 +30,7 @@ PG_ADMIN_URL = os.environ.get("MEETMATT_TEST_PG_ADMIN_URL", "postgresql://postgr
 BACKENDS = [b for b in os.environ.get("MEETMATT_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
 TEST_ENCRYPTION_KEY = Fernet.generate_key().decode()
 TABLES = ["verification", "instance", "order", "stripe_event", "customer", "telegram_account", "job",
-          "alert", "admin_action", "platform_key"]
+          "alert", "admin_action", "support_message", "platform_key"]
 
 
 def _pg_url(name: str) -> str:

@@ -27,6 +27,7 @@ from models import Customer, Order
 from services.orders import OrderDraft, OrderError, attach_managed_bot, save_draft, taken_usernames
 from services.packages import Package, find_package
 from services.validation import (
+    Checked,
     suggest_username,
     username_stem,
     validate_avatar,
@@ -139,8 +140,8 @@ async def _next(
     await step(message, state, settings, edit=edit)
 
 
-async def _refuse(message: Message, reason: str) -> None:
-    await message.answer(texts.REFUSED.format(reason=texts.esc(reason)))
+async def _refuse(message: Message, checked: Checked) -> None:
+    await message.answer(texts.refused(checked))
 
 
 # --- entry ---------------------------------------------------------------------------------------
@@ -180,9 +181,9 @@ async def package_chosen(
 ) -> None:
     package: Package | None = find_package(settings.packages, callback_data.code)
     if package is None:
-        await callback.answer("That package is no longer offered.", show_alert=True)
+        await callback.answer(texts.PACKAGE_GONE, show_alert=True)
         return
-    await callback.answer(package.title)
+    await callback.answer(texts.package_title(package))
     await state.update_data(package=package.code)
     await _next(callback.message, state, settings, "package", edit=True)
 
@@ -199,7 +200,7 @@ async def package_typed(message: Message, settings: Settings) -> None:
 async def name_typed(message: Message, state: FSMContext, settings: Settings) -> None:
     checked = validate_display_name(message.text)
     if not checked.ok:
-        await _refuse(message, checked.reason or "")
+        await _refuse(message, checked)
         return
     await state.update_data(bot_name=checked.value)
     await _next(message, state, settings, "name")
@@ -212,12 +213,13 @@ async def name_typed(message: Message, state: FSMContext, settings: Settings) ->
 async def username_typed(message: Message, state: FSMContext, settings: Settings) -> None:
     checked = validate_username(message.text)
     if not checked.ok:
-        await _refuse(message, checked.reason or "")
+        await _refuse(message, checked)
         return
     await state.update_data(bot_username=checked.value, creation_mode="pool", managed_bot_id=None)
     if _managed(settings):  # take away the "create my bot with Telegram" reply keyboard
         await message.answer(
-            f"Username: @{texts.esc(checked.value)}", reply_markup=keyboards.remove_reply_keyboard()
+            texts.USERNAME_CHOSEN.format(username=texts.esc(checked.value)),
+            reply_markup=keyboards.remove_reply_keyboard()
         )
     await _next(message, state, settings, "username")
 
@@ -227,7 +229,7 @@ async def suggestion_taken(callback: CallbackQuery, state: FSMContext, settings:
     suggestion = (await state.get_data()).get("suggestion")
     checked = validate_username(suggestion)
     if not checked.ok:
-        await callback.answer(checked.reason or "", show_alert=True)
+        await callback.answer(texts.reason(checked), show_alert=True)
         return
     await callback.answer(f"@{checked.value}")
     await state.update_data(bot_username=checked.value, creation_mode="pool", managed_bot_id=None)
@@ -288,7 +290,7 @@ async def managed_bot_update(
 async def description_typed(message: Message, state: FSMContext, settings: Settings) -> None:
     checked = validate_description(message.text)
     if not checked.ok:
-        await _refuse(message, checked.reason or "")
+        await _refuse(message, checked)
         return
     await state.update_data(description=checked.value)
     await _next(message, state, settings, "description")
@@ -309,7 +311,7 @@ async def avatar_sent(message: Message, state: FSMContext, settings: Settings) -
     photo = max(message.photo or [], key=lambda p: p.width * p.height)
     checked = validate_avatar(photo.width, photo.height, photo.file_size)
     if not checked.ok:
-        await _refuse(message, checked.reason or "")
+        await _refuse(message, checked)
         return
     await state.update_data(avatar_file_id=photo.file_id)
     await _next(message, state, settings, "avatar")
@@ -408,4 +410,4 @@ async def send_checkout(
     text = (
         texts.renewal_pay(order, renewal_of, package) if renewal_of is not None else texts.pay(order, package)
     )
-    await message.answer(text, reply_markup=keyboards.pay(link.url, package.price_text if package else ""))
+    await message.answer(text, reply_markup=keyboards.pay(link.url, texts.price(package) if package else ""))

@@ -69,19 +69,24 @@ async def test_dialogue_state_lives_in_redis_and_survives_a_new_dispatcher(
         await storage.close()
 
 
-async def test_command_menus_default_for_everyone_and_admin_scoped() -> None:
+async def test_command_menus_default_for_everyone_and_admin_scoped_in_each_language() -> None:
     session = RecordingSession()
     await set_commands(create_bot(make_settings(), session=session), make_settings())
     calls = [c.method for c in session.calls if isinstance(c.method, SetMyCommands)]
     by_scope = {
-        (type(m.scope).__name__, getattr(m.scope, "chat_id", None)): [c.command for c in m.commands]
+        (type(m.scope).__name__, getattr(m.scope, "chat_id", None), m.language_code): m.commands
         for m in calls
     }
-    default = by_scope[(BotCommandScopeDefault.__name__, None)]
-    assert default == ["start", "new", "mybots", "renew", "help", "cancel"]
-    for chat_id in (ADMIN_ID, ADMIN_CHAT_ID):
-        admin = by_scope[(BotCommandScopeChat.__name__, chat_id)]
-        assert admin[:6] == default and admin[6:] == ["accounts", "instances", "orders", "stats"]
+    customer = ["start", "new", "mybots", "renew", "help", "cancel", "support", "terms", "language"]
+    for language in (None, "ru"):
+        default = [c.command for c in by_scope[(BotCommandScopeDefault.__name__, None, language)]]
+        assert default == customer
+        for chat_id in (ADMIN_ID, ADMIN_CHAT_ID):
+            admin = [c.command for c in by_scope[(BotCommandScopeChat.__name__, chat_id, language)]]
+            assert admin[:9] == default and admin[9:] == ["accounts", "instances", "orders", "stats"]
+    english = by_scope[(BotCommandScopeDefault.__name__, None, None)][0].description
+    russian = by_scope[(BotCommandScopeDefault.__name__, None, "ru")][0].description
+    assert (english, russian) == ("Welcome and packages", "Приветствие и тарифы")
 
 
 def test_webhook_secret_is_the_setting_or_derived_from_the_token() -> None:

@@ -7,13 +7,13 @@ import logging
 import pytest
 
 from bot import texts
-from bot.callbacks import MenuCb
+from bot.callbacks import MenuCb, SupportCb
 from bot.factory import create_dispatcher
 from bot.middlewares import CooldownMiddleware
 from bot.routing import RouterTemplate
 from models import Customer
 from services.jobs import JobQueue
-from tests.bot.harness import BotHarness, FakeUser, joined
+from tests.bot.harness import BotHarness, FakeUser, button_data, joined
 
 
 def test_cooldown_allows_one_update_per_window_and_warns_once() -> None:
@@ -77,8 +77,10 @@ async def test_error_boundary_answers_with_a_reference_that_is_in_the_log(
     reference = text.split("<code>")[1].split("</code>")[0]
     record = next(r for r in caplog.records if "handler failed" in r.getMessage())
     assert reference in record.getMessage() and record.exc_info is not None
+    assert SupportCb.unpack(button_data(calls[-1], texts.BTN_SUPPORT)).reference == reference
     calls = await h.press(alice, "anything")
     assert calls[0].name == "AnswerCallbackQuery" and "reference" in calls[1].text
+    assert texts.BTN_SUPPORT in calls[1].markup_texts
 
 
 async def test_customer_is_created_then_updated_when_the_user_changes(

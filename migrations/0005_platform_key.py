@@ -4,7 +4,7 @@ from models.fields import EncryptedTextField
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0002_order_managed_bot_id')]
+    dependencies = [('models', '0004_customer_locale')]
 
     initial = False
 
