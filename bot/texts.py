@@ -244,6 +244,9 @@ ADMIN_NO_INSTANCES = "No instances with status {status}."
 ADMIN_NO_ORDERS = "No orders{status}."
 ADMIN_GONE = "That item no longer exists."
 ADMIN_QUEUED = "Queued: {what}"
+ADMIN_ORDER_ID_NEEDED = "Which order? Send /{command} followed by the order number, e.g. /{command} 42."
+ADMIN_APPROVED = "Order #{id} approved: it is paid now and its agent is being set up."
+ADMIN_REFUND_QUEUED = "Refund of order #{id} queued: the worker sends it to Stripe and tells the customer."
 ADMIN_TERMINATE_CONFIRM = (
     "Terminate instance #{id} (@{username})? The server is destroyed and the agent stops for good."
 )
