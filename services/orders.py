@@ -96,8 +96,13 @@ async def save_draft(customer: Customer, draft: OrderDraft, packages: tuple[Pack
                      order_id: int | None) -> Order:
     """The dialogue's order: created on the first Confirm. After a Confirm whose checkout failed,
     the same unpaid order takes the customer's edits (price included); once it has a Checkout
-    Session it stays as it was paid for."""
+    Session it stays as it was paid for. A username another order took meanwhile is refused."""
     order = await Order.get_or_none(id=order_id, customer=customer) if order_id else None
+    unpaid_draft = order is None or not order.stripe_session_id
+    if draft.bot_username and draft.creation_mode != "managed" and unpaid_draft:
+        refusal = await username_refusal(draft.bot_username, order.id if order else None)
+        if refusal:
+            raise OrderError(refusal + " Send /new to start again.")
     if order is None:
         return await create_order(customer, draft, packages)
     if not order.stripe_session_id:
@@ -174,3 +179,34 @@ async def taken_usernames(prefix: str) -> set[str]:
     ordered = await Order.filter(bot_username__istartswith=prefix).values_list("bot_username", flat=True)
     owned = await Instance.filter(bot_username__istartswith=prefix).values_list("bot_username", flat=True)
     return {str(u).lower() for u in [*ordered, *owned] if u}
+
+
+# An order or instance in these states no longer holds its bot username.
+RELEASED_ORDERS = (OrderStatus.CANCELLED, OrderStatus.FAILED, OrderStatus.REFUNDED)
+RELEASED_INSTANCES = (InstanceStatus.TERMINATED, InstanceStatus.FAILED)
+
+
+async def usernames_held_elsewhere(usernames: list[str], order_id: int | None) -> set[str]:
+    """Those of `usernames` (lower case) that another order or its instance holds: any status but
+    released. A renewal holds its agent's username too, but for the same agent, so it is skipped."""
+    wanted = {u.lstrip("@").lower() for u in usernames if u}
+    if not wanted:
+        return set()
+    held: set[str] = set()
+    orders = Order.filter(renews_id=None).exclude(status__in=RELEASED_ORDERS)
+    instances = Instance.exclude(status__in=RELEASED_INSTANCES)
+    if order_id is not None:
+        orders, instances = orders.exclude(id=order_id), instances.exclude(order_id=order_id)
+    for name in wanted:  # a handful of candidates: one indexed-free query each is fine
+        if await orders.filter(bot_username__iexact=name).exists() or \
+                await instances.filter(bot_username__iexact=name).exists():
+            held.add(name)
+    return held
+
+
+async def username_refusal(username: str, order_id: int | None) -> str | None:
+    """Why the dialogue must refuse `username` (another order has it), or None."""
+    if await usernames_held_elsewhere([username], order_id):
+        return (f"@{username} is already taken by another Meet Matt agent. Please choose another "
+                f"username.")
+    return None

@@ -40,6 +40,7 @@ from services.bot_api import BotApi
 from services.host_keys import HostKeyPair
 from services.jobs import Claimed, JobQueue, utcnow
 from services.logging_setup import secrets as log_secrets
+from services.orders import usernames_held_elsewhere
 from services.packages import Package, find_package, new_expiry
 from services.verification import StartOutcome, Verifier, deep_link
 from services.worker import PermanentError, RetryLater
@@ -92,10 +93,15 @@ class BotMaker:
     """Creates the customer's bot: the creator-account pool, or Telegram's managed bots."""
 
     async def create(self, order: Order, candidates: list[str],
-                     on_username_chosen: Callable[[int, str], Awaitable[None]]) -> CreatedBot:
+                     on_username_chosen: Callable[[int, str], Awaitable[None]],
+                     on_created: Callable[[int, str], Awaitable[None]] | None = None) -> CreatedBot:
         raise NotImplementedError
 
     async def recover(self, account_id: int, username: str) -> str | None:
+        raise NotImplementedError
+
+    async def owns(self, account_id: int, username: str) -> bool:
+        """Whether the creator account owns a bot of that username (BotFather's /mybots)."""
         raise NotImplementedError
 
     async def delete(self, account_id: int | None, username: str) -> bool:
@@ -261,13 +267,7 @@ class ProvisioningSaga:
         if instance.bot_token and instance.bot_username:
             created = CreatedBot(instance.bot_username, instance.bot_token, instance.creator_account_id)
         else:
-            created = None
-            chosen = claimed.job.state.get("bot_chosen")
-            if chosen and order.creation_mode != "managed":
-                # a previous run may have died right after BotFather created the bot: recover it
-                token = await self.d.bot_maker.recover(chosen["account_id"], chosen["username"])
-                if token:
-                    created = CreatedBot(chosen["username"], token, chosen["account_id"])
+            created = await self._resume_bot(claimed, order)
             if created is None:
                 await self.d.progress.report(order.id, progress.CREATING_BOT)
                 if order.creation_mode == "managed":
@@ -279,8 +279,16 @@ class ProvisioningSaga:
                         await self.d.queue.save_step(claimed, "bot_chosen",
                                                      {"account_id": account_id, "username": username})
 
+                    async def created_cb(account_id: int, username: str) -> None:
+                        # BotFather said "Done!": from now on this bot is this job's to recover or delete
+                        await self.d.queue.save_step(claimed, "bot_created",
+                                                     {"account_id": account_id, "username": username})
+
+                    candidates = username_candidates(order.bot_username, order.id)
+                    held = await usernames_held_elsewhere(candidates, order.id)
                     created = await self.d.bot_maker.create(
-                        order, username_candidates(order.bot_username, order.id), chosen_cb)
+                        order, [c for c in candidates if c.lower() not in held] or candidates[-1:],
+                        chosen_cb, created_cb)
             log_secrets.add(created.token)
             instance.bot_username = created.username
             instance.bot_token = created.token
@@ -289,6 +297,32 @@ class ProvisioningSaga:
                                                "updated_at"])
         await self.d.queue.save_step(claimed, "bot", {"username": created.username,
                                                       "account_id": created.account_id})
+
+    async def _resume_bot(self, claimed: Claimed, order: Order) -> CreatedBot | None:
+        """The bot a previous run of this job made, if BotFather made it: by /token, but only for a
+        username this job created. A username that was only requested (the run died before
+        BotFather answered) is adopted only if no other order holds it AND the account lists it."""
+        if order.creation_mode == "managed":
+            return None
+        state = claimed.job.state
+        made = state.get("bot_created")
+        chosen = state.get("bot_chosen")
+        if made is None and chosen is not None:
+            username, account_id = chosen["username"], chosen["account_id"]
+            if await usernames_held_elsewhere([username], order.id):
+                log.warning("not adopting a requested username another order holds",
+                            extra={"order_id": order.id, "username": username})
+                return None
+            if not await self.d.bot_maker.owns(account_id, username):
+                return None
+            made = chosen
+        if made is None:
+            return None
+        token = await self.d.bot_maker.recover(made["account_id"], made["username"])
+        if not token:
+            return None
+        await self.d.queue.save_step(claimed, "bot_created", made)
+        return CreatedBot(made["username"], token, made["account_id"])
 
     async def _issue_verification(self, claimed: Claimed, order: Order, instance: Instance) -> None:
         if "verification" in claimed.job.state:
@@ -399,8 +433,10 @@ class ProvisioningSaga:
             if ec2_id:
                 await self.d.fleet.terminate(ec2_id)
                 released.append(f"server {ec2_id} terminated")
-            bot = state.get("bot") or state.get("bot_chosen")
-            if bot and order.creation_mode != "managed":
+            # only a bot this job created: a username it merely asked for may be another customer's
+            bot = state.get("bot") or state.get("bot_created")
+            if bot and order.creation_mode != "managed" and not await usernames_held_elsewhere(
+                    [bot["username"]], order.id):
                 try:
                     if await self.d.bot_maker.delete(bot.get("account_id"), bot["username"]):
                         released.append(f"bot @{bot['username']} deleted")

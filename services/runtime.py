@@ -50,7 +50,8 @@ class PoolBotMaker(BotMaker):
         self.about = about
 
     async def create(self, order: Order, candidates: list[str],
-                     on_username_chosen: Callable[[int, str], Awaitable[None]]) -> CreatedBot:
+                     on_username_chosen: Callable[[int, str], Awaitable[None]],
+                     on_created: Callable[[int, str], Awaitable[None]] | None = None) -> CreatedBot:
         photo = None
         if order.avatar_file_id and self.avatar_loader is not None:
             try:
@@ -60,7 +61,7 @@ class PoolBotMaker(BotMaker):
         try:
             made = await self.pool.create_bot(name=order.bot_name, username_candidates=candidates,
                                               description=order.description, about=self.about, photo=photo,
-                                              on_username_chosen=on_username_chosen)
+                                              on_username_chosen=on_username_chosen, on_created=on_created)
         except PoolExhausted as exc:
             raise PoolWait(exc.retry_at) from None
         except UsernamesExhausted as exc:
@@ -76,6 +77,14 @@ class PoolBotMaker(BotMaker):
             log.warning("the account that made the bot is gone; making a new bot",
                         extra={"account_id": account_id, "username": username})
             return None
+
+    async def owns(self, account_id: int, username: str) -> bool:
+        try:
+            return username.lower() in await self.pool.owned_bots(account_id)
+        except AccountUnavailable as exc:
+            if exc.retry_at is not None:
+                raise PoolWait(exc.retry_at) from None
+            return False
 
     async def delete(self, account_id: int | None, username: str) -> bool:
         if account_id is None:

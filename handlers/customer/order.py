@@ -24,7 +24,14 @@ from bot.routing import RouterTemplate
 from bot.states import OrderForm
 from config import BotCreationMode, Settings
 from models import Customer, Order
-from services.orders import OrderDraft, OrderError, attach_managed_bot, save_draft, taken_usernames
+from services.orders import (
+    OrderDraft,
+    OrderError,
+    attach_managed_bot,
+    save_draft,
+    taken_usernames,
+    username_refusal,
+)
 from services.packages import Package, find_package
 from services.validation import (
     suggest_username,
@@ -211,8 +218,10 @@ async def name_typed(message: Message, state: FSMContext, settings: Settings) ->
 @router.message(StateFilter(OrderForm.username), F.text, NOT_COMMAND)
 async def username_typed(message: Message, state: FSMContext, settings: Settings) -> None:
     checked = validate_username(message.text)
-    if not checked.ok:
-        await _refuse(message, checked.reason or "")
+    refusal = checked.reason if not checked.ok else await username_refusal(
+        checked.value or "", (await state.get_data()).get("order_id"))
+    if refusal:
+        await _refuse(message, refusal)
         return
     await state.update_data(bot_username=checked.value, creation_mode="pool", managed_bot_id=None)
     if _managed(settings):  # take away the "create my bot with Telegram" reply keyboard
@@ -224,10 +233,12 @@ async def username_typed(message: Message, state: FSMContext, settings: Settings
 
 @router.callback_query(OrderCb.filter(F.action == "suggest"), StateFilter(OrderForm.username))
 async def suggestion_taken(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
-    suggestion = (await state.get_data()).get("suggestion")
-    checked = validate_username(suggestion)
-    if not checked.ok:
-        await callback.answer(checked.reason or "", show_alert=True)
+    data = await state.get_data()
+    checked = validate_username(data.get("suggestion"))
+    refusal = checked.reason if not checked.ok else await username_refusal(checked.value or "",
+                                                                           data.get("order_id"))
+    if refusal:
+        await callback.answer(refusal, show_alert=True)
         return
     await callback.answer(f"@{checked.value}")
     await state.update_data(bot_username=checked.value, creation_mode="pool", managed_bot_id=None)
