@@ -52,7 +52,13 @@ VERIFICATION_REPLIES = {
                            "Switching it on now; Meet Matt tells you when it is live.",
     StartOutcome.WRONG_CODE: "That link is not valid for this bot. Please use the button Meet Matt sent you.",
     StartOutcome.EXPIRED: "This verification link has expired. Meet Matt will tell you what happens next.",
-    StartOutcome.EXHAUSTED: "Too many wrong attempts. Meet Matt will tell you what happens next.",
+    StartOutcome.EXHAUSTED: "Too many wrong attempts from this account: further codes from it are ignored.",
+    StartOutcome.NO_CODE: "This agent is not switched on yet. Its owner switches it on with the link "
+                          "Meet Matt sent them.",
+    StartOutcome.FOREIGN_CODE: "That link belongs to another bot. Please use the button Meet Matt sent "
+                               "you for this one.",
+    StartOutcome.NOT_THE_OWNER: "This link belongs to the Telegram account that ordered this agent, and "
+                                "only that account can switch it on. Nothing was changed.",
     StartOutcome.NOT_A_START: "This agent is not switched on yet. Open the link Meet Matt sent you "
                               "and press Start.",
 }
@@ -61,8 +67,6 @@ VERIFICATION_REPLIES = {
 CUSTOMER_REASONS = {
     StartOutcome.EXPIRED: "The link to prove this bot is yours was not opened in time, so we stopped "
                           "setting up your agent and released its server and bot.",
-    StartOutcome.EXHAUSTED: "Too many wrong verification codes were sent to your bot, so we stopped "
-                            "setting up your agent and released its server and bot.",
 }
 
 
@@ -355,7 +359,8 @@ class ProvisioningSaga:
         while True:
             result = await self.d.verifier.poll(
                 verification, token, offset=offset, wait_seconds=self.d.verification_long_poll,
-                texts_for=lambda outcome: VERIFICATION_REPLIES.get(outcome))
+                texts_for=lambda outcome: VERIFICATION_REPLIES.get(outcome),
+                owner_id=order.customer.telegram_id)
             if result.last_update_id is not None:
                 offset = result.last_update_id + 1
                 await self.d.queue.save_step(claimed, "verify_offset", offset)
@@ -365,12 +370,10 @@ class ProvisioningSaga:
                 await self.d.bot_api.confirm_read(token, offset - 1)
                 await self.d.queue.save_step(claimed, "verified", {"user_id": result.verified_user_id})
                 return result.verified_user_id
-            if result.outcome in (StartOutcome.EXPIRED, StartOutcome.EXHAUSTED):
+            if result.outcome == StartOutcome.EXPIRED:
                 # the customer's own step failed: compensation tells them so, not just "a problem"
                 await self.d.queue.save_step(claimed, "customer_reason", CUSTOMER_REASONS[result.outcome])
-                raise PermanentError(f"ownership verification {result.outcome.value}: nobody opened the "
-                                     "link in time" if result.outcome == StartOutcome.EXPIRED else
-                                     "ownership verification failed: too many wrong codes")
+                raise PermanentError("ownership verification expired: nobody opened the link in time")
             if asyncio.get_running_loop().time() >= deadline:
                 # free this worker slot; the job comes back and keeps listening, less often as the
                 # link gets older, so customers who wait hours do not crowd out new orders
