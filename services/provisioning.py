@@ -460,13 +460,14 @@ class ProvisioningSaga:
                          "You don't need to do anything.")
             refund_note = f"REFUND_ON_FAILURE is off: refund with `python main.py orders refund {order.id}`"
         why = state.get("customer_reason")
-        await self.d.progress.report(order.id, progress.FAILED, failed=True,
-                                     detail=f"{why} {next_step}" if why else next_step)
+        # the admins first: a customer who blocked the bot must never hide a failure from them
         await raise_alert(
             self.d.queue, "provision_failed",
             f"Order {order.id} (customer {order.customer.telegram_id}, {order.package}) could not be "
             f"provisioned: {error}. Released: {', '.join(released) or 'nothing to release'}. {refund_note}.",
             dedup_key=f"provision_failed:{order.id}")
+        await self.d.progress.report(order.id, progress.FAILED, failed=True,
+                                     detail=f"{why} {next_step}" if why else next_step)
 
     async def release_abandoned(self, lease_seconds: float) -> int:
         """Compensate provision jobs that died without it: the stale-lease sweep marks a job dead

@@ -185,7 +185,7 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
         deps = SagaDeps(
             queue=queue, fleet=fleet, bot_maker=PoolBotMaker(pool, avatar_loader), bot_api=bot_api,
             verifier=Verifier(bot_api, ttl=timedelta(minutes=settings.verification_ttl_minutes)),
-            progress=ProgressReporter(messenger), packages=settings.packages,
+            progress=ProgressReporter(messenger, queue), packages=settings.packages,
             generate_host_key=make_host_key,
             render_user_data=lambda keys: render_user_data(host_key=keys,
                                                            openclaw_version=settings.openclaw_version),

@@ -13,6 +13,7 @@ codes and polls the new bot's updates.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +22,8 @@ from enum import StrEnum
 from models import Instance, InstanceStatus, OrderStatus, Verification
 from services.bot_api import BotApi
 from services.jobs import utcnow
+
+log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 5
 
@@ -112,7 +115,11 @@ class Verifier:
                 await verification.save(update_fields=["wrong_by_sender", "attempts"])
             reply = texts_for(outcome)
             if reply:
-                await self.bot_api.send_text(token, message.chat_id, reply)
+                try:
+                    await self.bot_api.send_text(token, message.chat_id, reply)
+                except Exception as exc:  # a sender who blocked the new bot must not stall the check
+                    log.warning("verification reply not delivered outcome=%s error=%s", outcome.value,
+                                type(exc).__name__)
             if outcome == StartOutcome.VERIFIED:
                 verification.telegram_user_id = message.user_id
                 verification.verified_at = utcnow()
