@@ -194,6 +194,12 @@ def renewal_pay(order: Order, instance: Instance, package: Package | None) -> st
 
 
 NO_BOTS = "You have no agents yet. Send /new to order one."
+MY_BOTS_HEADER = "<b>Your agents and orders</b> ({total})"
+MY_BOTS_PAGE = "Page {page} of {pages}"
+BTN_PREVIOUS = "◀ Previous"
+BTN_NEXT = "Next ▶"
+TOO_MANY_UNPAID = ("You already have {count} unpaid orders. Pay one of them from /mybots, or wait: an "
+                   "unpaid order closes by itself when its payment link expires (within about an hour).")
 NO_RENEWABLE = "You have no agent that can be renewed. Send /new to order one."
 CHOOSE_RENEW = "Which agent would you like to renew?"
 STATUS_WORDS = {
@@ -211,6 +217,7 @@ STATUS_WORDS = {
 ORDER_STATUS_WORDS = {
     "awaiting_payment": "waiting for payment",
     "paid": "paid, starting soon",
+    "needs_review": "payment being checked by our team",
     "provisioning": "being set up",
     "awaiting_verification": "waiting for you to open your bot",
     "active": "live",

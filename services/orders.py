@@ -86,14 +86,32 @@ def _order_fields(draft: OrderDraft, packages: tuple[Package, ...]) -> dict[str,
     }
 
 
-async def create_order(customer: Customer, draft: OrderDraft, packages: tuple[Package, ...]) -> Order:
+class TooManyUnpaid(OrderError):
+    """The customer already holds the most unpaid orders allowed (MAX_UNPAID_ORDERS)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(f"You already have {count} unpaid orders.")
+        self.count = count
+
+
+async def ensure_can_order(customer: Customer, max_unpaid: int) -> None:
+    """TooManyUnpaid when the customer already holds `max_unpaid` orders awaiting payment: each one
+    is a Checkout Session at Stripe and a row here, and nobody needs more at once."""
+    count = await Order.filter(customer=customer, status=OrderStatus.AWAITING_PAYMENT).count()
+    if count >= max_unpaid:
+        raise TooManyUnpaid(count)
+
+
+async def create_order(customer: Customer, draft: OrderDraft, packages: tuple[Package, ...],
+                       *, max_unpaid: int = 3) -> Order:
     """An order awaiting payment, from the dialogue's draft."""
+    await ensure_can_order(customer, max_unpaid)
     return await Order.create(customer=customer, status=OrderStatus.AWAITING_PAYMENT,
                               **_order_fields(draft, packages))
 
 
 async def save_draft(customer: Customer, draft: OrderDraft, packages: tuple[Package, ...],
-                     order_id: int | None) -> Order:
+                     order_id: int | None, *, max_unpaid: int = 3) -> Order:
     """The dialogue's order: created on the first Confirm. After a Confirm whose checkout failed,
     the same unpaid order takes the customer's edits (price included); once it has a Checkout
     Session it stays as it was paid for. A username another order took meanwhile is refused."""
@@ -104,7 +122,7 @@ async def save_draft(customer: Customer, draft: OrderDraft, packages: tuple[Pack
         if refusal:
             raise OrderError(refusal + " Send /new to start again.")
     if order is None:
-        return await create_order(customer, draft, packages)
+        return await create_order(customer, draft, packages, max_unpaid=max_unpaid)
     if not order.stripe_session_id:
         await Order.filter(id=order.id).update(**_order_fields(draft, packages))
         await order.refresh_from_db()
@@ -115,7 +133,8 @@ async def renewable_instances(customer: Customer) -> list[Instance]:
     return await Instance.filter(customer=customer, status__in=RENEWABLE).order_by("id")
 
 
-async def create_renewal(customer: Customer, instance_id: int, packages: tuple[Package, ...]) -> Order:
+async def create_renewal(customer: Customer, instance_id: int, packages: tuple[Package, ...],
+                         *, max_unpaid: int = 3) -> Order:
     """An order that extends one of the customer's agents by another term of its package."""
     instance = await Instance.get_or_none(id=instance_id, customer=customer).select_related("order")
     if instance is None or instance.status not in RENEWABLE:
@@ -130,6 +149,7 @@ async def create_renewal(customer: Customer, instance_id: int, packages: tuple[P
     )
     if open_order is not None:  # a second tap on Renew reuses the unpaid renewal
         return open_order
+    await ensure_can_order(customer, max_unpaid)
     return await Order.create(
         customer=customer,
         package=package.code,

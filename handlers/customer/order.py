@@ -27,7 +27,9 @@ from models import Customer, Order
 from services.orders import (
     OrderDraft,
     OrderError,
+    TooManyUnpaid,
     attach_managed_bot,
+    ensure_can_order,
     save_draft,
     taken_usernames,
     username_refusal,
@@ -153,17 +155,26 @@ async def _refuse(message: Message, reason: str) -> None:
 # --- entry ---------------------------------------------------------------------------------------
 
 
-@router.message(Command("new"))
-async def new_order(message: Message, state: FSMContext, settings: Settings) -> None:
+async def _start_order(message: Message, state: FSMContext, settings: Settings, customer: Customer) -> None:
     await state.clear()
+    try:
+        await ensure_can_order(customer, settings.max_unpaid_orders)
+    except TooManyUnpaid as exc:  # said before the dialogue, not after five questions
+        await message.answer(texts.TOO_MANY_UNPAID.format(count=exc.count))
+        return
     await _ask_package(message, state, settings)
 
 
+@router.message(Command("new"))
+async def new_order(message: Message, state: FSMContext, settings: Settings, customer: Customer) -> None:
+    await _start_order(message, state, settings, customer)
+
+
 @router.callback_query(MenuCb.filter(F.action == "new"))
-async def new_order_button(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
+async def new_order_button(callback: CallbackQuery, state: FSMContext, settings: Settings,
+                           customer: Customer) -> None:
     await callback.answer()
-    await state.clear()
-    await _ask_package(callback.message, state, settings)
+    await _start_order(callback.message, state, settings, customer)
 
 
 @router.callback_query(OrderCb.filter(F.action == "cancel"), StateFilter("*"))
@@ -376,7 +387,12 @@ async def confirm(
     data = await state.get_data()
     try:
         draft = OrderDraft.from_state(data)
-        order = await save_draft(customer, draft, settings.packages, data.get("order_id"))
+        order = await save_draft(customer, draft, settings.packages, data.get("order_id"),
+                                 max_unpaid=settings.max_unpaid_orders)
+    except TooManyUnpaid as exc:
+        await state.clear()
+        await callback.message.answer(texts.TOO_MANY_UNPAID.format(count=exc.count))
+        return
     except (OrderError, KeyError) as exc:
         await state.clear()
         await callback.message.answer(
