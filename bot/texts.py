@@ -19,6 +19,13 @@ def esc(value: object) -> str:
     return html.escape(str(value if value is not None else ""), quote=False)
 
 
+def esc_clipped(value: object, limit: int) -> str:
+    """`value` cut to `limit` characters (an ellipsis marks the cut) and THEN escaped: cutting the
+    escaped text could split an entity (`&am`) and Telegram would refuse the whole message."""
+    text = str(value if value is not None else "")
+    return esc(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
 def _date(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
@@ -281,13 +288,13 @@ def admin_account(account: TelegramAccount) -> str:
         f"Status: <b>{esc(account.status)}</b> · priority {account.priority}\n"
         f"Cooldown until: {esc(cooldown)}\n"
         f"Bots created: {account.created_bots}/{account.bot_limit} · source {esc(account.source)}\n"
-        f"Last error: {esc(account.last_error or '—')[:300]}"
+        f"Last error: {esc_clipped(account.last_error or '—', 300)}"
     )
 
 
 def admin_account_line(account: TelegramAccount) -> str:
     cooldown = f" · cooling down until {account.cooldown_until:%H:%M} UTC" if account.cooldown_until else ""
-    error = f" · last error: {esc((account.last_error or '')[:60])}" if account.last_error else ""
+    error = f" · last error: {esc_clipped(account.last_error, 60)}" if account.last_error else ""
     return (
         f"#{account.id} {esc(account.masked_phone)} · <b>{esc(account.status)}</b> · priority "
         f"{account.priority} · bots {account.created_bots}/{account.bot_limit}{cooldown}{error}"
@@ -326,7 +333,7 @@ def admin_instance(instance: Instance) -> str:
 
 def admin_order_line(order: Order) -> str:
     return (
-        f"#{order.id} {esc(order.status)} {esc(order.package)} “{esc(order.bot_name)}” "
+        f"#{order.id} {esc(order.status)} {esc(order.package)} “{esc_clipped(order.bot_name, 32)}” "
         f"@{esc(order.bot_username or '—')} {order.amount / 100:.2f} {esc(order.currency.upper())} "
         f"· {esc(_date(order.created_at))}"
     )

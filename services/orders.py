@@ -193,6 +193,23 @@ async def attach_managed_bot(owner_telegram_id: int, bot_id: int, bot_username: 
     return order
 
 
+@dataclass(frozen=True)
+class ManagedBotRef:
+    bot_id: int
+    bot_username: str
+
+
+async def managed_bot_of(order_id: int) -> ManagedBotRef | None:
+    """The managed bot Telegram created for the order, as attached now (None: not attached yet)."""
+    order = await Order.get_or_none(id=order_id)
+    if order is not None and order.managed_bot_id and order.bot_username:
+        return ManagedBotRef(order.managed_bot_id, order.bot_username)
+    instance = await Instance.filter(order_id=order_id, bot_id__not_isnull=True).order_by("-id").first()
+    if instance is not None and instance.bot_id and instance.bot_username:
+        return ManagedBotRef(instance.bot_id, instance.bot_username)
+    return None
+
+
 async def taken_usernames(prefix: str) -> set[str]:
     """Bot usernames starting with `prefix` already wanted or owned here, so a suggestion avoids them."""
     prefix = prefix[:20]

@@ -23,6 +23,7 @@ from services.account_pool import AccountPool, AccountUnavailable, PoolExhausted
 from services.bot_api import BotApi
 from services.botfather import UsernamesExhausted
 from services.jobs import Claimed, JobQueue
+from services.managed_bots import ManagedBotTokens
 from services.notifications import Messenger, deliver_customer_message
 from services.provisioning import (
     BotMaker,
@@ -160,17 +161,7 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
         main_bot_token = secret_value(settings.bot_token) or ""
         moonshot_key = secret_value(settings.moonshot_api_key) or ""
 
-        async def managed_bot_token(order: Order) -> CreatedBot:
-            if not order.managed_bot_id:
-                from services.orders import managed_bot_of
-
-                ref = await managed_bot_of(order.id)
-                if ref is None:
-                    raise PermanentError(f"order {order.id} has no managed bot attached")
-                order.managed_bot_id, order.bot_username = ref.bot_id, ref.bot_username
-            token = await bot_api.managed_bot_token(main_bot_token, order.managed_bot_id)
-            await bot_api.restrict_managed_bot(main_bot_token, order.managed_bot_id)
-            return CreatedBot(order.bot_username or "", token, None)
+        managed_bot_token = ManagedBotTokens(bot_api, main_bot_token)
 
         async def activate(instance: Any, token: str, user_id: int, gateway_token: str) -> None:
             await activation.activate(ssh, instance, bot_token=token, allowed_user_id=user_id,

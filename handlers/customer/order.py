@@ -370,7 +370,8 @@ async def back_to_summary(callback: CallbackQuery, state: FSMContext, settings: 
     await _show_summary(callback.message, state, settings, edit=True)
 
 
-@router.callback_query(EditCb.filter(), StateFilter(OrderForm.confirm))
+# a forged field (the data is the client's to send) falls through to the "step is over" answer
+@router.callback_query(EditCb.filter(F.field.in_(set(ASK))), StateFilter(OrderForm.confirm))
 async def edit_field(
     callback: CallbackQuery, callback_data: EditCb, state: FSMContext, settings: Settings
 ) -> None:
