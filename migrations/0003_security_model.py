@@ -22,6 +22,16 @@ class Migration(migrations.Migration):
             'CREATE INDEX IF NOT EXISTS "idx_order_status_a1c7e6" ON "order" ("status")',
             'CREATE INDEX IF NOT EXISTS "idx_order_custome_3b6ad1" ON "order" ("customer_id")',
         ]),
+        ops.AddField(
+            model_name='TelegramAccount',
+            name='session_from',
+            field=fields.CharField(null=True, max_length=8),
+        ),
+        ops.AddField(
+            model_name='TelegramAccount',
+            name='session_updated_at',
+            field=fields.DatetimeField(null=True, auto_now=False, auto_now_add=False),
+        ),
         ops.AlterModelOptions(
             name='Verification',
             options={'table': 'verification', 'app': 'models', 'pk_attr': 'id', 'table_description': 'A one-tap ownership code for the bot of an instance. Single-use, expiring, wrong codes limited'},
