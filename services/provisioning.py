@@ -312,12 +312,7 @@ class ProvisioningSaga:
         made = state.get("bot_created")
         chosen = state.get("bot_chosen")
         if made is None and chosen is not None:
-            username, account_id = chosen["username"], chosen["account_id"]
-            if await usernames_held_elsewhere([username], order.id):
-                log.warning("not adopting a requested username another order holds",
-                            extra={"order_id": order.id, "username": username})
-                return None
-            if not await self.d.bot_maker.owns(account_id, username):
+            if not await self._unconfirmed_bot_is_ours(order, chosen):
                 return None
             made = chosen
         if made is None:
@@ -327,6 +322,16 @@ class ProvisioningSaga:
             return None
         await self.d.queue.save_step(claimed, "bot_created", made)
         return CreatedBot(made["username"], token, made["account_id"])
+
+    async def _unconfirmed_bot_is_ours(self, order: Order, chosen: dict[str, Any]) -> bool:
+        """A username this job asked BotFather for, with no "Done!" recorded (the run died first):
+        ours only if no other order or instance holds it and the creator account lists it."""
+        username, account_id = chosen["username"], chosen.get("account_id")
+        if await usernames_held_elsewhere([username], order.id):
+            log.warning("a requested username another order holds is not this job's bot",
+                        extra={"order_id": order.id, "username": username})
+            return False
+        return account_id is not None and await self.d.bot_maker.owns(account_id, username)
 
     async def _issue_verification(self, claimed: Claimed, order: Order, instance: Instance) -> None:
         if "verification" in claimed.job.state:
@@ -437,11 +442,13 @@ class ProvisioningSaga:
                 await self.d.fleet.terminate(ec2_id)
                 released.append(f"server {ec2_id} terminated")
             # only a bot this job created: a username it merely asked for may be another customer's
-            bot = state.get("bot") or state.get("bot_created")
-            if bot and order.creation_mode != "managed" and not await usernames_held_elsewhere(
-                    [bot["username"]], order.id):
+            bot = state.get("bot") or state.get("bot_created") or state.get("bot_chosen")
+            if bot and order.creation_mode != "managed":
                 try:
-                    if await self.d.bot_maker.delete(bot.get("account_id"), bot["username"]):
+                    mine = bool(state.get("bot") or state.get("bot_created")) or \
+                        await self._unconfirmed_bot_is_ours(order, bot)
+                    if mine and not await usernames_held_elsewhere([bot["username"]], order.id) and \
+                            await self.d.bot_maker.delete(bot.get("account_id"), bot["username"]):
                         released.append(f"bot @{bot['username']} deleted")
                 except Exception as exc:  # deletion is best effort; the alert says so
                     released.append(f"bot @{bot['username']} NOT deleted ({type(exc).__name__})")
