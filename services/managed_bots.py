@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from models import Order
 from services.bot_api import BotApi
+from services.bot_making import CreatedBot
 from services.orders import managed_bot_of
-from services.provisioning import CreatedBot
 from services.worker import PermanentError
 
 

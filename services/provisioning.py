@@ -37,79 +37,23 @@ from models import (
 from services import job_kinds, progress
 from services.alerts import raise_alert
 from services.bot_api import BotApi
+from services.bot_making import POOL_WAIT_REASON, BotMaker, CreatedBot, PoolWait, username_candidates
 from services.host_keys import HostKeyPair
 from services.jobs import Claimed, JobQueue, utcnow
 from services.logging_setup import secrets as log_secrets
 from services.orders import usernames_held_elsewhere
 from services.packages import Package, find_package, new_expiry
-from services.verification import StartOutcome, Verifier, deep_link
+from services.verification import CUSTOMER_REASONS, VERIFICATION_REPLIES, StartOutcome, Verifier, deep_link
 from services.worker import PermanentError, RetryLater
 
 log = logging.getLogger("meetmatt.provisioning")
 
-VERIFICATION_REPLIES = {
-    StartOutcome.VERIFIED: "✅ Verified: this agent is yours, and it will answer only you. "
-                           "Switching it on now; Meet Matt tells you when it is live.",
-    StartOutcome.WRONG_CODE: "That link is not valid for this bot. Please use the button Meet Matt sent you.",
-    StartOutcome.EXPIRED: "This verification link has expired. Meet Matt will tell you what happens next.",
-    StartOutcome.EXHAUSTED: "Too many wrong attempts from this account: further codes from it are ignored.",
-    StartOutcome.NO_CODE: "This agent is not switched on yet. Its owner switches it on with the link "
-                          "Meet Matt sent them.",
-    StartOutcome.FOREIGN_CODE: "That link belongs to another bot. Please use the button Meet Matt sent "
-                               "you for this one.",
-    StartOutcome.NOT_THE_OWNER: "This link belongs to the Telegram account that ordered this agent, and "
-                                "only that account can switch it on. Nothing was changed.",
-    StartOutcome.NOT_A_START: "This agent is not switched on yet. Open the link Meet Matt sent you "
-                              "and press Start.",
-}
-
-# what the customer is told when their own step (verification) ended the order
-CUSTOMER_REASONS = {
-    StartOutcome.EXPIRED: "The link to prove this bot is yours was not opened in time, so we stopped "
-                          "setting up your agent and released its server and bot.",
-}
-
-
-# a job parked for the creator pool carries this reason (Job.last_error), so it can be woken early
-POOL_WAIT_REASON = "no creator account is free"
 POOL_WAIT_TEXT = ("Telegram is not letting us create new bots right now. Your order is paid and queued: it "
                   "continues by itself as soon as a bot can be made. You don't need to do anything.")
 
 
 POOL_GAVE_UP_TEXT = ("Telegram did not let us create your bot for too long, so we stopped setting up your "
                      "agent and released its server.")
-
-
-class PoolWait(Exception):  # noqa: N818 - a signal: no creator account can serve right now
-    def __init__(self, retry_at) -> None:
-        super().__init__(f"{POOL_WAIT_REASON} until {retry_at.isoformat()}")
-        self.retry_at = retry_at
-
-
-@dataclass
-class CreatedBot:
-    username: str
-    token: str
-    account_id: int | None
-
-
-class BotMaker:
-    """Creates the customer's bot: the creator-account pool, or Telegram's managed bots."""
-
-    async def create(self, order: Order, candidates: list[str],
-                     on_username_chosen: Callable[[int, str], Awaitable[None]],
-                     on_created: Callable[[int, str], Awaitable[None]] | None = None) -> CreatedBot:
-        raise NotImplementedError
-
-    async def recover(self, account_id: int, username: str) -> str | None:
-        raise NotImplementedError
-
-    async def owns(self, account_id: int, username: str) -> bool:
-        """Whether the creator account owns a bot of that username (BotFather's /mybots)."""
-        raise NotImplementedError
-
-    async def delete(self, account_id: int | None, username: str) -> bool:
-        raise NotImplementedError
 
 
 @dataclass
@@ -143,19 +87,6 @@ def verification_pause(link_age: timedelta) -> timedelta:
     if link_age < timedelta(hours=1):
         return timedelta(seconds=15)
     return timedelta(seconds=60)
-
-
-def username_candidates(wanted: str | None, order_id: int, count: int = 4) -> list[str]:
-    """The customer's choice first, then variants with the order number and random digits."""
-    base = (wanted or f"meetmatt_agent_{order_id}_bot").lstrip("@")
-    stem = base[:-3].rstrip("_") if base.lower().endswith("bot") else base
-    out = [base]
-    suffixes = [str(order_id)] + [str(secrets.randbelow(9000) + 1000) for _ in range(count)]
-    for suffix in suffixes:
-        candidate = f"{stem[: 32 - len(suffix) - 5]}_{suffix}_bot"
-        if candidate not in out:
-            out.append(candidate)
-    return out[: count + 1]
 
 
 class ProvisioningSaga:

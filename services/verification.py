@@ -39,6 +39,29 @@ class StartOutcome(StrEnum):
     EXHAUSTED = "exhausted"  # this sender used up their attempts; the order goes on
 
 
+VERIFICATION_REPLIES = {
+    StartOutcome.VERIFIED: "✅ Verified: this agent is yours, and it will answer only you. "
+                           "Switching it on now; Meet Matt tells you when it is live.",
+    StartOutcome.WRONG_CODE: "That link is not valid for this bot. Please use the button Meet Matt sent you.",
+    StartOutcome.EXPIRED: "This verification link has expired. Meet Matt will tell you what happens next.",
+    StartOutcome.EXHAUSTED: "Too many wrong attempts from this account: further codes from it are ignored.",
+    StartOutcome.NO_CODE: "This agent is not switched on yet. Its owner switches it on with the link "
+                          "Meet Matt sent them.",
+    StartOutcome.FOREIGN_CODE: "That link belongs to another bot. Please use the button Meet Matt sent "
+                               "you for this one.",
+    StartOutcome.NOT_THE_OWNER: "This link belongs to the Telegram account that ordered this agent, and "
+                                "only that account can switch it on. Nothing was changed.",
+    StartOutcome.NOT_A_START: "This agent is not switched on yet. Open the link Meet Matt sent you "
+                              "and press Start.",
+}
+
+# what the customer is told when their own step (verification) ended the order
+CUSTOMER_REASONS = {
+    StartOutcome.EXPIRED: "The link to prove this bot is yours was not opened in time, so we stopped "
+                          "setting up your agent and released its server and bot.",
+}
+
+
 def new_code() -> str:
     """22 url-safe characters: fits a deep-link start parameter (64 max, [A-Za-z0-9_-])."""
     return secrets.token_urlsafe(16)
