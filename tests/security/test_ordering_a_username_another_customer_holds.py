@@ -3,10 +3,12 @@ that the saga later recovers that bot's token or deletes it."""
 
 from __future__ import annotations
 
+from bot import texts
 from bot.callbacks import OrderCb, PackageCb
 from bot.states import OrderForm
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus
 from tests.bot.harness import BotHarness, FakeUser, joined
+from tests.e2e.bot_fixtures import LiveBot
 from tests.handlers.test_customer_order import state_of, walk_to_summary
 
 LIVE = "ann_helper_bot"
@@ -52,3 +54,21 @@ async def test_a_released_username_can_be_ordered_again(harness: BotHarness,
     await walk_to_summary(harness, alice, username=LIVE)
     await harness.press(alice, OrderCb(action="confirm").pack())
     assert await Order.filter(customer__telegram_id=alice.id, bot_username=LIVE).count() == 1
+
+
+async def test_over_telegram_a_second_customer_asking_for_a_live_bots_username_is_refused(
+        live_bot: LiveBot) -> None:
+    """The same through the real aiogram stack and telegram-test-api, polling and webhook mode."""
+    await live_agent()
+    bob = live_bot.user(810_077, "Bob")
+    try:
+        await bob.say("/start", "Hi ")
+        await bob.tap(texts.BTN_ORDER, texts.ASK_PACKAGE)
+        await bob.tap("Starter", "display name")
+        await bob.say("Copycat", "Free suggestion")
+        refused = await bob.say(LIVE, "already taken by another Meet Matt agent")
+        assert f"@{LIVE}" in refused.text
+        await bob.say("bob_own_helper_bot", "short description")
+    finally:
+        await bob.close()
+    assert await Order.filter(customer__telegram_id=bob.user["id"]).count() == 0
