@@ -221,9 +221,9 @@ class ProvisioningSaga:
 
                     candidates = username_candidates(order.bot_username, order.id)
                     held = await usernames_held_elsewhere(candidates, order.id)
+                    free = [c for c in candidates if c.lower() not in held]
                     created = await self.d.bot_maker.create(
-                        order, [c for c in candidates if c.lower() not in held] or candidates[-1:],
-                        chosen_cb, created_cb)
+                        order, free or username_candidates(None, order.id), chosen_cb, created_cb)
             log_secrets.add(created.token)
             instance.bot_username = created.username
             instance.bot_token = created.token

@@ -239,6 +239,8 @@ class StripeEventProcessor:
                 problems.append(f"the session belongs to order {order.id} but its metadata names "
                                 f"order {named}")
             if problems:
+                if order.status == OrderStatus.NEEDS_REVIEW:
+                    return NEEDS_REVIEW, order.id  # held and alerted already (e.g. completed, then async)
                 if order.status not in PAYABLE:
                     return ALREADY_PAID, order.id
                 await hold_for_review(self.queue, conn, event_id=event_id, session=session, order=order,
