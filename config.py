@@ -66,6 +66,7 @@ class Settings(BaseSettings):
     refund_on_failure: bool = False
     pool_wait_limit_hours: float = Field(default=48, gt=0)  # how long a paid order waits for an account
     packages_json: str | None = None  # override of the package catalogue, as JSON
+    max_unpaid_orders: int = Field(default=3, ge=1)  # unpaid orders one customer may hold at a time
 
     @cached_property
     def packages(self):

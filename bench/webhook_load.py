@@ -67,6 +67,10 @@ def sign(body: bytes, secret: str) -> str:
     return f"t={t},v1={hmac.new(secret.encode(), f'{t}.'.encode() + body, hashlib.sha256).hexdigest()}"
 
 
+def session_id(order_id: int) -> str:
+    return f"cs_test_bench_{order_id}"
+
+
 def build_events(order_ids: list[int], redeliver: float, seed: int = 7) -> list[bytes]:
     """One paid event per order, then a share of them again (same event id), shuffled together."""
     bodies = []
@@ -75,7 +79,8 @@ def build_events(order_ids: list[int], redeliver: float, seed: int = 7) -> list[
             "id": f"evt_{uuid.uuid4().hex}", "object": "event", "type": "checkout.session.completed",
             "created": int(time.time()), "livemode": False, "api_version": "2025-01-27",
             "data": {"object": {
-                "id": f"cs_test_{uuid.uuid4().hex}", "object": "checkout.session", "mode": "payment",
+                # the order's own Checkout Session (seeded on the order): only that one pays for it
+                "id": session_id(order_id), "object": "checkout.session", "mode": "payment",
                 "status": "complete", "payment_status": "paid", "amount_total": 2900, "currency": "usd",
                 "client_reference_id": str(order_id), "payment_intent": f"pi_{uuid.uuid4().hex}",
                 "metadata": {"order_id": str(order_id), "userId": str(10_000 + order_id),
@@ -172,8 +177,12 @@ async def seed_orders(database_url: str, key: str, count: int) -> list[int]:
         await Customer.bulk_create(customers, batch_size=500)
         by_tid = {c.telegram_id: c.id for c in await Customer.all()}
         await Order.bulk_create([Order(customer_id=by_tid[10_000 + i], package="starter",
-                                       bot_name=f"Agent {i}") for i in range(count)], batch_size=500)
-        return sorted(await Order.all().values_list("id", flat=True))
+                                       bot_name=f"Agent {i}", amount=2900) for i in range(count)],
+                                batch_size=500)
+        ids = sorted(await Order.all().values_list("id", flat=True))
+        for order_id in ids:  # setup only: each order gets the session id its paid event carries
+            await Order.filter(id=order_id).update(stripe_session_id=session_id(order_id))
+        return ids
     finally:
         await close_db()
 

@@ -21,6 +21,10 @@ class EditCb(CallbackData, prefix="e"):
     field: str  # package | name | username | description | avatar
 
 
+class MyBotsCb(CallbackData, prefix="mb"):
+    page: int = 0
+
+
 class RenewCb(CallbackData, prefix="r"):
     instance_id: int
 

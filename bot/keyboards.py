@@ -24,6 +24,7 @@ from bot.callbacks import (
     InstanceListCb,
     LanguageCb,
     MenuCb,
+    MyBotsCb,
     OrderCb,
     OrderListCb,
     PackageCb,
@@ -158,6 +159,27 @@ def renew(instances: list[Instance]) -> InlineKeyboardMarkup:
         )
     b.adjust(1)
     return b.as_markup()
+
+
+def my_bots_page(rows: list[tuple[str, str | None, Any]], page: int,
+                 pages: int) -> InlineKeyboardMarkup | None:
+    """/mybots' one keyboard: per listed item its buttons (label, url or callback data), then paging."""
+    b = InlineKeyboardBuilder()
+    for label, url, callback in rows:
+        if url:
+            b.row(InlineKeyboardButton(text=label, url=url))
+        else:
+            b.row(InlineKeyboardButton(text=label, callback_data=callback))
+    nav = []
+    if page > 0:
+        nav.append(InlineKeyboardButton(text=texts.BTN_PREVIOUS,
+                                        callback_data=MyBotsCb(page=page - 1).pack()))
+    if page < pages - 1:
+        nav.append(InlineKeyboardButton(text=texts.BTN_NEXT, callback_data=MyBotsCb(page=page + 1).pack()))
+    if nav:
+        b.row(*nav)
+    markup = b.as_markup()
+    return markup if markup.inline_keyboard else None
 
 
 def open_bot(instance: Instance, renewable: bool,

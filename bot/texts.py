@@ -27,6 +27,13 @@ def esc(value: object) -> str:
     return html.escape(str(value if value is not None else ""), quote=False)
 
 
+def esc_clipped(value: object, limit: int) -> str:
+    """`value` cut to `limit` characters (an ellipsis marks the cut) and THEN escaped: cutting the
+    escaped text could split an entity (`&am`) and Telegram would refuse the whole message."""
+    text = str(value if value is not None else "")
+    return esc(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
 def _date(value: datetime | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
@@ -263,6 +270,11 @@ def reason(checked: Checked) -> str:
     return _(checked.problem or "").format(**checked.params)
 
 
+def order_error(problem: str, params: Mapping[str, object]) -> str:
+    """Why an order cannot be made as asked (services' OrderError), in the customer's language."""
+    return esc(_(problem).format(**params))
+
+
 def refused(checked: Checked) -> str:
     """A validator's reason inside the "please try again" frame (HTML, escaped)."""
     return _(_SOURCE["REFUSED"]).format(reason=esc(reason(checked)))
@@ -313,6 +325,13 @@ def renewal_pay(order: Order, instance: Instance, package: Package | None) -> st
 
 
 NO_BOTS = N_("You have no agents yet. Send /new to order one.")
+MY_BOTS_HEADER = N_("<b>Your agents and orders</b> ({total})")
+MY_BOTS_PAGE = N_("Page {page} of {pages}")
+BTN_PREVIOUS = N_("◀ Previous")
+BTN_NEXT = N_("Next ▶")
+TOO_MANY_UNPAID = N_("You already have {count} unpaid orders. Pay one of them from /mybots, or wait: an "
+                     "unpaid order closes by itself when its payment link expires (within about an hour).")
+ORDER_INCOMPLETE = N_("Your order was incomplete. Please start again with /new.")
 NO_RENEWABLE = N_("You have no agent that can be renewed. Send /new to order one.")
 CHOOSE_RENEW = N_("Which agent would you like to renew?")
 STATUS_WORDS = {
@@ -330,6 +349,7 @@ STATUS_WORDS = {
 ORDER_STATUS_WORDS = {
     "awaiting_payment": N_("waiting for payment"),
     "paid": N_("paid, starting soon"),
+    "needs_review": N_("payment being checked by our team"),
     "provisioning": N_("being set up"),
     "awaiting_verification": N_("waiting for you to open your bot"),
     "active": N_("live"),
@@ -366,6 +386,9 @@ ADMIN_NO_INSTANCES = "No instances with status {status}."
 ADMIN_NO_ORDERS = "No orders{status}."
 ADMIN_GONE = "That item no longer exists."
 ADMIN_QUEUED = "Queued: {what}"
+ADMIN_ORDER_ID_NEEDED = "Which order? Send /{command} followed by the order number, e.g. /{command} 42."
+ADMIN_APPROVED = "Order #{id} approved: it is paid now and its agent is being set up."
+ADMIN_REFUND_QUEUED = "Refund of order #{id} queued: the worker sends it to Stripe and tells the customer."
 ADMIN_TERMINATE_CONFIRM = (
     "Terminate instance #{id} (@{username})? The server is destroyed and the agent stops for good."
 )
@@ -393,13 +416,13 @@ def admin_account(account: TelegramAccount) -> str:
         f"Status: <b>{esc(account.status)}</b> · priority {account.priority}\n"
         f"Cooldown until: {esc(cooldown)}\n"
         f"Bots created: {account.created_bots}/{account.bot_limit} · source {esc(account.source)}\n"
-        f"Last error: {esc(account.last_error or '—')[:300]}"
+        f"Last error: {esc_clipped(account.last_error or '—', 300)}"
     )
 
 
 def admin_account_line(account: TelegramAccount) -> str:
     cooldown = f" · cooling down until {account.cooldown_until:%H:%M} UTC" if account.cooldown_until else ""
-    error = f" · last error: {esc((account.last_error or '')[:60])}" if account.last_error else ""
+    error = f" · last error: {esc_clipped(account.last_error, 60)}" if account.last_error else ""
     return (
         f"#{account.id} {esc(account.masked_phone)} · <b>{esc(account.status)}</b> · priority "
         f"{account.priority} · bots {account.created_bots}/{account.bot_limit}{cooldown}{error}"
@@ -438,7 +461,7 @@ def admin_instance(instance: Instance) -> str:
 
 def admin_order_line(order: Order) -> str:
     return (
-        f"#{order.id} {esc(order.status)} {esc(order.package)} “{esc(order.bot_name)}” "
+        f"#{order.id} {esc(order.status)} {esc(order.package)} “{esc_clipped(order.bot_name, 32)}” "
         f"@{esc(order.bot_username or '—')} {order.amount / 100:.2f} {esc(order.currency.upper())} "
         f"· {esc(_date(order.created_at))}"
     )

@@ -13,6 +13,8 @@ class TelegramAccount(Model):
     api_id = fields.IntField()
     api_hash = EncryptedTextField()
     session = EncryptedTextField(null=True)
+    session_from = fields.CharField(max_length=8, null=True)  # env | login: who stored the session
+    session_updated_at = fields.DatetimeField(null=True)
     status = fields.CharEnumField(AccountStatus, max_length=16, default=AccountStatus.ACTIVE, db_index=True)
     priority = fields.IntField(default=100)  # lower is tried first
     cooldown_until = fields.DatetimeField(null=True)

@@ -16,6 +16,7 @@ class AccountStatus(StrEnum):
 class OrderStatus(StrEnum):
     AWAITING_PAYMENT = "awaiting_payment"
     PAID = "paid"
+    NEEDS_REVIEW = "needs_review"  # money arrived but does not pay this order: an admin approves or refunds
     PROVISIONING = "provisioning"
     AWAITING_VERIFICATION = "awaiting_verification"
     ACTIVE = "active"

@@ -42,13 +42,15 @@ class Instance(Model):
 
 
 class Verification(Model):
-    """A one-tap ownership code for the bot of an instance. Single-use, expiring, attempts limited."""
+    """A one-tap ownership code for the bot of an instance. Single-use, expiring, wrong codes limited
+    per sender, accepted only from the customer who ordered."""
 
     id = fields.IntField(primary_key=True)
     instance = fields.OneToOneField("models.Instance", related_name="verification")
     code = fields.CharField(max_length=64, db_index=True)
     telegram_user_id = fields.BigIntField(null=True)
-    attempts = fields.IntField(default=0)
+    attempts = fields.IntField(default=0)  # wrong codes from everyone (shown to admins)
+    wrong_by_sender = fields.JSONField(default=dict)  # {"<telegram id>": wrong codes}: limited per sender
     expires_at = fields.DatetimeField()
     verified_at = fields.DatetimeField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)

@@ -172,11 +172,13 @@ class AccountPool:
 
     async def create_bot(self, *, name: str, username_candidates: Sequence[str], description: str,
                          about: str, photo: bytes | None,
-                         on_username_chosen: Callable[[int, str], Awaitable[None]]) -> CreatedBot:
+                         on_username_chosen: Callable[[int, str], Awaitable[None]],
+                         on_created: Callable[[int, str], Awaitable[None]] | None = None) -> CreatedBot:
         """Create a bot on the best account, failing over on account-level failures.
 
         `on_username_chosen(account_id, username)` is awaited BEFORE the username is sent to
-        BotFather. Raises PoolExhausted when no account can serve; UsernamesExhausted when every
+        BotFather, `on_created(account_id, username)` right after BotFather's success reply.
+        Raises PoolExhausted when no account can serve; UsernamesExhausted when every
         candidate was refused; BotFatherTimeout (and network errors) as they come, since BotFather
         may have acted: the caller resumes with `recover_token` for the recorded username.
         """
@@ -191,8 +193,13 @@ class AccountPool:
             async def chosen(username: str, account_id: int = account_id) -> None:
                 await on_username_chosen(account_id, username)
 
+            async def created(username: str, account_id: int = account_id) -> None:
+                if on_created is not None:
+                    await on_created(account_id, username)
+
             async def dialogue(d: BotFatherDialogue) -> Any:
-                return await d.create_bot(name, list(username_candidates), description, about, photo, chosen)
+                return await d.create_bot(name, list(username_candidates), description, about, photo, chosen,
+                                          created)
 
             async with self._holding(account_id):
                 account = await TelegramAccount.get_or_none(id=account_id)
@@ -220,6 +227,13 @@ class AccountPool:
         if token:
             secrets.add(token)
         return token
+
+    async def owned_bots(self, account_id: int) -> set[str]:
+        """The usernames (lower case) of the bots the account owns, as BotFather lists them (/mybots)."""
+        async def dialogue(d: BotFatherDialogue) -> Any:
+            return await d.owned_bots()
+
+        return set(await self._own_bot_operation(account_id, dialogue))
 
     async def delete_bot(self, account_id: int, username: str) -> bool:
         """/deletebot on the owning account. True if deleted, False if the account has no such bot."""

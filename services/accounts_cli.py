@@ -20,6 +20,7 @@ from typing import Any
 from telethon import errors
 
 from models import AccountStatus, AdminAction, TelegramAccount
+from services.jobs import utcnow
 
 LoginClientFactory = Callable[[int, str], Any]  # (api_id, api_hash) -> a not-yet-authorised TelegramClient
 Prompt = Callable[[str], str]
@@ -127,10 +128,14 @@ async def store_login(result: LoginResult, *, api_id: int, api_hash: str, priori
     if account is None:
         account = await TelegramAccount.create(phone=result.phone, api_id=api_id, api_hash=api_hash,
                                                session=result.session, priority=priority or 100,
-                                               bot_limit=bot_limit, source="db")
+                                               bot_limit=bot_limit, source="db", session_from="login",
+                                               session_updated_at=utcnow())
     else:
         account.api_id, account.api_hash, account.session = api_id, api_hash, result.session
-        fields = ["api_id", "api_hash", "session", "status", "cooldown_until", "updated_at"]
+        # a later import-env keeps this session unless the environment's is newer (accounts_env)
+        account.session_from, account.session_updated_at = "login", utcnow()
+        fields = ["api_id", "api_hash", "session", "session_from", "session_updated_at", "status",
+                  "cooldown_until", "updated_at"]
         if priority is not None:
             account.priority = priority
             fields.append("priority")
@@ -206,6 +211,8 @@ def cmd_import_env(_: argparse.Namespace, settings: Any) -> int:
             print(f"added    {masked}")
         for masked in report.updated:
             print(f"updated  {masked}")
+        for masked in report.kept:
+            print(f"kept     {masked}: its session from `accounts login` is newer than the environment's")
         for problem in report.errors:
             print(f"error:   {problem}", file=sys.stderr)
         if not (report.created or report.updated or report.errors):

@@ -4,17 +4,26 @@ Each account needs PHONE, API_ID and API_HASH; SESSION is a Telethon StringSessi
 Telethon `.session` file (converted to a StringSession here, so only the string is stored,
 encrypted). Importing is idempotent: a phone already stored is updated, never duplicated, and an
 admin's priority or disabled status is kept. Error messages name the variable, never its value.
+
+The newer session wins: `run`/`worker` import the environment at every start, and a session that
+`accounts login` refreshed since is not overwritten by the (older) one still in the environment.
+Each decision to keep a stored session is logged.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from models import AccountStatus, TelegramAccount
+from services.jobs import utcnow
+
+log = logging.getLogger(__name__)
 
 _FALLBACK_RE = re.compile(r"^TELEGRAM_FALLBACK_(\d+)_(PHONE|API_ID|API_HASH|SESSION)$")
 PRIMARY_PRIORITY = 10
@@ -32,6 +41,7 @@ class EnvAccount:
     api_hash: str
     session: str | None  # a StringSession string
     priority: int
+    session_mtime: datetime | None = None  # when the session came from a file: its modification time
 
     def __repr__(self) -> str:  # never print the hash or the session
         return f"EnvAccount({self.label}, …{self.phone[-4:]}, priority={self.priority})"
@@ -41,6 +51,7 @@ class EnvAccount:
 class ImportReport:
     created: list[str] = field(default_factory=list)  # masked phones
     updated: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # a newer session from `accounts login` was kept
     errors: list[str] = field(default_factory=list)
 
 
@@ -127,17 +138,46 @@ def read_env_accounts(env: Mapping[str, str]) -> tuple[list[EnvAccount], list[st
         if not re.fullmatch(r"[0-9a-fA-F]{32}", values["API_HASH"]):
             problems.append(f"{label}_API_HASH must be 32 hexadecimal characters (from my.telegram.org)")
             continue
-        session = None
+        session, mtime = None, None
         if values.get("SESSION"):
             try:
                 session = load_session(values["SESSION"], variable=f"{label}_SESSION")
             except SessionError as exc:
                 problems.append(str(exc))
                 continue
+            mtime = _session_file_mtime(values["SESSION"])
         priority = PRIMARY_PRIORITY if label == "TELEGRAM" else PRIMARY_PRIORITY + order[label]
         accounts.append(EnvAccount(label, phone if phone.startswith("+") else f"+{phone}",
-                                   int(values["API_ID"]), values["API_HASH"].lower(), session, priority))
+                                   int(values["API_ID"]), values["API_HASH"].lower(), session, priority,
+                                   mtime))
     return accounts, problems
+
+
+def _session_file_mtime(value: str) -> datetime | None:
+    value = value.strip()
+    if not _looks_like_path(value):
+        return None
+    path = Path(value).expanduser()
+    path = path if path.is_file() else Path(str(path) + ".session")
+    return datetime.fromtimestamp(path.stat().st_mtime, UTC) if path.is_file() else None
+
+
+def env_session_wins(*, stored_from: str | None, stored_at: datetime | None, stored_dead: bool,
+                     env_mtime: datetime | None) -> bool:
+    """Whether the environment's session (different from the stored one) replaces it. Pure.
+
+    Only a session stored by `accounts login` is defended: the environment's wins when it is newer
+    (a session file modified after the login), or when the login's session is dead. A session string
+    has no age: it does not replace a working login session (the log says so at every start).
+    """
+    if stored_from != "login":
+        return True
+    if stored_dead:
+        return True
+    if env_mtime is not None and stored_at is not None:
+        return env_mtime > stored_at
+    return False
+
 
 
 async def import_env_accounts(env: Mapping[str, str] | None = None, *, bot_limit: int = 20) -> ImportReport:
@@ -151,6 +191,8 @@ async def import_env_accounts(env: Mapping[str, str] | None = None, *, bot_limit
             await TelegramAccount.create(
                 phone=item.phone, api_id=item.api_id, api_hash=item.api_hash, session=item.session,
                 priority=item.priority, source="env", bot_limit=bot_limit,
+                session_from="env" if item.session else None,
+                session_updated_at=utcnow() if item.session else None,
                 status=AccountStatus.ACTIVE if item.session else AccountStatus.SESSION_DEAD,
                 last_error=None if item.session else f"{item.label}_SESSION is empty: run `accounts login`",
             )
@@ -159,12 +201,23 @@ async def import_env_accounts(env: Mapping[str, str] | None = None, *, bot_limit
         fields = ["api_id", "api_hash", "source", "updated_at"]
         existing.api_id, existing.api_hash, existing.source = item.api_id, item.api_hash, "env"
         if item.session and item.session != existing.session:
-            existing.session = item.session
-            fields.append("session")
-            if existing.status == AccountStatus.SESSION_DEAD:  # a new session revives a dead one
-                existing.status = AccountStatus.ACTIVE
-                existing.last_error = None
-                fields += ["status", "last_error"]
+            if env_session_wins(stored_from=existing.session_from, stored_at=existing.session_updated_at,
+                                stored_dead=existing.status == AccountStatus.SESSION_DEAD,
+                                env_mtime=item.session_mtime):
+                existing.session, existing.session_from = item.session, "env"
+                existing.session_updated_at = utcnow()
+                fields += ["session", "session_from", "session_updated_at"]
+                if existing.status == AccountStatus.SESSION_DEAD:  # a new session revives a dead one
+                    existing.status = AccountStatus.ACTIVE
+                    existing.last_error = None
+                    fields += ["status", "last_error"]
+            else:
+                when = existing.session_updated_at.isoformat() if existing.session_updated_at else "?"
+                log.warning("%s_SESSION not applied to account %s: the session stored by `accounts login` "
+                            "at %s is newer; log in again or remove the variable to silence this",
+                            item.label, masked, when)
+                report.kept.append(masked)
         await existing.save(update_fields=fields)
-        report.updated.append(masked)
+        if masked not in report.kept:
+            report.updated.append(masked)
     return report

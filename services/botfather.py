@@ -111,6 +111,17 @@ _RULES: tuple[tuple[Outcome, re.Pattern[str]], ...] = tuple(
 )
 
 
+def bots_listed(text: str, button_texts: Sequence[str]) -> set[str] | None:
+    """The usernames in BotFather's answer to /mybots (one `@username` button per bot), an empty set
+    for "You have currently no bots", None when the answer is neither. Pure."""
+    if "no bots" in _normalise(text).lower():
+        return set()
+    names = {t.strip().lstrip("@").lower() for t in button_texts if t.strip().startswith("@")}
+    if names or "choose a bot" in _normalise(text).lower():
+        return names
+    return None
+
+
 def parse_reply(text: str | None) -> Reply:
     """Classify one BotFather message. Pure: no I/O, no state."""
     normalised = _normalise(text or "")
@@ -220,11 +231,13 @@ class BotFatherDialogue:
 
     async def create_bot(self, name: str, username_candidates: Sequence[str], description: str = "",
                          about: str = "", photo: bytes | None = None,
-                         on_username_chosen: Callable[[str], Awaitable[None]] | None = None) -> BotCreation:
+                         on_username_chosen: Callable[[str], Awaitable[None]] | None = None,
+                         on_created: Callable[[str], Awaitable[None]] | None = None) -> BotCreation:
         """/newbot: name, then each candidate until one is free; then description, about, photo.
 
-        `on_username_chosen(username)` runs BEFORE each username is sent, so a caller that dies
-        right after BotFather created the bot knows which username to recover with /token.
+        `on_username_chosen(username)` runs BEFORE each username is sent (the username is only
+        requested then: it may be someone else's); `on_created(username)` runs right after
+        BotFather's success reply, so a caller that dies later knows this bot is its own.
         """
         if not username_candidates:
             raise ValueError("create_bot needs at least one username candidate")
@@ -243,6 +256,8 @@ class BotFatherDialogue:
                                      Outcome.CREATED, Outcome.USERNAME_TAKEN, Outcome.USERNAME_INVALID)
                 if reply.outcome is Outcome.CREATED:
                     created = reply
+                    if on_created is not None:
+                        await on_created(username)
                     break
                 log.info("username refused", extra={"username": username, "outcome": reply.outcome.value})
             if created is None:
@@ -305,6 +320,21 @@ class BotFatherDialogue:
         """The token of a bot this account already owns (/token), or None if it owns no such bot."""
         async with self._conversation() as conv:
             return await self._token_in(conv, username.lstrip("@"))
+
+    async def owned_bots(self) -> set[str]:
+        """/mybots: the (lower-case) usernames of every bot this account owns."""
+        async with self._conversation() as conv:
+            await conv.send_message("/mybots")
+            try:
+                response = await conv.get_response(timeout=self.reply_timeout)
+            except TimeoutError:
+                raise BotFatherTimeout("/mybots", self.reply_timeout) from None
+        buttons = [b.text for row in (getattr(response, "buttons", None) or []) for b in row]
+        text = getattr(response, "raw_text", None) or getattr(response, "text", None) or ""
+        owned = bots_listed(text, buttons)
+        if owned is None:
+            raise BotFatherUnexpected("/mybots", parse_reply(text), (Outcome.ASKED_FOR_BOT,))
+        return owned
 
     async def delete_bot(self, username: str) -> bool:
         """/deletebot. True when BotFather confirms; False when this account owns no such bot."""

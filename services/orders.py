@@ -11,6 +11,7 @@ from typing import Any
 
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus
 from services.packages import Package, find_package
+from services.validation import N_, Checked
 
 RENEWABLE = (
     InstanceStatus.ACTIVE,
@@ -23,7 +24,12 @@ RENEWABLE = (
 
 
 class OrderError(ValueError):
-    """The order cannot be made as asked; the message says why, in words a customer understands."""
+    """The order cannot be made as asked. `problem` says why in words a customer understands: an
+    English template (a catalogue msgid the bot translates) that `params` fill."""
+
+    def __init__(self, problem: str, **params: object) -> None:
+        super().__init__(problem.format(**params))
+        self.problem, self.params = problem, params
 
 
 @dataclass(frozen=True)
@@ -72,7 +78,7 @@ async def upsert_customer(
 def _order_fields(draft: OrderDraft, packages: tuple[Package, ...]) -> dict[str, Any]:
     package = find_package(packages, draft.package)
     if package is None:
-        raise OrderError("That package is no longer offered. Please start again with /new.")
+        raise OrderError(N_("That package is no longer offered. Please start again with /new."))
     return {
         "package": package.code,
         "bot_name": draft.bot_name,
@@ -86,20 +92,43 @@ def _order_fields(draft: OrderDraft, packages: tuple[Package, ...]) -> dict[str,
     }
 
 
-async def create_order(customer: Customer, draft: OrderDraft, packages: tuple[Package, ...]) -> Order:
+class TooManyUnpaid(OrderError):
+    """The customer already holds the most unpaid orders allowed (MAX_UNPAID_ORDERS)."""
+
+    def __init__(self, count: int) -> None:
+        super().__init__(N_("You already have {count} unpaid orders."), count=count)
+        self.count = count
+
+
+async def ensure_can_order(customer: Customer, max_unpaid: int) -> None:
+    """TooManyUnpaid when the customer already holds `max_unpaid` orders awaiting payment: each one
+    is a Checkout Session at Stripe and a row here, and nobody needs more at once."""
+    count = await Order.filter(customer=customer, status=OrderStatus.AWAITING_PAYMENT).count()
+    if count >= max_unpaid:
+        raise TooManyUnpaid(count)
+
+
+async def create_order(customer: Customer, draft: OrderDraft, packages: tuple[Package, ...],
+                       *, max_unpaid: int = 3) -> Order:
     """An order awaiting payment, from the dialogue's draft."""
+    await ensure_can_order(customer, max_unpaid)
     return await Order.create(customer=customer, status=OrderStatus.AWAITING_PAYMENT,
                               **_order_fields(draft, packages))
 
 
 async def save_draft(customer: Customer, draft: OrderDraft, packages: tuple[Package, ...],
-                     order_id: int | None) -> Order:
+                     order_id: int | None, *, max_unpaid: int = 3) -> Order:
     """The dialogue's order: created on the first Confirm. After a Confirm whose checkout failed,
     the same unpaid order takes the customer's edits (price included); once it has a Checkout
-    Session it stays as it was paid for."""
+    Session it stays as it was paid for. A username another order took meanwhile is refused."""
     order = await Order.get_or_none(id=order_id, customer=customer) if order_id else None
+    unpaid_draft = order is None or not order.stripe_session_id
+    if draft.bot_username and draft.creation_mode != "managed" and unpaid_draft:
+        if await username_refusal(draft.bot_username, order.id if order else None):
+            raise OrderError(N_("@{username} is already taken by another Meet Matt agent. Send /new to "
+                                "start again with another username."), username=draft.bot_username)
     if order is None:
-        return await create_order(customer, draft, packages)
+        return await create_order(customer, draft, packages, max_unpaid=max_unpaid)
     if not order.stripe_session_id:
         await Order.filter(id=order.id).update(**_order_fields(draft, packages))
         await order.refresh_from_db()
@@ -110,11 +139,12 @@ async def renewable_instances(customer: Customer) -> list[Instance]:
     return await Instance.filter(customer=customer, status__in=RENEWABLE).order_by("id")
 
 
-async def create_renewal(customer: Customer, instance_id: int, packages: tuple[Package, ...]) -> Order:
+async def create_renewal(customer: Customer, instance_id: int, packages: tuple[Package, ...],
+                         *, max_unpaid: int = 3) -> Order:
     """An order that extends one of the customer's agents by another term of its package."""
     instance = await Instance.get_or_none(id=instance_id, customer=customer).select_related("order")
     if instance is None or instance.status not in RENEWABLE:
-        raise OrderError("That agent cannot be renewed (it is not yours, or it has been shut down).")
+        raise OrderError(N_("That agent cannot be renewed (it is not yours, or it has been shut down)."))
     original = instance.order
     package = find_package(packages, original.package) if original else None
     package = package or packages[0]
@@ -125,6 +155,7 @@ async def create_renewal(customer: Customer, instance_id: int, packages: tuple[P
     )
     if open_order is not None:  # a second tap on Renew reuses the unpaid renewal
         return open_order
+    await ensure_can_order(customer, max_unpaid)
     return await Order.create(
         customer=customer,
         package=package.code,
@@ -168,6 +199,23 @@ async def attach_managed_bot(owner_telegram_id: int, bot_id: int, bot_username: 
     return order
 
 
+@dataclass(frozen=True)
+class ManagedBotRef:
+    bot_id: int
+    bot_username: str
+
+
+async def managed_bot_of(order_id: int) -> ManagedBotRef | None:
+    """The managed bot Telegram created for the order, as attached now (None: not attached yet)."""
+    order = await Order.get_or_none(id=order_id)
+    if order is not None and order.managed_bot_id and order.bot_username:
+        return ManagedBotRef(order.managed_bot_id, order.bot_username)
+    instance = await Instance.filter(order_id=order_id, bot_id__not_isnull=True).order_by("-id").first()
+    if instance is not None and instance.bot_id and instance.bot_username:
+        return ManagedBotRef(instance.bot_id, instance.bot_username)
+    return None
+
+
 async def taken_usernames(prefix: str) -> set[str]:
     """Bot usernames starting with `prefix` already wanted or owned here, so a suggestion avoids them."""
     prefix = prefix[:20]
@@ -181,3 +229,34 @@ async def choose_locale(customer: Customer, locale: str) -> None:
     cached copy follows)."""
     customer.locale = locale
     await customer.save(update_fields=["locale", "updated_at"])
+
+
+# An order or instance in these states no longer holds its bot username.
+RELEASED_ORDERS = (OrderStatus.CANCELLED, OrderStatus.FAILED, OrderStatus.REFUNDED)
+RELEASED_INSTANCES = (InstanceStatus.TERMINATED, InstanceStatus.FAILED)
+
+
+async def usernames_held_elsewhere(usernames: list[str], order_id: int | None) -> set[str]:
+    """Those of `usernames` (lower case) that another order or its instance holds: any status but
+    released. A renewal holds its agent's username too, but for the same agent, so it is skipped."""
+    wanted = {u.lstrip("@").lower() for u in usernames if u}
+    if not wanted:
+        return set()
+    held: set[str] = set()
+    orders = Order.filter(renews_id=None).exclude(status__in=RELEASED_ORDERS)
+    instances = Instance.exclude(status__in=RELEASED_INSTANCES)
+    if order_id is not None:
+        orders, instances = orders.exclude(id=order_id), instances.exclude(order_id=order_id)
+    for name in wanted:  # a handful of candidates: one indexed-free query each is fine
+        if await orders.filter(bot_username__iexact=name).exists() or \
+                await instances.filter(bot_username__iexact=name).exists():
+            held.add(name)
+    return held
+
+
+async def username_refusal(username: str, order_id: int | None) -> Checked | None:
+    """Why the dialogue must refuse `username` (another order has it), or None."""
+    if await usernames_held_elsewhere([username], order_id):
+        return Checked(problem=N_("@{username} is already taken by another Meet Matt agent. Please "
+                                  "choose another username."), params={"username": username})
+    return None

@@ -21,6 +21,9 @@ class Package:
     term_days: int
     instance_type: str
     blurb: str = ""
+    # whether a Stripe discount (a coupon, up to 100 %) counts towards the price: off, a coupon made
+    # for another product must not buy an agent
+    allow_discounts: bool = False
 
     @property
     def price_text(self) -> str:

@@ -15,8 +15,9 @@ import logging
 from dataclasses import dataclass
 
 from models import Instance, Order, Verification
-from services.jobs import utcnow
-from services.notifications import Messenger
+from services.alerts import raise_alert
+from services.jobs import JobQueue, utcnow
+from services.notifications import Messenger, queue_customer_message
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +48,12 @@ STEPS: dict[str, Step] = {
     ACTIVATING: Step(5, "Switching your agent on…"),
     LIVE: Step(6, "Your agent is live."),
 }
+
+
+class _DeliveryFailed(Exception):
+    def __init__(self, cause: Exception, chat_id: int, text: str, buttons: list[tuple[str, str]]) -> None:
+        super().__init__(str(cause))
+        self.cause, self.chat_id, self.text, self.buttons = cause, chat_id, text, buttons
 
 
 class MessageNotEditable(Exception):
@@ -128,14 +135,37 @@ async def open_deep_link(order_id: int) -> tuple[str | None, str | None]:
 
 
 class ProgressReporter:
-    """Keeps one progress message per order up to date. Called by the provisioning saga."""
+    """Keeps one progress message per order up to date. Called by the provisioning saga.
 
-    def __init__(self, messenger: Messenger) -> None:
+    Best effort: a customer who blocked the bot, a flood limit or a Telegram outage never fails a
+    provisioning step. The failure is logged and, with a `queue`, the message is queued as a
+    `notify_customer` job that the worker retries with backoff.
+    """
+
+    def __init__(self, messenger: Messenger, queue: JobQueue | None = None) -> None:
         self.messenger = messenger
+        self.queue = queue
         self._locks: dict[int, asyncio.Lock] = {}
 
     async def report(self, order_id: int, step: str, *, failed: bool = False, detail: str = "") -> None:
         """Show `step` for the order: send the message the first time, edit it afterwards."""
+        try:
+            await self._report(order_id, step, failed=failed, detail=detail)
+        except _DeliveryFailed as exc:
+            log.warning("progress message not delivered order=%s step=%s error=%s", order_id, step,
+                        type(exc.cause).__name__)
+            if self.queue is not None:
+                await queue_customer_message(self.queue, exc.chat_id, exc.text, buttons=exc.buttons,
+                                             key=f"progress:{order_id}:{'failed' if failed else step}")
+                await raise_alert(
+                    self.queue, "customer_unreachable",
+                    f"Order {order_id}: the customer (chat {exc.chat_id}) could not be sent the "
+                    f"{'failure' if failed else step} progress message ({type(exc.cause).__name__}: "
+                    f"{str(exc.cause)[:200]}). Provisioning goes on; the message is retried. If they "
+                    f"blocked the bot, reach them another way: they may need the verification link.",
+                    dedup_key=f"customer_unreachable:{order_id}")
+
+    async def _report(self, order_id: int, step: str, *, failed: bool, detail: str) -> None:
         lock = self._locks.setdefault(order_id, asyncio.Lock())
         async with lock:  # launching and creating_bot report concurrently: never send twice
             order = await Order.get(id=order_id).select_related("customer")
@@ -149,16 +179,19 @@ class ProgressReporter:
                 bot_username=bot_username or order.bot_username,
                 deep_link=None if step == LIVE else deep_link,
             )
-            if order.progress_message_id and order.progress_chat_id:
-                try:
-                    await self.messenger.edit(
-                        order.progress_chat_id, order.progress_message_id, text, buttons or None
-                    )
-                    return
-                except MessageNotEditable:
-                    log.info("progress message gone, sending a new one order=%s", order_id)
             chat_id = order.customer.telegram_id
-            message_id = await self.messenger.send(chat_id, text, buttons or None)
+            try:
+                if order.progress_message_id and order.progress_chat_id:
+                    try:
+                        await self.messenger.edit(
+                            order.progress_chat_id, order.progress_message_id, text, buttons or None
+                        )
+                        return
+                    except MessageNotEditable:
+                        log.info("progress message gone, sending a new one order=%s", order_id)
+                message_id = await self.messenger.send(chat_id, text, buttons or None)
+            except Exception as exc:  # blocked, flood-limited, Telegram down: never the saga's failure
+                raise _DeliveryFailed(exc, chat_id, text, buttons) from exc
             await Order.filter(id=order_id).update(progress_chat_id=chat_id, progress_message_id=message_id)
         if step in (LIVE, FAILED) or failed:
             self._locks.pop(order_id, None)

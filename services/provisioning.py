@@ -37,70 +37,24 @@ from models import (
 from services import job_kinds, progress
 from services.alerts import raise_alert
 from services.bot_api import BotApi
+from services.bot_making import POOL_WAIT_REASON, BotMaker, CreatedBot, PoolWait, username_candidates
 from services.host_keys import HostKeyPair
 from services.jobs import Claimed, JobQueue, utcnow
 from services.logging_setup import secrets as log_secrets
 from services.metrics import observe_payment_to_live
+from services.orders import usernames_held_elsewhere
 from services.packages import Package, find_package, new_expiry
-from services.verification import StartOutcome, Verifier, deep_link
+from services.verification import CUSTOMER_REASONS, VERIFICATION_REPLIES, StartOutcome, Verifier, deep_link
 from services.worker import PermanentError, RetryLater
 
 log = logging.getLogger("meetmatt.provisioning")
 
-VERIFICATION_REPLIES = {
-    StartOutcome.VERIFIED: "✅ Verified: this agent is yours, and it will answer only you. "
-                           "Switching it on now; Meet Matt tells you when it is live.",
-    StartOutcome.WRONG_CODE: "That link is not valid for this bot. Please use the button Meet Matt sent you.",
-    StartOutcome.EXPIRED: "This verification link has expired. Meet Matt will tell you what happens next.",
-    StartOutcome.EXHAUSTED: "Too many wrong attempts. Meet Matt will tell you what happens next.",
-    StartOutcome.NOT_A_START: "This agent is not switched on yet. Open the link Meet Matt sent you "
-                              "and press Start.",
-}
-
-# what the customer is told when their own step (verification) ended the order
-CUSTOMER_REASONS = {
-    StartOutcome.EXPIRED: "The link to prove this bot is yours was not opened in time, so we stopped "
-                          "setting up your agent and released its server and bot.",
-    StartOutcome.EXHAUSTED: "Too many wrong verification codes were sent to your bot, so we stopped "
-                            "setting up your agent and released its server and bot.",
-}
-
-
-# a job parked for the creator pool carries this reason (Job.last_error), so it can be woken early
-POOL_WAIT_REASON = "no creator account is free"
 POOL_WAIT_TEXT = ("Telegram is not letting us create new bots right now. Your order is paid and queued: it "
                   "continues by itself as soon as a bot can be made. You don't need to do anything.")
 
 
 POOL_GAVE_UP_TEXT = ("Telegram did not let us create your bot for too long, so we stopped setting up your "
                      "agent and released its server.")
-
-
-class PoolWait(Exception):  # noqa: N818 - a signal: no creator account can serve right now
-    def __init__(self, retry_at) -> None:
-        super().__init__(f"{POOL_WAIT_REASON} until {retry_at.isoformat()}")
-        self.retry_at = retry_at
-
-
-@dataclass
-class CreatedBot:
-    username: str
-    token: str
-    account_id: int | None
-
-
-class BotMaker:
-    """Creates the customer's bot: the creator-account pool, or Telegram's managed bots."""
-
-    async def create(self, order: Order, candidates: list[str],
-                     on_username_chosen: Callable[[int, str], Awaitable[None]]) -> CreatedBot:
-        raise NotImplementedError
-
-    async def recover(self, account_id: int, username: str) -> str | None:
-        raise NotImplementedError
-
-    async def delete(self, account_id: int | None, username: str) -> bool:
-        raise NotImplementedError
 
 
 @dataclass
@@ -134,19 +88,6 @@ def verification_pause(link_age: timedelta) -> timedelta:
     if link_age < timedelta(hours=1):
         return timedelta(seconds=15)
     return timedelta(seconds=60)
-
-
-def username_candidates(wanted: str | None, order_id: int, count: int = 4) -> list[str]:
-    """The customer's choice first, then variants with the order number and random digits."""
-    base = (wanted or f"meetmatt_agent_{order_id}_bot").lstrip("@")
-    stem = base[:-3].rstrip("_") if base.lower().endswith("bot") else base
-    out = [base]
-    suffixes = [str(order_id)] + [str(secrets.randbelow(9000) + 1000) for _ in range(count)]
-    for suffix in suffixes:
-        candidate = f"{stem[: 32 - len(suffix) - 5]}_{suffix}_bot"
-        if candidate not in out:
-            out.append(candidate)
-    return out[: count + 1]
 
 
 class ProvisioningSaga:
@@ -262,13 +203,7 @@ class ProvisioningSaga:
         if instance.bot_token and instance.bot_username:
             created = CreatedBot(instance.bot_username, instance.bot_token, instance.creator_account_id)
         else:
-            created = None
-            chosen = claimed.job.state.get("bot_chosen")
-            if chosen and order.creation_mode != "managed":
-                # a previous run may have died right after BotFather created the bot: recover it
-                token = await self.d.bot_maker.recover(chosen["account_id"], chosen["username"])
-                if token:
-                    created = CreatedBot(chosen["username"], token, chosen["account_id"])
+            created = await self._resume_bot(claimed, order)
             if created is None:
                 await self.d.progress.report(order.id, progress.CREATING_BOT)
                 if order.creation_mode == "managed":
@@ -280,8 +215,16 @@ class ProvisioningSaga:
                         await self.d.queue.save_step(claimed, "bot_chosen",
                                                      {"account_id": account_id, "username": username})
 
+                    async def created_cb(account_id: int, username: str) -> None:
+                        # BotFather said "Done!": from now on this bot is this job's to recover or delete
+                        await self.d.queue.save_step(claimed, "bot_created",
+                                                     {"account_id": account_id, "username": username})
+
+                    candidates = username_candidates(order.bot_username, order.id)
+                    held = await usernames_held_elsewhere(candidates, order.id)
+                    free = [c for c in candidates if c.lower() not in held]
                     created = await self.d.bot_maker.create(
-                        order, username_candidates(order.bot_username, order.id), chosen_cb)
+                        order, free or username_candidates(None, order.id), chosen_cb, created_cb)
             log_secrets.add(created.token)
             instance.bot_username = created.username
             instance.bot_token = created.token
@@ -290,6 +233,37 @@ class ProvisioningSaga:
                                                "updated_at"])
         await self.d.queue.save_step(claimed, "bot", {"username": created.username,
                                                       "account_id": created.account_id})
+
+    async def _resume_bot(self, claimed: Claimed, order: Order) -> CreatedBot | None:
+        """The bot a previous run of this job made, if BotFather made it: by /token, but only for a
+        username this job created. A username that was only requested (the run died before
+        BotFather answered) is adopted only if no other order holds it AND the account lists it."""
+        if order.creation_mode == "managed":
+            return None
+        state = claimed.job.state
+        made = state.get("bot_created")
+        chosen = state.get("bot_chosen")
+        if made is None and chosen is not None:
+            if not await self._unconfirmed_bot_is_ours(order, chosen):
+                return None
+            made = chosen
+        if made is None:
+            return None
+        token = await self.d.bot_maker.recover(made["account_id"], made["username"])
+        if not token:
+            return None
+        await self.d.queue.save_step(claimed, "bot_created", made)
+        return CreatedBot(made["username"], token, made["account_id"])
+
+    async def _unconfirmed_bot_is_ours(self, order: Order, chosen: dict[str, Any]) -> bool:
+        """A username this job asked BotFather for, with no "Done!" recorded (the run died first):
+        ours only if no other order or instance holds it and the creator account lists it."""
+        username, account_id = chosen["username"], chosen.get("account_id")
+        if await usernames_held_elsewhere([username], order.id):
+            log.warning("a requested username another order holds is not this job's bot",
+                        extra={"order_id": order.id, "username": username})
+            return False
+        return account_id is not None and await self.d.bot_maker.owns(account_id, username)
 
     async def _issue_verification(self, claimed: Claimed, order: Order, instance: Instance) -> None:
         if "verification" in claimed.job.state:
@@ -322,7 +296,8 @@ class ProvisioningSaga:
         while True:
             result = await self.d.verifier.poll(
                 verification, token, offset=offset, wait_seconds=self.d.verification_long_poll,
-                texts_for=lambda outcome: VERIFICATION_REPLIES.get(outcome))
+                texts_for=lambda outcome: VERIFICATION_REPLIES.get(outcome),
+                owner_id=order.customer.telegram_id)
             if result.last_update_id is not None:
                 offset = result.last_update_id + 1
                 await self.d.queue.save_step(claimed, "verify_offset", offset)
@@ -332,12 +307,10 @@ class ProvisioningSaga:
                 await self.d.bot_api.confirm_read(token, offset - 1)
                 await self.d.queue.save_step(claimed, "verified", {"user_id": result.verified_user_id})
                 return result.verified_user_id
-            if result.outcome in (StartOutcome.EXPIRED, StartOutcome.EXHAUSTED):
+            if result.outcome == StartOutcome.EXPIRED:
                 # the customer's own step failed: compensation tells them so, not just "a problem"
                 await self.d.queue.save_step(claimed, "customer_reason", CUSTOMER_REASONS[result.outcome])
-                raise PermanentError(f"ownership verification {result.outcome.value}: nobody opened the "
-                                     "link in time" if result.outcome == StartOutcome.EXPIRED else
-                                     "ownership verification failed: too many wrong codes")
+                raise PermanentError("ownership verification expired: nobody opened the link in time")
             if asyncio.get_running_loop().time() >= deadline:
                 # free this worker slot; the job comes back and keeps listening, less often as the
                 # link gets older, so customers who wait hours do not crowd out new orders
@@ -402,10 +375,14 @@ class ProvisioningSaga:
             if ec2_id:
                 await self.d.fleet.terminate(ec2_id)
                 released.append(f"server {ec2_id} terminated")
-            bot = state.get("bot") or state.get("bot_chosen")
+            # only a bot this job created: a username it merely asked for may be another customer's
+            bot = state.get("bot") or state.get("bot_created") or state.get("bot_chosen")
             if bot and order.creation_mode != "managed":
                 try:
-                    if await self.d.bot_maker.delete(bot.get("account_id"), bot["username"]):
+                    mine = bool(state.get("bot") or state.get("bot_created")) or \
+                        await self._unconfirmed_bot_is_ours(order, bot)
+                    if mine and not await usernames_held_elsewhere([bot["username"]], order.id) and \
+                            await self.d.bot_maker.delete(bot.get("account_id"), bot["username"]):
                         released.append(f"bot @{bot['username']} deleted")
                 except Exception as exc:  # deletion is best effort; the alert says so
                     released.append(f"bot @{bot['username']} NOT deleted ({type(exc).__name__})")
@@ -424,13 +401,14 @@ class ProvisioningSaga:
                          "You don't need to do anything.")
             refund_note = f"REFUND_ON_FAILURE is off: refund with `python main.py orders refund {order.id}`"
         why = state.get("customer_reason")
-        await self.d.progress.report(order.id, progress.FAILED, failed=True,
-                                     detail=f"{why} {next_step}" if why else next_step)
+        # the admins first: a customer who blocked the bot must never hide a failure from them
         await raise_alert(
             self.d.queue, "provision_failed",
             f"Order {order.id} (customer {order.customer.telegram_id}, {order.package}) could not be "
             f"provisioned: {error}. Released: {', '.join(released) or 'nothing to release'}. {refund_note}.",
             dedup_key=f"provision_failed:{order.id}")
+        await self.d.progress.report(order.id, progress.FAILED, failed=True,
+                                     detail=f"{why} {next_step}" if why else next_step)
 
     async def release_abandoned(self, lease_seconds: float) -> int:
         """Compensate provision jobs that died without it: the stale-lease sweep marks a job dead

@@ -23,6 +23,7 @@ from services.account_pool import AccountPool, AccountUnavailable, PoolExhausted
 from services.bot_api import BotApi
 from services.botfather import UsernamesExhausted
 from services.jobs import Claimed, JobQueue
+from services.managed_bots import ManagedBotTokens
 from services.notifications import Messenger, deliver_customer_message
 from services.provisioning import (
     BotMaker,
@@ -50,7 +51,8 @@ class PoolBotMaker(BotMaker):
         self.about = about
 
     async def create(self, order: Order, candidates: list[str],
-                     on_username_chosen: Callable[[int, str], Awaitable[None]]) -> CreatedBot:
+                     on_username_chosen: Callable[[int, str], Awaitable[None]],
+                     on_created: Callable[[int, str], Awaitable[None]] | None = None) -> CreatedBot:
         photo = None
         if order.avatar_file_id and self.avatar_loader is not None:
             try:
@@ -60,7 +62,7 @@ class PoolBotMaker(BotMaker):
         try:
             made = await self.pool.create_bot(name=order.bot_name, username_candidates=candidates,
                                               description=order.description, about=self.about, photo=photo,
-                                              on_username_chosen=on_username_chosen)
+                                              on_username_chosen=on_username_chosen, on_created=on_created)
         except PoolExhausted as exc:
             raise PoolWait(exc.retry_at) from None
         except UsernamesExhausted as exc:
@@ -76,6 +78,14 @@ class PoolBotMaker(BotMaker):
             log.warning("the account that made the bot is gone; making a new bot",
                         extra={"account_id": account_id, "username": username})
             return None
+
+    async def owns(self, account_id: int, username: str) -> bool:
+        try:
+            return username.lower() in await self.pool.owned_bots(account_id)
+        except AccountUnavailable as exc:
+            if exc.retry_at is not None:
+                raise PoolWait(exc.retry_at) from None
+            return False
 
     async def delete(self, account_id: int | None, username: str) -> bool:
         if account_id is None:
@@ -185,17 +195,7 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
         main_bot_token = secret_value(settings.bot_token) or ""
         moonshot_key = secret_value(settings.moonshot_api_key) or ""
 
-        async def managed_bot_token(order: Order) -> CreatedBot:
-            if not order.managed_bot_id:
-                from services.orders import managed_bot_of
-
-                ref = await managed_bot_of(order.id)
-                if ref is None:
-                    raise PermanentError(f"order {order.id} has no managed bot attached")
-                order.managed_bot_id, order.bot_username = ref.bot_id, ref.bot_username
-            token = await bot_api.managed_bot_token(main_bot_token, order.managed_bot_id)
-            await bot_api.restrict_managed_bot(main_bot_token, order.managed_bot_id)
-            return CreatedBot(order.bot_username or "", token, None)
+        managed_bot_token = ManagedBotTokens(bot_api, main_bot_token)
 
         async def activate(instance: Any, token: str, user_id: int, gateway_token: str) -> None:
             await activation.activate(ssh, instance, bot_token=token, allowed_user_id=user_id,
@@ -210,7 +210,7 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
         deps = SagaDeps(
             queue=queue, fleet=fleet, bot_maker=PoolBotMaker(pool, avatar_loader), bot_api=bot_api,
             verifier=Verifier(bot_api, ttl=timedelta(minutes=settings.verification_ttl_minutes)),
-            progress=ProgressReporter(messenger), packages=settings.packages,
+            progress=ProgressReporter(messenger, queue), packages=settings.packages,
             generate_host_key=make_host_key,
             render_user_data=lambda keys: render_user_data(host_key=keys,
                                                            openclaw_version=settings.openclaw_version),

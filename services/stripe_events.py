@@ -34,6 +34,9 @@ from services.job_kinds import PROVISION
 from services.jobs import JobQueue, utcnow
 from services.notifications import queue_customer_message
 from services.packages import Package, find_package
+from services.payment_check import Charge, charge_problems, parse_metadata
+from services.payment_review import hold_for_review
+from services.payment_review import payment_intent_of as _payment_intent
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +54,7 @@ PAYABLE = (OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED)
 PAID = "paid"
 ORDER_CREATED = "order_created"
 ALREADY_PAID = "already_paid"
-SECOND_PAYMENT = "second_payment"
+NEEDS_REVIEW = "needs_review"
 AWAITING_ASYNC = "awaiting_async_payment"
 CLOSED = "order_closed"
 STALE = "stale"
@@ -104,33 +107,6 @@ def event_fields(event: dict[str, Any]) -> tuple[str, str, dict[str, Any]]:
     if not isinstance(obj, dict):
         raise InvalidEvent("the event has no data.object")
     return event_id, type_, obj
-
-
-@dataclass(frozen=True)
-class OrderMetadata:
-    telegram_id: int
-    bot_name: str
-    package: Package
-
-
-def parse_metadata(metadata: Any, packages: tuple[Package, ...]) -> tuple[OrderMetadata | None, str]:
-    """The order fields a Payment Link's metadata must carry, or None and what is wrong."""
-    if not isinstance(metadata, dict) or not metadata:
-        return None, "the session has no metadata"
-    problems = []
-    raw_user = str(metadata.get("userId") or "").strip()
-    if not raw_user.isdigit() or not 0 < int(raw_user) < 2**63:
-        problems.append("userId is not a Telegram user id")
-    bot_name = str(metadata.get("botName") or "").strip()
-    if not bot_name or len(bot_name) > 64:
-        problems.append("botName is empty or longer than 64 characters")
-    package = find_package(packages, str(metadata.get("packageType") or "").strip())
-    if package is None:
-        problems.append(f"packageType is not one of {', '.join(p.code for p in packages)}")
-    if problems:
-        return None, "; ".join(problems)
-    assert package is not None
-    return OrderMetadata(int(raw_user), bot_name, package), ""
 
 
 def _expected_outcome(type_: str, obj: dict[str, Any]) -> str:
@@ -236,42 +212,62 @@ class StripeEventProcessor:
 
     async def _paid(self, conn: Any, event_id: str, session: dict[str, Any]) -> tuple[str, int | None]:
         session_id = str(session.get("id") or "")
+        charge = Charge.of_session(session)
         payment = {
             "status": OrderStatus.PAID,
-            "amount": _int(session.get("amount_total")),
-            "currency": str(session.get("currency") or "usd").lower()[:8],
+            "amount": charge.amount,
+            "currency": charge.currency or "usd",
             "stripe_session_id": session_id or None,
             "stripe_payment_intent": _payment_intent(session),
             "paid_at": datetime.now(UTC),
             "closed_reason": None,
         }
-        order_id = _order_id(session)
-        if order_id is not None:
+        # the order is the one this session was created for; what the event SAYS it pays for
+        # (metadata order_id, client_reference_id: anyone can put one on a Payment Link URL) never
+        # selects an order
+        order = await Order.get_or_none(stripe_session_id=session_id).using_db(conn) if session_id else None
+        named = _order_id(session)
+        if order is not None:
+            package = find_package(self.packages, order.package)
+            price = order.amount or (package.price if package else 0)
+            currency = order.currency if order.amount else (package.currency if package else order.currency)
+            problems = charge_problems(charge, price, currency,
+                                       discounts_allowed=bool(package and package.allow_discounts))
+            if package is None:
+                problems.append(f"the order's package {order.package!r} is no longer offered")
+            if named is not None and named != order.id:
+                problems.append(f"the session belongs to order {order.id} but its metadata names "
+                                f"order {named}")
+            if problems:
+                if order.status == OrderStatus.NEEDS_REVIEW:
+                    return NEEDS_REVIEW, order.id  # held and alerted already (e.g. completed, then async)
+                if order.status not in PAYABLE:
+                    return ALREADY_PAID, order.id
+                await hold_for_review(self.queue, conn, event_id=event_id, session=session, order=order,
+                                      problems=problems, price=f"{price} {currency.upper()}")
+                return NEEDS_REVIEW, order.id
             # the conditional UPDATE is the decision: only the event that moves the order to PAID
             # enqueues provisioning
             marked = await _execute(conn, _MARK_PAID, OrderStatus.PAID, payment["amount"],
                                     payment["currency"], payment["stripe_session_id"],
                                     payment["stripe_payment_intent"], payment["paid_at"], payment["paid_at"],
-                                    order_id, *PAYABLE)
+                                    order.id, *PAYABLE)
             if marked:
-                await self._enqueue_provision(conn, order_id)
-                return PAID, order_id
-            order = await Order.get_or_none(id=order_id).using_db(conn)
-            if order is not None:
-                if order.stripe_session_id and session_id and order.stripe_session_id != session_id:
-                    await raise_alert(
-                        self.queue, "stripe.second_payment",
-                        f"Order {order_id} is already {order.status.value} (session "
-                        f"{order.stripe_session_id}) and another Checkout Session {session_id} was paid "
-                        f"for it (Stripe event {event_id}). Refund one of them in Stripe.",
-                        severity=AlertSeverity.CRITICAL, dedup_key=f"stripe:second_payment:{session_id}",
-                        using_db=conn)
-                    return SECOND_PAYMENT, order_id
-                return ALREADY_PAID, order_id
+                await self._enqueue_provision(conn, order.id)
+                return PAID, order.id
+            return ALREADY_PAID, order.id
+        if named is not None and await Order.filter(id=named).using_db(conn).exists():
+            # a session we did not create for that order claims to pay it: keep the money for an
+            # admin, touch nothing of that order
+            await hold_for_review(
+                self.queue, conn, event_id=event_id, session=session, order=None,
+                problems=[f"the session names order {named} (metadata order_id or client_reference_id) "
+                          f"but is not the Checkout Session created for it"])
+            return NEEDS_REVIEW, None
         # no order of ours: a Payment Link made by an admin. The metadata must say what was bought.
         parsed, problem = parse_metadata(session.get("metadata"), self.packages)
         if parsed is None:
-            where = f"order {order_id} does not exist" if order_id else "no order_id"
+            where = f"order {named} does not exist" if named else "no order_id"
             await raise_alert(
                 self.queue, "stripe.needs_attention",
                 f"Stripe event {event_id}: a paid Checkout Session ({session_id or 'no id'}, "
@@ -281,8 +277,21 @@ class StripeEventProcessor:
                 severity=AlertSeverity.CRITICAL, dedup_key=f"stripe:needs_attention:{event_id}",
                 using_db=conn)
             return NEEDS_ATTENTION, None
+        package = parsed.package
+        problems = charge_problems(charge, package.price, package.currency,
+                                   discounts_allowed=package.allow_discounts)
         customer, _ = await Customer.get_or_create(telegram_id=parsed.telegram_id, using_db=conn)
-        order = await Order.create(customer=customer, package=parsed.package.code, bot_name=parsed.bot_name,
+        if problems:
+            # the order exists so that an admin can approve or refund it from the bot or the CLI
+            held = {**payment, "status": OrderStatus.NEEDS_REVIEW,
+                    "closed_reason": ("held for review: " + "; ".join(problems))[:1000]}
+            order = await Order.create(customer=customer, package=package.code, bot_name=parsed.bot_name,
+                                       using_db=conn, **held)
+            await hold_for_review(self.queue, conn, event_id=event_id, session=session, order=None,
+                                  problems=[f"order {order.id} made from a Payment Link", *problems],
+                                  price=package.price_text)
+            return NEEDS_REVIEW, order.id
+        order = await Order.create(customer=customer, package=package.code, bot_name=parsed.bot_name,
                                    using_db=conn, **payment)
         await self._enqueue_provision(conn, order.id)
         return ORDER_CREATED, order.id
@@ -306,8 +315,9 @@ class StripeEventProcessor:
             order = await Order.get_or_none(stripe_session_id=session_id).using_db(conn)
         if order is None:
             return ORDER_NOT_FOUND, None
-        # only the order's current session closes it: an older session expiring means nothing
-        if order.stripe_session_id not in (None, session_id):
+        # only the order's current session closes it: an older session expiring means nothing, and
+        # neither does a session that merely names the order (client_reference_id)
+        if order.stripe_session_id != session_id:
             return STALE, order.id
         closed = await Order.filter(id=order.id, status=OrderStatus.AWAITING_PAYMENT).using_db(conn).update(
             status=OrderStatus.CANCELLED, closed_reason=CLOSING_TYPES[type_])
@@ -385,10 +395,3 @@ async def _execute(conn: Any, template: str, *values: Any) -> int:
         _PLACEHOLDERS[key] = sql
     rows, _ = await conn.execute_query(sql, [v.value if isinstance(v, Enum) else v for v in values])
     return rows
-
-
-def _payment_intent(obj: dict[str, Any]) -> str | None:
-    pi = obj.get("payment_intent")
-    if isinstance(pi, dict):  # expanded
-        pi = pi.get("id")
-    return str(pi)[:255] if pi else None

@@ -1,4 +1,4 @@
-"""`python main.py worker`, `run`, `sandbox`, and `orders refund`.
+"""`python main.py worker`, `run`, `sandbox`, and `orders refund|approve`.
 
 `worker` runs the job loop and sweeps; `run` starts the bot, the web server and the worker in one
 event loop (SQLite by default); `sandbox` walks one order through every local stand-in.
@@ -30,6 +30,9 @@ def register(sub, groups) -> None:
     refund.add_argument("order_id", type=int)
     refund.add_argument("--reason", default="refunded by an operator")
     refund.set_defaults(func=cmd_refund)
+    approve = groups["orders"].add_parser("approve", help="accept a payment held for review and provision")
+    approve.add_argument("order_id", type=int)
+    approve.set_defaults(func=cmd_approve)
 
 
 async def _until_signal(body: Callable[[asyncio.Event], Awaitable[None]]) -> None:
@@ -162,24 +165,36 @@ async def running(settings: Settings, *, worker_concurrency: int | None = None, 
 
 
 def cmd_refund(args: argparse.Namespace, settings: Settings) -> int:
-    from models import Order, OrderStatus
-    from services import job_kinds
     from services.db import open_database
     from services.jobs import JobQueue
+    from services.payment_review import ReviewError, refund_order
 
     async def body() -> int:
         async with open_database(settings):
-            order = await Order.get_or_none(id=args.order_id)
-            if order is None:
-                print(f"order {args.order_id} does not exist", file=sys.stderr)
+            try:
+                job = await refund_order(JobQueue(), args.order_id, args.reason)
+            except ReviewError as exc:
+                print(exc, file=sys.stderr)
                 return 1
-            if order.paid_at is None or order.status == OrderStatus.REFUNDED:
-                print(f"order {order.id} is {order.status}: nothing to refund", file=sys.stderr)
+            print(f"refund of order {args.order_id} queued as job {job.id}; the worker sends it to Stripe")
+            return 0
+
+    return asyncio.run(body())
+
+
+def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
+    from services.db import open_database
+    from services.jobs import JobQueue
+    from services.payment_review import ReviewError, approve_order
+
+    async def body() -> int:
+        async with open_database(settings):
+            try:
+                await approve_order(JobQueue(), args.order_id, max_attempts=settings.provision_max_attempts)
+            except ReviewError as exc:
+                print(exc, file=sys.stderr)
                 return 1
-            job = await JobQueue().enqueue(job_kinds.REFUND_ORDER,
-                                           {"order_id": order.id, "reason": args.reason},
-                                           key=f"refund:order:{order.id}")
-            print(f"refund of order {order.id} queued as job {job.id}; the worker sends it to Stripe")
+            print(f"order {args.order_id} approved: paid, its provisioning is queued")
             return 0
 
     return asyncio.run(body())

@@ -96,7 +96,7 @@ def test_orders_refund_queues_one_refund_job_for_a_paid_order(tmp_path: Path) ->
         f"    await init_db({env['DATABASE_URL']!r}, {env['ENCRYPTION_KEY']!r})\n"
         "    c = await Customer.create(telegram_id=5)\n"
         "    await Order.create(customer=c, package='starter', bot_name='x', status=OrderStatus.PAID,\n"
-        "                       amount=2900, paid_at=utcnow())\n"
+        "                       amount=2900, paid_at=utcnow(), stripe_payment_intent='pi_1')\n"
         "    await Order.create(customer=c, package='starter', bot_name='y')\n"
         "    await close_db()\n"
         "asyncio.run(main())\n"

@@ -1,14 +1,19 @@
-"""/orders: recent orders, filtered by status."""
+"""/orders: recent orders, filtered by status; /approve and /refund settle a payment held for review."""
 
 from __future__ import annotations
 
+from aiogram import Bot
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards, texts
 from bot.callbacks import OrderListCb
 from bot.routing import RouterTemplate
+from config import Settings
+from handlers.admin.audit import record_action
 from models import Order, OrderStatus
+from services.jobs import JobQueue
+from services.payment_review import ReviewError, approve_order, refund_order
 
 router = RouterTemplate("admin.orders")
 LIMIT = 20
@@ -41,3 +46,41 @@ async def filter_orders(callback: CallbackQuery, callback_data: OrderListCb) -> 
     await callback.message.edit_text(
         await _render(callback_data.status), reply_markup=keyboards.order_filters(callback_data.status)
     )
+
+
+def _order_id(command: CommandObject) -> int | None:
+    raw = (command.args or "").strip().lstrip("#")
+    return int(raw) if raw.isdigit() and int(raw) < 2**31 else None
+
+
+@router.message(Command("approve"))
+async def approve(message: Message, command: CommandObject, bot: Bot, settings: Settings,
+                  queue: JobQueue) -> None:
+    order_id = _order_id(command)
+    if order_id is None:
+        await message.answer(texts.ADMIN_ORDER_ID_NEEDED.format(command="approve"))
+        return
+    try:
+        await approve_order(queue, order_id, max_attempts=settings.provision_max_attempts)
+    except ReviewError as exc:
+        await message.answer(texts.esc(str(exc)))
+        return
+    await record_action(bot, settings, message.from_user, "approve_order", f"order #{order_id}")
+    await message.answer(texts.ADMIN_APPROVED.format(id=order_id))
+
+
+@router.message(Command("refund"))
+async def refund(message: Message, command: CommandObject, bot: Bot, settings: Settings,
+                 queue: JobQueue) -> None:
+    order_id = _order_id(command)
+    if order_id is None:
+        await message.answer(texts.ADMIN_ORDER_ID_NEEDED.format(command="refund"))
+        return
+    try:
+        job = await refund_order(queue, order_id, "refunded by an admin")
+    except ReviewError as exc:
+        await message.answer(texts.esc(str(exc)))
+        return
+    await record_action(bot, settings, message.from_user, "refund_order", f"order #{order_id}",
+                        f"job #{job.id}")
+    await message.answer(texts.ADMIN_REFUND_QUEUED.format(id=order_id))

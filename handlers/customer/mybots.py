@@ -9,27 +9,32 @@ from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards, texts
-from bot.callbacks import MenuCb, RenewCb
+from bot.callbacks import MenuCb, MyBotsCb, RenewCb
+from bot.i18n import money
 from bot.routing import RouterTemplate
 from config import Settings
 from handlers.customer.order import send_checkout
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus
-from services.orders import RENEWABLE, OrderError, create_renewal, renewable_instances
+from services.orders import RENEWABLE, OrderError, TooManyUnpaid, create_renewal, renewable_instances
 from services.packages import find_package
 from services.progress import open_deep_link
 
 router = RouterTemplate("customer.mybots")
 
 HIDDEN = (InstanceStatus.WARM, InstanceStatus.TERMINATED)
+PAGE_SIZE = 5
 OPEN_ORDERS = (
     OrderStatus.AWAITING_PAYMENT,
     OrderStatus.PAID,
+    OrderStatus.NEEDS_REVIEW,
     OrderStatus.PROVISIONING,
     OrderStatus.AWAITING_VERIFICATION,
 )
 
 
-async def show_my_bots(message: Message, customer: Customer) -> None:
+async def my_bots_page(customer: Customer, page: int) -> tuple[str, Any]:
+    """/mybots as ONE message however many agents and orders: a page of them, with their buttons
+    and Previous/Next."""
     instances = await Instance.filter(customer=customer).exclude(status__in=HIDDEN).order_by("id")
     with_instance = {i.order_id for i in instances if i.order_id}
     orders = [
@@ -37,21 +42,39 @@ async def show_my_bots(message: Message, customer: Customer) -> None:
         for o in await Order.filter(customer=customer, status__in=OPEN_ORDERS, renews_id=None).order_by("id")
         if o.id not in with_instance
     ]
-    if not instances and not orders:
-        await message.answer(texts.NO_BOTS, reply_markup=keyboards.main_menu())
-        return
-    for instance in instances:
-        # the progress message may be long gone: /mybots offers the open ownership check again
-        _, link = await open_deep_link(instance.order_id) if instance.order_id else (None, None)
-        await message.answer(
-            texts.my_bot(instance, awaiting_verification=link is not None),
-            reply_markup=keyboards.open_bot(instance, instance.status in RENEWABLE, link),
-        )
-    for order in orders:
-        pay = None
-        if order.status == OrderStatus.AWAITING_PAYMENT and order.checkout_url:
-            pay = keyboards.pay(order.checkout_url, f"{order.amount / 100:.2f} {order.currency.upper()}")
-        await message.answer(texts.my_open_order(order), reply_markup=pay)
+    items: list[Instance | Order] = [*instances, *orders]
+    if not items:
+        return texts.NO_BOTS, keyboards.main_menu()
+    pages = -(-len(items) // PAGE_SIZE)
+    page = max(0, min(page, pages - 1))  # a forged or stale page number lands on a real page
+    blocks, rows = [], []
+    for item in items[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]:
+        if isinstance(item, Instance):
+            # the progress message may be long gone: /mybots offers the open ownership check again
+            _, link = await open_deep_link(item.order_id) if item.order_id else (None, None)
+            blocks.append(texts.my_bot(item, awaiting_verification=link is not None))
+            if item.bot_username:
+                label = (texts.BTN_OPEN_AND_START if link else texts.BTN_OPEN_BOT).format(
+                    username=item.bot_username)
+                rows.append((label, link or f"https://t.me/{item.bot_username}", None))
+            if item.status in RENEWABLE:
+                rows.append((texts.BTN_RENEW.format(username=item.bot_username or item.id), None,
+                             RenewCb(instance_id=item.id).pack()))
+        else:
+            blocks.append(texts.my_open_order(item))
+            if item.status == OrderStatus.AWAITING_PAYMENT and item.checkout_url:
+                price = money(item.amount, item.currency)
+                rows.append((f"{texts.BTN_PAY.format(price=price)}: {item.bot_name[:24]}", item.checkout_url,
+                             None))
+    header = texts.MY_BOTS_HEADER.format(total=len(items))
+    if pages > 1:
+        header += " · " + texts.MY_BOTS_PAGE.format(page=page + 1, pages=pages)
+    return "\n\n".join([header, *blocks]), keyboards.my_bots_page(rows, page, pages)
+
+
+async def show_my_bots(message: Message, customer: Customer) -> None:
+    text, markup = await my_bots_page(customer, 0)
+    await message.answer(text, reply_markup=markup)
 
 
 @router.message(Command("mybots"))
@@ -65,13 +88,24 @@ async def my_bots_button(callback: CallbackQuery, customer: Customer) -> None:
     await show_my_bots(callback.message, customer)
 
 
+@router.callback_query(MyBotsCb.filter())
+async def my_bots_paged(callback: CallbackQuery, callback_data: MyBotsCb, customer: Customer) -> None:
+    await callback.answer()
+    text, markup = await my_bots_page(customer, callback_data.page)
+    await callback.message.edit_text(text, reply_markup=markup)
+
+
 async def _renew(
     message: Message, customer: Customer, instance_id: int, settings: Settings, payments: Any
 ) -> None:
     try:
-        order = await create_renewal(customer, instance_id, settings.packages)
+        order = await create_renewal(customer, instance_id, settings.packages,
+                                     max_unpaid=settings.max_unpaid_orders)
+    except TooManyUnpaid as exc:
+        await message.answer(texts.TOO_MANY_UNPAID.format(count=exc.count))
+        return
     except OrderError as exc:
-        await message.answer(texts.esc(exc))
+        await message.answer(texts.order_error(exc.problem, exc.params))
         return
     instance = await Instance.get(id=instance_id)
     await send_checkout(

@@ -24,7 +24,16 @@ from bot.routing import RouterTemplate
 from bot.states import OrderForm
 from config import BotCreationMode, Settings
 from models import Customer, Order
-from services.orders import OrderDraft, OrderError, attach_managed_bot, save_draft, taken_usernames
+from services.orders import (
+    OrderDraft,
+    OrderError,
+    TooManyUnpaid,
+    attach_managed_bot,
+    ensure_can_order,
+    save_draft,
+    taken_usernames,
+    username_refusal,
+)
 from services.packages import Package, find_package
 from services.validation import (
     Checked,
@@ -147,17 +156,26 @@ async def _refuse(message: Message, checked: Checked) -> None:
 # --- entry ---------------------------------------------------------------------------------------
 
 
-@router.message(Command("new"))
-async def new_order(message: Message, state: FSMContext, settings: Settings) -> None:
+async def _start_order(message: Message, state: FSMContext, settings: Settings, customer: Customer) -> None:
     await state.clear()
+    try:
+        await ensure_can_order(customer, settings.max_unpaid_orders)
+    except TooManyUnpaid as exc:  # said before the dialogue, not after five questions
+        await message.answer(texts.TOO_MANY_UNPAID.format(count=exc.count))
+        return
     await _ask_package(message, state, settings)
 
 
+@router.message(Command("new"))
+async def new_order(message: Message, state: FSMContext, settings: Settings, customer: Customer) -> None:
+    await _start_order(message, state, settings, customer)
+
+
 @router.callback_query(MenuCb.filter(F.action == "new"))
-async def new_order_button(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
+async def new_order_button(callback: CallbackQuery, state: FSMContext, settings: Settings,
+                           customer: Customer) -> None:
     await callback.answer()
-    await state.clear()
-    await _ask_package(callback.message, state, settings)
+    await _start_order(callback.message, state, settings, customer)
 
 
 @router.callback_query(OrderCb.filter(F.action == "cancel"), StateFilter("*"))
@@ -212,6 +230,8 @@ async def name_typed(message: Message, state: FSMContext, settings: Settings) ->
 @router.message(StateFilter(OrderForm.username), F.text, NOT_COMMAND)
 async def username_typed(message: Message, state: FSMContext, settings: Settings) -> None:
     checked = validate_username(message.text)
+    if checked.ok:
+        checked = await username_refusal(checked.value, (await state.get_data()).get("order_id")) or checked
     if not checked.ok:
         await _refuse(message, checked)
         return
@@ -226,8 +246,10 @@ async def username_typed(message: Message, state: FSMContext, settings: Settings
 
 @router.callback_query(OrderCb.filter(F.action == "suggest"), StateFilter(OrderForm.username))
 async def suggestion_taken(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
-    suggestion = (await state.get_data()).get("suggestion")
-    checked = validate_username(suggestion)
+    data = await state.get_data()
+    checked = validate_username(data.get("suggestion"))
+    if checked.ok:
+        checked = await username_refusal(checked.value, data.get("order_id")) or checked
     if not checked.ok:
         await callback.answer(texts.reason(checked), show_alert=True)
         return
@@ -350,7 +372,8 @@ async def back_to_summary(callback: CallbackQuery, state: FSMContext, settings: 
     await _show_summary(callback.message, state, settings, edit=True)
 
 
-@router.callback_query(EditCb.filter(), StateFilter(OrderForm.confirm))
+# a forged field (the data is the client's to send) falls through to the "step is over" answer
+@router.callback_query(EditCb.filter(F.field.in_(set(ASK))), StateFilter(OrderForm.confirm))
 async def edit_field(
     callback: CallbackQuery, callback_data: EditCb, state: FSMContext, settings: Settings
 ) -> None:
@@ -367,16 +390,19 @@ async def confirm(
     data = await state.get_data()
     try:
         draft = OrderDraft.from_state(data)
-        order = await save_draft(customer, draft, settings.packages, data.get("order_id"))
-    except (OrderError, KeyError) as exc:
+        order = await save_draft(customer, draft, settings.packages, data.get("order_id"),
+                                 max_unpaid=settings.max_unpaid_orders)
+    except TooManyUnpaid as exc:
         await state.clear()
-        await callback.message.answer(
-            texts.esc(
-                exc
-                if isinstance(exc, OrderError)
-                else "Your order was incomplete. Please start again with /new."
-            )
-        )
+        await callback.message.answer(texts.TOO_MANY_UNPAID.format(count=exc.count))
+        return
+    except OrderError as exc:
+        await state.clear()
+        await callback.message.answer(texts.order_error(exc.problem, exc.params))
+        return
+    except KeyError:
+        await state.clear()
+        await callback.message.answer(texts.ORDER_INCOMPLETE)
         return
     if data.get("order_id") != order.id:
         await state.update_data(order_id=order.id)  # a second tap reuses this order

@@ -399,41 +399,6 @@ async def test_paid_orders_wait_for_a_creator_account_and_complete_when_one_come
         await admin_chat.close()
 
 
-async def test_too_many_wrong_codes_end_the_order_failed_with_everything_released(make_stack) -> None:
-    """Someone else holding the new bot's link guesses codes: after 5 wrong ones the check is closed."""
-    async with make_stack() as stack:
-        await stack.add_creator_accounts()
-        customer, admin_chat = stack.customer(930_007, "Fay"), stack.admin_chat()
-        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
-            order = await place_order(app, 930_007, "Fay's Agent", "fay_agent_bot")
-            assert await stack.pay(order, app.web_port) == 200
-            await deep_link(customer)  # the link exists; someone else tries to guess its code
-            instance = await Instance.get(order_id=order.id)
-            guesser = stack.on_bot(instance.bot_token or "", 930_099, "Mallory")
-            try:
-                for n in range(6):
-                    await guesser.send(f"/start wrong{n}")
-                await guesser.wait_text("Too many wrong attempts", timeout=30)
-            finally:
-                await guesser.close()
-            job = await dead_job(order, 30)
-
-            async def closed() -> bool:
-                return (await Order.get(id=order.id)).status == OrderStatus.FAILED
-            await wait_until(closed, 20, "the order to be closed")
-            await delivered("provision_failed")
-
-        assert job.attempts == 1 and "too many wrong codes" in (job.last_error or "")
-        assert (await Instance.get(id=instance.id)).owner_telegram_id is None  # nobody was let in
-        assert CONFIG_PATH not in stack.ssh.files
-        await assert_failed_and_released(stack, order, customer, admin_chat, reason="too many wrong codes",
-                                         refunded=False)
-        progress = (await progress_messages(customer))[0]
-        assert "Too many wrong verification codes" in progress.text
-        await customer.close()
-        await admin_chat.close()
-
-
 # --- a worker dies on the job's last attempt ----------------------------------------------------------
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,14 @@ from telethon.crypto import AuthKey
 from telethon.sessions import SQLiteSession, StringSession
 
 from models import AccountStatus, TelegramAccount
-from services.accounts_env import SessionError, import_env_accounts, load_session, read_env_accounts
+from services.accounts_cli import LoginResult, store_login
+from services.accounts_env import (
+    SessionError,
+    env_session_wins,
+    import_env_accounts,
+    load_session,
+    read_env_accounts,
+)
 from tests.standins.botfather import fake_string_session
 
 
@@ -103,3 +111,47 @@ async def test_import_stores_encrypted_and_a_second_import_updates_without_dupli
     assert (await TelegramAccount.get(id=primary.id)).priority == 1
     fallback = await TelegramAccount.get(id=fallback.id)
     assert (fallback.status, fallback.session) == (AccountStatus.ACTIVE, env["TELEGRAM_FALLBACK_1_SESSION"])
+
+
+NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("stored_from", "stored_dead", "env_mtime", "wins"), [
+    (None, False, None, True),  # a session the environment put there: the environment manages it
+    ("env", False, None, True),
+    ("login", False, None, False),  # a string of unknown age never beats a working login
+    ("login", False, NOW - timedelta(hours=1), False),  # a session file older than the login
+    ("login", False, NOW + timedelta(hours=1), True),  # a session file saved after the login
+    ("login", True, None, True),  # the login's session died: anything is better
+])
+def test_env_session_wins_only_when_newer_than_a_login(stored_from, stored_dead, env_mtime, wins) -> None:
+    assert env_session_wins(stored_from=stored_from, stored_at=NOW, stored_dead=stored_dead,
+                            env_mtime=env_mtime) is wins
+
+
+async def test_import_env_at_start_keeps_the_session_accounts_login_refreshed_and_says_so(
+        db: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    old = fake_string_session()
+    env = {"TELEGRAM_API_ID": "111", "TELEGRAM_API_HASH": secrets.token_hex(16),
+           "TELEGRAM_PHONE": "+15550000001", "TELEGRAM_SESSION": old}
+    await import_env_accounts(env)
+    fresh = fake_string_session()
+    await store_login(LoginResult(phone="+15550000001", session=fresh, user_id=1, name="Creator"),
+                      api_id=111, api_hash=env["TELEGRAM_API_HASH"])
+
+    with caplog.at_level("WARNING", logger="services.accounts_env"):
+        report = await import_env_accounts(env)  # the next `python main.py run`
+    account = await TelegramAccount.get(phone="+15550000001")
+    assert account.session == fresh and account.session_from == "login"
+    assert report.kept == ["…0001 (TELEGRAM)"] and report.updated == []
+    assert "TELEGRAM_SESSION not applied" in caplog.text and "newer" in caplog.text
+    assert old not in caplog.text and fresh not in caplog.text
+
+    # a session file saved after the login is newer: it wins
+    path, _ = session_file(tmp_path / "newer.session")
+    later = (account.session_updated_at + timedelta(minutes=5)).timestamp()
+    os.utime(path, (later, later))
+    report = await import_env_accounts({**env, "TELEGRAM_SESSION": str(path)})
+    account = await TelegramAccount.get(phone="+15550000001")
+    assert report.updated == ["…0001 (TELEGRAM)"] and account.session == load_session(str(path))
+    assert account.session_from == "env"

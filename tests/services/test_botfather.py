@@ -10,6 +10,7 @@ from services.botfather import (
     BotFatherTimeout,
     Outcome,
     UsernamesExhausted,
+    bots_listed,
     extract_token,
     parse_reply,
 )
@@ -229,3 +230,14 @@ async def test_scripted_botfather_detects_two_dialogues_open_on_one_account() ->
     async with client.conversation("BotFather"), client.conversation("BotFather"):
         pass
     assert world.overlaps == [PHONE]
+
+
+@pytest.mark.parametrize(("text", "buttons", "expected"), [
+    ("Choose a bot from the list below:", ["@Ann_Bot", "@tom_helper_bot"], {"ann_bot", "tom_helper_bot"}),
+    ("You have currently no bots.", [], set()),
+    ("Choose a bot from the list below:", [], set()),
+    ("Unrecognized command. Say what?", [], None),
+    ("Choose a bot from the list below:", ["« Back", "@x_bot"], {"x_bot"}),
+])
+def test_bots_listed_reads_the_mybots_buttons(text, buttons, expected):
+    assert bots_listed(text, buttons) == expected

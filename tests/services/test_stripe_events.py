@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -81,21 +82,28 @@ async def test_a_cancelled_order_that_gets_paid_is_paid_and_an_existing_job_is_k
     assert [j.id for j in await Job.filter(kind=PROVISION)] == [existing.id]
 
 
-async def test_a_second_session_paid_for_a_paid_order_alerts_loudly(processor, order):
+async def test_a_second_session_paid_for_a_paid_order_is_held_for_review(processor, order):
     await processor.process(make_event("checkout.session.completed", paid_session(order)))
     result = await processor.process(make_event("checkout.session.completed",
                                                 paid_session(order, session_id="cs_test_second")))
-    assert result.outcome == "second_payment"
-    assert (await StripeEvent.get(event_id=result.event_id)).outcome == "second_payment"
-    [alert] = await Alert.filter(kind="stripe.second_payment")
+    assert result.outcome == "needs_review"
+    assert (await StripeEvent.get(event_id=result.event_id)).outcome == "needs_review"
+    [alert] = await Alert.filter(kind="stripe.needs_review")
     assert alert.severity == AlertSeverity.CRITICAL and "cs_test_second" in alert.text
     assert await Job.filter(kind=PROVISION).count() == 1
+    assert (await Order.get(id=order.id)).status == OrderStatus.PAID
 
 
-async def test_no_payment_required_counts_as_paid(processor, order):
-    result = await processor.process(make_event("checkout.session.completed",
-                                                paid_session(order, payment_status="no_payment_required",
-                                                             amount=0)))
+async def test_no_payment_required_counts_as_paid_only_where_the_package_takes_discounts(db, order):
+    coupon = {**paid_session(order, payment_status="no_payment_required", amount=0),
+              "total_details": {"amount_discount": 2900}}
+    strict = StripeEventProcessor(JobQueue("test"), DEFAULT_PACKAGES)
+    assert (await strict.process(make_event("checkout.session.completed", coupon))).outcome == "needs_review"
+
+    await Order.filter(id=order.id).update(status=OrderStatus.AWAITING_PAYMENT)
+    generous = tuple(replace(p, allow_discounts=True) for p in DEFAULT_PACKAGES)
+    lenient = StripeEventProcessor(JobQueue("test"), generous)
+    result = await lenient.process(make_event("checkout.session.completed", coupon))
     assert result.outcome == "paid" and await Job.filter(kind=PROVISION).count() == 1
 
 
@@ -120,16 +128,16 @@ async def test_a_refund_is_matched_by_metadata_when_the_payment_intent_is_not_ou
     assert await Alert.all().count() == 0
 
 
-async def test_an_event_that_conflicts_with_stored_data_is_kept_for_a_human_not_retried(processor, order):
+async def test_a_session_whose_metadata_names_another_order_is_held_not_applied(processor, order):
     other = await Order.create(customer_id=order.customer_id, package="starter", bot_name="Other",
                                stripe_session_id="cs_test_taken")
     event = make_event("checkout.session.completed", paid_session(order, session_id="cs_test_taken"))
     result = await processor.process(event)
-    assert result.outcome == "needs_attention"
+    assert result.outcome == "needs_review"
     assert (await Order.get(id=order.id)).status == OrderStatus.AWAITING_PAYMENT
-    assert (await Order.get(id=other.id)).status == OrderStatus.AWAITING_PAYMENT
-    assert (await StripeEvent.get(event_id=event["id"])).outcome == "needs_attention"
-    [alert] = await Alert.filter(kind="stripe.needs_attention")
+    assert (await Order.get(id=other.id)).status == OrderStatus.NEEDS_REVIEW
+    assert (await StripeEvent.get(event_id=event["id"])).outcome == "needs_review"
+    [alert] = await Alert.filter(kind="stripe.needs_review")
     assert event["id"] in alert.text and alert.severity == AlertSeverity.CRITICAL
     assert await Job.filter(kind=PROVISION).count() == 0
     again = await processor.process(event)  # Stripe's redelivery: answered, nothing more

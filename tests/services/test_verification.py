@@ -14,19 +14,30 @@ LATER = NOW + timedelta(hours=1)
 CODE = "AbC_123-xyz"
 
 
-@pytest.mark.parametrize(("text", "attempts", "expires_at", "expected"), [
-    (f"/start {CODE}", 0, LATER, StartOutcome.VERIFIED),
-    (f"  /start   {CODE}  ", 0, LATER, StartOutcome.VERIFIED),
-    (f"/start@some_bot {CODE}", 0, LATER, StartOutcome.VERIFIED),
-    (f"/start {CODE}x", 0, LATER, StartOutcome.WRONG_CODE),
-    ("/start", 0, LATER, StartOutcome.WRONG_CODE),
-    ("hello", 0, LATER, StartOutcome.NOT_A_START),
-    ("", 0, LATER, StartOutcome.NOT_A_START),
-    (f"/start {CODE}", 0, NOW, StartOutcome.EXPIRED),
-    (f"/start {CODE}", MAX_ATTEMPTS, LATER, StartOutcome.EXHAUSTED),
+OWNER, STRANGER = 111, 999
+
+
+@pytest.mark.parametrize(("text", "sender", "attempts", "expires_at", "foreign", "expected"), [
+    (f"/start {CODE}", OWNER, 0, LATER, False, StartOutcome.VERIFIED),
+    (f"  /start   {CODE}  ", OWNER, 0, LATER, False, StartOutcome.VERIFIED),
+    (f"/start@some_bot {CODE}", OWNER, 0, LATER, False, StartOutcome.VERIFIED),
+    (f"/start {CODE}", STRANGER, 0, LATER, False, StartOutcome.NOT_THE_OWNER),
+    (f"/start {CODE}x", OWNER, 0, LATER, False, StartOutcome.WRONG_CODE),
+    (f"/start {CODE}x", STRANGER, 0, LATER, False, StartOutcome.WRONG_CODE),
+    ("/start other_orders_code", STRANGER, 0, LATER, True, StartOutcome.FOREIGN_CODE),
+    ("/start", STRANGER, 0, LATER, False, StartOutcome.NO_CODE),
+    ("/start", STRANGER, MAX_ATTEMPTS, LATER, False, StartOutcome.NO_CODE),
+    ("hello", OWNER, 0, LATER, False, StartOutcome.NOT_A_START),
+    ("", OWNER, 0, LATER, False, StartOutcome.NOT_A_START),
+    (f"/start {CODE}", OWNER, 0, NOW, False, StartOutcome.EXPIRED),
+    (f"/start {CODE}x", STRANGER, MAX_ATTEMPTS, LATER, False, StartOutcome.EXHAUSTED),
+    # the limit is the sender's own: a stranger's wrong codes never lock the owner out
+    (f"/start {CODE}", OWNER, 0, LATER, False, StartOutcome.VERIFIED),
 ])
-def test_judge_start(text: str, attempts: int, expires_at, expected: StartOutcome) -> None:
-    assert judge_start(text, CODE, attempts=attempts, expires_at=expires_at, now=NOW) == expected
+def test_judge_start(text: str, sender: int, attempts: int, expires_at, foreign: bool,
+                     expected: StartOutcome) -> None:
+    assert judge_start(text, CODE, sender_id=sender, owner_id=OWNER, sender_attempts=attempts,
+                       expires_at=expires_at, now=NOW, foreign=foreign) == expected
 
 
 def test_codes_fit_a_deep_link_and_do_not_repeat() -> None:

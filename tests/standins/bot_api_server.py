@@ -1,7 +1,8 @@
 """A minimal Telegram Bot API stand-in for instance care: a real aiohttp server on 127.0.0.1.
 
 Reached through TELEGRAM_API_SERVER by the real aiogram client (`services.bot_api.BotApi`). It
-answers `deleteWebhook` and `getMe`, and records every call as (token, method, params).
+answers `deleteWebhook`, `getMe`, and for managed bots `getManagedBotToken` (from `managed_tokens`)
+and `setManagedBotAccessSettings`, and records every call as (token, method, params).
 
     async with BotApiStandIn() as api:
         bot_api = BotApi(api_server=api.base_url)
@@ -27,6 +28,7 @@ class BotApiCall:
 @dataclass
 class BotApiStandIn:
     calls: list[BotApiCall] = field(default_factory=list)
+    managed_tokens: dict[int, str] = field(default_factory=dict)  # managed bot user id -> its token
     base_url: str = ""
     _runner: web.AppRunner | None = None
 
@@ -71,4 +73,12 @@ class BotApiStandIn:
             bot_id = int(token.split(":", 1)[0])
             return web.json_response({"ok": True, "result": {
                 "id": bot_id, "is_bot": True, "first_name": "Agent", "username": f"agent{bot_id}_bot"}})
+        if method == "getManagedBotToken":
+            token_of = self.managed_tokens.get(int(params.get("user_id", 0)))
+            if token_of is None:
+                return web.json_response({"ok": False, "error_code": 400,
+                                          "description": "Bad Request: bot not found"}, status=400)
+            return web.json_response({"ok": True, "result": token_of})
+        if method == "setManagedBotAccessSettings":
+            return web.json_response({"ok": True, "result": True})
         return web.json_response({"ok": False, "error_code": 404, "description": "Not Found"}, status=404)

@@ -48,6 +48,7 @@ DONE = ("Done! Congratulations on your new bot. You will find it at t.me/{userna
         "Use this token to access the HTTP API:\n`{token}`\nKeep your token secure and store it safely, "
         "it can be used by anyone to control your bot.\n\nFor a description of the Bot API, see this "
         "page: https://core.telegram.org/bots/api")
+MYBOTS = "Choose a bot from the list below:"
 CHOOSE_TOKEN = "Choose a bot to generate a new token."
 TOKEN_REPLY = ("You can use this token to access HTTP API:\n`{token}`\n\nFor a description of the Bot "
                "API, see this page: https://core.telegram.org/bots/api")
@@ -239,6 +240,9 @@ class ScriptedTelegram:
                 return BOT_LIMIT
             self.state[phone] = {"command": "newbot", "step": "name"}
             return ASK_NAME
+        if command == "/mybots":
+            owned = self.bots_of(phone)
+            return MYBOTS + " ".join(owned) if owned else "You have currently no bots."
         if command == "/cancel":
             return CANCELLED.format(command=previous) if previous else NOTHING_TO_CANCEL
         choose = {"/token": ("token", CHOOSE_TOKEN), "/deletebot": ("delete", CHOOSE_DELETE),
@@ -270,10 +274,17 @@ class ScriptedTelegram:
 
 
 @dataclass
+class FakeButton:
+    text: str
+
+
+@dataclass
 class FakeMessage:
-    """The parts of telethon's Message the app reads: `.text` (markdown) and `.raw_text` (plain)."""
+    """The parts of telethon's Message the app reads: `.text` (markdown), `.raw_text` (plain) and
+    `.buttons` (rows of inline buttons, as /mybots answers)."""
 
     text: str
+    buttons: list[list[FakeButton]] | None = None
 
     @property
     def raw_text(self) -> str:
@@ -282,6 +293,14 @@ class FakeMessage:
     @property
     def message(self) -> str:
         return self.raw_text
+
+
+def as_message(reply: str) -> FakeMessage:
+    """BotFather's reply as Telethon shows it: /mybots lists the bots as buttons, one row per bot."""
+    if reply.startswith(MYBOTS):
+        names = reply[len(MYBOTS):].split()
+        return FakeMessage(MYBOTS, [[FakeButton(f"@{name}")] for name in names])
+    return FakeMessage(reply)
 
 
 class ScriptedConversation:
@@ -326,7 +345,7 @@ class ScriptedConversation:
             # Telethon raises asyncio.TimeoutError when the reply does not come in time
             await asyncio.sleep(timeout if timeout is not None else self.timeout)
             raise TimeoutError()
-        return FakeMessage(reply)
+        return as_message(reply)
 
 
 class ScriptedClient:

@@ -30,7 +30,7 @@ import aiohttp
 from aiohttp import web
 from telethon import errors
 
-from tests.standins.botfather import FakeMessage, ScriptedTelegram, SimulatedCrash
+from tests.standins.botfather import FakeMessage, ScriptedTelegram, SimulatedCrash, as_message
 
 _ALLOWED_ERROR_MODULES = ("telethon.errors", "builtins", "tests.standins.botfather")
 
@@ -276,4 +276,4 @@ class RemoteConversation:
             raise TimeoutError()
         if self.client.remote.on_reply is not None:
             self.client.remote.on_reply(reply)
-        return FakeMessage(reply)
+        return as_message(reply)

@@ -127,7 +127,8 @@ async def test_paid_event_flows_through_a_self_managed_app_on_sqlite(tmp_path):
         from models import Customer
 
         customer = await Customer.create(telegram_id=1)
-        order = await Order.create(customer=customer, package="starter", bot_name="x")
+        order = await Order.create(customer=customer, package="starter", bot_name="x",
+                                   stripe_session_id="cs_test_web_app")
         status, body = await server.post_event(make_event("checkout.session.completed", paid_session(order)))
         assert (status, body["outcome"]) == (200, "paid")
 
@@ -149,7 +150,8 @@ async def test_on_sqlite_a_writer_in_another_process_delays_the_webhook_but_does
         from models import Customer
 
         customer = await Customer.create(telegram_id=1)
-        order = await Order.create(customer=customer, package="starter", bot_name="x")
+        order = await Order.create(customer=customer, package="starter", bot_name="x",
+                                   stripe_session_id="cs_test_web_app")
         # e.g. a worker process in the middle of a write transaction on the same file
         holder = await asyncio.create_subprocess_exec(
             sys.executable, "-c", LOCK_HOLDER, url[len("sqlite://"):], "0.8", stdout=asyncio.subprocess.PIPE)

@@ -156,6 +156,10 @@ class TelegramTestUser:
         async with self.session.post(f"{self.base_url}{path}", json=body) as response:
             assert response.status == 200, await response.text()
 
+    async def block_bot(self) -> None:
+        """This user blocks the bot: from now on its messages to them fail with 403, as on Telegram."""
+        await self._post("/meetmatt/block", {"token": self.token, "chat_id": self.chat["id"]})
+
     async def send(self, text: str | None = None, **extra: Any) -> None:
         message: dict[str, Any] = {
             "botToken": self.token,

@@ -9,7 +9,9 @@
 // plus: setWebhook/answerCallbackQuery/edit* answer `true` like Telegram, an edit without reply_markup
 // removes the inline keyboard (as Telegram does), setMyCommands/getMyCommands/deleteMyCommands and
 // getWebhookInfo exist, bot messages carry `from` and a date in seconds.
-// Test-only inspection routes live under /meetmatt/ (bot messages per chat, commands, webhook).
+// Test-only inspection routes live under /meetmatt/ (bot messages per chat, commands, webhook), and
+// POST /meetmatt/block {token, chat_id} makes that bot's messages to that chat fail with 403 as for a
+// user who blocked the bot.
 //
 // Usage: node launcher.js [--port N] [--host H]; prints "LISTENING <port>" once ready.
 
@@ -128,6 +130,23 @@ function messageResult(stored) {
 const app = express();
 app.use(express.json({ limit: '5mb' }));
 app.use(express.urlencoded({ extended: true, limit: '5mb' }));
+
+// a user who blocked a bot: Telegram answers that bot's messages to them with 403 (POST /meetmatt/block)
+const blocked = new Set();
+const TO_A_CHAT = new Set(['sendMessage', 'sendPhoto', 'sendDocument', 'editMessageText',
+  'editMessageReplyMarkup', 'copyMessage', 'forwardMessage']);
+app.all('/bot:token/:method', (req, res, next) => {
+  const b = body(req);
+  if (TO_A_CHAT.has(req.params.method) && blocked.has(`${req.params.token}:${b.chat_id}`)) {
+    res.status(403).json({ ok: false, error_code: 403, description: 'Forbidden: bot was blocked by the user' });
+    return;
+  }
+  next();
+});
+app.post('/meetmatt/block', (req, res) => {
+  blocked.add(`${req.body.token}:${req.body.chat_id}`);
+  res.json({ ok: true, result: true });
+});
 
 app.all('/bot:token/getMe', (req, res) => res.json({ ok: true, result: botUser(req.params.token) }));
 
