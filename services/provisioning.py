@@ -38,6 +38,7 @@ from services import job_kinds, progress
 from services.alerts import raise_alert
 from services.bot_api import BotApi
 from services.bot_making import POOL_WAIT_REASON, BotMaker, CreatedBot, PoolWait, username_candidates
+from services.customer_notices import notify_act, notify_live
 from services.host_keys import HostKeyPair
 from services.jobs import Claimed, JobQueue, utcnow
 from services.logging_setup import secrets as log_secrets
@@ -271,8 +272,10 @@ class ProvisioningSaga:
         verification = await self.d.verifier.issue(instance)
         order.status = OrderStatus.AWAITING_VERIFICATION
         await order.save(update_fields=["status", "updated_at"])
-        await self.d.progress.report(order.id, progress.VERIFY,
-                                     detail=deep_link(instance.bot_username, verification.code))
+        link = deep_link(instance.bot_username, verification.code)
+        await self.d.progress.report(order.id, progress.VERIFY, detail=link)
+        # the customer must act now: a NEW message notifies them (an edit would not)
+        await notify_act(self.d.queue, order.id, order.customer.telegram_id, instance.bot_username, link)
         await self.d.queue.save_step(claimed, "verification", {"verification_id": verification.id})
 
     async def _await_verification(self, claimed: Claimed, order: Order, instance: Instance) -> int:
@@ -338,6 +341,7 @@ class ProvisioningSaga:
         if order.paid_at is not None:
             observe_payment_to_live((now - order.paid_at).total_seconds())
         await self.d.progress.report(order.id, progress.LIVE)
+        await notify_live(self.d.queue, order.id, order.customer.telegram_id, instance.bot_username)
 
     async def _renew(self, claimed: Claimed, order: Order, package: Package) -> None:
         instance = await Instance.get(id=order.renews_id)

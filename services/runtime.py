@@ -158,6 +158,7 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
     from services.account_pool import handle_account_check
     from services.alert_delivery import AlertDelivery, handle_deliver_alert
     from services.bootstrap import render_user_data, wait_bootstrapped
+    from services.customer_notices import remind_unused_links
     from services.ec2_fleet import Ec2Fleet
     from services.host_keys import generate_host_key
     from services.instance_care import InstanceCare, claim_warm_instance
@@ -262,6 +263,8 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
             Sweep("accounts", 600 * sweep_scale, check_accounts),
             # an account put back in service (accounts enable, /accounts) resumes waiting orders soon
             Sweep("pool_waiters", 60 * sweep_scale, wake_pool_waiters),
+            # a paid customer who has not opened their ownership link yet is reminded, with the button
+            Sweep("link_reminders", 300 * sweep_scale, lambda: remind_unused_links(queue)),
             *care.sweeps(health_interval=300 * sweep_scale, expiry_interval=600 * sweep_scale,
                          warm_pool_interval=60 * sweep_scale),
         ]

@@ -51,6 +51,7 @@ async def drive_order_to_live(stack: Stack, customer: TelegramTestUser, web_port
             return (await Order.get(id=order.id)).status == OrderStatus.ACTIVE
         await wait_until(live, 60, "the order to be active")
         await customer.wait_text("Your agent is live", timeout=10)
+        await customer.wait_text("Manage it", timeout=10)  # the NEW "live" message, queued last
     finally:
         await new_bot.close()
     return order
@@ -85,13 +86,23 @@ async def test_one_order_from_chat_to_live_agent(stack: Stack) -> None:
     assert tags["meetmatt:order"] == str(order.id)
     assert [u for _, u in stack.botfather.created] == [instance.bot_username]
 
-    # ONE progress message, edited through every step
+    # ONE progress message, edited through every step, and exactly two NEW messages beside it after
+    # payment (Telegram notifies on new messages only): "your turn" with the link, then "live"
     messages = await customer.messages()
-    progress_messages = [m for m in messages if "▰" in m.text]
+    pay_index = next(i for i, m in enumerate(messages) if any("Pay" in b["text"] for b in m.buttons))
+    after_payment = messages[pay_index + 1:]
+    progress_messages = [m for m in after_payment if "▰" in m.text]
     assert len(progress_messages) == 1
     assert progress_messages[0].message_id == order.progress_message_id
     assert progress_messages[0].edited >= 4
     assert "Your agent is live" in progress_messages[0].text
+    notices = [m for m in after_payment if m.message_id != order.progress_message_id]
+    assert len(notices) == 2, [m.text for m in notices]
+    act, live = notices
+    assert "Your turn" in act.text and "?start=" in act.buttons[0]["url"]
+    assert act.buttons[0]["url"].startswith(f"https://t.me/{instance.bot_username}?start=")
+    assert "is live" in live.text and live.buttons == [
+        {"text": "Open your agent", "url": f"https://t.me/{instance.bot_username}"}]
 
     # the admin chat was told nothing bad
     bad = await Alert.filter(severity__in=[AlertSeverity.WARNING, AlertSeverity.CRITICAL]).all()
