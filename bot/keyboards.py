@@ -33,6 +33,7 @@ from bot.callbacks import (
 )
 from bot.i18n import LANGUAGES, current_locale
 from models import AccountStatus, Instance, InstanceStatus, OrderStatus, TelegramAccount
+from services.notifications import ACTION_PREFIX, RENEW_ACTION
 from services.packages import Package
 
 MANAGED_REQUEST_ID = 1
@@ -59,11 +60,22 @@ def languages() -> InlineKeyboardMarkup:
     return b.as_markup()
 
 
+def service_button(label: str, target: str) -> InlineKeyboardButton:
+    """A button a service asked for: a URL, or an in-chat action (`services.notifications.action`)
+    mapped to this bot's own callback data."""
+    if target.startswith(ACTION_PREFIX):
+        name, _, arg = target.removeprefix(ACTION_PREFIX).partition(":")
+        if name == RENEW_ACTION and arg.isdigit():
+            return InlineKeyboardButton(text=label, callback_data=RenewCb(instance_id=int(arg)).pack())
+        raise ValueError(f"unknown button action {name!r}")
+    return InlineKeyboardButton(text=label, url=target)
+
+
 def url_buttons(buttons: list[tuple[str, str]] | None) -> InlineKeyboardMarkup | None:
     if not buttons:
         return None
     return InlineKeyboardMarkup(
-        inline_keyboard=[[InlineKeyboardButton(text=label, url=url)] for label, url in buttons]
+        inline_keyboard=[[service_button(label, target)] for label, target in buttons]
     )
 
 

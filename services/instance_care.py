@@ -41,7 +41,7 @@ from services.job_kinds import (
 )
 from services.jobs import Claimed, JobQueue, utcnow
 from services.logging_setup import redact, secrets
-from services.notifications import queue_customer_message
+from services.notifications import RENEW_ACTION, action, queue_customer_message
 from services.ssh import SshConnector, SshError, SshSession
 
 log = logging.getLogger(__name__)
@@ -167,6 +167,12 @@ def reminder_text(instance: Instance, days_left: int) -> str:
     days = "1 day" if days_left <= 1 else f"{days_left} days"
     return (f"⏰ Your agent {_bot(instance)} expires on <b>{when}</b> (in {days}). "
             f"Renew with /renew to keep it running.")
+
+
+def renew_buttons(instance: Instance) -> list[tuple[str, str]]:
+    """An expiry message carries its one-tap Renew, like the ownership link's reminders."""
+    label = f"Renew @{instance.bot_username}" if instance.bot_username else "Renew"
+    return [(label, action(RENEW_ACTION, instance.id))]
 
 
 def stopped_text(instance: Instance, grace_days: int) -> str:
@@ -501,7 +507,7 @@ class InstanceCare:
         days_left = max(1, int((instance.expires_at - now).total_seconds() // 86400) + 1)
         key = f"expiry_reminder:{instance.id}:{instance.expires_at.isoformat()}:{threshold}"
         await queue_customer_message(self.queue, chat_id, reminder_text(instance, min(days_left, threshold)),
-                                     key=key)
+                                     key=key, buttons=renew_buttons(instance))
         await Instance.filter(id=instance.id).update(reminded_at=now, updated_at=now)
         return True
 
@@ -517,6 +523,7 @@ class InstanceCare:
         if chat_id is not None:
             assert instance.expires_at is not None
             await queue_customer_message(self.queue, chat_id, stopped_text(instance, grace.days),
+                                         buttons=renew_buttons(instance),
                                          key=f"expired:{instance.id}:{instance.expires_at.isoformat()}")
         log.info("instance expired and stopped", extra={"instance_id": instance.id})
 

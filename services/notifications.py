@@ -11,12 +11,22 @@ from typing import Any, Protocol
 from services.job_kinds import NOTIFY_CUSTOMER
 from services.jobs import JobQueue
 
+ACTION_PREFIX = "action:"
+RENEW_ACTION = "renew"
+
+
+def action(name: str, arg: int | str) -> str:
+    """A button target that is not a URL but an action in the Meet Matt chat (the bot maps it to
+    its callback data), e.g. `action(RENEW_ACTION, instance_id)`."""
+    return f"{ACTION_PREFIX}{name}:{arg}"
+
 
 class Messenger(Protocol):
     """What services need from a Telegram bot: send a message, edit one in place."""
 
     async def send(self, chat_id: int, text: str, buttons: list[tuple[str, str]] | None = None) -> int:
-        """Send HTML text (user-typed values already escaped); buttons are (label, url). Returns id."""
+        """Send HTML text (user-typed values already escaped); buttons are (label, url or `action(...)`).
+        Returns the message id."""
         ...
 
     async def edit(self, chat_id: int, message_id: int, text: str,

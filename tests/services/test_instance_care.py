@@ -263,7 +263,11 @@ async def test_expiry_reminds_once_per_threshold_before_the_end(rig: Rig) -> Non
     # a day later the 1-day threshold is crossed: one more reminder
     later = await rig.care.sweep_expiry(now=utcnow() + timedelta(days=1, hours=18))
     assert later.reminded == [instance.id]
-    assert await Job.filter(kind=NOTIFY_CUSTOMER).count() == 2
+    reminders = await Job.filter(kind=NOTIFY_CUSTOMER).order_by("id")
+    assert len(reminders) == 2
+    # each reminder re-sends the one-tap Renew (the bot maps the action to its Renew button)
+    for reminder in reminders:
+        assert reminder.payload["buttons"] == [["Renew @ada_agent_bot", f"action:renew:{instance.id}"]]
 
 
 async def test_expiry_stops_the_server_then_terminates_it_after_the_grace_period(rig: Rig) -> None:
