@@ -25,6 +25,12 @@ class MyBotsCb(CallbackData, prefix="mb"):
     page: int = 0
 
 
+class AgentCb(CallbackData, prefix="ag"):
+    action: str  # show | restart | persona
+    instance_id: int
+    page: int = 0  # the /mybots page to go back to
+
+
 class RenewCb(CallbackData, prefix="r"):
     instance_id: int
 

@@ -16,9 +16,10 @@ from aiogram.types import (
 )
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot import texts
+from bot import agent_texts, texts
 from bot.callbacks import (
     AccountCb,
+    AgentCb,
     EditCb,
     InstanceCb,
     InstanceListCb,
@@ -192,6 +193,24 @@ def my_bots_page(rows: list[tuple[str, str | None, Any]], page: int,
         b.row(*nav)
     markup = b.as_markup()
     return markup if markup.inline_keyboard else None
+
+
+def agent_page(instance: Instance, *, page: int, renewable: bool) -> InlineKeyboardMarkup:
+    """One agent's buttons in /mybots: open, restart, persona, renew, back to the list."""
+    b = InlineKeyboardBuilder()
+    if instance.bot_username:
+        b.row(InlineKeyboardButton(text=texts.BTN_OPEN_BOT.format(username=instance.bot_username),
+                                   url=f"https://t.me/{instance.bot_username}"))
+    def action(name: str) -> str:
+        return AgentCb(action=name, instance_id=instance.id, page=page).pack()
+
+    b.row(InlineKeyboardButton(text=agent_texts.btn_restart(), callback_data=action("restart")),
+          InlineKeyboardButton(text=agent_texts.btn_persona(), callback_data=action("persona")))
+    if renewable:
+        b.row(InlineKeyboardButton(text=texts.BTN_RENEW_SHORT,
+                                   callback_data=RenewCb(instance_id=instance.id).pack()))
+    b.row(InlineKeyboardButton(text=agent_texts.btn_all_agents(), callback_data=MyBotsCb(page=page).pack()))
+    return b.as_markup()
 
 
 def open_bot(instance: Instance, renewable: bool,

@@ -14,3 +14,7 @@ class OrderForm(StatesGroup):
 
 class SupportForm(StatesGroup):
     question = State()
+
+
+class PersonaForm(StatesGroup):
+    text = State()

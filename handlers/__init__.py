@@ -9,7 +9,7 @@ from aiogram import Router
 from bot.filters import IsAdmin
 from config import Settings
 from handlers.admin import accounts, instances, orders, stats, support
-from handlers.customer import fallback, language, mybots, order, start
+from handlers.customer import agent, fallback, language, mybots, order, start
 from handlers.customer import support as customer_support
 
 
@@ -20,5 +20,5 @@ def get_routers(settings: Settings) -> list[Router]:
     admin.message.filter(is_admin)
     admin.callback_query.filter(is_admin)
     admin.include_routers(*(m.router.build() for m in (support, accounts, instances, orders, stats)))
-    customer = [m.router.build() for m in (start, order, mybots, customer_support, language, fallback)]
+    customer = [m.router.build() for m in (start, order, mybots, agent, customer_support, language, fallback)]
     return [admin, *customer]

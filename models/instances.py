@@ -34,6 +34,9 @@ class Instance(Model):
     last_health_at = fields.DatetimeField(null=True)
     last_health = fields.JSONField(null=True)
     repair_attempts = fields.IntField(default=0)
+    # the customer's persona for their agent (set in /mybots), written into its config at activation
+    persona_name = fields.CharField(max_length=32, null=True)
+    persona_prompt = fields.TextField(null=True)
     created_at = fields.DatetimeField(auto_now_add=True)
     updated_at = fields.DatetimeField(auto_now=True)
 

@@ -175,6 +175,15 @@ def renew_buttons(instance: Instance) -> list[tuple[str, str]]:
     return [(label, action(RENEW_ACTION, instance.id))]
 
 
+def restarted_text(instance: Instance) -> str:
+    return f"✅ {_bot(instance)} restarted and is live again."
+
+
+def restart_failed_text(instance: Instance) -> str:
+    return (f"{_bot(instance)} did not come back after the restart. Our team has been alerted and is "
+            f"on it; you don't need to do anything.")
+
+
 def stopped_text(instance: Instance, grace_days: int) -> str:
     return (f"Your agent {_bot(instance)} has expired and is paused. Renew with /renew within "
             f"{grace_days} days to bring it back; after that its server is deleted for good.")
@@ -243,7 +252,13 @@ class InstanceCare:
         await self.check_instance(instance, force=True)
 
     async def handle_restart(self, claimed: Claimed) -> None:
-        await self.restart(int(claimed.job.payload["instance_id"]))
+        instance_id = int(claimed.job.payload["instance_id"])
+        restarted = await self.restart(instance_id)
+        chat_id = claimed.job.payload.get("notify_chat_id")
+        if chat_id:  # the owner pressed Restart in /mybots: tell them how it went
+            instance = await Instance.get(id=instance_id)
+            text = restarted_text(instance) if restarted else restart_failed_text(instance)
+            await queue_customer_message(self.queue, int(chat_id), text, key=f"restart_done:{claimed.job.id}")
 
     async def handle_terminate(self, claimed: Claimed) -> None:
         payload = claimed.job.payload
@@ -390,7 +405,7 @@ class InstanceCare:
     # --- admin actions -------------------------------------------------------------------------
 
     async def restart(self, instance_id: int) -> bool:
-        """Restart the gateway on admin request; alert the admins with the outcome."""
+        """Restart the gateway (an admin's or the owner's request); alert the admins with the outcome."""
         instance = await Instance.get(id=instance_id)
         try:
             async with await self.ssh.connect(instance.public_ip, instance.host_key_public,

@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 NAME_MAX = 64
 USERNAME_MIN, USERNAME_MAX = 5, 32
 DESCRIPTION_MAX = 512
+PERSONA_NAME_MAX = 32
+PERSONA_PROMPT_MAX = 1000
 AVATAR_MIN_SIDE = 150  # px; Telegram shows bot pictures at 160 px and up
 AVATAR_MAX_SIDE = 10_000
 AVATAR_MAX_BYTES = 5 * 1024 * 1024
@@ -90,6 +92,8 @@ _HIDDEN = {
                    "Please type it again without them."),
     "description": N_("The description contains invisible or control characters ({chars}). "
                       "Please type it again without them."),
+    "persona": N_("The persona contains invisible or control characters ({chars}). "
+                  "Please type it again without them."),
 }
 
 
@@ -152,6 +156,28 @@ def validate_description(raw: str | None) -> Checked:
     if problem := _hidden_problem(text, "description", allow_newlines=True):
         return problem
     return Checked(value=text)
+
+
+def validate_persona(raw: str | None) -> tuple[Checked, Checked]:
+    """A persona as one message: the first line is the agent's name (1-32 characters), the rest
+    its instructions (up to 1,000 characters, line breaks allowed). Returns (name, instructions);
+    the first one refused carries the reason."""
+    text = (raw or "").strip()
+    if problem := _hidden_problem(text, "persona", allow_newlines=True):
+        return problem, Checked()
+    name, _, prompt = text.partition("\n")
+    name, prompt = name.strip(), prompt.strip()
+    if not name:
+        return Checked(problem=N_("The persona is empty. Send the agent's name on the first line and "
+                                  "how it should behave below.")), Checked()
+    if len(name) > PERSONA_NAME_MAX:
+        return Checked(problem=N_("The name (first line) is {length} characters long; the limit is {limit}."),
+                       params={"length": len(name), "limit": PERSONA_NAME_MAX}), Checked()
+    if len(prompt) > PERSONA_PROMPT_MAX:
+        return Checked(value=name), Checked(
+            problem=N_("The instructions are {length} characters long; the limit is {limit}."),
+            params={"length": len(prompt), "limit": PERSONA_PROMPT_MAX})
+    return Checked(value=name), Checked(value=prompt)
 
 
 def validate_avatar(width: int, height: int, file_size: int | None) -> Checked:

@@ -8,8 +8,8 @@ from aiogram import F
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
-from bot import keyboards, texts
-from bot.callbacks import MenuCb, MyBotsCb, RenewCb
+from bot import agent_texts, keyboards, texts
+from bot.callbacks import AgentCb, MenuCb, MyBotsCb, RenewCb
 from bot.i18n import money
 from bot.routing import RouterTemplate
 from config import Settings
@@ -60,6 +60,9 @@ async def my_bots_page(customer: Customer, page: int) -> tuple[str, Any]:
             if item.status in RENEWABLE:
                 rows.append((texts.BTN_RENEW.format(username=item.bot_username or item.id), None,
                              RenewCb(instance_id=item.id).pack()))
+            if item.bot_username and not link:  # restart, persona, payments: on the agent's own page
+                rows.append((agent_texts.btn_manage(item.bot_username), None,
+                             AgentCb(action="show", instance_id=item.id, page=page).pack()))
         else:
             blocks.append(texts.my_open_order(item))
             if item.status == OrderStatus.AWAITING_PAYMENT and item.checkout_url:

@@ -1,0 +1,91 @@
+"""One agent's page in /mybots (the same message, edited): health, persona, payments, and the
+owner's buttons Restart, Persona and Renew. Every press checks the agent is the presser's own."""
+
+from __future__ import annotations
+
+from aiogram import F
+from aiogram.filters import StateFilter
+from aiogram.fsm.context import FSMContext
+from aiogram.types import CallbackQuery, Message
+
+from bot import agent_texts, keyboards, texts
+from bot.callbacks import AgentCb
+from bot.routing import RouterTemplate
+from bot.states import PersonaForm
+from models import Customer, Instance
+from services import agent_controls
+from services.jobs import JobQueue
+from services.orders import RENEWABLE
+from services.validation import validate_persona
+
+router = RouterTemplate("customer.agent")
+NOT_COMMAND = ~F.text.startswith("/")
+
+
+async def agent_page(instance: Instance, page: int) -> tuple[str, object]:
+    line = await agent_controls.health_line(instance)
+    orders = await agent_controls.payments_of(instance)
+    return (agent_texts.agent_page(instance, line, orders),
+            keyboards.agent_page(instance, page=page, renewable=instance.status in RENEWABLE))
+
+
+@router.callback_query(AgentCb.filter(F.action == "show"))
+async def show_agent(callback: CallbackQuery, callback_data: AgentCb, customer: Customer) -> None:
+    instance = await agent_controls.owned_instance(customer, callback_data.instance_id)
+    if instance is None:
+        await callback.answer(agent_texts.restart_answer(agent_controls.RestartOutcome.NOT_FOUND),
+                              show_alert=True)
+        return
+    await callback.answer()
+    text, markup = await agent_page(instance, callback_data.page)
+    await callback.message.edit_text(text, reply_markup=markup)
+
+
+@router.callback_query(AgentCb.filter(F.action == "restart"))
+async def restart_agent(callback: CallbackQuery, callback_data: AgentCb, customer: Customer,
+                        queue: JobQueue) -> None:
+    outcome = await agent_controls.request_restart(queue, customer, callback_data.instance_id)
+    await callback.answer(agent_texts.restart_answer(outcome),
+                          show_alert=outcome != agent_controls.RestartOutcome.QUEUED)
+    if outcome == agent_controls.RestartOutcome.NOT_FOUND:
+        return
+    instance = await agent_controls.owned_instance(customer, callback_data.instance_id)
+    if instance is not None:  # the health line now says "restarting"
+        text, markup = await agent_page(instance, callback_data.page)
+        await callback.message.edit_text(text, reply_markup=markup)
+
+
+@router.callback_query(AgentCb.filter(F.action == "persona"))
+async def ask_persona(callback: CallbackQuery, callback_data: AgentCb, customer: Customer,
+                      state: FSMContext) -> None:
+    instance = await agent_controls.owned_instance(customer, callback_data.instance_id)
+    if instance is None:
+        await callback.answer(agent_texts.restart_answer(agent_controls.RestartOutcome.NOT_FOUND),
+                              show_alert=True)
+        return
+    await callback.answer()
+    await state.set_state(PersonaForm.text)
+    await state.update_data(persona_instance_id=instance.id)
+    await callback.message.answer(agent_texts.ask_persona(instance))
+
+
+@router.message(StateFilter(PersonaForm.text), F.text, NOT_COMMAND)
+async def persona_typed(message: Message, state: FSMContext, customer: Customer, queue: JobQueue) -> None:
+    name, prompt = validate_persona(message.text)
+    refused = name if not name.ok else prompt if not prompt.ok else None
+    if refused is not None:
+        await message.answer(texts.refused(refused))  # the state stays: they can send it again
+        return
+    instance_id = (await state.get_data()).get("persona_instance_id")
+    instance = await agent_controls.owned_instance(customer, int(instance_id or 0))
+    await state.clear()
+    if instance is None:
+        await message.answer(agent_texts.restart_answer(agent_controls.RestartOutcome.NOT_FOUND))
+        return
+    pushed = await agent_controls.save_persona(queue, instance, name.value, prompt.value)
+    await message.answer(agent_texts.persona_saved(name.value, pushed))
+
+
+@router.message(StateFilter(PersonaForm.text), ~F.text)
+async def persona_not_text(message: Message) -> None:
+    await message.answer(agent_texts.persona_as_text())
