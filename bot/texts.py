@@ -146,14 +146,15 @@ CANCEL_RETURN = N_(
 
 HELP = N_(
     "<b>How it works</b>\n"
-    "1. /new: choose a package, a name, a username, a description and a picture for your bot.\n"
+    "1. /new: choose a package, a name and a username for your bot (a description and a picture are "
+    "optional, under ✏️ Edit).\n"
     "2. Pay with the secure Stripe link.\n"
     "3. I create your bot and your server, and show the progress in one message.\n"
     "4. Open your new bot with the link I send and press Start: that proves it's yours.\n"
     "5. Your agent is live. Only you can talk to it.\n\n"
     "<b>Commands</b>\n"
     "/new – order an agent\n"
-    "/mybots – your agents, their status and expiry\n"
+    "/mybots – your agents: health, restart, persona, payments, renew\n"
     "/renew – pay for another term\n"
     "/cancel – stop the current step\n"
     "/support – ask us anything\n"

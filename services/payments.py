@@ -175,6 +175,9 @@ class PaymentsService:
             }],
             "metadata": metadata,
             "payment_intent_data": {"metadata": metadata},
+            # a receipt the customer can keep: Stripe issues a paid invoice (PDF, e-mailed) after payment
+            "invoice_creation": {"enabled": True, "invoice_data": {
+                "description": f"Meet Matt: {product}"[:500], "metadata": metadata}},
             "client_reference_id": str(order.id),
             "success_url": success_url,
             "cancel_url": cancel_url,

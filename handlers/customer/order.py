@@ -1,4 +1,5 @@
-"""/new: the order dialogue. package → name → username → description → picture → summary → pay.
+"""/new: the order dialogue. package → name → username → summary → pay (description and picture:
+optional, from the summary's Edit).
 
 Each step validates with a specific reason. From the summary, Edit jumps back to one step and
 returns to the summary afterwards. With BOT_CREATION_MODE managed/auto the username step also offers
@@ -124,11 +125,13 @@ async def _show_summary(
     await _say(message, texts.summary(data, package), keyboards.confirm(), edit=edit)
 
 
+# the shortest way to pay: package, name, username, then the summary. A description and a picture
+# are optional (✏️ Edit in the summary); the agent's persona is set after go-live, in /mybots
 STEP_AFTER = {
     "package": _ask_name,
     "name": _ask_username,
-    "username": _ask_description,
-    "description": _ask_avatar,
+    "username": _show_summary,
+    "description": _show_summary,
     "avatar": _show_summary,
 }
 ASK = {
@@ -280,8 +283,12 @@ async def _accept_managed_bot(
         if message is not None:
             await _next(message, state, settings, "username")
         else:  # the update carries no chat message to answer: write to the owner's private chat
-            await bot.send_message(owner.id, texts.ASK_DESCRIPTION, reply_markup=keyboards.skip())
-            await state.set_state(OrderForm.description)
+            data = await state.get_data()
+            await state.update_data(editing=False)
+            await state.set_state(OrderForm.confirm)
+            package = find_package(settings.packages, str(data.get("package")))
+            await bot.send_message(owner.id, texts.summary({**data, "bot_username": username}, package),
+                                   reply_markup=keyboards.confirm())
         return
     if state is not None and (await state.get_data()).get("managed_bot_id") == bot_user.id:
         return

@@ -21,9 +21,7 @@ async def order_until_summary(user: TelegramTestUser, name: str = "Tom's Helper"
     await user.tap(texts.BTN_ORDER, texts.ASK_PACKAGE)
     await user.tap("Starter", "display name")
     await user.say(name, "Free suggestion")
-    await user.say("tom_helper_bot", "short description")
-    await user.say("Plans my week", "Send a photo")
-    await user.tap(texts.BTN_SKIP, "Is everything right?")
+    await user.say("tom_helper_bot", "Is everything right?")
 
 
 async def test_customer_orders_up_to_a_real_checkout_url(live_bot: LiveBot) -> None:  # noqa: F811
@@ -38,11 +36,14 @@ async def test_customer_orders_up_to_a_real_checkout_url(live_bot: LiveBot) -> N
         assert (order.bot_name, order.bot_username, order.description) == (
             "Tom's Helper",
             "tom_helper_bot",
-            "Plans my week",
+            "",  # not asked before paying: optional (Edit), the agent's persona comes after go-live
         )
         session = live_bot.stripe.sessions[order.stripe_session_id]
         assert session["metadata"]["order_id"] == str(order.id)
         assert session["metadata"]["userId"] == str(alice.user["id"])
+        # the receipt: Stripe is asked to issue an invoice for the payment
+        assert session["invoice_creation"]["enabled"] is True
+        assert session["invoice_creation"]["invoice_data"]["metadata"]["order_id"] == str(order.id)
         assert session["success_url"] == f"https://t.me/MeetMattTestBot?start=paid_{order.id}"
         assert (await Customer.get(telegram_id=alice.user["id"])).full_name == "Alice"
     finally:
@@ -184,9 +185,7 @@ async def test_hostile_input_is_refused_or_shown_escaped_and_nothing_crashes(
                 assert "Please try again" in refusal.text
                 continue
             await eve.say(name, "Free suggestion")
-            await eve.say("eve_test_bot", "short description")
-            await eve.say(name[:512], "Send a photo")
-            summary = await eve.tap(texts.BTN_SKIP, "Is everything right?")
+            summary = await eve.say("eve_test_bot", "Is everything right?")
             escaped = texts.esc(name)
             assert f"Name: <b>{escaped}</b>" in summary.text
             assert "<script>" not in summary.text

@@ -5,6 +5,8 @@ and the agent goes live answering only them. Runs on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import json5
 
 from bot import texts
@@ -17,15 +19,27 @@ from tests.standins.telegram import TelegramTestUser
 CUSTOMER_ID = 920_001
 
 
+ORDER_INPUTS: list[str] = []  # what the customer typed or tapped in the last order_and_get_pay_url
+
+
 async def order_and_get_pay_url(customer: TelegramTestUser) -> str:
-    await customer.say("/start", "Hi ")
-    await customer.tap(texts.BTN_ORDER, texts.ASK_PACKAGE)
-    await customer.tap("Starter", "display name")
-    await customer.say("Ann's Agent", "Free suggestion")
-    await customer.say("ann_agent_bot", "short description")
-    await customer.say("Keeps my diary", "Send a photo")
-    await customer.tap(texts.BTN_SKIP, "Is everything right?")
-    pay = await customer.tap(texts.BTN_CONFIRM.split()[1], "is ready")
+    ORDER_INPUTS.clear()
+
+    async def say(text: str, expect: str) -> None:
+        ORDER_INPUTS.append(text)
+        await customer.say(text, expect)
+
+    async def tap(button: str, expect: str) -> Any:
+        ORDER_INPUTS.append(f"[{button}]")
+        return await customer.tap(button, expect)
+
+    await say("/start", "Hi ")
+    await tap(texts.BTN_ORDER, texts.ASK_PACKAGE)
+    await tap("Starter", "display name")
+    await say("Ann's Agent", "Free suggestion")
+    await say("ann_agent_bot", "Is everything right?")
+    pay = await tap(texts.BTN_CONFIRM.split()[1], "is ready")
+    ORDER_INPUTS.append("[Pay]")  # the URL button that opens Stripe's page
     return pay.button("Pay")["url"]
 
 
@@ -66,6 +80,8 @@ async def test_one_order_from_chat_to_live_agent(stack: Stack) -> None:
     order = await Order.get(id=order.id)
     instance = await Instance.get(order_id=order.id)
     assert order.status == OrderStatus.ACTIVE and order.paid_at is not None
+    # /start -> paid in at most 7 inputs: description and picture come after go-live (or via Edit)
+    assert len(ORDER_INPUTS) == 7, ORDER_INPUTS
     assert instance.status == InstanceStatus.ACTIVE and instance.owner_telegram_id == CUSTOMER_ID
     assert instance.expires_at is not None
     job = await Job.get(kind="provision")

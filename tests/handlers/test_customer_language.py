@@ -8,7 +8,7 @@ import re
 from aiogram.types import PhotoSize
 
 from bot import texts
-from bot.callbacks import LanguageCb, MenuCb, OrderCb, PackageCb
+from bot.callbacks import EditCb, LanguageCb, MenuCb, OrderCb, PackageCb
 from bot.i18n import I18N
 from models import Customer, Order
 from tests.bot.harness import BotHarness, Call, FakeUser, joined, last_sent
@@ -50,7 +50,13 @@ async def test_a_russian_speaking_customer_goes_from_start_to_pay_entirely_in_ru
     journey += await harness.send(ivan, "ivan helper")  # refused: a space
     assert "латинские буквы" in journey[-1].text
     journey += await harness.press(ivan, OrderCb(action="suggest").pack())
+    summary = last_sent(journey)  # the username leads straight to the summary
+    assert "Всё верно?" in summary.text
+    journey += await harness.press(ivan, OrderCb(action="edit").pack())  # the optional extras, in Russian
+    journey += await harness.press(ivan, EditCb(field="description").pack())
     journey += await harness.send(ivan, "Планирует мою неделю")
+    journey += await harness.press(ivan, OrderCb(action="edit").pack())
+    journey += await harness.press(ivan, EditCb(field="avatar").pack())
     photo = [PhotoSize(file_id="p", file_unique_id="p", width=640, height=640, file_size=50_000)]
     journey += await harness.send(ivan, None, photo=photo)
     summary = last_sent(journey)

@@ -164,15 +164,13 @@ async def test_managed_bot_created_message_attaches_the_bot_and_the_order_record
     await managed.send(alice, "Tom Helper")
     calls = await managed.send(alice, None, managed_bot_created=ManagedBotCreated(bot_user=NEW_BOT))
     assert "Telegram created @tom_managed_bot" in joined(calls)
-    assert await state_of(managed, alice) == OrderForm.description.state
+    assert await state_of(managed, alice) == OrderForm.confirm.state  # straight to the summary
     # the managed_bot update for the same bot arrives too: nothing happens twice
     again = await managed.feed(
         Update(update_id=9_999, managed_bot=ManagedBotUpdated(user=alice.as_user(), bot_user=NEW_BOT))
     )
     assert again == []
-    await managed.press(alice, OrderCb(action="skip").pack())
-    calls = await managed.press(alice, OrderCb(action="skip").pack())
-    assert "@tom_managed_bot (created by Telegram)" in last_sent(calls).text
+    assert "@tom_managed_bot (created by Telegram)" in joined(calls)
     await managed.press(alice, OrderCb(action="edit").pack())
     edit_menu = [c for c in managed.session.calls if c.name == "EditMessageText"][-1]
     assert "Username" not in edit_menu.markup_texts  # Telegram's bot keeps its username
@@ -193,8 +191,9 @@ async def test_managed_bot_update_alone_moves_the_dialogue_on(managed: BotHarnes
     calls = await managed.feed(
         Update(update_id=9_998, managed_bot=ManagedBotUpdated(user=alice.as_user(), bot_user=NEW_BOT))
     )
-    assert "Telegram created @tom_managed_bot" in joined(calls) and texts.ASK_DESCRIPTION in joined(calls)
-    assert await state_of(managed, alice) == OrderForm.description.state
+    assert "Telegram created @tom_managed_bot" in joined(calls) and "Is everything right?" in joined(calls)
+    assert "@tom_managed_bot (created by Telegram)" in joined(calls)
+    assert await state_of(managed, alice) == OrderForm.confirm.state
 
 
 async def test_managed_bot_update_after_confirm_attaches_to_the_open_order(
@@ -236,7 +235,7 @@ async def test_typing_a_username_in_managed_mode_takes_the_telegram_button_away(
     await managed.send(alice, "Tom Helper")
     calls = await managed.send(alice, "tom_typed_bot")
     assert any(isinstance(getattr(c.method, "reply_markup", None), ReplyKeyboardRemove) for c in calls)
-    assert await state_of(managed, alice) == OrderForm.description.state
+    assert await state_of(managed, alice) == OrderForm.confirm.state
 
 
 async def test_mybots_offers_the_open_verification_link_again(harness: BotHarness, alice: FakeUser) -> None:

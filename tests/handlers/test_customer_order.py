@@ -72,9 +72,14 @@ async def test_full_dialogue_creates_an_order_and_sends_a_real_checkout_url(
     calls = await harness.send(alice, "Tom's Helper")
     prompt = last_sent(calls)
     assert "tom_s_helper_bot" in prompt.text  # the free suggestion
-    await harness.press(alice, OrderCb(action="suggest").pack())
+    calls = await harness.press(alice, OrderCb(action="suggest").pack())
+    assert "Is everything right?" in joined(calls)  # username -> summary: description and photo optional
+    await harness.press(alice, OrderCb(action="edit").pack())
+    await harness.press(alice, EditCb(field="description").pack())
     calls = await harness.send(alice, "Plans my <b>week</b>")
-    assert "Send a photo" in joined(calls)
+    assert "Is everything right?" in joined(calls)
+    await harness.press(alice, OrderCb(action="edit").pack())
+    await harness.press(alice, EditCb(field="avatar").pack())
     photo = [
         PhotoSize(file_id="small", file_unique_id="s", width=90, height=90),
         PhotoSize(file_id="big-photo", file_unique_id="b", width=640, height=640, file_size=50_000),
@@ -203,8 +208,12 @@ async def test_description_over_512_and_photo_rules_are_refused(harness: BotHarn
     await harness.press(alice, PackageCb(code="starter").pack())
     await harness.send(alice, "Tom")
     await harness.send(alice, "tom_helper_bot")
+    await harness.press(alice, OrderCb(action="edit").pack())
+    await harness.press(alice, EditCb(field="description").pack())
     assert "the limit is 512" in joined(await harness.send(alice, "d" * 513))
     await harness.send(alice, "fine")
+    await harness.press(alice, OrderCb(action="edit").pack())
+    await harness.press(alice, EditCb(field="avatar").pack())
     tiny = [PhotoSize(file_id="t", file_unique_id="t", width=64, height=64)]
     assert "at least 150×150" in joined(await harness.send(alice, None, photo=tiny))
     huge = [PhotoSize(file_id="h", file_unique_id="h", width=2000, height=2000, file_size=9 * 1024 * 1024)]

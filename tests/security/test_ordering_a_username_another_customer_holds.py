@@ -68,7 +68,7 @@ async def test_over_telegram_a_second_customer_asking_for_a_live_bots_username_i
         await bob.say("Copycat", "Free suggestion")
         refused = await bob.say(LIVE, "already taken by another Meet Matt agent")
         assert f"@{LIVE}" in refused.text
-        await bob.say("bob_own_helper_bot", "short description")
+        await bob.say("bob_own_helper_bot", "Is everything right?")
     finally:
         await bob.close()
     assert await Order.filter(customer__telegram_id=bob.user["id"]).count() == 0

@@ -58,10 +58,8 @@ async def run_sandbox() -> int:
                     await customer.tap(texts.BTN_ORDER, texts.ASK_PACKAGE)
                     await customer.tap("Starter", "display name")
                     await customer.say("Sam's Sidekick", "Free suggestion")
-                    await customer.say("sams_sidekick_bot", "short description")
-                    await customer.say("Helps me plan my days", "Send a photo")
-                    await customer.tap(texts.BTN_SKIP, "Is everything right?")
-                    steps.say("customer: package, name, username, description, no photo -> summary")
+                    await customer.say("sams_sidekick_bot", "Is everything right?")
+                    steps.say("customer: package, name, username -> summary")
                     pay = await customer.tap(texts.BTN_CONFIRM.split()[1], "is ready")
                     order = await Order.get()
                     url = pay.button("Pay")["url"]

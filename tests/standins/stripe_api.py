@@ -108,6 +108,8 @@ class StripeStandIn:
         pi = f"pi_{secrets.token_hex(12)}"
         self.payment_intents[pi] = session["amount_total"]
         session.update(status="complete", payment_status="paid", payment_intent=pi)
+        if session.get("invoice_creation", {}).get("enabled"):
+            session["invoice"] = f"in_{secrets.token_hex(12)}"
         return dict(session)
 
     def requests_to(self, path: str) -> list[RecordedRequest]:
@@ -178,6 +180,10 @@ class StripeStandIn:
             "metadata": params.get("metadata") or {}, "success_url": params.get("success_url"),
             "cancel_url": params.get("cancel_url"), "expires_at": expires_at, "payment_intent": None,
             "url": f"{self.base_url}/c/pay/{session_id}", "created": now, "livemode": False,
+            # as Stripe: the request's invoice_creation echoed; the invoice id appears once paid
+            "invoice_creation": {**(params.get("invoice_creation") or {}),
+                                 "enabled": (params.get("invoice_creation") or {}).get("enabled") == "true"},
+            "invoice": None,
         }
         self.sessions[session_id] = session
         return 200, session
