@@ -127,3 +127,27 @@ async def test_one_order_from_chat_to_live_agent(stack: Stack) -> None:
     assert not any("fail" in t.lower() or "problem" in t.lower() for t in admin_texts), admin_texts
     await admin_chat.close()
     await customer.close()
+
+
+async def test_the_owner_restarts_their_agent_from_mybots_and_sees_it_live_again(stack: Stack) -> None:
+    customer = stack.customer(CUSTOMER_ID + 1, "Ann")
+    async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+        order = await drive_order_to_live(stack, customer, app.web_port)
+        instance = await Instance.get(order_id=order.id)
+        restarts_before = len(stack.ssh.commands_matching("systemctl restart"))
+
+        listed = await customer.say("/mybots", "Your agents")
+        page = await customer.tap(f"Manage @{instance.bot_username}", "Health: ✅ live", in_message=listed)
+        assert "Payments:" in page.text and "order #" in page.text
+        restarting = await customer.tap("Restart", "Health: 🔄 restarting", in_message=page)
+        await customer.wait_text("restarted and is live again", timeout=30)
+        again = await customer.tap("Manage", "Health: ✅ live",
+                                   in_message=await customer.say("/mybots", "Your agents"))
+
+    assert restarting.message_id == page.message_id == listed.message_id  # one message, edited
+    assert again.message_id != listed.message_id
+    assert len(stack.ssh.commands_matching("systemctl restart")) == restarts_before + 1
+    assert (await Instance.get(id=instance.id)).status == InstanceStatus.ACTIVE
+    restart_job = await Job.get(kind="instance_restart")
+    assert restart_job.status == JobStatus.DONE and restart_job.payload["notify_chat_id"] == CUSTOMER_ID + 1
+    await customer.close()
