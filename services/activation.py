@@ -16,10 +16,13 @@ from services.openclaw_config import (
     CONFIG_PATH,
     ENV_PATH,
     GATEWAY_PORT,
+    SOUL_PATH,
+    Persona,
     render_env,
     render_openclaw_config,
+    render_soul,
 )
-from services.ssh import CommandResult, SshConnector, SshSession
+from services.ssh import CommandResult, SshConnector, SshError, SshSession
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,7 @@ READY_CMD = f"curl -fsS -m 5 http://127.0.0.1:{GATEWAY_PORT}/readyz"
 HEALTH_CMD = f"curl -fsS -m 5 http://127.0.0.1:{GATEWAY_PORT}/healthz"
 ENABLE_CMD = f"sudo -n systemctl enable {SERVICE_NAME}"
 RESTART_CMD = f"sudo -n systemctl restart {SERVICE_NAME}"
+WORKSPACE_CMD = f"sudo -n install -d -o openclaw -g openclaw -m 0700 {SOUL_PATH.rsplit('/', 1)[0]}"
 
 
 class GatewayNotReady(RuntimeError):
@@ -61,14 +65,29 @@ async def restart_gateway(session: SshSession, *, ready_timeout_s: float,
     await wait_gateway_ready(session, ready_timeout_s, poll_interval_s=poll_interval_s)
 
 
+def persona_of(instance: object) -> Persona | None:
+    """The persona the customer set for this instance in /mybots, if any."""
+    name = getattr(instance, "persona_name", None)
+    return Persona(name, getattr(instance, "persona_prompt", None) or "") if name else None
+
+
 async def write_agent_config(session: SshSession, *, bot_token: str, allowed_user_id: int,
-                             moonshot_api_key: str, gateway_token: str) -> None:
-    """Overwrite openclaw.json and .env (both 0600, owned by the openclaw user)."""
+                             moonshot_api_key: str, gateway_token: str,
+                             persona: Persona | None = None) -> None:
+    """Overwrite openclaw.json and .env (both 0600, owned by the openclaw user), and the persona's
+    SOUL.md in the agent's workspace when it has instructions."""
     config_text = render_openclaw_config(bot_token=bot_token, allowed_user_id=allowed_user_id,
-                                         gateway_token=gateway_token)
+                                         gateway_token=gateway_token, persona=persona)
     env_text = render_env(moonshot_api_key=moonshot_api_key)
+    soul_text = render_soul(persona)
     await session.upload(ENV_PATH, env_text, 0o600, owner="openclaw")
     await session.upload(CONFIG_PATH, config_text, 0o600, owner="openclaw")
+    if soul_text is not None:
+        made = await session.run(WORKSPACE_CMD, timeout=30)
+        if not made.ok:
+            raise SshError(f"{session.label}: creating the agent's workspace failed "
+                           f"(exit {made.exit_status})")
+        await session.upload(SOUL_PATH, soul_text, 0o600, owner="openclaw")
 
 
 async def activate(ssh: SshConnector, instance: InstanceTarget, *, bot_token: str, allowed_user_id: int,
@@ -83,7 +102,8 @@ async def activate(ssh: SshConnector, instance: InstanceTarget, *, bot_token: st
     async with await ssh.connect(instance.public_ip, instance.host_key_public,
                                  deadline_s=connect_deadline_s) as session:
         await write_agent_config(session, bot_token=bot_token, allowed_user_id=allowed_user_id,
-                                 moonshot_api_key=moonshot_api_key, gateway_token=gateway_token)
+                                 moonshot_api_key=moonshot_api_key, gateway_token=gateway_token,
+                                 persona=persona_of(instance))
         enabled = await session.run(ENABLE_CMD, timeout=30)
         if not enabled.ok:
             log.warning("enabling the gateway service failed", extra={

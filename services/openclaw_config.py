@@ -9,12 +9,17 @@ from __future__ import annotations
 
 import json
 import re
+import unicodedata
+from dataclasses import dataclass
 from typing import Any
 
 GATEWAY_PORT = 18789
 OPENCLAW_HOME = "/home/openclaw/.openclaw"
 CONFIG_PATH = f"{OPENCLAW_HOME}/openclaw.json"
 ENV_PATH = f"{OPENCLAW_HOME}/.env"
+SOUL_PATH = f"{OPENCLAW_HOME}/workspace/SOUL.md"  # the agent's persona, read into its system prompt
+AGENT_ID = "main"
+PERSONA_NAME_MAX, PERSONA_INSTRUCTIONS_MAX = 32, 1000
 MOONSHOT_BASE_URL = "https://api.moonshot.ai/v1"
 MODEL_ID = "kimi-k2.5"
 MODEL_NAME = "Kimi K2.5"
@@ -27,8 +32,36 @@ class ConfigValueError(ValueError):
     """An input to the config is malformed (the message never includes the value of a secret)."""
 
 
+@dataclass(frozen=True)
+class Persona:
+    """What the customer set in /mybots: the name the agent uses (in the config, as its identity)
+    and how it behaves (its workspace SOUL.md, which OpenClaw puts into the system prompt)."""
+
+    name: str
+    instructions: str = ""
+
+
+def _check_persona(persona: Persona) -> None:
+    # validated when typed (services/validation.py); checked again because this writes a file
+    if not persona.name or len(persona.name) > PERSONA_NAME_MAX or "\n" in persona.name:
+        raise ConfigValueError(f"persona name must be one line of 1-{PERSONA_NAME_MAX} characters")
+    if len(persona.instructions) > PERSONA_INSTRUCTIONS_MAX:
+        raise ConfigValueError(f"persona instructions are limited to {PERSONA_INSTRUCTIONS_MAX} characters")
+    if any(unicodedata.category(c) == "Cc" and c != "\n" for c in persona.name + persona.instructions):
+        raise ConfigValueError("persona contains control characters")
+
+
+def render_soul(persona: Persona | None) -> str | None:
+    """SOUL.md for the persona's instructions, None when there are none (the default is kept)."""
+    if persona is None or not persona.instructions:
+        return None
+    _check_persona(persona)
+    return (f"# {persona.name}\n\nYou are {persona.name}, the personal assistant of the one person who "
+            f"talks to you. Your owner asked you to behave like this:\n\n{persona.instructions}\n")
+
+
 def build_openclaw_config(*, bot_token: str, allowed_user_id: int, gateway_token: str,
-                          port: int = GATEWAY_PORT) -> dict[str, Any]:
+                          port: int = GATEWAY_PORT, persona: Persona | None = None) -> dict[str, Any]:
     """The config as a dict: loopback token-auth gateway, Telegram for one user, Kimi K2.5."""
     if not _BOT_TOKEN_RE.match(bot_token or ""):
         raise ConfigValueError("bot_token is not a Telegram bot token (<digits>:<secret>)")
@@ -36,6 +69,15 @@ def build_openclaw_config(*, bot_token: str, allowed_user_id: int, gateway_token
         raise ConfigValueError("allowed_user_id must be the verified positive Telegram user id")
     if not gateway_token or len(gateway_token) < 24 or not gateway_token.isascii():
         raise ConfigValueError("gateway_token must be a random ASCII string of at least 24 characters")
+    agents: dict[str, Any] = {
+        "defaults": {
+            "model": {"primary": PRIMARY_MODEL},
+            "models": {PRIMARY_MODEL: {"alias": MODEL_NAME}},
+        },
+    }
+    if persona is not None:
+        _check_persona(persona)
+        agents["list"] = [{"id": AGENT_ID, "default": True, "identity": {"name": persona.name}}]
     return {
         "gateway": {
             "mode": "local",
@@ -73,20 +115,15 @@ def build_openclaw_config(*, bot_token: str, allowed_user_id: int, gateway_token
                 },
             },
         },
-        "agents": {
-            "defaults": {
-                "model": {"primary": PRIMARY_MODEL},
-                "models": {PRIMARY_MODEL: {"alias": MODEL_NAME}},
-            },
-        },
+        "agents": agents,
     }
 
 
 def render_openclaw_config(*, bot_token: str, allowed_user_id: int, gateway_token: str,
-                           port: int = GATEWAY_PORT) -> str:
+                           port: int = GATEWAY_PORT, persona: Persona | None = None) -> str:
     """`openclaw.json` text (JSON5). Holds the bot token and gateway token: write it mode 0600."""
     config = build_openclaw_config(bot_token=bot_token, allowed_user_id=allowed_user_id,
-                                   gateway_token=gateway_token, port=port)
+                                   gateway_token=gateway_token, port=port, persona=persona)
     header = ("// OpenClaw configuration written by Meet Matt at activation. Each activation overwrites\n"
               "// this file completely; the Moonshot key lives in .env beside it.\n")
     return header + json.dumps(config, indent=2, ensure_ascii=False) + "\n"

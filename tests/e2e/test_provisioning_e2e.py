@@ -11,7 +11,7 @@ import json5
 
 from bot import texts
 from models import Alert, AlertSeverity, Instance, InstanceStatus, Job, JobStatus, Order, OrderStatus
-from services.openclaw_config import CONFIG_PATH
+from services.openclaw_config import CONFIG_PATH, SOUL_PATH
 from services.worker_cli import running
 from tests.standins.stack import Stack, wait_until
 from tests.standins.telegram import TelegramTestUser
@@ -150,4 +150,32 @@ async def test_the_owner_restarts_their_agent_from_mybots_and_sees_it_live_again
     assert (await Instance.get(id=instance.id)).status == InstanceStatus.ACTIVE
     restart_job = await Job.get(kind="instance_restart")
     assert restart_job.status == JobStatus.DONE and restart_job.payload["notify_chat_id"] == CUSTOMER_ID + 1
+    await customer.close()
+
+
+async def test_a_persona_set_in_mybots_is_in_the_agents_config_after_the_push(stack: Stack) -> None:
+    customer = stack.customer(CUSTOMER_ID + 2, "Ann")
+    async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+        order = await drive_order_to_live(stack, customer, app.web_port)
+        instance = await Instance.get(order_id=order.id)
+        assert "list" not in json5.loads(stack.ssh.files[CONFIG_PATH].content)["agents"]
+
+        listed = await customer.say("/mybots", "Your agents")
+        page = await customer.tap(f"Manage @{instance.bot_username}", "Persona: none yet", in_message=listed)
+        await customer.tap("Persona", "first line: the name", in_message=page)
+        await customer.say("Nova <3\nAnswer in one sentence.\nSign with a star.", "picks this up in a minute")
+
+        async def pushed() -> bool:
+            jobs = await Job.filter(kind="instance_reprovision")
+            return bool(jobs) and all(j.status == JobStatus.DONE for j in jobs)
+        await wait_until(pushed, 30, "the config push")
+
+    config = json5.loads(stack.ssh.files[CONFIG_PATH].content)
+    assert config["agents"]["list"] == [{"id": "main", "default": True, "identity": {"name": "Nova <3"}}]
+    assert config["channels"]["telegram"]["allowFrom"] in ([CUSTOMER_ID + 2], [str(CUSTOMER_ID + 2)])
+    soul = stack.ssh.files[SOUL_PATH]
+    assert "Answer in one sentence.\nSign with a star." in soul.content
+    assert soul.mode == "0600" and soul.owner == "openclaw"
+    assert SOUL_PATH.rsplit("/", 1)[0] in stack.ssh.directories
+    assert (await Instance.get(id=instance.id)).status == InstanceStatus.ACTIVE
     await customer.close()

@@ -75,3 +75,30 @@ def test_env_refuses_a_key_that_would_break_the_env_file() -> None:
         render_env(moonshot_api_key="sk-abc\nEVIL=1")
     with pytest.raises(ConfigValueError):
         render_env(moonshot_api_key="")
+
+
+def test_a_persona_names_the_agent_in_the_config_and_its_instructions_go_to_soul_md() -> None:
+    from services.openclaw_config import Persona, render_soul
+
+    persona = Persona("Nova \"<x>\"", "Answer briefly.\nNever say \"}\" breaks JSON.")
+    text = render_openclaw_config(bot_token=_bot_token(), allowed_user_id=424242,
+                                  gateway_token=secrets.token_urlsafe(32), persona=persona)
+    config = json5.loads(text)
+    assert config["agents"]["list"] == [{"id": "main", "default": True, "identity": {"name": 'Nova "<x>"'}}]
+    assert config["agents"]["defaults"]["model"]["primary"]  # the model stays as it was
+    soul = render_soul(persona)
+    assert soul is not None and "Answer briefly.\nNever say \"}\" breaks JSON." in soul
+    assert render_soul(Persona("Nova")) is None and render_soul(None) is None
+    plain = json5.loads(render_openclaw_config(bot_token=_bot_token(), allowed_user_id=1,
+                                               gateway_token=secrets.token_urlsafe(32)))
+    assert "list" not in plain["agents"]  # no persona: OpenClaw's default agent
+
+
+@pytest.mark.parametrize("persona", [("", "x"), ("N" * 33, ""), ("two\nlines", ""), ("ok", "y" * 1001),
+                                     ("ok", "bell\x07")])
+def test_a_persona_the_bot_would_have_refused_is_refused_here_too(persona: tuple[str, str]) -> None:
+    from services.openclaw_config import Persona
+
+    with pytest.raises(ConfigValueError):
+        build_openclaw_config(bot_token=_bot_token(), allowed_user_id=1,
+                              gateway_token=secrets.token_urlsafe(32), persona=Persona(*persona))

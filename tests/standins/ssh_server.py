@@ -85,6 +85,7 @@ class SshInstanceStandIn:
     behaviour: InstanceBehaviour = field(default_factory=InstanceBehaviour)
     commands: list[RecordedCommand] = field(default_factory=list)
     files: dict[str, UploadedFile] = field(default_factory=dict)
+    directories: list[str] = field(default_factory=list)  # made with `install -d`
     port: int = 0
     _server: asyncssh.SSHAcceptor | None = None
     _clocks: dict[tuple[object, str], float] = field(default_factory=dict)  # (connection, event) -> time
@@ -180,6 +181,9 @@ class SshInstanceStandIn:
                 b.conflict_409 = False
             return 0, "", ""
         if "systemctl enable" in command:
+            return 0, "", ""
+        if "install -d" in command:  # a directory for the agent (its workspace)
+            self.directories.append(shlex.split(command)[-1])
             return 0, "", ""
         if "journalctl -k" in command:
             return 0, "".join(OOM_LINE + "\n" for _ in range(b.oom_kills)), ""
