@@ -15,10 +15,10 @@ and takes `now`, so tests move the clock instead of waiting.
 
 from __future__ import annotations
 
-import html
 from datetime import datetime, timedelta
 
 from models import Instance, Job, Verification
+from services.customer_text import N_, Text
 from services.jobs import JobQueue, utcnow
 from services.notifications import queue_customer_message
 from services.verification import deep_link, released
@@ -30,37 +30,43 @@ FIRST = "first"
 FINAL = "final"
 
 
-def _at(bot_username: str | None) -> str:
-    return "@" + html.escape(bot_username, quote=False) if bot_username else "your new bot"
+def _bot(bot_username: str | None) -> Text:
+    return Text(N_("@{username}"), {"username": bot_username}) if bot_username else Text(N_("your new bot"))
 
 
-def act_button(bot_username: str | None, link: str) -> tuple[str, str]:
-    return (f"Open @{bot_username} and press Start" if bot_username else "Open your bot and press Start",
-            link)
+def act_button(bot_username: str | None, link: str) -> tuple[Text, str]:
+    label = (Text(N_("Open @{username} and press Start"), {"username": bot_username}) if bot_username
+             else Text(N_("Open your bot and press Start")))
+    return label, link
 
 
-def act_text(bot_username: str | None) -> str:
-    return (f"👉 <b>Your turn:</b> open {_at(bot_username)} with the button below and press <b>Start</b>. "
-            f"That proves this Telegram account owns it; then we switch your agent on.")
+def act_text(bot_username: str | None) -> Text:
+    return Text(N_("👉 <b>Your turn:</b> open {bot} with the button below and press <b>Start</b>. That "
+                   "proves this Telegram account owns it; then we switch your agent on."),
+                {"bot": _bot(bot_username)})
 
 
-def live_text(bot_username: str | None) -> str:
-    return (f"🎉 <b>Your agent {_at(bot_username)} is live.</b> It answers only you. "
-            f"Manage it (restart, persona, renew) with /mybots.")
+def live_text(bot_username: str | None) -> Text:
+    return Text(N_("🎉 <b>Your agent {bot} is live.</b> It answers only you. Manage it (restart, persona, "
+                   "renew) with /mybots."), {"bot": _bot(bot_username)})
 
 
-def live_button(bot_username: str) -> tuple[str, str]:
-    return ("Open your agent", f"https://t.me/{bot_username}")
+def live_button(bot_username: str) -> tuple[Text, str]:
+    return Text(N_("Open your agent")), f"https://t.me/{bot_username}"
 
 
-def reminder_text(bot_username: str | None, stage: str, expires_at: datetime, now: datetime) -> str:
+def reminder_text(bot_username: str | None, stage: str, expires_at: datetime, now: datetime) -> Text:
     left = max(0, int((expires_at - now).total_seconds() // 60))
     hours, minutes = divmod(left, 60)
-    remaining = f"{hours} h {minutes:02d} min" if hours else f"{minutes} min"
-    lead = "⏰ <b>Last reminder:</b>" if stage == FINAL else "⏰ <b>Reminder:</b>"
-    return (f"{lead} your agent is paid and waiting for you. Open {_at(bot_username)} with the button "
-            f"below and press <b>Start</b>. The link expires in {remaining}; after that we stop and "
-            f"release the server.")
+    remaining = (Text(N_("{hours} h {minutes} min"), {"hours": hours, "minutes": f"{minutes:02d}"}) if hours
+                 else Text(N_("{minutes} min"), {"minutes": minutes}))
+    msgid = (N_("⏰ <b>Last reminder:</b> your agent is paid and waiting for you. Open {bot} with the button "
+                "below and press <b>Start</b>. The link expires in {remaining}; after that we stop and "
+                "release the server.") if stage == FINAL else
+             N_("⏰ <b>Reminder:</b> your agent is paid and waiting for you. Open {bot} with the button "
+                "below and press <b>Start</b>. The link expires in {remaining}; after that we stop and "
+                "release the server."))
+    return Text(msgid, {"bot": _bot(bot_username), "remaining": remaining})
 
 
 def link_reminder_due(created_at: datetime, expires_at: datetime, now: datetime) -> str | None:

@@ -16,7 +16,6 @@ Worker wiring: `care.handlers()` maps the INSTANCE_* job kinds to handlers, and
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 import secrets as pysecrets
 import time
@@ -31,6 +30,7 @@ from models import AlertSeverity, Customer, Instance, InstanceStatus, Order, Ord
 from services.activation import HEALTH_CMD, READY_CMD, activate, restart_gateway
 from services.alerts import raise_alert
 from services.bootstrap import BOOTSTRAP_STATE_CMD, SERVICE_NAME, render_user_data
+from services.customer_text import N_, Text
 from services.ec2_fleet import Ec2Fleet
 from services.host_keys import HostKeyPair, generate_host_key
 from services.job_kinds import (
@@ -158,39 +158,44 @@ async def probe_health(session: SshSession, *, since_epoch: int, previous_restar
 # --- texts customers see (HTML; values escaped) -----------------------------------------------
 
 
-def _bot(instance: Instance) -> str:
-    return "@" + html.escape(instance.bot_username) if instance.bot_username else "your agent"
+def _bot(instance: Instance) -> Text:
+    if instance.bot_username:
+        return Text(N_("@{username}"), {"username": instance.bot_username})
+    return Text(N_("your agent"))
 
 
-def reminder_text(instance: Instance, days_left: int) -> str:
-    when = instance.expires_at.strftime("%Y-%m-%d") if instance.expires_at else "soon"
-    days = "1 day" if days_left <= 1 else f"{days_left} days"
-    return (f"⏰ Your agent {_bot(instance)} expires on <b>{when}</b> (in {days}). "
-            f"Renew with /renew to keep it running.")
+def reminder_text(instance: Instance, days_left: int) -> Text:
+    """`days_left` is in the message's key, not its words (which need no plural forms)."""
+    when = instance.expires_at.strftime("%Y-%m-%d") if instance.expires_at else "—"
+    return Text(N_("⏰ Your agent {bot} expires on <b>{when}</b>. Renew it with the button below (or /renew) "
+                   "to keep it running."), {"bot": _bot(instance), "when": when})
 
 
-def renew_buttons(instance: Instance) -> list[tuple[str, str]]:
+def renew_buttons(instance: Instance) -> list[tuple[Text, str]]:
     """An expiry message carries its one-tap Renew, like the ownership link's reminders."""
-    label = f"Renew @{instance.bot_username}" if instance.bot_username else "Renew"
+    label = (Text(N_("🔁 Renew @{username}"), {"username": instance.bot_username}) if instance.bot_username
+             else Text(N_("🔁 Renew")))
     return [(label, action(RENEW_ACTION, instance.id))]
 
 
-def restarted_text(instance: Instance) -> str:
-    return f"✅ {_bot(instance)} restarted and is live again."
+def restarted_text(instance: Instance) -> Text:
+    return Text(N_("✅ {bot} restarted and is live again."), {"bot": _bot(instance)})
 
 
-def restart_failed_text(instance: Instance) -> str:
-    return (f"{_bot(instance)} did not come back after the restart. Our team has been alerted and is "
-            f"on it; you don't need to do anything.")
+def restart_failed_text(instance: Instance) -> Text:
+    return Text(N_("{bot} did not come back after the restart. Our team has been alerted and is on it; you "
+                   "don't need to do anything."), {"bot": _bot(instance)})
 
 
-def stopped_text(instance: Instance, grace_days: int) -> str:
-    return (f"Your agent {_bot(instance)} has expired and is paused. Renew with /renew within "
-            f"{grace_days} days to bring it back; after that its server is deleted for good.")
+def stopped_text(instance: Instance, grace_days: int) -> Text:
+    return Text(N_("Your agent {bot} has expired and is paused. Renew it within {grace_days} days to bring "
+                   "it back; after that its server is deleted for good."),
+                {"bot": _bot(instance), "grace_days": grace_days})
 
 
-def terminated_text(instance: Instance) -> str:
-    return f"The server of your agent {_bot(instance)} was deleted after the grace period ended."
+def terminated_text(instance: Instance) -> Text:
+    return Text(N_("The server of your agent {bot} was deleted after the grace period ended."),
+                {"bot": _bot(instance)})
 
 
 # --- the service ------------------------------------------------------------------------------

@@ -8,8 +8,12 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from services.customer_text import Text, decode, encode
 from services.job_kinds import NOTIFY_CUSTOMER
 from services.jobs import JobQueue
+
+Label = str | Text
+Buttons = list[tuple[Label, str]]
 
 ACTION_PREFIX = "action:"
 RENEW_ACTION = "renew"
@@ -22,27 +26,29 @@ def action(name: str, arg: int | str) -> str:
 
 
 class Messenger(Protocol):
-    """What services need from a Telegram bot: send a message, edit one in place."""
+    """What services need from a Telegram bot: send a message, edit one in place.
 
-    async def send(self, chat_id: int, text: str, buttons: list[tuple[str, str]] | None = None) -> int:
-        """Send HTML text (user-typed values already escaped); buttons are (label, url or `action(...)`).
-        Returns the message id."""
+    Text and button labels are rendered HTML (user-typed values already escaped) or a `Text`, which
+    the bot renders in the customer's language."""
+
+    async def send(self, chat_id: int, text: str | Text, buttons: Buttons | None = None) -> int:
+        """Send; buttons are (label, url or `action(...)`). Returns the message id."""
         ...
 
-    async def edit(self, chat_id: int, message_id: int, text: str,
-                   buttons: list[tuple[str, str]] | None = None) -> None:
+    async def edit(self, chat_id: int, message_id: int, text: str | Text,
+                   buttons: Buttons | None = None) -> None:
         ...
 
 
-async def queue_customer_message(queue: JobQueue, chat_id: int, text: str, *, key: str | None = None,
-                                 buttons: list[tuple[str, str]] | None = None,
-                                 using_db: Any = None) -> None:
+async def queue_customer_message(queue: JobQueue, chat_id: int, text: str | Text, *, key: str | None = None,
+                                 buttons: Buttons | None = None, using_db: Any = None) -> None:
     """Queue one message for a customer. With `key`, the same message is never queued twice."""
-    await queue.enqueue(NOTIFY_CUSTOMER, {"chat_id": chat_id, "text": text, "buttons": buttons or []},
-                        key=key, using_db=using_db)
+    payload = {"chat_id": chat_id, "text": encode(text),
+               "buttons": [[encode(label), target] for label, target in buttons or []]}
+    await queue.enqueue(NOTIFY_CUSTOMER, payload, key=key, using_db=using_db)
 
 
 async def deliver_customer_message(messenger: Messenger, payload: dict[str, Any]) -> None:
     """The `notify_customer` job's work."""
-    buttons = [tuple(b) for b in payload.get("buttons") or []]
-    await messenger.send(int(payload["chat_id"]), payload["text"], buttons or None)  # type: ignore[arg-type]
+    buttons: Buttons = [(decode(label), str(target)) for label, target in payload.get("buttons") or []]
+    await messenger.send(int(payload["chat_id"]), decode(payload["text"]), buttons or None)

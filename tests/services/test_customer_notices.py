@@ -8,6 +8,7 @@ import pytest
 
 from models import Customer, Instance, InstanceStatus, Job, Order, OrderStatus, Verification
 from services.customer_notices import FINAL, FIRST, link_reminder_due, remind_unused_links, reminder_text
+from services.customer_text import decode, plain
 from services.jobs import JobQueue
 
 SENT = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
@@ -37,7 +38,7 @@ def test_a_link_shorter_than_both_windows_gets_only_the_final_reminder() -> None
 
 
 def test_the_reminder_escapes_the_bot_name_and_says_how_long_is_left() -> None:
-    text = reminder_text("<b>x", FINAL, EXPIRES, EXPIRES - timedelta(minutes=95))
+    text = reminder_text("<b>x", FINAL, EXPIRES, EXPIRES - timedelta(minutes=95)).english()
     assert "@&lt;b&gt;x" in text and "1 h 35 min" in text and "Last reminder" in text
 
 
@@ -72,9 +73,11 @@ async def test_the_sweep_reminds_each_unused_link_twice_with_its_button_as_the_c
     link = f"https://t.me/pat_agent_bot?start={verification.code}"
     for job in (first, final):
         assert job.payload["chat_id"] == 700_001
-        assert job.payload["buttons"] == [["Open @pat_agent_bot and press Start", link]]
-    assert "Reminder:" in first.payload["text"] and "Last reminder" in final.payload["text"]
-    assert "1 h 55 min" in final.payload["text"]
+        [(label, target)] = job.payload["buttons"]
+        assert (plain(decode(label)), target) == ("Open @pat_agent_bot and press Start", link)
+    assert "Reminder:" in plain(decode(first.payload["text"]))
+    final_text = plain(decode(final.payload["text"]))
+    assert "Last reminder" in final_text and "1 h 55 min" in final_text
 
 
 async def test_a_used_link_or_a_released_order_is_never_reminded(db: str) -> None:

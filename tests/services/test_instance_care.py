@@ -14,6 +14,7 @@ from pydantic import SecretStr
 
 from models import Alert, AlertSeverity, Customer, Instance, InstanceStatus, Job, Order, OrderStatus
 from services.bot_api import BotApi
+from services.customer_text import decode, plain
 from services.ec2_fleet import Ec2Fleet
 from services.instance_care import InstanceCare
 from services.job_kinds import (
@@ -259,7 +260,8 @@ async def test_expiry_reminds_once_per_threshold_before_the_end(rig: Rig) -> Non
     messages = await Job.filter(kind=NOTIFY_CUSTOMER)
     customer = await Customer.get(id=instance.customer_id)
     assert len(messages) == 1 and messages[0].payload["chat_id"] == customer.telegram_id
-    assert "@ada_agent_bot" in messages[0].payload["text"] and "/renew" in messages[0].payload["text"]
+    text = plain(decode(messages[0].payload["text"]))
+    assert "@ada_agent_bot" in text and "/renew" in text
     # a day later the 1-day threshold is crossed: one more reminder
     later = await rig.care.sweep_expiry(now=utcnow() + timedelta(days=1, hours=18))
     assert later.reminded == [instance.id]
@@ -267,7 +269,8 @@ async def test_expiry_reminds_once_per_threshold_before_the_end(rig: Rig) -> Non
     assert len(reminders) == 2
     # each reminder re-sends the one-tap Renew (the bot maps the action to its Renew button)
     for reminder in reminders:
-        assert reminder.payload["buttons"] == [["Renew @ada_agent_bot", f"action:renew:{instance.id}"]]
+        [(label, target)] = reminder.payload["buttons"]
+        assert (plain(decode(label)), target) == ("🔁 Renew @ada_agent_bot", f"action:renew:{instance.id}")
 
 
 async def test_expiry_stops_the_server_then_terminates_it_after_the_grace_period(rig: Rig) -> None:
@@ -278,7 +281,8 @@ async def test_expiry_stops_the_server_then_terminates_it_after_the_grace_period
     assert row.status == InstanceStatus.STOPPED and row.stopped_at is not None
     assert await rig.fleet.state(instance.ec2_instance_id) in ("stopping", "stopped")
     assert (await Order.get(id=instance.order_id)).status == OrderStatus.EXPIRED
-    assert any("expired and is paused" in j.payload["text"] for j in await Job.filter(kind=NOTIFY_CUSTOMER))
+    assert any("expired and is paused" in plain(decode(j.payload["text"]))
+               for j in await Job.filter(kind=NOTIFY_CUSTOMER))
 
     within_grace = await rig.care.sweep_expiry(now=utcnow() + timedelta(days=6))
     assert within_grace.terminated == []
