@@ -116,6 +116,8 @@ def build_openclaw_config(*, bot_token: str, allowed_user_id: int, gateway_token
                 },
             },
         },
+        # JSON lines on the console (journald): levels a health check and a test can read
+        "logging": {"consoleStyle": "json"},
         "agents": {
             "defaults": {
                 "model": {"primary": PRIMARY_MODEL},
