@@ -95,3 +95,22 @@ async def test_activation_refuses_an_instance_with_another_host_key(ssh_box, pla
         await activate(connector_for(ssh_box, platform_key), _Target(generate_host_key().public_openssh),
                        allowed_user_id=3, ready_timeout_s=1, **_secrets())
     assert ssh_box.files == {}
+
+
+def test_agent_endpoints_come_from_the_settings_and_default_to_production() -> None:
+    from pydantic import SecretStr
+
+    from config import Settings
+    from services.activation import ModelKeyMissing, agent_endpoints
+
+    key = "sk-" + secrets.token_hex(16)
+    production = agent_endpoints(Settings(_env_file=None, moonshot_api_key=SecretStr(key),
+                                          agent_model_base_url="", agent_telegram_api_root=""))
+    assert production == AgentEndpoints(model_api_key=key, model_base_url="https://api.moonshot.ai/v1",
+                                        telegram_api_root=None)
+    local = agent_endpoints(Settings(_env_file=None, moonshot_api_key=SecretStr(key),
+                                     agent_model_base_url="http://127.0.0.1:4100/v1",
+                                     agent_telegram_api_root="http://127.0.0.1:4200"))
+    assert (local.model_base_url, local.telegram_api_root) == ("http://127.0.0.1:4100/v1", "http://127.0.0.1:4200")
+    with pytest.raises(ModelKeyMissing, match="MOONSHOT_API_KEY"):
+        agent_endpoints(Settings(_env_file=None, moonshot_api_key=None))
