@@ -1,7 +1,8 @@
 """ONE order through every stand-in at once (issue 7): the customer chats with the bot through
 telegram-test-api, a signed Stripe event pays, the scripted BotFather creates the bot, moto launches
-the server, the local SSH server plays the instance, the customer opens the deep link on the new bot,
-and the agent goes live answering only them. Runs on SQLite and PostgreSQL."""
+the server, the local SSH server plays the instance with the REAL OpenClaw gateway behind it, the
+customer opens the deep link on the new bot, and the agent goes live answering only them. Runs on
+SQLite and PostgreSQL. (What the live agent then says and to whom: test_real_openclaw_e2e.py.)"""
 
 from __future__ import annotations
 
@@ -56,11 +57,21 @@ async def drive_order_to_live(stack: Stack, customer: TelegramTestUser, web_port
     return order
 
 
-async def test_one_order_from_chat_to_live_agent(stack: Stack) -> None:
+async def test_one_order_from_chat_to_live_agent(make_stack, openclaw) -> None:
+    async with make_stack(real_openclaw=True) as stack:
+        await stack.add_creator_accounts()
+        await _one_order_from_chat_to_live_agent(stack)
+
+
+async def _one_order_from_chat_to_live_agent(stack: Stack) -> None:
     customer = stack.customer(CUSTOMER_ID, "Ann")
     admin_chat = stack.admin_chat()
     async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
         order = await drive_order_to_live(stack, customer, app.web_port)
+        # the real gateway runs the written config and answers /readyz
+        assert stack.ssh.real is not None and stack.ssh.real.gateway.running
+        assert (stack.ssh.real.gateway.home / ".openclaw" / "openclaw.json").read_text() == \
+            stack.ssh.files[CONFIG_PATH].content
 
     order = await Order.get(id=order.id)
     instance = await Instance.get(order_id=order.id)
