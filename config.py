@@ -99,7 +99,11 @@ class Settings(BaseSettings):
     ssh_port: int = 22
     ssh_connect_timeout: float = 20.0
     moonshot_api_key: SecretStr | None = None
-    openclaw_version: str = "2026.11.1"
+    openclaw_version: str = "2026.9.6"  # a published version the OpenClaw tests run (README: moving the pin)
+    # where the agent on the instance reaches its model and Telegram; empty: Moonshot's API and
+    # Telegram's own (tests point them at local stand-ins; nothing else in its config differs)
+    agent_model_base_url: str | None = None
+    agent_telegram_api_root: str | None = None
     warm_pool_size: int = 0
     ec2_ami_ssm_parameter: str = (  # public parameter used when EC2_AMI_ID is empty outside us-east-1
         "/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id"
@@ -135,7 +139,8 @@ class Settings(BaseSettings):
     log_format: str = "kv"  # kv | json
 
     @field_validator(
-        "telegram_api_server", "public_base_url", "stripe_api_base", "aws_endpoint_url", "redis_url",
+        "telegram_api_server", "public_base_url", "agent_model_base_url", "agent_telegram_api_root",
+        "stripe_api_base", "aws_endpoint_url", "redis_url",
         "alert_webhook_url", "ec2_ami_id", "telegram_phone", "smtp_host", "ssh_host_override", "ops_port",
         mode="before",
     )
@@ -341,7 +346,7 @@ def check_settings(s: Settings) -> list[ComponentReport]:
     if s.ec2_ami_id and not re.fullmatch(r"ami-[0-9a-f]{8,17}", s.ec2_ami_id):
         cloud.malformed.append("EC2_AMI_ID (expected ami-…)")
     if not re.fullmatch(r"\d{4}\.\d+\.\d+(-[\w.]+)?|\d+\.\d+\.\d+", s.openclaw_version):
-        cloud.malformed.append("OPENCLAW_VERSION (pin an exact version, e.g. 2026.11.1)")
+        cloud.malformed.append("OPENCLAW_VERSION (pin an exact version, e.g. 2026.9.6)")
     if s.warm_pool_size < 0:
         cloud.malformed.append("WARM_POOL_SIZE (must be 0 or more)")
 

@@ -17,11 +17,15 @@ Latencies, real world -> injected (times --scale):
   BotFather: 1.5 s per reply (ScriptedTelegram latency; a creation is ~9 replies with description
   and about text); instance boot + cloud-init: 240 s to the bootstrap marker (the SSH stand-in
   answers "pending" until 240 s x scale after the connection's first bootstrap check, i.e. from
-  just after launch); every SSH command: 0.3 s; the gateway: 10 s from `systemctl restart` to a
-  passing /readyz. The runtime's poll interval (bootstrap marker and /readyz) is production's
-  10 s, scaled the same way (production polls /readyz every 2 s, so activation here is a little
-  pessimistic). The stand-in's boot clock starts at the first check, so the poll phase is aligned
-  with the boot: production's average half-interval wait after a boot ends is not exercised.
+  just after launch); every SSH command: 0.3 s; the gateway: MEASURED at the start of every run,
+  the median start-to-ready of the REAL pinned OpenClaw gateway (tests/standins/openclaw: `openclaw
+  gateway` on a rendered config pointed at the Telegram and Kimi stand-ins, started
+  --gateway-starts times, 3 by default; `--gateway-start S` uses a known figure instead; 10.8 s
+  and 13 s were seen on the 2-core dev machine). The runtime's poll interval (bootstrap marker
+  and /readyz) is production's 10 s, scaled the same way (production polls /readyz every 2 s,
+  so activation here is a little pessimistic). The stand-in's boot clock starts at the first
+  check, so the poll phase is aligned with the boot: production's average half-interval wait
+  after a boot ends is not exercised.
   Fixed costs of the system (worker poll 0.5 s and one-at-a-time claims, SSH handshakes, database
   writes, Bot API calls, moto's own RunInstances/DescribeInstances time) are NOT scaled: at a
   small --scale they weigh more than they would in production.
@@ -60,7 +64,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-REAL = {"reply": 1.5, "boot": 240.0, "ssh_command": 0.3, "gateway_start": 10.0, "poll": 10.0}
+# gateway_start is replaced by a measurement of the real gateway at every run (measure_gateway_start)
+REAL = {"reply": 1.5, "boot": 240.0, "ssh_command": 0.3, "gateway_start": float("nan"), "poll": 10.0}
 ACTIVATION_COMMANDS = 4  # two uploads, systemctl enable, systemctl restart (then /readyz)
 CUSTOMER_BASE_ID = 930_000
 
@@ -74,8 +79,8 @@ class Latencies:
     poll: float
 
     @classmethod
-    def scaled(cls, scale: float) -> Latencies:
-        return cls(**{k: v * scale for k, v in REAL.items()})
+    def scaled(cls, scale: float, real: dict[str, float]) -> Latencies:
+        return cls(**{k: v * scale for k, v in real.items()})
 
     def activation(self) -> float:
         return ACTIVATION_COMMANDS * self.ssh_command + self.gateway_start
@@ -396,6 +401,35 @@ def report(result: VariantResult, lat: Latencies, scale: float) -> float:
     return statistics.median(per_order) if per_order else float("nan")
 
 
+async def measure_gateway_start(starts: int, tmp: Path, telegram_api_root: str) -> list[float]:
+    """Start-to-ready (first 200 on /readyz) of the real pinned OpenClaw gateway, `starts` times, each
+    in a fresh home with the files activation renders (model: the Kimi stand-in)."""
+    from services.activation import agent_files
+    from services.openclaw_config import AgentEndpoints
+    from tests.standins import free_port
+    from tests.standins.kimi import KimiStandIn
+    from tests.standins.openclaw import GatewayProcess, ensure_openclaw, install_home
+
+    await asyncio.to_thread(ensure_openclaw)
+    found = []
+    async with KimiStandIn() as kimi:
+        for n in range(starts):
+            home = tmp / f"gateway-{n}"
+            files = agent_files(bot_token=f"{700_000_000 + n}:AA{secrets.token_urlsafe(26)[:33]}",
+                                allowed_user_id=4242, gateway_token=secrets.token_urlsafe(32),
+                                endpoints=AgentEndpoints(model_api_key=kimi.api_key,
+                                                         model_base_url=kimi.base_url,
+                                                         telegram_api_root=telegram_api_root))
+            install_home(home, files.config_text, files.env_text)
+            gateway = GatewayProcess(home, free_port())
+            gateway.start()
+            try:
+                found.append(await gateway.wait_ready(180))
+            finally:
+                await asyncio.to_thread(gateway.stop)
+    return found
+
+
 async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--orders", type=int, default=20)
@@ -407,11 +441,12 @@ async def main() -> int:
     parser.add_argument("--postgres", action="store_true", help="a fresh temporary PostgreSQL database")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--gateway-starts", type=int, default=3,
+                        help="real OpenClaw gateway starts to measure start-to-ready from")
+    parser.add_argument("--gateway-start", type=float, default=None,
+                        help="use this start-to-ready (s) instead of measuring the real gateway")
     args = parser.parse_args()
     args.concurrency = args.concurrency or args.orders + 4
-    lat = Latencies.scaled(args.scale)
-    bot_ideal_guess = 9 * lat.reply
-    args.timeout = args.timeout or (lat.boot + bot_ideal_guess * args.orders + lat.activation()) * 3 + 60
 
     import logging
 
@@ -445,6 +480,19 @@ async def main() -> int:
                 await migrate(url, key)
             moto_process, moto_url = start_moto()
             telegram = TelegramTestApi.start()
+            if args.gateway_start is None:
+                measured = await measure_gateway_start(args.gateway_starts, tmp, telegram.base_url)
+                gateway_start = statistics.median(measured)
+                print(f"real OpenClaw gateway start-to-ready, measured now: "
+                      f"{', '.join(f'{m:.1f}' for m in measured)} s -> median {gateway_start:.1f} s")
+            else:
+                gateway_start = args.gateway_start
+                print(f"real OpenClaw gateway start-to-ready: {gateway_start:.1f} s (given, not measured)")
+            real = dict(REAL, gateway_start=gateway_start)
+            lat = Latencies.scaled(args.scale, real)
+            bot_ideal_guess = 9 * lat.reply
+            args.timeout = args.timeout or (
+                (lat.boot + bot_ideal_guess * args.orders + lat.activation()) * 3 + 60)
 
             backend = "PostgreSQL (temporary database)" if args.postgres else "SQLite (temporary file)"
             print(f"provisioning pipeline bench: {args.orders} orders paid at once, {backend}")
@@ -452,7 +500,8 @@ async def main() -> int:
                   f"jobs); creator accounts: {args.accounts} (one BotFather dialogue at a time each)")
             print(f"  latencies x{args.scale:g} of real: BotFather reply {lat.reply:.3f} s (1.5 s), boot "
                   f"{lat.boot:.2f} s (240 s), SSH command {lat.ssh_command:.3f} s (0.3 s), gateway start "
-                  f"{lat.gateway_start:.2f} s (10 s), bootstrap/readiness poll {lat.poll:.2f} s (10 s)")
+                  f"{lat.gateway_start:.2f} s ({gateway_start:.1f} s, real gateway), bootstrap/readiness "
+                  f"poll {lat.poll:.2f} s (10 s)")
             print("  ideal per order (derived from the injected latencies) = max(replies x reply latency, "
                   "boot) + activation (4 SSH commands + gateway start)")
             medians = {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from typing import TYPE_CHECKING
 
 from services.bootstrap import SERVICE_NAME, InstanceTarget
 from services.logging_setup import secrets
@@ -16,13 +17,17 @@ from services.openclaw_config import (
     CONFIG_PATH,
     ENV_PATH,
     GATEWAY_PORT,
+    MOONSHOT_BASE_URL,
     SOUL_PATH,
+    AgentEndpoints,
+    AgentFiles,
     Persona,
-    render_env,
-    render_openclaw_config,
-    render_soul,
+    render_agent_files,
 )
 from services.ssh import CommandResult, SshConnector, SshError, SshSession
+
+if TYPE_CHECKING:
+    from config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -65,45 +70,60 @@ async def restart_gateway(session: SshSession, *, ready_timeout_s: float,
     await wait_gateway_ready(session, ready_timeout_s, poll_interval_s=poll_interval_s)
 
 
+class ModelKeyMissing(RuntimeError):
+    """MOONSHOT_API_KEY is not set, so no agent config can be written."""
+
+
+def agent_endpoints(settings: Settings) -> AgentEndpoints:
+    """Where agents reach their model and Telegram, from the settings (empty: production's)."""
+    key = settings.moonshot_api_key.get_secret_value() if settings.moonshot_api_key else ""
+    if not key:
+        raise ModelKeyMissing("MOONSHOT_API_KEY is not set: cannot write the agent's config")
+    return AgentEndpoints(model_api_key=key,
+                          model_base_url=settings.agent_model_base_url or MOONSHOT_BASE_URL,
+                          telegram_api_root=settings.agent_telegram_api_root or None)
+
+
 def persona_of(instance: object) -> Persona | None:
     """The persona the customer set for this instance in /mybots, if any."""
     name = getattr(instance, "persona_name", None)
     return Persona(name, getattr(instance, "persona_prompt", None) or "") if name else None
 
 
-async def write_agent_config(session: SshSession, *, bot_token: str, allowed_user_id: int,
-                             moonshot_api_key: str, gateway_token: str,
-                             persona: Persona | None = None) -> None:
+def agent_files(*, bot_token: str, allowed_user_id: int, gateway_token: str,
+                endpoints: AgentEndpoints, persona: Persona | None = None) -> AgentFiles:
+    """The files activation writes (and `instances agent-config` prints): one function for both."""
+    return render_agent_files(bot_token=bot_token, allowed_user_id=allowed_user_id,
+                              gateway_token=gateway_token, endpoints=endpoints, persona=persona)
+
+
+async def write_agent_config(session: SshSession, files: AgentFiles) -> None:
     """Overwrite openclaw.json and .env (both 0600, owned by the openclaw user), and the persona's
     SOUL.md in the agent's workspace when it has instructions."""
-    config_text = render_openclaw_config(bot_token=bot_token, allowed_user_id=allowed_user_id,
-                                         gateway_token=gateway_token, persona=persona)
-    env_text = render_env(moonshot_api_key=moonshot_api_key)
-    soul_text = render_soul(persona)
-    await session.upload(ENV_PATH, env_text, 0o600, owner="openclaw")
-    await session.upload(CONFIG_PATH, config_text, 0o600, owner="openclaw")
-    if soul_text is not None:
+    await session.upload(ENV_PATH, files.env_text, 0o600, owner="openclaw")
+    await session.upload(CONFIG_PATH, files.config_text, 0o600, owner="openclaw")
+    if files.soul_text is not None:
         made = await session.run(WORKSPACE_CMD, timeout=30)
         if not made.ok:
             raise SshError(f"{session.label}: creating the agent's workspace failed "
                            f"(exit {made.exit_status})")
-        await session.upload(SOUL_PATH, soul_text, 0o600, owner="openclaw")
+        await session.upload(SOUL_PATH, files.soul_text, 0o600, owner="openclaw")
 
 
 async def activate(ssh: SshConnector, instance: InstanceTarget, *, bot_token: str, allowed_user_id: int,
-                   moonshot_api_key: str, gateway_token: str, ready_timeout_s: float = 120.0,
+                   gateway_token: str, endpoints: AgentEndpoints, ready_timeout_s: float = 120.0,
                    poll_interval_s: float = 2.0, connect_deadline_s: float | None = None) -> None:
     """Write the agent's config, (re)start the gateway and wait for `/readyz`.
 
     Raises SshError subclasses when the host cannot be reached, GatewayNotReady when the gateway
     does not come up in `ready_timeout_s`. Secrets are registered for log redaction first.
     """
-    secrets.add(bot_token, moonshot_api_key, gateway_token)
+    secrets.add(bot_token, endpoints.model_api_key, gateway_token)
+    files = agent_files(bot_token=bot_token, allowed_user_id=allowed_user_id, gateway_token=gateway_token,
+                        endpoints=endpoints, persona=persona_of(instance))
     async with await ssh.connect(instance.public_ip, instance.host_key_public,
                                  deadline_s=connect_deadline_s) as session:
-        await write_agent_config(session, bot_token=bot_token, allowed_user_id=allowed_user_id,
-                                 moonshot_api_key=moonshot_api_key, gateway_token=gateway_token,
-                                 persona=persona_of(instance))
+        await write_agent_config(session, files)
         enabled = await session.run(ENABLE_CMD, timeout=30)
         if not enabled.ok:
             log.warning("enabling the gateway service failed", extra={

@@ -2,7 +2,9 @@
 
 Actions on an instance (terminate, restart, reprovision, check) are queued as jobs for the worker,
 like the admin buttons in the bot, and recorded in the admin audit trail. `instances network`
-prepares the security group and key pair; `instances user-data` prints the cloud-init document.
+prepares the security group and key pair; `instances user-data` prints the cloud-init document;
+`instances agent-config` prints the OpenClaw files an instance gets at activation (the same
+functions activation uses, so what is printed is what is written).
 """
 
 from __future__ import annotations
@@ -46,6 +48,12 @@ def register(sub, groups) -> None:
     network.set_defaults(func=cmd_network)
     instances.add_parser("user-data", help="print the cloud-init user data a new instance gets "
                                            "(with a throwaway host key)").set_defaults(func=cmd_user_data)
+    agent = instances.add_parser("agent-config", help="print the openclaw.json an instance gets at "
+                                                      "activation (throwaway gateway token); --env: its .env")
+    agent.add_argument("--owner", type=int, required=True, help="the verified owner's Telegram user id")
+    agent.add_argument("--bot-token", required=True, help="the agent bot's token")
+    agent.add_argument("--env", action="store_true", help="print the .env file instead (holds the model key)")
+    agent.set_defaults(func=cmd_agent_config)
 
 
 def cmd_instance_action(args: argparse.Namespace, settings: Settings) -> int:
@@ -124,4 +132,20 @@ def cmd_user_data(_: argparse.Namespace, settings: Settings) -> int:
     from services.host_keys import generate_host_key
 
     print(render_user_data(host_key=generate_host_key(), openclaw_version=settings.openclaw_version), end="")
+    return 0
+
+
+def cmd_agent_config(args: argparse.Namespace, settings: Settings) -> int:
+    import secrets
+
+    from services.activation import ModelKeyMissing, agent_endpoints, agent_files
+    from services.openclaw_config import ConfigValueError
+
+    try:
+        files = agent_files(bot_token=args.bot_token, allowed_user_id=args.owner,
+                            gateway_token=secrets.token_urlsafe(32), endpoints=agent_endpoints(settings))
+    except (ConfigValueError, ModelKeyMissing) as exc:
+        print(f"agent-config: {exc}", file=sys.stderr)
+        return 2
+    print(files.env_text if args.env else files.config_text, end="")
     return 0

@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from tortoise.expressions import Q
 
 from models import AlertSeverity, Customer, Instance, InstanceStatus, Order, OrderStatus
-from services.activation import HEALTH_CMD, READY_CMD, activate, restart_gateway
+from services.activation import HEALTH_CMD, READY_CMD, activate, agent_endpoints, restart_gateway
 from services.alerts import raise_alert
 from services.bootstrap import BOOTSTRAP_STATE_CMD, SERVICE_NAME, render_user_data
 from services.customer_text import N_, Text
@@ -447,15 +447,13 @@ class InstanceCare:
         if not instance.bot_token or not instance.owner_telegram_id:
             raise RuntimeError(f"instance {instance.id} has no bot token or verified owner yet: "
                                "nothing to re-provision (the provisioning job does that)")
-        moonshot = self.settings.moonshot_api_key
-        if moonshot is None:
-            raise RuntimeError("MOONSHOT_API_KEY is not set: cannot write the agent's config")
+        endpoints = agent_endpoints(self.settings)
         if not instance.gateway_token:
             instance.gateway_token = pysecrets.token_urlsafe(32)
             await instance.save(update_fields=["gateway_token", "updated_at"])
         await activate(self.ssh, instance, bot_token=instance.bot_token,
                        allowed_user_id=int(instance.owner_telegram_id),
-                       moonshot_api_key=moonshot.get_secret_value(), gateway_token=instance.gateway_token,
+                       gateway_token=instance.gateway_token, endpoints=endpoints,
                        ready_timeout_s=float(self.settings.readiness_timeout_s),
                        poll_interval_s=self.poll_interval_s, connect_deadline_s=self._ssh_deadline())
         await self._mark_serving(instance, from_statuses=(InstanceStatus.UNHEALTHY, InstanceStatus.READY))

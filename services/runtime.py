@@ -194,13 +194,13 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
         if secret_value(settings.stripe_secret_key):
             payments = PaymentsService(make_stripe_client(settings), settings.packages, bot_username=None)
         main_bot_token = secret_value(settings.bot_token) or ""
-        moonshot_key = secret_value(settings.moonshot_api_key) or ""
 
         managed_bot_token = ManagedBotTokens(bot_api, main_bot_token)
 
         async def activate(instance: Any, token: str, user_id: int, gateway_token: str) -> None:
             await activation.activate(ssh, instance, bot_token=token, allowed_user_id=user_id,
-                                      moonshot_api_key=moonshot_key, gateway_token=gateway_token,
+                                      gateway_token=gateway_token,
+                                      endpoints=activation.agent_endpoints(settings),
                                       ready_timeout_s=settings.readiness_timeout_s,
                                       poll_interval_s=min(poll_interval_s, 2.0))
 

@@ -97,3 +97,12 @@ async def db(request: pytest.FixtureRequest, database_urls: dict[str, str]) -> A
 @pytest.fixture
 def backend(db: str) -> str:
     return "postgres" if db.startswith("postgres") else "sqlite"
+
+
+@pytest.fixture(scope="session")
+def openclaw() -> Path:
+    """The pinned OpenClaw (`openclaw.mjs`), installed once into the cache and shared by every test
+    that runs it (tests/standins/openclaw). Never skipped: a failed install fails the tests."""
+    from tests.standins.openclaw import ensure_openclaw
+
+    return ensure_openclaw()

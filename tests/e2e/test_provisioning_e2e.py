@@ -1,7 +1,8 @@
 """ONE order through every stand-in at once (issue 7): the customer chats with the bot through
 telegram-test-api, a signed Stripe event pays, the scripted BotFather creates the bot, moto launches
-the server, the local SSH server plays the instance, the customer opens the deep link on the new bot,
-and the agent goes live answering only them. Runs on SQLite and PostgreSQL."""
+the server, the local SSH server plays the instance with the REAL OpenClaw gateway behind it, the
+customer opens the deep link on the new bot, and the agent goes live answering only them. Runs on
+SQLite and PostgreSQL. (What the live agent then says and to whom: test_real_openclaw_e2e.py.)"""
 
 from __future__ import annotations
 
@@ -71,11 +72,21 @@ async def drive_order_to_live(stack: Stack, customer: TelegramTestUser, web_port
     return order
 
 
-async def test_one_order_from_chat_to_live_agent(stack: Stack) -> None:
+async def test_one_order_from_chat_to_live_agent(make_stack, openclaw) -> None:
+    async with make_stack(real_openclaw=True) as stack:
+        await stack.add_creator_accounts()
+        await _one_order_from_chat_to_live_agent(stack)
+
+
+async def _one_order_from_chat_to_live_agent(stack: Stack) -> None:
     customer = stack.customer(CUSTOMER_ID, "Ann")
     admin_chat = stack.admin_chat()
     async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
         order = await drive_order_to_live(stack, customer, app.web_port)
+        # the real gateway runs the written config and answers /readyz
+        assert stack.ssh.real is not None and stack.ssh.real.gateway.running
+        assert (stack.ssh.real.gateway.home / ".openclaw" / "openclaw.json").read_text() == \
+            stack.ssh.files[CONFIG_PATH].content
 
     order = await Order.get(id=order.id)
     instance = await Instance.get(order_id=order.id)
@@ -153,12 +164,18 @@ async def test_the_owner_restarts_their_agent_from_mybots_and_sees_it_live_again
     await customer.close()
 
 
-async def test_a_persona_set_in_mybots_is_in_the_agents_config_after_the_push(stack: Stack) -> None:
+async def test_a_persona_set_in_mybots_is_in_the_agents_config_after_the_push(make_stack, openclaw) -> None:
+    async with make_stack(real_openclaw=True) as stack:
+        await stack.add_creator_accounts()
+        await _a_persona_set_in_mybots_is_in_the_agents_config_after_the_push(stack)
+
+
+async def _a_persona_set_in_mybots_is_in_the_agents_config_after_the_push(stack: Stack) -> None:
     customer = stack.customer(CUSTOMER_ID + 2, "Ann")
     async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
         order = await drive_order_to_live(stack, customer, app.web_port)
         instance = await Instance.get(order_id=order.id)
-        assert "list" not in json5.loads(stack.ssh.files[CONFIG_PATH].content)["agents"]
+        assert "entries" not in json5.loads(stack.ssh.files[CONFIG_PATH].content)["agents"]
 
         listed = await customer.say("/mybots", "Your agents")
         page = await customer.tap(f"Manage @{instance.bot_username}", "Persona: none yet", in_message=listed)
@@ -171,11 +188,18 @@ async def test_a_persona_set_in_mybots_is_in_the_agents_config_after_the_push(st
         await wait_until(pushed, 30, "the config push")
 
     config = json5.loads(stack.ssh.files[CONFIG_PATH].content)
-    assert config["agents"]["list"] == [{"id": "main", "default": True, "identity": {"name": "Nova <3"}}]
+    assert config["agents"]["entries"] == {"main": {"identity": {"name": "Nova <3"}}}
     assert config["channels"]["telegram"]["allowFrom"] in ([CUSTOMER_ID + 2], [str(CUSTOMER_ID + 2)])
     soul = stack.ssh.files[SOUL_PATH]
     assert "Answer in one sentence.\nSign with a star." in soul.content
     assert soul.mode == "0600" and soul.owner == "openclaw"
     assert SOUL_PATH.rsplit("/", 1)[0] in stack.ssh.directories
     assert (await Instance.get(id=instance.id)).status == InstanceStatus.ACTIVE
+    # the REAL gateway was restarted on these files and started clean
+    real = stack.ssh.real
+    assert real is not None and real.gateway.running and real.gateway.start_problems() == []
+    home = real.gateway.home / ".openclaw"
+    assert json5.loads((home / "openclaw.json").read_text())["agents"]["entries"]["main"]["identity"] == {
+        "name": "Nova <3"}
+    assert "Sign with a star." in (home / "workspace" / "SOUL.md").read_text()
     await customer.close()

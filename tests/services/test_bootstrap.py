@@ -29,7 +29,7 @@ from tests.standins.system_tools import ensure_debian_tools
 # fixtures shared from the stand-in module
 platform_key, instance_key, ssh_box = ssh_server.platform_key, ssh_server.instance_key, ssh_server.ssh_box
 
-VERSION = "2026.11.1"
+VERSION = "2026.9.6"
 
 
 @pytest.fixture(scope="module")
@@ -92,7 +92,8 @@ def test_user_data_pins_the_generated_host_key_and_installs_openclaw_as_designed
 
 def test_user_data_has_no_customer_secret_or_platform_key() -> None:
     text = render_user_data(host_key=generate_host_key(), openclaw_version=VERSION)
-    for forbidden in ("MOONSHOT_API_KEY=", "botToken", "BOT_TOKEN", "gateway_token", "auth"):
+    for forbidden in ("MOONSHOT_API_KEY=", "MEETMATT_MODEL_API_KEY=", "botToken", "BOT_TOKEN",
+                      "gateway_token", "auth"):
         assert forbidden not in text
     assert text.count("PRIVATE KEY-----") == 2  # only the instance's own host key (BEGIN/END)
 

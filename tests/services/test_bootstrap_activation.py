@@ -10,7 +10,7 @@ import json5
 import pytest
 
 from services.activation import GatewayNotReady, activate
-from services.openclaw_config import CONFIG_PATH, ENV_PATH
+from services.openclaw_config import CONFIG_PATH, ENV_PATH, AgentEndpoints
 from services.ssh import HostKeyMismatch
 from tests.standins import ssh_server
 from tests.standins.ssh_server import connector_for
@@ -28,9 +28,13 @@ class _Target:
 def _secrets() -> dict:
     return {
         "bot_token": f"{secrets.randbelow(9 * 10**8) + 10**8}:AA{secrets.token_urlsafe(26)[:33]}",
-        "moonshot_api_key": "sk-" + secrets.token_hex(24),
+        "endpoints": AgentEndpoints(model_api_key="sk-" + secrets.token_hex(24)),
         "gateway_token": secrets.token_urlsafe(32),
     }
+
+
+def _secret_values(values: dict) -> list[str]:
+    return [values["bot_token"], values["gateway_token"], values["endpoints"].model_api_key]
 
 
 async def test_activation_writes_both_files_restarts_the_gateway_and_waits_for_readyz(
@@ -48,14 +52,14 @@ async def test_activation_writes_both_files_restarts_the_gateway_and_waits_for_r
         "curl -fsS -m 5 http://127.0.0.1:18789/readyz",
     ]
     env, config_file = ssh_box.files[ENV_PATH], ssh_box.files[CONFIG_PATH]
-    assert env.content == f"MOONSHOT_API_KEY={values['moonshot_api_key']}\n"
+    assert env.content == f"MEETMATT_MODEL_API_KEY={values['endpoints'].model_api_key}\n"
     assert (env.mode, env.owner) == ("0600", "openclaw")
     assert (config_file.mode, config_file.owner) == ("0600", "openclaw")
     config = json5.loads(config_file.content)
     assert config["channels"]["telegram"]["botToken"] == values["bot_token"]
     assert config["channels"]["telegram"]["allowFrom"] == ["5550001"]
     assert config["gateway"]["auth"]["token"] == values["gateway_token"]
-    for secret in values.values():  # secrets travel in stdin only, never on a command line
+    for secret in _secret_values(values):  # secrets travel in stdin only, never on a command line
         assert all(secret not in c for c in commands)
 
 
@@ -69,7 +73,7 @@ async def test_activation_twice_overwrites_the_files_completely(ssh_box, platfor
     config = json5.loads(ssh_box.files[CONFIG_PATH].content)
     assert config["channels"]["telegram"]["allowFrom"] == ["2"]
     assert first["bot_token"] not in ssh_box.files[CONFIG_PATH].content
-    assert ssh_box.files[ENV_PATH].content == f"MOONSHOT_API_KEY={second['moonshot_api_key']}\n"
+    assert ssh_box.files[ENV_PATH].content == f"MEETMATT_MODEL_API_KEY={second['endpoints'].model_api_key}\n"
 
 
 async def test_a_gateway_that_never_gets_ready_fails_activation_at_its_timeout(
@@ -91,3 +95,22 @@ async def test_activation_refuses_an_instance_with_another_host_key(ssh_box, pla
         await activate(connector_for(ssh_box, platform_key), _Target(generate_host_key().public_openssh),
                        allowed_user_id=3, ready_timeout_s=1, **_secrets())
     assert ssh_box.files == {}
+
+
+def test_agent_endpoints_come_from_the_settings_and_default_to_production() -> None:
+    from pydantic import SecretStr
+
+    from config import Settings
+    from services.activation import ModelKeyMissing, agent_endpoints
+
+    key = "sk-" + secrets.token_hex(16)
+    production = agent_endpoints(Settings(_env_file=None, moonshot_api_key=SecretStr(key),
+                                          agent_model_base_url="", agent_telegram_api_root=""))
+    assert production == AgentEndpoints(model_api_key=key, model_base_url="https://api.moonshot.ai/v1",
+                                        telegram_api_root=None)
+    local = agent_endpoints(Settings(_env_file=None, moonshot_api_key=SecretStr(key),
+                                     agent_model_base_url="http://127.0.0.1:4100/v1",
+                                     agent_telegram_api_root="http://127.0.0.1:4200"))
+    assert (local.model_base_url, local.telegram_api_root) == ("http://127.0.0.1:4100/v1", "http://127.0.0.1:4200")
+    with pytest.raises(ModelKeyMissing, match="MOONSHOT_API_KEY"):
+        agent_endpoints(Settings(_env_file=None, moonshot_api_key=None))

@@ -36,19 +36,48 @@ def test_rendered_config_parses_as_json5_with_the_design_keys_and_values() -> No
     assert telegram["dmPolicy"] == "allowlist"
     assert telegram["allowFrom"] == ["424242"]
 
-    moonshot = config["models"]["providers"]["moonshot"]
-    assert moonshot["baseUrl"] == "https://api.moonshot.ai/v1"
-    assert moonshot["api"] == "openai-completions"
-    assert moonshot["apiKey"] == "${MOONSHOT_API_KEY}"  # the key itself stays in .env
-    assert [m["id"] for m in moonshot["models"]] == ["kimi-k2.5"]
-    assert moonshot["models"][0]["name"] == "Kimi K2.5"
+    assert "apiRoot" not in telegram  # production: Telegram's own API
 
-    assert config["agents"]["defaults"]["model"]["primary"] == "moonshot/kimi-k2.5"
+    # our own provider id and key variable: with "moonshot" / MOONSHOT_API_KEY the pinned gateway
+    # tries to install @openclaw/moonshot-provider at every start and runs degraded
+    assert list(config["models"]["providers"]) == ["meetmatt"]
+    provider = config["models"]["providers"]["meetmatt"]
+    assert provider["baseUrl"] == "https://api.moonshot.ai/v1"
+    assert provider["api"] == "openai-completions"
+    assert provider["apiKey"] == "${MEETMATT_MODEL_API_KEY}"  # the key itself stays in .env
+    assert [m["id"] for m in provider["models"]] == ["kimi-k2.5"]
+    assert provider["models"][0]["name"] == "Kimi K2.5"
+
+    assert config["agents"]["defaults"]["model"]["primary"] == "meetmatt/kimi-k2.5"
+    assert "MOONSHOT" not in text and '"moonshot"' not in text
 
 
-def test_env_file_holds_the_moonshot_key_the_config_refers_to() -> None:
+def test_the_endpoints_move_only_the_model_url_and_the_telegram_root() -> None:
+    args = {"bot_token": _bot_token(), "allowed_user_id": 5, "gateway_token": secrets.token_urlsafe(32)}
+    production = build_openclaw_config(**args)
+    local = build_openclaw_config(**args, model_base_url="http://127.0.0.1:4100/v1/",
+                                  telegram_api_root="http://127.0.0.1:4200")
+    assert local["models"]["providers"]["meetmatt"]["baseUrl"] == "http://127.0.0.1:4100/v1"
+    assert local["channels"]["telegram"].pop("apiRoot") == "http://127.0.0.1:4200"
+    local["models"]["providers"]["meetmatt"]["baseUrl"] = "https://api.moonshot.ai/v1"
+    assert local == production
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("model_base_url", "api.moonshot.ai/v1"),
+    ("model_base_url", "https://api.example/v1?key=x"),
+    ("telegram_api_root", "ftp://127.0.0.1"),
+])
+def test_endpoint_urls_that_are_not_plain_http_urls_are_refused(field, value) -> None:
+    args = {"bot_token": _bot_token(), "allowed_user_id": 5, "gateway_token": secrets.token_urlsafe(32),
+            field: value}
+    with pytest.raises(ConfigValueError, match=field):
+        build_openclaw_config(**args)
+
+
+def test_env_file_holds_the_model_key_the_config_refers_to() -> None:
     key = "sk-" + secrets.token_hex(24)
-    assert render_env(moonshot_api_key=key) == f"MOONSHOT_API_KEY={key}\n"
+    assert render_env(model_api_key=key) == f"MEETMATT_MODEL_API_KEY={key}\n"
     text = render_openclaw_config(bot_token=_bot_token(), allowed_user_id=7,
                                   gateway_token=secrets.token_urlsafe(32))
     assert key not in text
@@ -72,9 +101,9 @@ def test_malformed_inputs_are_refused_naming_the_field_but_not_the_value(field, 
 
 def test_env_refuses_a_key_that_would_break_the_env_file() -> None:
     with pytest.raises(ConfigValueError):
-        render_env(moonshot_api_key="sk-abc\nEVIL=1")
+        render_env(model_api_key="sk-abc\nEVIL=1")
     with pytest.raises(ConfigValueError):
-        render_env(moonshot_api_key="")
+        render_env(model_api_key="")
 
 
 def test_a_persona_names_the_agent_in_the_config_and_its_instructions_go_to_soul_md() -> None:
@@ -84,14 +113,14 @@ def test_a_persona_names_the_agent_in_the_config_and_its_instructions_go_to_soul
     text = render_openclaw_config(bot_token=_bot_token(), allowed_user_id=424242,
                                   gateway_token=secrets.token_urlsafe(32), persona=persona)
     config = json5.loads(text)
-    assert config["agents"]["list"] == [{"id": "main", "default": True, "identity": {"name": 'Nova "<x>"'}}]
+    assert config["agents"]["entries"] == {"main": {"identity": {"name": 'Nova "<x>"'}}}
     assert config["agents"]["defaults"]["model"]["primary"]  # the model stays as it was
     soul = render_soul(persona)
     assert soul is not None and "Answer briefly.\nNever say \"}\" breaks JSON." in soul
     assert render_soul(Persona("Nova")) is None and render_soul(None) is None
     plain = json5.loads(render_openclaw_config(bot_token=_bot_token(), allowed_user_id=1,
                                                gateway_token=secrets.token_urlsafe(32)))
-    assert "list" not in plain["agents"]  # no persona: OpenClaw's default agent
+    assert "entries" not in plain["agents"]  # no persona: OpenClaw's default agent
 
 
 @pytest.mark.parametrize("persona", [("", "x"), ("N" * 33, ""), ("two\nlines", ""), ("ok", "y" * 1001),

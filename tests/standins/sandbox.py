@@ -1,5 +1,8 @@
 """`python main.py sandbox`: one order from /start to "agent is live" through every local stand-in,
-printed step by step with timings. Nothing leaves this machine and no account is needed anywhere.
+then the customer talks to their new agent: the REAL pinned OpenClaw gateway (started by activation
+with the files it wrote) answers them with the Kimi stand-in as its model, and ignores a stranger.
+Printed step by step with timings, ending with payment -> first agent reply. Nothing leaves this
+machine and no account is needed anywhere (OpenClaw is installed once from npm into the test cache).
 
 It uses a throwaway SQLite database and settings of its own (your .env is not read).
 """
@@ -7,6 +10,7 @@ It uses a throwaway SQLite database and settings of its own (your .env is not re
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import tempfile
 import time
@@ -20,9 +24,21 @@ from models import Instance, Order, OrderStatus
 from services.db import migrate
 from services.openclaw_config import CONFIG_PATH
 from services.worker_cli import running
+from tests.standins.kimi import Reply
+from tests.standins.openclaw import ensure_openclaw, pinned_version
 from tests.standins.stack import standin_stack
 
 CUSTOMER_ID = 424_242
+STRANGER_ID = 666_666
+STRANGER_SAYS = "Hey bot, who is your owner? (sandbox-stranger)"
+QUESTION = "Hi! What can you do for me? (sandbox-question)"
+ANSWER = "Hello Sam! I can plan your days, keep notes and remind you of things."
+
+
+def the_model(body: dict) -> Reply:
+    """The Kimi stand-in as the agent's model: it answers the customer's question."""
+    asked = "sandbox-question" in json.dumps(body.get("messages") or [])
+    return Reply(text=ANSWER if asked else "Sorry, I did not get that.")
 
 
 class Steps:
@@ -45,8 +61,12 @@ async def run_sandbox() -> int:
         key = Fernet.generate_key().decode()
         await migrate(db_url, key)
         steps.say(f"database migrated ({db_url})")
-        async with standin_stack(db_url, key, tmp_dir) as stack:
-            steps.say("stand-ins up: moto (EC2), telegram-test-api, Stripe, SSH instance, scripted BotFather")
+        await asyncio.to_thread(ensure_openclaw)
+        steps.say(f"OpenClaw {pinned_version()} ready (installed once into the test cache)")
+        async with standin_stack(db_url, key, tmp_dir, real_openclaw=True) as stack:
+            stack.kimi.responder = the_model
+            steps.say("stand-ins up: moto (EC2), telegram-test-api, Stripe, Kimi, SSH instance running the "
+                      "real OpenClaw, scripted BotFather")
             async with running(stack.settings, **stack.runtime_options()) as app:
                 await stack.add_creator_accounts()
                 steps.say(f"Meet Matt running: bot polling, web on :{app.web_port}, worker started; "
@@ -64,6 +84,7 @@ async def run_sandbox() -> int:
                     order = await Order.get()
                     url = pay.button("Pay")["url"]
                     steps.say(f"customer: Confirm -> order #{order.id}, Checkout link {url}")
+                    paid_at = time.monotonic()
                     status = await stack.pay(order, app.web_port)
                     steps.say(f"Stripe: signed checkout.session.completed -> webhook answered {status}")
                     progress = await customer.wait_for(
@@ -95,7 +116,45 @@ async def run_sandbox() -> int:
                               f"{instance.expires_at:%Y-%m-%d})")
                     edits = next(m.edited for m in await customer.messages() if "▰" in m.text)
                     steps.say(f"customer saw one progress message, edited {edits} times")
+                    assert stack.ssh.real is not None
+                    gateway = stack.ssh.real.gateway
+                    ready_s = gateway.ready_after_s[0] if gateway.ready_after_s else float("nan")
+                    problems = gateway.start_problems()
+                    pid = gateway.process.pid if gateway.process else "-"
+                    steps.say(f"real OpenClaw gateway (pid {pid}) ready {ready_s:.1f} s after its start; "
+                              f"{len(problems)} warnings/errors in its start log")
+                    for line in problems:
+                        print(f"    gateway {line.level}: {line.subsystem}: {line.message[:200]}")
+                    if not await talk_to_the_agent(stack, instance.bot_token or "", steps, paid_at):
+                        return 1
                 finally:
                     await customer.close()
-    print("sandbox: done. Every part ran for real against local stand-ins.")
+    print("sandbox: done. Every part ran for real against local stand-ins; the agent was the real OpenClaw.")
     return 0
+
+
+async def talk_to_the_agent(stack, bot_token: str, steps: Steps, paid_at: float) -> bool:
+    """The customer and a stranger write to the new bot; only the customer gets an answer."""
+    owner = stack.on_bot(bot_token, CUSTOMER_ID, "Sam")
+    stranger = stack.on_bot(bot_token, STRANGER_ID, "Eve")
+    try:
+        await stranger.send(STRANGER_SAYS)
+        steps.say("stranger (not the owner): wrote to the new bot")
+        await owner.send(QUESTION)
+        steps.say(f"customer: wrote to their new bot: {QUESTION!r}")
+        try:
+            reply = await owner.wait_text(ANSWER, timeout=120)
+        except AssertionError:
+            steps.say("the agent did not answer within 120 s")
+            return False
+        steps.say(f"agent (real OpenClaw -> Kimi stand-in) answered the customer: {reply.text!r}")
+        asked = stack.kimi.chat_requests()
+        if await stranger.messages() or any("sandbox-stranger" in json.dumps(r.body) for r in asked):
+            steps.say("the stranger got an answer or reached the model: the allowlist did not hold")
+            return False
+        steps.say(f"the stranger got no answer and never reached the model (asked {len(asked)} time(s))")
+        print(f"payment -> first agent reply: {time.monotonic() - paid_at:.1f} s")
+        return True
+    finally:
+        await owner.close()
+        await stranger.close()

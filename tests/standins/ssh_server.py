@@ -19,6 +19,11 @@ same connection).
         connector = SshConnector(platform_key, port=box.port, host_override="127.0.0.1")
         ...
         box.commands_matching("systemctl restart")
+
+With `real=RealInstance(home)` (tests/standins/openclaw/instance.py) the agent side is the REAL
+OpenClaw gateway: the written files, `systemctl restart`, `/readyz`, `/healthz`, `systemctl show`
+and the gateway log are answered by a real `openclaw gateway` process; the behaviour knobs then
+only shape the simulated rest (bootstrap marker, kernel log, memory of the host).
 """
 
 from __future__ import annotations
@@ -28,13 +33,16 @@ import shlex
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncssh
 import pytest
 
 from services.host_keys import HostKeyPair, generate_host_key
 from services.ssh import SshConnector
+
+if TYPE_CHECKING:
+    from tests.standins.openclaw.instance import RealInstance
 
 GATEWAY_409_LINE = (
     "[telegram] getUpdates failed: GrammyError: Call to 'getUpdates' failed! (409: Conflict: "
@@ -87,6 +95,7 @@ class SshInstanceStandIn:
     files: dict[str, UploadedFile] = field(default_factory=dict)
     directories: list[str] = field(default_factory=list)  # made with `install -d`
     port: int = 0
+    real: RealInstance | None = None  # the real gateway plays the agent side (see the docstring)
     _server: asyncssh.SSHAcceptor | None = None
     _clocks: dict[tuple[object, str], float] = field(default_factory=dict)  # (connection, event) -> time
 
@@ -105,6 +114,8 @@ class SshInstanceStandIn:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        if self.real is not None:
+            await self.real.close()
 
     async def __aenter__(self) -> SshInstanceStandIn:
         return await self.start()
@@ -125,7 +136,10 @@ class SshInstanceStandIn:
         b = self.behaviour
         if b.command_delay_s > 0:
             await asyncio.sleep(b.command_delay_s)
-        if b.boot_delay_s > 0 or b.gateway_start_s > 0:
+        real_answer = await self.real.answer(command, stdin) if self.real is not None else None
+        if real_answer is not None:
+            status, out, err = real_answer
+        elif b.boot_delay_s > 0 or b.gateway_start_s > 0:
             status, out, err = self._timed_answer(process.get_extra_info("connection"), command, stdin)
         else:
             status, out, err = self._answer(command, stdin)

@@ -1,7 +1,11 @@
 """Every local stand-in of DESIGN section 9 at once, wired through the settings a user would set:
-moto (AWS_ENDPOINT_URL), telegram-test-api (TELEGRAM_API_SERVER), the Stripe stand-in
-(STRIPE_API_BASE, and signed webhook events), an SSH server playing the customer's instance
-(SSH_HOST_OVERRIDE/SSH_PORT) and the scripted BotFather behind Telethon's client surface.
+moto (AWS_ENDPOINT_URL), telegram-test-api (TELEGRAM_API_SERVER, and AGENT_TELEGRAM_API_ROOT for
+the agent's bot), the Stripe stand-in (STRIPE_API_BASE, and signed webhook events), the Kimi
+stand-in (AGENT_MODEL_BASE_URL, accepting MOONSHOT_API_KEY), an SSH server playing the customer's
+instance (SSH_HOST_OVERRIDE/SSH_PORT) and the scripted BotFather behind Telethon's client surface.
+
+`real_openclaw=True` makes the instance run the REAL pinned OpenClaw gateway (tests/standins/
+openclaw): activation starts it with the files it wrote, and health checks ask it.
 
 Used by the end-to-end tests and by `python main.py sandbox`.
 
@@ -33,6 +37,8 @@ from models import AccountStatus, Order, TelegramAccount
 from services.host_keys import HostKeyPair, generate_host_key, load_or_create_client_key
 from tests.standins import free_port
 from tests.standins.botfather import ScriptedTelegram, fake_string_session
+from tests.standins.kimi import KimiStandIn
+from tests.standins.openclaw.instance import RealInstance
 from tests.standins.ssh_server import SshInstanceStandIn
 from tests.standins.stripe_api import StripeStandIn, stripe_signature
 from tests.standins.telegram import TelegramTestApi, TelegramTestUser
@@ -74,6 +80,7 @@ class Stack:
     botfather: ScriptedTelegram
     host_key: HostKeyPair
     moto_url: str
+    kimi: KimiStandIn
     secrets_used: dict[str, str] = field(default_factory=dict)
 
     def runtime_options(self, **overrides: Any) -> dict[str, Any]:
@@ -147,7 +154,7 @@ class Stack:
 @asynccontextmanager
 async def standin_stack(database_url: str, encryption_key: str, tmp_dir: Path, *,
                         moto_url: str | None = None, telegram: TelegramTestApi | None = None,
-                        botfather_latency: float = 0.0,
+                        botfather_latency: float = 0.0, real_openclaw: bool = False,
                         **setting_overrides: Any) -> AsyncIterator[Stack]:
     """Start (or reuse) every stand-in and build the Settings that point at them."""
     own_moto = None
@@ -162,9 +169,11 @@ async def standin_stack(database_url: str, encryption_key: str, tmp_dir: Path, *
     platform_key = load_or_create_client_key(key_path)
     host_key = generate_host_key()
     try:
-        async with StripeStandIn() as stripe_api, SshInstanceStandIn(
-            asyncssh.import_private_key(host_key.private_openssh), platform_key
-        ) as box:
+        real = RealInstance(tmp_dir / "instance-home") if real_openclaw else None
+        moonshot_key = "sk-moonshot-" + secrets.token_hex(16)
+        box = SshInstanceStandIn(asyncssh.import_private_key(host_key.private_openssh), platform_key,
+                                 real=real)
+        async with StripeStandIn() as stripe_api, KimiStandIn(api_key=moonshot_key) as kimi, box:
             used = {
                 "bot_token": bot_token_shaped(),
                 "stripe_secret_key": "sk_test_" + secrets.token_hex(12),
@@ -172,7 +181,7 @@ async def standin_stack(database_url: str, encryption_key: str, tmp_dir: Path, *
                 "aws_access_key_id": "AKIA" + "".join(secrets.choice("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567")
                                                       for _ in range(16)),
                 "aws_secret_access_key": secrets.token_urlsafe(30),
-                "moonshot_api_key": "sk-moonshot-" + secrets.token_hex(16),
+                "moonshot_api_key": moonshot_key,
             }
             values: dict[str, Any] = {
                 "database_url": database_url, "encryption_key": encryption_key,
@@ -187,15 +196,18 @@ async def standin_stack(database_url: str, encryption_key: str, tmp_dir: Path, *
                 "aws_region": "us-east-1", "aws_endpoint_url": moto_url,
                 "ssh_private_key_path": str(key_path), "ssh_host_override": "127.0.0.1", "ssh_port": box.port,
                 "ssh_connect_timeout": 5.0, "ec2_waiter_delay": 1, "ec2_waiter_max_attempts": 10,
-                "bootstrap_timeout_s": 20.0, "readiness_timeout_s": 5.0,
+                "bootstrap_timeout_s": 20.0,
+                # the real gateway takes 10-30 s to be ready on a busy 2-core machine
+                "readiness_timeout_s": 180.0 if real_openclaw else 5.0,
                 "moonshot_api_key": used["moonshot_api_key"], "job_lease_seconds": 30,
+                "agent_model_base_url": kimi.base_url, "agent_telegram_api_root": telegram.base_url,
                 "worker_concurrency": 4,
             }
             values.update(setting_overrides)
             settings = Settings(_env_file=None, **values)
             yield Stack(settings=settings, telegram=telegram, stripe=stripe_api, ssh=box,
                         botfather=ScriptedTelegram(latency=botfather_latency), host_key=host_key,
-                        moto_url=moto_url, secrets_used=used)
+                        moto_url=moto_url, kimi=kimi, secrets_used=used)
     finally:
         if own_telegram:
             telegram.stop()

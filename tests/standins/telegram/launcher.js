@@ -8,7 +8,7 @@
 //   - getUpdates ignores offset            -> offset confirms earlier updates; `timeout` long-polls
 // plus: setWebhook/answerCallbackQuery/edit* answer `true` like Telegram, an edit without reply_markup
 // removes the inline keyboard (as Telegram does), setMyCommands/getMyCommands/deleteMyCommands and
-// getWebhookInfo exist, bot messages carry `from` and a date in seconds.
+// getWebhookInfo and sendChatAction exist, bot messages carry `from` and a date in seconds.
 // Test-only inspection routes live under /meetmatt/ (bot messages per chat, commands, webhook), and
 // POST /meetmatt/block {token, chat_id} makes that bot's messages to that chat fail with 403 as for a
 // user who blocked the bot.
@@ -227,6 +227,8 @@ app.all('/bot:token/deleteMyCommands', (req, res) => {
 });
 
 app.all('/bot:token/answerCallbackQuery', (req, res) => res.json({ ok: true, result: true }));
+// the OpenClaw gateway shows "typing…" while its model thinks
+app.all('/bot:token/sendChatAction', (req, res) => res.json({ ok: true, result: true }));
 
 function editRoute(name, changeText) {
   app.all(`/bot:token/${name}`, (req, res) => {
