@@ -6,8 +6,8 @@ What runs: the real Dispatcher (middlewares, routers, FSM) behind aiogram's `Sim
 on a local aiohttp server, exactly as `TELEGRAM_MODE=webhook` serves it, on a real database (a fresh
 SQLite file by default, migrated with the project's migrations). Every Bot API call the handlers make
 goes over HTTP to a local stand-in that answers like Telegram. Each simulated customer sends, one
-after the other as a person would: /start, /new, a package button, a name, a username, a
-description, and "skip" for the picture (7 updates, ending at the order summary).
+after the other as a person would: /start, /new, a package button, a name, a username (which shows
+the order summary), Edit, and back to the summary (7 updates, ending at the order summary).
 
 The Bot API stand-in and the simulated customers run in processes of their own (in real life they
 are other machines), so the figures are the bot's. The machine is shared: the load average is printed.
@@ -100,8 +100,8 @@ def updates_for(user_id: int, counter: itertools.count) -> list[dict]:
             "message": {"message_id": 1, "date": int(time.time()), "chat": chat, "text": "…"}}}
 
     return [message("/start"), message("/new"), press(PackageCb(code="starter").pack()),
-            message(f"Agent {user_id}"), message(f"agent_{user_id}_bot"), message("Plans my week"),
-            press(OrderCb(action="skip").pack())]
+            message(f"Agent {user_id}"), message(f"agent_{user_id}_bot"),
+            press(OrderCb(action="edit").pack()), press(OrderCb(action="back").pack())]
 
 
 def _serve_stand_in(conn) -> None:
