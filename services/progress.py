@@ -10,12 +10,12 @@ because "verify" can be reported before the server is ready and must not be scro
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
 from dataclasses import dataclass
 
 from models import Instance, Order, Verification
 from services.alerts import raise_alert
+from services.customer_text import N_, Text
 from services.jobs import JobQueue, utcnow
 from services.notifications import Messenger, queue_customer_message
 
@@ -40,18 +40,28 @@ class Step:
 
 
 STEPS: dict[str, Step] = {
-    PAID: Step(1, "Payment received. Getting everything ready…"),
-    LAUNCHING: Step(2, "Starting your server…"),
-    CREATING_BOT: Step(2, "Creating your Telegram bot…"),
-    WAITING_SERVER: Step(3, "Waiting for your server to finish setting up…"),
-    VERIFY: Step(4, "Your bot exists! One tap to prove it is yours."),
-    ACTIVATING: Step(5, "Switching your agent on…"),
-    LIVE: Step(6, "Your agent is live."),
+    PAID: Step(1, N_("Payment received. Getting everything ready…")),
+    LAUNCHING: Step(2, N_("Starting your server…")),
+    CREATING_BOT: Step(2, N_("Creating your Telegram bot…")),
+    WAITING_SERVER: Step(3, N_("Waiting for your server to finish setting up…")),
+    VERIFY: Step(4, N_("Your bot exists! One tap to prove it is yours.")),
+    ACTIVATING: Step(5, N_("Switching your agent on…")),
+    LIVE: Step(6, N_("Your agent is live.")),
+}
+# the step named in a failure ("It happened at: ...")
+STEP_NAMES: dict[str, str] = {
+    PAID: N_("Payment received"),
+    LAUNCHING: N_("Starting your server"),
+    CREATING_BOT: N_("Creating your Telegram bot"),
+    WAITING_SERVER: N_("Waiting for your server to finish setting up"),
+    VERIFY: N_("Your bot exists! One tap to prove it is yours"),
+    ACTIVATING: N_("Switching your agent on"),
+    LIVE: N_("Your agent is live"),
 }
 
 
 class _DeliveryFailed(Exception):
-    def __init__(self, cause: Exception, chat_id: int, text: str, buttons: list[tuple[str, str]]) -> None:
+    def __init__(self, cause: Exception, chat_id: int, text: Text, buttons: list[tuple[Text, str]]) -> None:
         super().__init__(str(cause))
         self.cause, self.chat_id, self.text, self.buttons = cause, chat_id, text, buttons
 
@@ -65,57 +75,60 @@ def progress_bar(level: int, slots: int = BAR_SLOTS) -> str:
     return "▰" * level + "▱" * (slots - level)
 
 
+def _lines(*lines: Text) -> Text:
+    """Several texts as one message, a line each (each translated on its own)."""
+    return Text("\n".join(f"{{l{i}}}" for i in range(len(lines))),
+                {f"l{i}": line for i, line in enumerate(lines)})
+
+
 def render_progress(
     step: str,
     *,
     failed: bool = False,
-    detail: str = "",
+    detail: str | Text = "",
     bot_username: str | None = None,
     deep_link: str | None = None,
-) -> tuple[str, list[tuple[str, str]]]:
-    """The progress message for `step`: (HTML text, URL buttons). `detail` is escaped here.
+) -> tuple[Text, list[tuple[Text, str]]]:
+    """The progress message for `step`: (text, URL buttons), rendered in the customer's language by
+    the bot (`Text`). A str `detail` is escaped there; a `Text` detail is translated too.
 
     For "verify", `detail` may be the deep link itself. For a failure, `detail` says what happens
     next (retry, refund); without it a generic "we are on it" is shown.
     """
-    if step == VERIFY and not deep_link and detail.startswith("https://"):
+    if step == VERIFY and not deep_link and isinstance(detail, str) and detail.startswith("https://"):
         deep_link, detail = detail, ""
     if step != FAILED and step not in STEPS:
         raise ValueError(f"unknown progress step {step!r} (known: {', '.join([*STEPS, FAILED])})")
     known = STEPS.get(step)
-    buttons: list[tuple[str, str]] = []
+    buttons: list[tuple[Text, str]] = []
     if failed or known is None:
-        level = known.level if known else 0
-        lines = [f"{progress_bar(level)} <b>Setting up your agent hit a problem.</b>"]
+        bar = progress_bar(known.level if known else 0)
+        lines = [Text(N_("{bar} <b>Setting up your agent hit a problem.</b>"), {"bar": bar})]
         if known is not None and step != FAILED:
-            lines.append(f"It happened at: {html.escape(known.text.rstrip('…').rstrip('.'), quote=False)}.")
-        lines.append(
-            "<b>What happens next:</b> "
-            + (
-                html.escape(detail, quote=False)
-                if detail
-                else "our team has been alerted and will retry or refund you. You don't need to do anything."
-            )
-        )
-        return "\n".join(lines), buttons
-    lines = [f"{progress_bar(known.level)} {html.escape(known.text, quote=False)}"]
+            lines.append(Text(N_("It happened at: {step}."), {"step": Text(STEP_NAMES[step])}))
+        next_step = detail or Text(N_("our team has been alerted and will retry or refund you. You don't "
+                                      "need to do anything."))
+        lines.append(Text(N_("<b>What happens next:</b> {next}"), {"next": next_step}))
+        return _lines(*lines), buttons
+    lines = [Text(N_("{bar} {step}"), {"bar": progress_bar(known.level), "step": Text(known.text)})]
     if detail:
-        lines.append(html.escape(detail, quote=False))
+        lines.append(detail if isinstance(detail, Text) else Text("{detail}", {"detail": detail}))
     if step == LIVE:
         if bot_username:
-            name = html.escape(bot_username, quote=False)
-            lines.append(f"Say hello to @{name}: it answers only you.")
-            buttons.append((f"Open @{bot_username}", f"https://t.me/{bot_username}"))
-        lines.append("See all your agents with /mybots.")
-        return "\n".join(lines), buttons
+            lines.append(Text(N_("Say hello to @{username}: it answers only you."),
+                              {"username": bot_username}))
+            buttons.append((Text(N_("Open @{username}"), {"username": bot_username}),
+                            f"https://t.me/{bot_username}"))
+        lines.append(Text(N_("See all your agents with /mybots.")))
+        return _lines(*lines), buttons
     if deep_link:
-        lines.append(
-            "Open your new bot with the button below and press <b>Start</b>: that proves this "
-            "Telegram account owns it, and only you will be able to talk to your agent."
-        )
-        label = f"Open @{bot_username} and press Start" if bot_username else "Open your bot and press Start"
+        lines.append(Text(N_("Open your new bot with the button below and press <b>Start</b>: that "
+                             "proves this Telegram account owns it, and only you will be able to talk to "
+                             "your agent.")))
+        label = (Text(N_("Open @{username} and press Start"), {"username": bot_username}) if bot_username
+                 else Text(N_("Open your bot and press Start")))
         buttons.append((label, deep_link))
-    return "\n".join(lines), buttons
+    return _lines(*lines), buttons
 
 
 async def open_deep_link(order_id: int) -> tuple[str | None, str | None]:
@@ -147,7 +160,8 @@ class ProgressReporter:
         self.queue = queue
         self._locks: dict[int, asyncio.Lock] = {}
 
-    async def report(self, order_id: int, step: str, *, failed: bool = False, detail: str = "") -> None:
+    async def report(self, order_id: int, step: str, *, failed: bool = False,
+                     detail: str | Text = "") -> None:
         """Show `step` for the order: send the message the first time, edit it afterwards."""
         try:
             await self._report(order_id, step, failed=failed, detail=detail)
@@ -165,12 +179,12 @@ class ProgressReporter:
                     f"blocked the bot, reach them another way: they may need the verification link.",
                     dedup_key=f"customer_unreachable:{order_id}")
 
-    async def _report(self, order_id: int, step: str, *, failed: bool, detail: str) -> None:
+    async def _report(self, order_id: int, step: str, *, failed: bool, detail: str | Text) -> None:
         lock = self._locks.setdefault(order_id, asyncio.Lock())
         async with lock:  # launching and creating_bot report concurrently: never send twice
             order = await Order.get(id=order_id).select_related("customer")
             bot_username, deep_link = await open_deep_link(order_id)
-            if step == VERIFY and detail.startswith("https://"):
+            if step == VERIFY and isinstance(detail, str) and detail.startswith("https://"):
                 deep_link, detail = detail, ""
             text, buttons = render_progress(
                 step,

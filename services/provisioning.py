@@ -39,6 +39,7 @@ from services.alerts import raise_alert
 from services.bot_api import BotApi
 from services.bot_making import POOL_WAIT_REASON, BotMaker, CreatedBot, PoolWait, username_candidates
 from services.customer_notices import notify_act, notify_live
+from services.customer_text import N_, Text
 from services.host_keys import HostKeyPair
 from services.jobs import Claimed, JobQueue, utcnow
 from services.logging_setup import secrets as log_secrets
@@ -50,8 +51,9 @@ from services.worker import PermanentError, RetryLater
 
 log = logging.getLogger("meetmatt.provisioning")
 
-POOL_WAIT_TEXT = ("Telegram is not letting us create new bots right now. Your order is paid and queued: it "
-                  "continues by itself as soon as a bot can be made. You don't need to do anything.")
+POOL_WAIT_TEXT = Text(N_("Telegram is not letting us create new bots right now. Your order is paid and "
+                         "queued: it continues by itself as soon as a bot can be made. You don't need to do "
+                         "anything."))
 
 
 POOL_GAVE_UP_TEXT = ("Telegram did not let us create your bot for too long, so we stopped setting up your "
@@ -360,8 +362,8 @@ class ProvisioningSaga:
                                                "updated_at"])
             await Order.filter(id=order.id).update(status=OrderStatus.ACTIVE, updated_at=now)
             await self.d.queue.save_step(claimed, "live", {"renewed_until": instance.expires_at.isoformat()})
-        await self.d.progress.report(order.id, progress.LIVE,
-                                     detail=f"Renewed until {instance.expires_at:%Y-%m-%d}.")
+        await self.d.progress.report(order.id, progress.LIVE, detail=Text(
+            N_("Renewed until {date}."), {"date": f"{instance.expires_at:%Y-%m-%d}"}))
 
     # --- when the job is dead --------------------------------------------------------------------
 
@@ -398,11 +400,11 @@ class ProvisioningSaga:
         if self.d.refund_on_failure:
             await self.d.queue.enqueue(job_kinds.REFUND_ORDER, {"order_id": order.id, "reason": error[:200]},
                                        key=f"refund:order:{order.id}")
-            next_step = "We are refunding your payment in full; you will see it in a few days."
+            next_step = Text(N_("We are refunding your payment in full; you will see it in a few days."))
             refund_note = "refund queued (REFUND_ORDER)"
         else:
-            next_step = ("Our team has been alerted and will either retry or refund you. "
-                         "You don't need to do anything.")
+            next_step = Text(N_("Our team has been alerted and will either retry or refund you. "
+                                "You don't need to do anything."))
             refund_note = f"REFUND_ON_FAILURE is off: refund with `python main.py orders refund {order.id}`"
         why = state.get("customer_reason")
         # the admins first: a customer who blocked the bot must never hide a failure from them
@@ -411,8 +413,10 @@ class ProvisioningSaga:
             f"Order {order.id} (customer {order.customer.telegram_id}, {order.package}) could not be "
             f"provisioned: {error}. Released: {', '.join(released) or 'nothing to release'}. {refund_note}.",
             dedup_key=f"provision_failed:{order.id}")
+        # `why` (the customer's own step that failed) is stored English text in the job's state
         await self.d.progress.report(order.id, progress.FAILED, failed=True,
-                                     detail=f"{why} {next_step}" if why else next_step)
+                                     detail=Text("{why} {next}", {"why": why, "next": next_step}) if why
+                                     else next_step)
 
     async def release_abandoned(self, lease_seconds: float) -> int:
         """Compensate provision jobs that died without it: the stale-lease sweep marks a job dead

@@ -11,6 +11,7 @@ from aiogram.methods import EditMessageText, SendMessage
 from bot.factory import create_bot
 from bot.messenger import AiogramMessenger
 from models import Customer, Instance, Order, Verification
+from services.customer_text import Text, plain
 from services.jobs import utcnow
 from services.progress import (
     ACTIVATING,
@@ -30,6 +31,12 @@ from tests.bot.fixtures import make_settings
 from tests.bot.harness import RecordingSession
 
 
+def english(rendered: tuple[Text, list[tuple[Text, str]]]) -> tuple[str, list[tuple[str, str]]]:
+    """A rendered progress message as an English customer sees it (labels are plain text)."""
+    text, buttons = rendered
+    return plain(text), [(plain(label, escape=False), url) for label, url in buttons]
+
+
 @pytest.mark.parametrize(
     ("step", "bar", "words"),
     [
@@ -43,28 +50,29 @@ from tests.bot.harness import RecordingSession
     ],
 )
 def test_each_step_renders_its_bar_and_words(step: str, bar: str, words: str) -> None:
-    text, _ = render_progress(step)
+    text, _ = english(render_progress(step))
     assert text.startswith(bar) and words in text
 
 
 def test_verify_shows_the_deep_link_button() -> None:
     link = "https://t.me/tom_helper_bot?start=abc123"
-    text, buttons = render_progress(VERIFY, detail=link, bot_username="tom_helper_bot")
+    text, buttons = english(render_progress(VERIFY, detail=link, bot_username="tom_helper_bot"))
     assert buttons == [("Open @tom_helper_bot and press Start", link)]
     assert "press <b>Start</b>" in text and link not in text
 
 
 def test_failure_says_where_and_what_happens_next_escaped() -> None:
-    text, buttons = render_progress(LAUNCHING, failed=True, detail="We'll retry <soon> & refund if not")
+    text, buttons = english(render_progress(LAUNCHING, failed=True,
+                                            detail="We'll retry <soon> & refund if not"))
     assert "hit a problem" in text and "Starting your server" in text
     assert "What happens next:</b> We'll retry &lt;soon&gt; &amp; refund if not" in text
     assert buttons == []
-    generic, _ = render_progress(FAILED)
+    generic, _ = english(render_progress(FAILED))
     assert "retry or refund" in generic
 
 
 def test_live_links_the_new_bot_and_unknown_steps_are_refused() -> None:
-    text, buttons = render_progress(LIVE, bot_username="tom_helper_bot")
+    text, buttons = english(render_progress(LIVE, bot_username="tom_helper_bot"))
     assert "@tom_helper_bot" in text and buttons == [("Open @tom_helper_bot", "https://t.me/tom_helper_bot")]
     with pytest.raises(ValueError, match="unknown progress step"):
         render_progress("dancing")
@@ -76,14 +84,16 @@ class RecordingMessenger:
         self.sent: list[tuple[int, str, list[tuple[str, str]] | None]] = []
         self.edits: list[tuple[int, int, str, list[tuple[str, str]] | None]] = []
 
-    async def send(self, chat_id: int, text: str, buttons: list[tuple[str, str]] | None = None) -> int:
-        self.sent.append((chat_id, text, buttons))
+    async def send(self, chat_id: int, text: Text, buttons: list[tuple[Text, str]] | None = None) -> int:
+        rendered, labels = english((text, buttons or []))
+        self.sent.append((chat_id, rendered, labels or None))
         return 4000 + len(self.sent)
 
     async def edit(
-        self, chat_id: int, message_id: int, text: str, buttons: list[tuple[str, str]] | None = None
+        self, chat_id: int, message_id: int, text: Text, buttons: list[tuple[Text, str]] | None = None
     ) -> None:
-        self.edits.append((chat_id, message_id, text, buttons))
+        rendered, labels = english((text, buttons or []))
+        self.edits.append((chat_id, message_id, rendered, labels or None))
 
 
 async def make_order() -> Order:
@@ -170,3 +180,17 @@ async def test_aiogram_messenger_sends_edits_and_resends_when_the_message_is_gon
     assert isinstance(last, SendMessage) and "Starting your server" in last.text
     order = await Order.get(id=order.id)
     assert order.progress_message_id != 1000  # the second message's id was stored
+
+
+async def test_a_russian_customer_watches_the_progress_in_russian(db: str) -> None:
+    customer = await Customer.create(telegram_id=600_002, full_name="Иван", language="ru")
+    order = await Order.create(customer=customer, package="starter", bot_name="Иван",
+                               bot_username="ivan_x_bot")
+    session = RecordingSession()
+    reporter = ProgressReporter(AiogramMessenger(create_bot(make_settings(), session=session)))
+    await reporter.report(order.id, PAID)
+    await reporter.report(order.id, LIVE)
+    sent, edited = (c.method for c in session.calls)
+    assert sent.text == "▰▱▱▱▱▱ Оплата получена. Готовлю всё необходимое…"
+    assert edited.text.startswith("▰▰▰▰▰▰ Ваш агент работает.")
+    assert edited.reply_markup.inline_keyboard[0][0].text == "Открыть @ivan_x_bot"
