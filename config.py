@@ -92,6 +92,15 @@ class Settings(BaseSettings):
     ssh_port: int = 22
     ssh_connect_timeout: float = 20.0
     moonshot_api_key: SecretStr | None = None
+    # the model gateway (webhooks/model_gateway.py): agents call PUBLIC_BASE_URL + MODEL_GATEWAY_PATH
+    model_upstream_base_url: str = "https://api.moonshot.ai/v1"
+    model_gateway_path: str = "/model/v1"
+    model_upstream_timeout_s: float = Field(default=600.0, gt=0)  # a whole answer, streamed or not
+    model_gateway_max_body_mb: float = Field(default=16.0, gt=0)
+    # estimated cost shown in /stats, USD per million tokens (Kimi K2.5 list prices)
+    model_price_input_per_mtok: float = Field(default=0.60, ge=0)
+    model_price_cached_input_per_mtok: float = Field(default=0.10, ge=0)
+    model_price_output_per_mtok: float = Field(default=3.00, ge=0)
     openclaw_version: str = "2026.11.1"
     warm_pool_size: int = 0
     ec2_ami_ssm_parameter: str = (  # public parameter used when EC2_AMI_ID is empty outside us-east-1

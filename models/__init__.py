@@ -6,10 +6,11 @@ from models.customers import Customer
 from models.enums import AccountStatus, AlertSeverity, InstanceStatus, JobStatus, OrderStatus
 from models.instances import Instance, Verification
 from models.jobs import Job
+from models.model_gateway import ModelKey, ModelQuotaOverride, ModelUsage
 from models.orders import Order, StripeEvent
 
 __all__ = [
     "AccountStatus", "AdminAction", "Alert", "AlertSeverity", "Customer", "Instance",
-    "InstanceStatus", "Job", "JobStatus", "Order", "OrderStatus", "StripeEvent", "TelegramAccount",
-    "Verification",
+    "InstanceStatus", "Job", "JobStatus", "ModelKey", "ModelQuotaOverride", "ModelUsage", "Order",
+    "OrderStatus", "StripeEvent", "TelegramAccount", "Verification",
 ]

@@ -30,6 +30,7 @@ from services.jobs import JobQueue
 from services.stripe_events import StripeEventProcessor
 from webhooks.health import healthz
 from webhooks.metrics import METRICS_KEY, Metrics, latency_middleware, metrics_handler
+from webhooks.model_gateway import MODEL_GATEWAY_KEY, ModelGateway
 from webhooks.stripe import MAX_BODY, StripeWebhook
 
 log = logging.getLogger(__name__)
@@ -45,7 +46,8 @@ Hook = Callable[[web.Application], Awaitable[None]]
 def create_web_app(settings: Settings, *, queue: JobQueue | None = None,
                    on_startup_hooks: Iterable[Hook] = (), on_shutdown_hooks: Iterable[Hook] = (),
                    manage_db: bool = True) -> web.Application:
-    """The web application with `/webhooks/stripe`, `/healthz` and `/metrics`. Add routes before start.
+    """The web application with `/webhooks/stripe`, the model gateway (MODEL_GATEWAY_PATH), `/healthz`
+    and `/metrics`. Add routes before start.
 
     `on_startup_hooks` run after the ORM is open; `on_shutdown_hooks` run before it closes.
     """
@@ -62,6 +64,9 @@ def create_web_app(settings: Settings, *, queue: JobQueue | None = None,
     webhook = StripeWebhook(processor, secret_value(settings.stripe_webhook_secret), metrics)
     app[STRIPE_WEBHOOK_KEY] = webhook
     webhook.register(app)
+    gateway = ModelGateway.from_settings(settings, queue)
+    app[MODEL_GATEWAY_KEY] = gateway
+    gateway.register(app)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_handler(queue))
     app.on_startup.extend(on_startup_hooks)

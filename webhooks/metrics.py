@@ -110,6 +110,9 @@ def metrics_handler(queue: JobQueue) -> Callable[[web.Request], Awaitable[web.Re
         except Exception:  # the database may be down: still serve the in-process metrics
             counts = None
         text = request.app[METRICS_KEY].render(counts)
-        return web.Response(body=text.encode(), headers={"Content-Type": CONTENT_TYPE})
+        # the model gateway's prometheus_client metrics (default registry) follow the hand-made ones
+        from webhooks.model_gateway_metrics import exposition
+
+        return web.Response(body=text.encode() + exposition(), headers={"Content-Type": CONTENT_TYPE})
 
     return handle

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from tortoise import connections
 
-from models import Customer, Instance, Order, TelegramAccount
+from models import Customer, Instance, ModelKey, ModelQuotaOverride, ModelUsage, Order, TelegramAccount
 
 
 async def _columns(backend: str, table: str) -> set[str]:
@@ -34,7 +34,7 @@ async def _indexed_columns(backend: str, table: str) -> set[str]:
 
 
 async def test_every_model_field_has_its_column(db: str, backend: str) -> None:
-    for model in (Instance, Order, Customer, TelegramAccount):
+    for model in (Instance, Order, Customer, TelegramAccount, ModelKey, ModelUsage, ModelQuotaOverride):
         wanted = set(model._meta.fields_db_projection.values())
         assert wanted <= await _columns(backend, model._meta.db_table), model.__name__
 

@@ -1,0 +1,173 @@
+"""Model usage per instance per UTC day: recording what the upstream reported, and the views of it
+(this month against the quota, tokens and estimated cost per day, top agents)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from tortoise.exceptions import IntegrityError
+from tortoise.expressions import F
+from tortoise.functions import Sum
+from tortoise.transactions import in_transaction
+
+from models import Instance, ModelUsage
+
+
+@dataclass(frozen=True)
+class Tokens:
+    prompt: int = 0
+    completion: int = 0
+    cached: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.prompt + self.completion
+
+
+@dataclass(frozen=True)
+class Prices:
+    """USD per million tokens."""
+
+    input: float
+    cached_input: float
+    output: float
+
+    @classmethod
+    def from_settings(cls, settings: Any) -> Prices:
+        return cls(settings.model_price_input_per_mtok, settings.model_price_cached_input_per_mtok,
+                   settings.model_price_output_per_mtok)
+
+
+def _int(value: Any) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def tokens_from_usage(usage: Any) -> Tokens | None:
+    """Moonshot's/OpenAI's `usage` object as Tokens; None when it is not one.
+
+    Cached tokens: Moonshot reports `cached_tokens` at the top, OpenAI `prompt_tokens_details.cached_tokens`.
+    """
+    if not isinstance(usage, dict) or "prompt_tokens" not in usage:
+        return None
+    details = usage.get("prompt_tokens_details")
+    cached = _int(usage.get("cached_tokens")) or (_int(details.get("cached_tokens"))
+                                                  if isinstance(details, dict) else 0)
+    return Tokens(_int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens")), cached)
+
+
+def tokens_from_chunk(chunk: Any) -> Tokens | None:
+    """The usage in a completion or a streamed chunk: top-level `usage` (OpenAI's include_usage, and
+    non-streamed answers) or in a choice (where Moonshot puts it on the last chunk)."""
+    if not isinstance(chunk, dict):
+        return None
+    found = tokens_from_usage(chunk.get("usage"))
+    if found is not None:
+        return found
+    for choice in chunk.get("choices") or []:
+        if isinstance(choice, dict):
+            found = tokens_from_usage(choice.get("usage"))
+            if found is not None:
+                return found
+    return None
+
+
+def estimated_cost(tokens: Tokens, prices: Prices) -> float:
+    """USD: uncached prompt tokens at the input price, cached ones at the cache price, output at its own."""
+    cached = min(tokens.cached, tokens.prompt)
+    return ((tokens.prompt - cached) * prices.input + cached * prices.cached_input
+            + tokens.completion * prices.output) / 1_000_000
+
+
+def month_start(now: datetime) -> date:
+    return date(now.year, now.month, 1)
+
+
+def next_month_start(now: datetime) -> date:
+    return date(now.year + 1, 1, 1) if now.month == 12 else date(now.year, now.month + 1, 1)
+
+
+async def record_usage(instance_id: int, day: date, tokens: Tokens | None, *, requests: int = 1) -> None:
+    """Add one request (and its tokens, when the upstream reported them) to the instance's day row."""
+    tokens = tokens or Tokens()
+    changes = {"requests": F("requests") + requests, "prompt_tokens": F("prompt_tokens") + tokens.prompt,
+               "completion_tokens": F("completion_tokens") + tokens.completion,
+               "cached_tokens": F("cached_tokens") + tokens.cached}
+    if await ModelUsage.filter(instance_id=instance_id, day=day).update(**changes):
+        return
+    try:
+        async with in_transaction() as conn:  # a savepoint: a lost race on (instance, day) is retried below
+            await ModelUsage.create(instance_id=instance_id, day=day, requests=requests,
+                                    prompt_tokens=tokens.prompt, completion_tokens=tokens.completion,
+                                    cached_tokens=tokens.cached, using_db=conn)
+    except IntegrityError:
+        await ModelUsage.filter(instance_id=instance_id, day=day).update(**changes)
+
+
+async def tokens_since(instance_id: int, first_day: date) -> int:
+    """Prompt + completion tokens of the instance from `first_day` on."""
+    rows = await ModelUsage.filter(instance_id=instance_id, day__gte=first_day).annotate(
+        p=Sum("prompt_tokens"), c=Sum("completion_tokens")).values_list("p", "c")
+    return sum(int(p or 0) + int(c or 0) for p, c in rows)
+
+
+async def month_tokens(instance_ids: list[int], now: datetime) -> dict[int, int]:
+    """This calendar month's prompt + completion tokens per instance (0 for none)."""
+    totals = dict.fromkeys(instance_ids, 0)
+    if not instance_ids:
+        return totals
+    rows = await ModelUsage.filter(instance_id__in=instance_ids, day__gte=month_start(now)).values_list(
+        "instance_id", "prompt_tokens", "completion_tokens")
+    for instance_id, prompt, completion in rows:
+        totals[instance_id] += int(prompt) + int(completion)
+    return totals
+
+
+@dataclass(frozen=True)
+class DayTotal:
+    day: date
+    requests: int
+    tokens: Tokens
+    cost: float
+
+
+async def daily_totals(now: datetime, days: int, prices: Prices) -> list[DayTotal]:
+    """Every instance together, per day, the last `days` days (today included), oldest first."""
+    first = now.date() - timedelta(days=days - 1)
+    rows = await ModelUsage.filter(day__gte=first).annotate(
+        r=Sum("requests"), p=Sum("prompt_tokens"), c=Sum("completion_tokens"), k=Sum("cached_tokens"),
+    ).group_by("day").values_list("day", "r", "p", "c", "k")
+    out = []
+    for day, r, p, c, k in sorted(rows, key=lambda row: row[0]):
+        tokens = Tokens(int(p or 0), int(c or 0), int(k or 0))
+        out.append(DayTotal(day, int(r or 0), tokens, estimated_cost(tokens, prices)))
+    return out
+
+
+@dataclass(frozen=True)
+class AgentTotal:
+    instance_id: int
+    bot_username: str | None
+    requests: int
+    tokens: Tokens
+    cost: float
+
+
+async def agent_totals(first_day: date, prices: Prices, *, limit: int | None = None,
+                       last_day: date | None = None) -> list[AgentTotal]:
+    """Per instance from `first_day` (to `last_day`, inclusive), most tokens first."""
+    query = ModelUsage.filter(day__gte=first_day)
+    if last_day is not None:
+        query = query.filter(day__lte=last_day)
+    rows = await query.annotate(
+        r=Sum("requests"), p=Sum("prompt_tokens"), c=Sum("completion_tokens"), k=Sum("cached_tokens"),
+    ).group_by("instance_id").values_list("instance_id", "r", "p", "c", "k")
+    usernames = dict(await Instance.filter(id__in=[row[0] for row in rows]).values_list("id", "bot_username"))
+    out = []
+    for instance_id, r, p, c, k in rows:
+        tokens = Tokens(int(p or 0), int(c or 0), int(k or 0))
+        out.append(AgentTotal(instance_id, usernames.get(instance_id), int(r or 0), tokens,
+                              estimated_cost(tokens, prices)))
+    out.sort(key=lambda a: (-a.tokens.total, a.instance_id))
+    return out[:limit] if limit else out
