@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from tortoise.transactions import in_transaction
 
-from models import ModelKey
+from models import Instance, ModelKey
 from services.jobs import utcnow
 from services.logging_setup import secrets as log_secrets
 
@@ -62,6 +62,8 @@ async def issue_instance_key(instance_id: int, *, reason: str = "replaced") -> s
     log_secrets.add(key)  # never printed in a log line, even by accident
     now = utcnow()
     async with in_transaction() as conn:
+        # the instance row's lock orders concurrent issues, so exactly one key stays live (PostgreSQL)
+        await Instance.filter(id=instance_id).select_for_update().using_db(conn).first()
         await ModelKey.filter(instance_id=instance_id, revoked_at=None).using_db(conn).update(
             revoked_at=now, revoked_reason=reason)
         await ModelKey.create(instance_id=instance_id, key_hash=hash_key(key),

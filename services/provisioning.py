@@ -40,6 +40,7 @@ from services.bot_api import BotApi
 from services.host_keys import HostKeyPair
 from services.jobs import Claimed, JobQueue, utcnow
 from services.logging_setup import secrets as log_secrets
+from services.model_keys import revoke_instance_keys
 from services.packages import Package, find_package, new_expiry
 from services.verification import StartOutcome, Verifier, deep_link
 from services.worker import PermanentError, RetryLater
@@ -395,6 +396,7 @@ class ProvisioningSaga:
         if order.renews_id:
             instance = None  # a failed renewal never tears down the running agent
         if instance is not None:
+            await revoke_instance_keys(instance.id, "provisioning failed")
             ec2_id = instance.ec2_instance_id or await self.d.fleet.find_by_job(job.id)
             if ec2_id:
                 await self.d.fleet.terminate(ec2_id)
