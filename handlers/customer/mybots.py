@@ -14,6 +14,8 @@ from bot.routing import RouterTemplate
 from config import Settings
 from handlers.customer.order import send_checkout
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus
+from services.jobs import utcnow
+from services.model_usage_report import month_use
 from services.orders import RENEWABLE, OrderError, create_renewal, renewable_instances
 from services.packages import find_package
 from services.progress import open_deep_link
@@ -29,8 +31,9 @@ OPEN_ORDERS = (
 )
 
 
-async def show_my_bots(message: Message, customer: Customer) -> None:
+async def show_my_bots(message: Message, customer: Customer, settings: Settings) -> None:
     instances = await Instance.filter(customer=customer).exclude(status__in=HIDDEN).order_by("id")
+    uses = await month_use(instances, utcnow(), settings.packages)
     with_instance = {i.order_id for i in instances if i.order_id}
     orders = [
         o
@@ -44,7 +47,8 @@ async def show_my_bots(message: Message, customer: Customer) -> None:
         # the progress message may be long gone: /mybots offers the open ownership check again
         _, link = await open_deep_link(instance.order_id) if instance.order_id else (None, None)
         await message.answer(
-            texts.my_bot(instance, awaiting_verification=link is not None),
+            texts.my_bot(instance, awaiting_verification=link is not None)
+            + texts.model_use_line(uses.get(instance.id)),
             reply_markup=keyboards.open_bot(instance, instance.status in RENEWABLE, link),
         )
     for order in orders:
@@ -55,19 +59,20 @@ async def show_my_bots(message: Message, customer: Customer) -> None:
 
 
 @router.message(Command("mybots"))
-async def my_bots(message: Message, customer: Customer) -> None:
-    await show_my_bots(message, customer)
+async def my_bots(message: Message, customer: Customer, settings: Settings) -> None:
+    await show_my_bots(message, customer, settings)
 
 
 @router.callback_query(MenuCb.filter(F.action == "mybots"))
-async def my_bots_button(callback: CallbackQuery, customer: Customer) -> None:
+async def my_bots_button(callback: CallbackQuery, customer: Customer, settings: Settings) -> None:
     await callback.answer()
-    await show_my_bots(callback.message, customer)
+    await show_my_bots(callback.message, customer, settings)
 
 
-async def _renew(
+async def renew_instance(
     message: Message, customer: Customer, instance_id: int, settings: Settings, payments: Any
 ) -> None:
+    """Checkout for another term of one of the customer's agents (refused, with the reason, otherwise)."""
     try:
         order = await create_renewal(customer, instance_id, settings.packages)
     except OrderError as exc:
@@ -85,7 +90,7 @@ async def renew(message: Message, customer: Customer, settings: Settings, paymen
     if not instances:
         await message.answer(texts.NO_RENEWABLE)
     elif len(instances) == 1:
-        await _renew(message, customer, instances[0].id, settings, payments)
+        await renew_instance(message, customer, instances[0].id, settings, payments)
     else:
         await message.answer(texts.CHOOSE_RENEW, reply_markup=keyboards.renew(instances))
 
@@ -99,4 +104,4 @@ async def renew_chosen(
     payments: Any = None,
 ) -> None:
     await callback.answer(texts.CREATING_CHECKOUT)
-    await _renew(callback.message, customer, callback_data.instance_id, settings, payments)
+    await renew_instance(callback.message, customer, callback_data.instance_id, settings, payments)
