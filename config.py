@@ -264,7 +264,14 @@ def check_settings(s: Settings) -> list[ComponentReport]:
     if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", s.aws_region):
         cloud.malformed.append("AWS_REGION (expected e.g. us-east-1)")
     if not _secret(s.moonshot_api_key):
-        cloud.missing.append("MOONSHOT_API_KEY (the agents' model key)")
+        cloud.missing.append("MOONSHOT_API_KEY (the platform's model key; only the model gateway uses it)")
+    if not re.match(r"^https?://[^/\s]+", s.model_upstream_base_url):
+        cloud.malformed.append("MODEL_UPSTREAM_BASE_URL (expected e.g. https://api.moonshot.ai/v1)")
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", s.model_gateway_path):
+        cloud.malformed.append("MODEL_GATEWAY_PATH (expected a path such as /model/v1)")
+    if not s.public_base_url:
+        cloud.notes.append("PUBLIC_BASE_URL is empty: agents reach the model gateway at PUBLIC_BASE_URL"
+                           f"{s.model_gateway_path} over HTTPS")
     if s.ec2_ami_id and not re.fullmatch(r"ami-[0-9a-f]{8,17}", s.ec2_ami_id):
         cloud.malformed.append("EC2_AMI_ID (expected ami-…)")
     if not re.fullmatch(r"\d{4}\.\d+\.\d+(-[\w.]+)?|\d+\.\d+\.\d+", s.openclaw_version):

@@ -32,6 +32,11 @@ KEY_PREFIX = "mm_live_"
 _KEY_CHARS = 43  # 32 bytes in url-safe base64 without padding
 
 
+def gateway_base_url(public_base_url: str, gateway_path: str) -> str:
+    """The model provider `baseUrl` an agent's config gets: PUBLIC_BASE_URL + MODEL_GATEWAY_PATH."""
+    return public_base_url.rstrip("/") + "/" + gateway_path.strip("/")
+
+
 def hash_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+
 from models import Customer, Instance, ModelKey, Order
 from services.model_keys import (
     KEY_PREFIX,
     authenticate,
+    gateway_base_url,
     hash_key,
     issue_instance_key,
     looks_like_key,
@@ -71,3 +74,11 @@ async def test_concurrent_issues_leave_exactly_one_live_key(db):
     live = [k for k in keys if await authenticate(k) is not None]
     assert len(live) == 1
     assert await ModelKey.filter(instance_id=instance.id, revoked_at=None).count() == 1
+
+
+@pytest.mark.parametrize(("base", "path", "url"), [
+    ("https://matt.example.com", "/model/v1", "https://matt.example.com/model/v1"),
+    ("https://matt.example.com/", "model/v1/", "https://matt.example.com/model/v1"),
+])
+def test_the_agents_base_url_is_the_public_url_plus_the_gateway_path(base, path, url):
+    assert gateway_base_url(base, path) == url
