@@ -19,8 +19,6 @@ class Migration(migrations.Migration):
                 ('created_at', fields.DatetimeField(auto_now=False, auto_now_add=True)),
                 ('revoked_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
                 ('revoked_reason', fields.CharField(null=True, max_length=64)),
-                ('window_start', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
-                ('window_count', fields.IntField(default=0)),
             ],
             options={'table': 'model_key', 'app': 'models', 'pk_attr': 'id', 'table_description': "A key an instance's agent presents to the model gateway. Only its SHA-256 is stored."},
             bases=['Model'],

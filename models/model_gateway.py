@@ -15,9 +15,6 @@ class ModelKey(Model):
     created_at = fields.DatetimeField(auto_now_add=True)
     revoked_at = fields.DatetimeField(null=True)
     revoked_reason = fields.CharField(max_length=64, null=True)
-    # requests per minute: a fixed one-minute window counted with one conditional UPDATE
-    window_start = fields.DatetimeField(null=True)
-    window_count = fields.IntField(default=0)
 
     class Meta:
         table = "model_key"

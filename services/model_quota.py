@@ -2,8 +2,8 @@
 
 The package catalogue gives each package its quotas (`Package.model_tokens_per_month`,
 `Package.model_requests_per_minute`; 0 means no limit); `ModelQuotaOverride` replaces either for one
-instance. The monthly check reads the instance's usage rows; the per-minute check is one conditional
-UPDATE on the key's window counter, so every web replica shares the same count.
+instance. The monthly check reads the instance's usage rows (shared by every web replica); the
+per-minute check counts in the process (see `RequestRateLimiter`).
 
 Going over the monthly quota answers the agent a clear error (which OpenClaw relays to its owner) and
 queues ONE message to the customer from the Meet Matt bot, with a renew button, per instance and month.
@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from tortoise.expressions import F, Q
+from tortoise.expressions import Q
 
-from models import Customer, Instance, ModelKey, ModelQuotaOverride, Order
+from models import Customer, Instance, ModelQuotaOverride, Order
 from services.jobs import JobQueue
 from services.model_keys import KeyHolder
 from services.model_usage import month_start, next_month_start, tokens_since
@@ -81,20 +81,32 @@ def minute_of(now: datetime) -> datetime:
     return now.replace(second=0, microsecond=0)
 
 
-async def take_request_slot(key_id: int, limit: int, now: datetime) -> bool:
-    """Count one request in this minute's window of the key; False when the window is full.
+class RequestRateLimiter:
+    """Requests per minute per key, in a fixed one-minute window, in this process.
 
-    One conditional UPDATE in the common case: +1 while under the limit in the current window, or
-    start a new window at 1 when the stored one is older.
+    Deliberately not in the database: it is on every request's path, and a write per request is what
+    made the gateway slow (bench/model_gateway.py). With several web replicas each counts its own
+    share, so the limit holds per replica; the monthly token quota, read from the database, is the
+    hard cap.
     """
-    if limit <= 0:
+
+    def __init__(self) -> None:
+        self._windows: dict[int, tuple[datetime, int]] = {}
+
+    def take(self, key_id: int, limit: int, now: datetime) -> bool:
+        """Count one request of the key in this minute; False when the minute's limit is reached."""
+        if limit <= 0:
+            return True
+        minute = minute_of(now)
+        start, count = self._windows.get(key_id, (minute, 0))
+        if start != minute:
+            if len(self._windows) > 10_000:  # forget stale windows now and then
+                self._windows = {k: w for k, w in self._windows.items() if w[0] == minute}
+            start, count = minute, 0
+        if count >= limit:
+            return False
+        self._windows[key_id] = (start, count + 1)
         return True
-    minute = minute_of(now)
-    if await ModelKey.filter(id=key_id, window_start=minute, window_count__lt=limit).update(
-            window_count=F("window_count") + 1):
-        return True
-    return bool(await ModelKey.filter(Q(window_start=None) | Q(window_start__lt=minute), id=key_id).update(
-        window_start=minute, window_count=1))
 
 
 async def monthly_tokens_left(holder: KeyHolder, quota: Quota, now: datetime) -> int | None:

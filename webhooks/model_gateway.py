@@ -33,21 +33,21 @@ from services.model_keys import KeyHolder, authenticate
 from services.model_quota import (
     Quota,
     QuotaNotifier,
+    RequestRateLimiter,
     monthly_limit_message,
-    monthly_tokens_left,
     quota_for,
     rate_limit_message,
     seconds_to_next_minute,
-    take_request_slot,
 )
-from services.model_usage import Tokens, record_usage, tokens_from_chunk
+from services.model_usage import Tokens, UsageRecorder, month_start, tokens_from_chunk, tokens_since
 from services.packages import Package
 from webhooks.model_gateway_metrics import REQUESTS, TOKENS, UPSTREAM_SECONDS
 
 log = logging.getLogger(__name__)
 
 DISCONNECT_POLL_S = 0.1
-QUOTA_CACHE_S = 30.0  # package and override change rarely; keys and usage are read on every request
+QUOTA_CACHE_S = 30.0  # package and override change rarely; keys are read on every request
+USED_CACHE_S = 5.0  # this month's recorded tokens per instance, re-read after every usage flush
 ERROR_BODY_LIMIT = 256 * 1024
 
 
@@ -100,7 +100,7 @@ class ModelGateway:
 
     def __init__(self, *, upstream_base_url: str, upstream_key: str | None, packages: tuple[Package, ...],
                  queue: JobQueue, path: str = "/model/v1", upstream_timeout_s: float = 600.0,
-                 max_body_bytes: int = 16 * 1024 * 1024,
+                 max_body_bytes: int = 16 * 1024 * 1024, usage_flush_s: float = 0.5,
                  clock: Callable[[], datetime] = utcnow) -> None:
         self.upstream = upstream_base_url.rstrip("/")
         self._upstream_key = upstream_key
@@ -110,7 +110,10 @@ class ModelGateway:
         self.max_body = max_body_bytes
         self.clock = clock
         self.notifier = QuotaNotifier(queue)
+        self.limiter = RequestRateLimiter()
+        self.usage = UsageRecorder(usage_flush_s)
         self._quotas: dict[int, tuple[float, Quota]] = {}
+        self._used: dict[int, tuple[float, int, int]] = {}  # instance -> (expires, flushes seen, tokens)
         self._http: aiohttp.ClientSession | None = None
 
     @classmethod
@@ -132,9 +135,11 @@ class ModelGateway:
         self._http = aiohttp.ClientSession(
             timeout=self.timeout, auto_decompress=False,
             connector=aiohttp.TCPConnector(limit=512, ttl_dns_cache=300))
+        self.usage.start()
         try:
             yield
         finally:
+            await self.usage.close()  # the last answers' usage is written before the database closes
             await self._http.close()
             self._http = None
 
@@ -173,15 +178,25 @@ class ModelGateway:
                                              "told.", "service_unavailable", "not_configured")
         return holder, None
 
+    async def _tokens_used(self, instance_id: int, now: datetime) -> int:
+        """This month's tokens: recorded (cached briefly) plus those not written yet."""
+        mono = time.monotonic()
+        cached = self._used.get(instance_id)
+        if cached is None or cached[0] <= mono or cached[1] != self.usage.flushes:
+            flushes = self.usage.flushes
+            cached = (mono + USED_CACHE_S, flushes, await tokens_since(instance_id, month_start(now)))
+            self._used[instance_id] = cached
+        return cached[2] + self.usage.pending_tokens(instance_id)
+
     async def _over_quota(self, holder: KeyHolder) -> web.Response | None:
         now = self.clock()
         quota = await self._quota(holder)
-        if not await take_request_slot(holder.key_id, quota.requests_per_minute, now):
+        if not self.limiter.take(holder.key_id, quota.requests_per_minute, now):
             REQUESTS.labels("rate_limited").inc()
             return openai_error(429, rate_limit_message(quota), "rate_limit_error", "rate_limit_exceeded",
                                 headers={"Retry-After": str(seconds_to_next_minute(now))})
-        left = await monthly_tokens_left(holder, quota, now)
-        if left is not None and left <= 0:
+        if quota.tokens_per_month > 0 and \
+                await self._tokens_used(holder.instance_id, now) >= quota.tokens_per_month:
             REQUESTS.labels("quota_exceeded").inc()
             await self.notifier.over_monthly_quota(holder, quota, now)
             return openai_error(429, monthly_limit_message(quota, now), "rate_limit_error",
@@ -303,7 +318,7 @@ class ModelGateway:
         finally:
             if outcome != "upstream_unreachable":
                 REQUESTS.labels(outcome).inc()
-            await self._record(holder, tokens)
+            self._record(holder, tokens)
 
     async def _stream(self, request: web.Request,
                       up: aiohttp.ClientResponse) -> tuple[web.StreamResponse, Tokens | None]:
@@ -323,16 +338,13 @@ class ModelGateway:
         await response.write_eof()
         return response, scanner.tokens
 
-    async def _record(self, holder: KeyHolder, tokens: Tokens | None) -> None:
+    def _record(self, holder: KeyHolder, tokens: Tokens | None) -> None:
         if tokens is not None:
             TOKENS.labels("prompt").inc(tokens.prompt)
             TOKENS.labels("completion").inc(tokens.completion)
             TOKENS.labels("cached").inc(tokens.cached)
-        try:
-            # shielded: a cancelled (disconnected) request still counts what it cost
-            await asyncio.shield(record_usage(holder.instance_id, self.clock().date(), tokens))
-        except Exception:  # metering must never turn an answered request into an error
-            log.exception("model gateway: usage not recorded", extra={"instance_id": holder.instance_id})
+        # in memory, written by the recorder: a disconnected request still counts what it cost
+        self.usage.add(holder.instance_id, self.clock().date(), tokens)
 
 
 MODEL_GATEWAY_KEY = web.AppKey("model_gateway", ModelGateway)

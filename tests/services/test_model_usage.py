@@ -7,19 +7,19 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from models import Customer, Instance, ModelKey, ModelQuotaOverride, ModelUsage, Order
-from services.model_keys import issue_instance_key
+from models import Customer, Instance, ModelQuotaOverride, ModelUsage, Order
 from services.model_quota import (
     Quota,
+    RequestRateLimiter,
     effective_quota,
     package_of,
     quota_for,
     set_override,
-    take_request_slot,
 )
 from services.model_usage import (
     Prices,
     Tokens,
+    UsageRecorder,
     agent_totals,
     daily_totals,
     estimated_cost,
@@ -129,24 +129,32 @@ async def test_daily_totals_and_top_agents(db):
     assert [(t.instance_id, t.bot_username, t.tokens.total) for t in top] == [(b.id, "bot2", 1_000_020)]
 
 
-async def test_requests_per_minute_are_counted_in_a_one_minute_window(db):
-    instance = await _instance()
-    await issue_instance_key(instance.id)
-    key = await ModelKey.get(instance_id=instance.id)
+def test_requests_per_minute_are_counted_in_a_one_minute_window():
+    limiter = RequestRateLimiter()
     now = datetime(2026, 11, 29, 12, 0, 10, tzinfo=UTC)
-    taken = [await take_request_slot(key.id, 3, now) for _ in range(5)]
-    assert taken == [True, True, True, False, False]
-    assert await take_request_slot(key.id, 3, now + timedelta(minutes=1)) is True
-    assert await take_request_slot(key.id, 0, now) is True  # 0: no limit
+    assert [limiter.take(1, 3, now) for _ in range(5)] == [True, True, True, False, False]
+    assert limiter.take(2, 3, now) is True  # another key has its own window
+    assert limiter.take(1, 3, now + timedelta(seconds=49)) is False  # same minute
+    assert limiter.take(1, 3, now + timedelta(minutes=1)) is True
+    assert all(limiter.take(1, 0, now) for _ in range(100))  # 0: no limit
 
 
-async def test_concurrent_requests_never_exceed_the_per_minute_limit(db):
+async def test_the_usage_recorder_merges_requests_and_writes_them_in_one_flush(db):
     instance = await _instance()
-    await issue_instance_key(instance.id)
-    key = await ModelKey.get(instance_id=instance.id)
-    now = datetime(2026, 11, 29, 12, 0, 10, tzinfo=UTC)
-    taken = await asyncio.gather(*(take_request_slot(key.id, 4, now) for _ in range(12)))
-    assert sum(taken) <= 4
+    recorder = UsageRecorder(interval=60)
+    day = date(2026, 11, 29)
+    for _ in range(5):
+        recorder.add(instance.id, day, Tokens(10, 2, 1))
+    recorder.add(instance.id, day, None)  # a request without reported usage still counts
+    assert recorder.pending_tokens(instance.id) == 60
+    assert not await ModelUsage.exists()
+    await recorder.flush()
+    row = await ModelUsage.get(instance_id=instance.id, day=day)
+    assert (row.requests, row.prompt_tokens, row.completion_tokens, row.cached_tokens) == (6, 50, 10, 5)
+    assert recorder.pending_tokens(instance.id) == 0 and recorder.flushes == 1
+    recorder.add(instance.id, day, Tokens(1, 1, 0))
+    await recorder.close()  # closing writes what is left
+    assert (await ModelUsage.get(instance_id=instance.id, day=day)).requests == 7
 
 
 async def test_a_renewal_on_another_package_changes_the_quota_and_an_override_wins(db):

@@ -20,6 +20,7 @@ from services.model_keys import issue_instance_key, revoke_instance_keys
 from services.model_quota import set_override
 from tests.standins.kimi import KimiStandIn, Reply, usage_for
 from tests.webhooks.conftest import serve, webhook_settings
+from webhooks.model_gateway import MODEL_GATEWAY_KEY
 
 PLATFORM_KEY = "sk-test-platform-kimi-key-0123456789"
 GW = "/model/v1"
@@ -32,6 +33,11 @@ class Gateway:
     kimi: KimiStandIn
     instance: Instance
     key: str
+    app: Any
+
+    async def flush(self) -> None:
+        """Write the usage the gateway holds in memory (it does every half second on its own)."""
+        await self.app[MODEL_GATEWAY_KEY].usage.flush()
 
     async def chat(self, text: str = "hello", *, key: str | None = None, stream: bool = False,
                    **extra: Any) -> tuple[int, dict[str, Any]]:
@@ -55,7 +61,7 @@ async def gateway(db: str) -> AsyncIterator[Gateway]:
                                          bot_username="ann_helper_bot", owner_telegram_id=5151)
         key = await issue_instance_key(instance.id)
         async for server in serve(settings):
-            yield Gateway(f"{server.url}{GW}", server.http, kimi, instance, key)
+            yield Gateway(f"{server.url}{GW}", server.http, kimi, instance, key, server.app)
 
 
 def _stand_in_body(kimi: KimiStandIn) -> dict[str, Any]:
@@ -79,6 +85,7 @@ async def test_the_usage_moonshot_reports_is_recorded_for_the_instance_and_day(g
     await gateway.chat("two", stream=True, stream_options={"include_usage": True})
     expected = [usage_for(r.body, Reply(text=f"You said: {r.last_user_text()}"))
                 for r in gateway.kimi.chat_requests()]
+    await gateway.flush()
     row = await ModelUsage.get(instance_id=gateway.instance.id)
     assert row.day == utcnow().date()
     assert row.requests == 2
@@ -90,6 +97,7 @@ async def test_cached_tokens_are_recorded_from_moonshots_usage(gateway):
     gateway.kimi.responder = lambda body: Reply(text="ok", cached_tokens=3)
     await gateway.chat("cache me", stream=True)
     await gateway.chat("cache me too")
+    await gateway.flush()
     row = await ModelUsage.get(instance_id=gateway.instance.id)
     assert row.cached_tokens == 6
 
@@ -121,7 +129,9 @@ async def test_a_reissued_key_replaces_the_old_one(gateway):
 async def test_going_over_the_monthly_quota_gives_a_clear_error_and_one_customer_message(gateway):
     await set_override(gateway.instance.id, tokens_per_month=10, requests_per_minute=None)
     assert (await gateway.chat("the first answer uses more than ten tokens"))[0] == 200
-    refusals = [await gateway.chat(f"again {n}") for n in range(3)]
+    refusals = [await gateway.chat("again, before its usage is written")]
+    await gateway.flush()
+    refusals += [await gateway.chat(f"again {n}") for n in range(2)]
     for status, answer in refusals:
         assert status == 429
         assert answer["error"]["code"] == "monthly_limit_reached"
@@ -183,6 +193,7 @@ async def test_an_unreachable_upstream_is_a_502_naming_no_secret(gateway, db):
     status, answer = await gateway.chat("anyone there?")
     assert status == 502 and answer["error"]["type"] == "upstream_error"
     assert PLATFORM_KEY not in json.dumps(answer)
+    await gateway.flush()
     assert (await ModelUsage.get(instance_id=gateway.instance.id)).requests == 1
 
 
@@ -200,7 +211,7 @@ async def test_an_agent_that_disconnects_stops_the_upstream_request(gateway):
             break
         await asyncio.sleep(0.05)
     assert upstream.disconnected and upstream.finished_at is None
-    for _ in range(50):  # the request still counts
+    for _ in range(50):  # the request still counts (written by the gateway's own flush)
         if await ModelUsage.filter(instance_id=gateway.instance.id).exists():
             break
         await asyncio.sleep(0.05)
