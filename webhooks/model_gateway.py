@@ -5,7 +5,8 @@ calls (the OpenAI SDK's `POST {baseUrl}/chat/completions`, and `GET {baseUrl}/mo
 
 - `POST /model/v1/chat/completions`: authenticates the per-instance key (401 when unknown or revoked,
   checked against the database on every request), applies the instance's quotas (429 with an
-  OpenAI-style error the agent relays), forwards the body unchanged to MODEL_UPSTREAM_BASE_URL with
+  OpenAI-style error the agent relays), forwards the body unchanged (a stream is made to ask for its
+  usage when it did not) to MODEL_UPSTREAM_BASE_URL with
   the platform's MOONSHOT_API_KEY, and passes the answer back: server-sent events are written to the
   agent chunk by chunk as they arrive (never buffered), an upstream error keeps its status and body.
   The usage the upstream reports (prompt, completion, cached tokens) is added to the instance's day.
@@ -248,6 +249,13 @@ class ModelGateway:
         over = await self._over_quota(holder)
         if over is not None:
             return over
+        options = parsed.get("stream_options")
+        options = options if isinstance(options, dict) else {}
+        if parsed.get("stream") and options.get("include_usage") is not True:
+            # metering must not depend on the client asking for usage (OpenClaw does; a tampered
+            # agent may not): re-encoded only then, so the usual body goes through byte for byte
+            parsed["stream_options"] = {**options, "include_usage": True}
+            body = json.dumps(parsed).encode()
         forward = asyncio.ensure_future(self._forward(request, holder, body))
         watch = asyncio.ensure_future(self._until_disconnect(request))
         try:

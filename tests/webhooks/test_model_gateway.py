@@ -93,6 +93,18 @@ async def test_the_usage_moonshot_reports_is_recorded_for_the_instance_and_day(g
     assert row.completion_tokens == sum(u["completion_tokens"] for u in expected)
 
 
+async def test_a_stream_that_does_not_ask_for_usage_is_metered_anyway(gateway):
+    await gateway.chat("no usage please", stream=True, stream_options={"include_usage": False})
+    assert _stand_in_body(gateway.kimi)["stream_options"] == {"include_usage": True}
+    await gateway.chat("odd options", stream=True, stream_options="none")
+    assert _stand_in_body(gateway.kimi)["stream_options"] == {"include_usage": True}
+    await gateway.chat("as openclaw sends it", stream=True, stream_options={"include_usage": True})
+    assert _stand_in_body(gateway.kimi)["stream_options"] == {"include_usage": True}
+    await gateway.flush()
+    row = await ModelUsage.get(instance_id=gateway.instance.id)
+    assert row.requests == 3 and row.prompt_tokens > 0
+
+
 async def test_cached_tokens_are_recorded_from_moonshots_usage(gateway):
     gateway.kimi.responder = lambda body: Reply(text="ok", cached_tokens=3)
     await gateway.chat("cache me", stream=True)
