@@ -19,6 +19,7 @@ from services.jobs import utcnow
 from services.model_keys import issue_instance_key, revoke_instance_keys
 from services.model_quota import set_override
 from tests.standins.kimi import KimiStandIn, Reply, usage_for
+from tests.standins.openai_client import stream_completion
 from tests.webhooks.conftest import serve, webhook_settings
 from webhooks.model_gateway import MODEL_GATEWAY_KEY
 
@@ -271,3 +272,42 @@ async def test_a_body_that_is_not_json_is_refused_before_the_model(gateway):
                                  headers={"Authorization": f"Bearer {gateway.key}"}) as resp:
         assert resp.status == 400
     assert gateway.kimi.chat_requests() == []
+
+
+# --- the agent's real model client -------------------------------------------------------------------
+
+
+async def test_the_agents_openai_sdk_streams_a_30_chunk_answer_through_the_gateway_chunk_by_chunk(gateway):
+    gateway.kimi.responder = lambda body: Reply(text="k" * 300, chunks=30, chunk_delay=0.03)
+    lines = await stream_completion(gateway.url, gateway.key, prompt="count to thirty")
+    contents = [line["content"] for line in lines if line.get("content")]
+    assert contents == ["k" * 10] * 30
+    arrivals = [line["at"] for line in lines if line.get("content")]
+    assert arrivals[-1] - arrivals[0] >= 600  # milliseconds: read as they came, not at the end
+    assert any(line.get("usage") for line in lines)
+    assert [r.authorization for r in gateway.kimi.chat_requests()] == [f"Bearer {PLATFORM_KEY}"]
+    assert PLATFORM_KEY not in json.dumps(lines)
+
+
+async def test_the_agents_openai_sdk_gets_401_for_a_revoked_key_and_the_quota_message(gateway):
+    await set_override(gateway.instance.id, tokens_per_month=1, requests_per_minute=None)
+    assert not any("error" in line for line in await stream_completion(gateway.url, gateway.key))
+    [over] = await stream_completion(gateway.url, gateway.key)
+    assert over["error"]["status"] == 429 and "Monthly usage limit reached" in over["error"]["message"]
+    await revoke_instance_keys(gateway.instance.id, "terminated")
+    [refused] = await stream_completion(gateway.url, gateway.key)
+    assert refused["error"]["status"] == 401
+
+
+async def test_an_instance_key_opens_no_other_route(gateway):
+    base = gateway.url.removesuffix(GW)
+    headers = {"Authorization": f"Bearer {gateway.key}"}
+    async with gateway.http.post(f"{base}/webhooks/stripe", json={"type": "checkout.session.completed"},
+                                 headers=headers) as resp:
+        assert resp.status == 400  # still needs Stripe's signature
+    async with gateway.http.post(f"{base}/model/v1/completions", json={}, headers=headers) as resp:
+        assert resp.status in (404, 405)
+    async with gateway.http.post(f"{base}/model/v1/../../webhooks/stripe", json={},
+                                 headers=headers) as resp:
+        assert resp.status in (400, 404)
+    assert gateway.kimi.requests == []
