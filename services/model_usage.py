@@ -145,14 +145,20 @@ class UsageRecorder:
         self._writing: dict[tuple[int, date], tuple[int, Tokens]] = {}  # the batch being written
         self._task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
-        self.flushes = 0  # how many batches were written (readers of the totals re-read after one)
+        self.flushes = 0
+        self._added: dict[int, int] = {}  # tokens added per instance since start, written or not
 
     def add(self, instance_id: int, day: date, tokens: Tokens | None, requests: int = 1) -> None:
         so_far_requests, so_far = self._pending.get((instance_id, day), (0, Tokens()))
         tokens = tokens or Tokens()
+        self._added[instance_id] = self._added.get(instance_id, 0) + tokens.total
         self._pending[(instance_id, day)] = (so_far_requests + requests, Tokens(
             so_far.prompt + tokens.prompt, so_far.completion + tokens.completion,
             so_far.cached + tokens.cached))
+
+    def added_tokens(self, instance_id: int) -> int:
+        """Tokens added for the instance since this recorder started (a counter that only grows)."""
+        return self._added.get(instance_id, 0)
 
     def pending_tokens(self, instance_id: int) -> int:
         """Tokens of the instance not in the database yet (waiting, or in the batch being written)."""
@@ -171,6 +177,7 @@ class UsageRecorder:
             except Exception:
                 for (instance_id, day), (requests, tokens) in batch.items():  # kept for the next try
                     self.add(instance_id, day, tokens, requests)
+                    self._added[instance_id] -= tokens.total  # not new tokens
                 raise
             finally:
                 self._writing = {}

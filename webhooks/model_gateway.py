@@ -48,7 +48,7 @@ log = logging.getLogger(__name__)
 
 DISCONNECT_POLL_S = 0.1
 QUOTA_CACHE_S = 30.0  # package and override change rarely; keys are read on every request
-USED_CACHE_S = 5.0  # this month's recorded tokens per instance, re-read after every usage flush
+USED_CACHE_S = 5.0  # this month's tokens in the database, re-read this often (other replicas add too)
 ERROR_BODY_LIMIT = 256 * 1024
 
 
@@ -114,7 +114,8 @@ class ModelGateway:
         self.limiter = RequestRateLimiter()
         self.usage = UsageRecorder(usage_flush_s)
         self._quotas: dict[int, tuple[float, Quota]] = {}
-        self._used: dict[int, tuple[float, int, int]] = {}  # instance -> (expires, flushes seen, tokens)
+        # instance -> (expires, tokens used when read, the recorder's added_tokens() then)
+        self._used: dict[int, tuple[float, int, int]] = {}
         self._http: aiohttp.ClientSession | None = None
 
     @classmethod
@@ -180,14 +181,15 @@ class ModelGateway:
         return holder, None
 
     async def _tokens_used(self, instance_id: int, now: datetime) -> int:
-        """This month's tokens: recorded (cached briefly) plus those not written yet."""
+        """This month's tokens: the database's (read every few seconds) plus what this process added
+        since (written or not); a batch being written as it is read may count twice, never zero times."""
         mono = time.monotonic()
         cached = self._used.get(instance_id)
-        if cached is None or cached[0] <= mono or cached[1] != self.usage.flushes:
-            flushes = self.usage.flushes
-            cached = (mono + USED_CACHE_S, flushes, await tokens_since(instance_id, month_start(now)))
-            self._used[instance_id] = cached
-        return cached[2] + self.usage.pending_tokens(instance_id)
+        if cached is None or cached[0] <= mono:
+            added = self.usage.added_tokens(instance_id)
+            base = await tokens_since(instance_id, month_start(now)) + self.usage.pending_tokens(instance_id)
+            cached = self._used[instance_id] = (mono + USED_CACHE_S, base, added)
+        return cached[1] + self.usage.added_tokens(instance_id) - cached[2]
 
     async def _over_quota(self, holder: KeyHolder) -> web.Response | None:
         now = self.clock()
