@@ -22,7 +22,7 @@ from tortoise.expressions import Q
 from models import Customer, Instance, ModelQuotaOverride, Order
 from services.jobs import JobQueue
 from services.model_keys import KeyHolder
-from services.model_usage import month_start, next_month_start, tokens_since
+from services.model_usage import next_month_start
 from services.notifications import queue_customer_message
 from services.packages import Package, find_package
 
@@ -107,13 +107,6 @@ class RequestRateLimiter:
             return False
         self._windows[key_id] = (start, count + 1)
         return True
-
-
-async def monthly_tokens_left(holder: KeyHolder, quota: Quota, now: datetime) -> int | None:
-    """Tokens left this month (None: no limit)."""
-    if quota.tokens_per_month <= 0:
-        return None
-    return quota.tokens_per_month - await tokens_since(holder.instance_id, month_start(now))
 
 
 def monthly_limit_message(quota: Quota, now: datetime) -> str:

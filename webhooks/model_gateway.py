@@ -176,8 +176,8 @@ class ModelGateway:
         if not self._upstream_key:
             REQUESTS.labels("not_configured").inc()
             log.error("model gateway: MOONSHOT_API_KEY is not set")
-            return holder, openai_error(503, "The model service is not configured; the operator has been "
-                                             "told.", "service_unavailable", "not_configured")
+            return holder, openai_error(503, "The model service is not configured on this server yet.",
+                                        "service_unavailable", "not_configured")
         return holder, None
 
     async def _tokens_used(self, instance_id: int, now: datetime) -> int:
