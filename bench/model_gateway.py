@@ -221,6 +221,8 @@ def main() -> int:
     parser.add_argument("--chunk-delay", type=float, default=0.01)
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--profile-web", default=None, metavar="FILE",
+                        help="run the web server under cProfile and write its profile to FILE")
     parser.add_argument("--burst", action="store_true",
                         help="start all streams at the same instant (default: spread over one stream's "
                              "duration, as independent agents arrive)")
@@ -248,7 +250,9 @@ def main() -> int:
         env = {"PATH": os.environ["PATH"], "HOME": tmp.name, "DATABASE_URL": db_url,
                "ENCRYPTION_KEY": encryption_key, "MOONSHOT_API_KEY": PLATFORM_KEY,
                "MODEL_UPSTREAM_BASE_URL": upstream, "LOG_LEVEL": "WARNING"}
-        web = subprocess.Popen([sys.executable, "main.py", "web", "--port", str(port)], cwd=ROOT, env=env)
+        profile = ["-m", "cProfile", "-o", args.profile_web] if args.profile_web else []
+        web = subprocess.Popen([sys.executable, *profile, "main.py", "web", "--port", str(port)], cwd=ROOT,
+                               env=env)
         asyncio.run(measure(args, upstream, f"http://127.0.0.1:{port}", keys))
         return 0
     finally:
