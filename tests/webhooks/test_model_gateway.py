@@ -311,3 +311,24 @@ async def test_an_instance_key_opens_no_other_route(gateway):
                                  headers=headers) as resp:
         assert resp.status in (400, 404)
     assert gateway.kimi.requests == []
+
+
+async def test_a_long_context_over_the_stripe_body_limit_goes_through(gateway):
+    long_context = "word " * 600_000  # 3 MB: agents send their whole conversation and tool output
+    status, answer = await gateway.chat(long_context)
+    assert status == 200 and answer["choices"][0]["message"]["content"].startswith("You said: word")
+    assert len(gateway.kimi.chat_requests()[-1].body["messages"][0]["content"]) == len(long_context)
+
+
+async def test_a_body_over_the_gateways_limit_is_refused_with_413(db):
+    async with KimiStandIn(api_key=PLATFORM_KEY) as kimi:
+        settings = webhook_settings(moonshot_api_key=PLATFORM_KEY, model_upstream_base_url=kimi.base_url,
+                                    model_gateway_max_body_mb=0.5)
+        instance = await Instance.create(status=InstanceStatus.ACTIVE)
+        key = await issue_instance_key(instance.id)
+        async for server in serve(settings):
+            body = {"messages": [{"role": "user", "content": "x" * 600_000}]}
+            async with server.http.post(f"{server.url}{GW}/chat/completions", json=body,
+                                        headers={"Authorization": f"Bearer {key}"}) as resp:
+                assert resp.status == 413
+        assert kimi.requests == []
