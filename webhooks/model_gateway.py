@@ -19,6 +19,7 @@ The platform key is only ever in the upstream request's header: never in a respo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import time
@@ -117,6 +118,7 @@ class ModelGateway:
         # instance -> (expires, tokens used when read, the recorder's added_tokens() then)
         self._used: dict[int, tuple[float, int, int]] = {}
         self._http: aiohttp.ClientSession | None = None
+        self._inflight: dict[asyncio.Future[web.StreamResponse], web.Request] = {}
 
     @classmethod
     def from_settings(cls, settings: Any, queue: JobQueue) -> ModelGateway:
@@ -138,9 +140,14 @@ class ModelGateway:
             timeout=self.timeout, auto_decompress=False,
             connector=aiohttp.TCPConnector(limit=512, ttl_dns_cache=300))
         self.usage.start()
+        watcher = asyncio.get_running_loop().create_task(self._watch_disconnects(),
+                                                         name="model-gateway-disconnects")
         try:
             yield
         finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
             await self.usage.close()  # the last answers' usage is written before the database closes
             await self._http.close()
             self._http = None
@@ -258,28 +265,30 @@ class ModelGateway:
             # agent may not): re-encoded only then, so the usual body goes through byte for byte
             parsed["stream_options"] = {**options, "include_usage": True}
             body = json.dumps(parsed).encode()
+        # its own task, so that the disconnect watcher can cancel it (and with it the upstream request)
         forward = asyncio.ensure_future(self._forward(request, holder, body))
-        watch = asyncio.ensure_future(self._until_disconnect(request))
+        self._inflight[forward] = request
         try:
-            await asyncio.wait({forward, watch}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            watch.cancel()
-        if not forward.done():  # the agent went away: stop asking the model
-            forward.cancel()
-            try:
-                await forward
-            except (asyncio.CancelledError, ClientGone):
-                pass
-            return web.Response(status=499)
-        try:
-            return forward.result()
+            return await forward
         except ClientGone:
             return web.Response(status=499)
+        except asyncio.CancelledError:
+            current = asyncio.current_task()
+            if forward.cancelled() and not (current is not None and current.cancelling()):
+                return web.Response(status=499)  # the watcher stopped it: the agent went away
+            raise
+        finally:
+            self._inflight.pop(forward, None)
 
-    @staticmethod
-    async def _until_disconnect(request: web.Request) -> None:
-        while request.transport is not None and not request.transport.is_closing():
+    async def _watch_disconnects(self) -> None:
+        """One loop for every request in flight: the agent's connection gone, its forwarding is
+        cancelled (before the first byte and between chunks, when no write would notice)."""
+        while True:
             await asyncio.sleep(DISCONNECT_POLL_S)
+            for task, request in list(self._inflight.items()):
+                transport = request.transport
+                if (transport is None or transport.is_closing()) and not task.done():
+                    task.cancel()
 
     def _scrub(self, body: bytes) -> bytes:
         """An upstream body never carries the platform key back (an echoing proxy could)."""
