@@ -30,6 +30,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from models import AlertSeverity
+from services.alerts import raise_alert
 from services.jobs import JobQueue, utcnow
 from services.model_keys import KeyHolder, authenticate
 from services.model_quota import (
@@ -111,7 +113,9 @@ class ModelGateway:
         self.timeout = aiohttp.ClientTimeout(total=upstream_timeout_s, sock_connect=10)
         self.max_body = max_body_bytes
         self.clock = clock
+        self.queue = queue
         self.notifier = QuotaNotifier(queue)
+        self._alerted: dict[str, float] = {}  # alert kind -> when this process last raised it
         self.limiter = RequestRateLimiter()
         self.usage = UsageRecorder(usage_flush_s)
         self._quotas: dict[int, tuple[float, Quota]] = {}
@@ -183,8 +187,12 @@ class ModelGateway:
         if not self._upstream_key:
             REQUESTS.labels("not_configured").inc()
             log.error("model gateway: MOONSHOT_API_KEY is not set")
-            return holder, openai_error(503, "The model service is not configured on this server yet.",
-                                        "service_unavailable", "not_configured")
+            await self._alert("model_gateway_not_configured",
+                              "Agents are calling the model gateway but MOONSHOT_API_KEY is not set: every "
+                              "agent gets 503 until it is.")
+            return holder, openai_error(503, "The model service is not configured on this server yet; "
+                                             "the operator has been alerted.", "service_unavailable",
+                                        "not_configured")
         return holder, None
 
     async def _tokens_used(self, instance_id: int, now: datetime) -> int:
@@ -290,6 +298,18 @@ class ModelGateway:
                 if (transport is None or transport.is_closing()) and not task.done():
                     task.cancel()
 
+    async def _alert(self, kind: str, text: str, every_s: float = 60.0) -> None:
+        """A critical admin alert, raised at most once a minute per kind by this process (a storm of
+        refused requests is one alert; the alert store merges repeats across processes)."""
+        now = time.monotonic()
+        if now - self._alerted.get(kind, -every_s) < every_s:
+            return
+        self._alerted[kind] = now
+        try:
+            await raise_alert(self.queue, kind, text, severity=AlertSeverity.CRITICAL, dedup_key=kind)
+        except Exception:  # alerting must not turn the agent's answer into a 500
+            log.exception("model gateway: alert not stored", extra={"kind": kind})
+
     def _scrub(self, body: bytes) -> bytes:
         """An upstream body never carries the platform key back (an echoing proxy could)."""
         key = self._upstream_key
@@ -314,6 +334,11 @@ class ModelGateway:
                 if up.status != 200:
                     outcome = "upstream_error"
                     error_body = await up.content.read(ERROR_BODY_LIMIT)
+                    if up.status in (401, 403):  # the platform key itself is refused: every agent is down
+                        await self._alert("model_upstream_auth",
+                                          f"The model upstream refused the platform key (HTTP {up.status}): "
+                                          "every agent's model calls fail. Check MOONSHOT_API_KEY and the "
+                                          "Moonshot account.")
                     log.info("model gateway: upstream answered %s", up.status,
                              extra={"instance_id": holder.instance_id})
                     return web.Response(status=up.status, body=self._scrub(error_body),

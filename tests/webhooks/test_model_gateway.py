@@ -14,7 +14,7 @@ from typing import Any
 import aiohttp
 import pytest
 
-from models import Customer, Instance, InstanceStatus, Job, ModelUsage, Order
+from models import Alert, AlertSeverity, Customer, Instance, InstanceStatus, Job, ModelUsage, Order
 from services.jobs import utcnow
 from services.model_keys import issue_instance_key, revoke_instance_keys
 from services.model_quota import set_override
@@ -332,3 +332,27 @@ async def test_a_body_over_the_gateways_limit_is_refused_with_413(db):
                                         headers={"Authorization": f"Bearer {key}"}) as resp:
                 assert resp.status == 413
         assert kimi.requests == []
+
+
+async def test_the_upstream_refusing_the_platform_key_alerts_the_admins_once(gateway):
+    gateway.kimi.api_key = "sk-rotated-elsewhere"  # Moonshot no longer accepts our key
+    for _ in range(3):
+        status, answer = await gateway.chat("anyone?")
+        assert status == 401 and answer["error"]["message"] == "Invalid Authentication"
+    [alert] = await Alert.filter(kind="model_upstream_auth")
+    assert alert.severity == AlertSeverity.CRITICAL and "HTTP 401" in alert.text
+    assert PLATFORM_KEY not in alert.text
+
+
+async def test_an_unset_platform_key_answers_503_and_alerts_the_admins(db):
+    async with KimiStandIn(api_key=PLATFORM_KEY) as kimi:
+        settings = webhook_settings(model_upstream_base_url=kimi.base_url)  # no MOONSHOT_API_KEY
+        instance = await Instance.create(status=InstanceStatus.ACTIVE)
+        key = await issue_instance_key(instance.id)
+        async for server in serve(settings):
+            async with server.http.post(f"{server.url}{GW}/chat/completions", json={"messages": []},
+                                        headers={"Authorization": f"Bearer {key}"}) as resp:
+                assert resp.status == 503
+                assert (await resp.json())["error"]["code"] == "not_configured"
+        assert kimi.requests == []
+    assert await Alert.filter(kind="model_gateway_not_configured").count() == 1
