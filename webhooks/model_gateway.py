@@ -341,8 +341,10 @@ class ModelGateway:
                                           "Moonshot account.")
                     log.info("model gateway: upstream answered %s", up.status,
                              extra={"instance_id": holder.instance_id})
+                    retry_after = up.headers.get("Retry-After")  # so the agent backs off as asked
                     return web.Response(status=up.status, body=self._scrub(error_body),
-                                        content_type=up.content_type or "application/json")
+                                        content_type=up.content_type or "application/json",
+                                        headers={"Retry-After": retry_after} if retry_after else None)
                 if up.content_type == "text/event-stream":
                     response, tokens = await self._stream(request, up)
                 else:

@@ -45,6 +45,7 @@ class Reply:
     chunk_delay: float = 0.0  # seconds between streamed chunks
     status: int = 200  # another status answers an OpenAI-style error body instead
     error_message: str = "upstream error"
+    retry_after: int | None = None  # a Retry-After header on the error (Moonshot's 429s carry one)
     cached_tokens: int = 0  # prompt tokens Moonshot reports as served from its context cache
     delay: float = 0.0  # seconds before answering at all (a model that thinks before its first byte)
 
@@ -147,8 +148,10 @@ class KimiStandIn:
         return request.headers.get("Authorization", "") == f"Bearer {self.api_key}"
 
     @staticmethod
-    def _error(status: int, message: str, type_: str) -> web.Response:
-        return web.json_response({"error": {"message": message, "type": type_}}, status=status)
+    def _error(status: int, message: str, type_: str, retry_after: int | None = None) -> web.Response:
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return web.json_response({"error": {"message": message, "type": type_}}, status=status,
+                                 headers=headers)
 
     async def _models(self, request: web.Request) -> web.Response:
         self.requests.append(RecordedRequest(request.path, request.headers.get("Authorization", ""),
@@ -172,7 +175,8 @@ class KimiStandIn:
             recorded.disconnected = True  # the client left while the model was still thinking
             return web.Response(status=499)
         if reply.status != 200:
-            return self._error(reply.status, reply.error_message, "engine_overloaded_error")
+            return self._error(reply.status, reply.error_message, "engine_overloaded_error",
+                               reply.retry_after)
         completion_id = f"chatcmpl-{secrets.token_hex(8)}"
         if not body.get("stream"):
             recorded.finished_at = time.monotonic()

@@ -356,3 +356,11 @@ async def test_an_unset_platform_key_answers_503_and_alerts_the_admins(db):
                 assert (await resp.json())["error"]["code"] == "not_configured"
         assert kimi.requests == []
     assert await Alert.filter(kind="model_gateway_not_configured").count() == 1
+
+
+async def test_an_upstream_429_keeps_its_retry_after(gateway):
+    gateway.kimi.responder = lambda body: Reply(status=429, error_message="slow down", retry_after=7)
+    async with gateway.http.post(f"{gateway.url}/chat/completions", json={"messages": []},
+                                 headers={"Authorization": f"Bearer {gateway.key}"}) as resp:
+        assert resp.status == 429 and resp.headers["Retry-After"] == "7"
+        assert (await resp.json())["error"]["message"] == "slow down"
