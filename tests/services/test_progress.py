@@ -170,3 +170,14 @@ async def test_aiogram_messenger_sends_edits_and_resends_when_the_message_is_gon
     assert isinstance(last, SendMessage) and "Starting your server" in last.text
     order = await Order.get(id=order.id)
     assert order.progress_message_id != 1000  # the second message's id was stored
+
+
+async def test_a_start_link_button_opens_the_meet_matt_bot_with_its_payload(db: str) -> None:
+    session = RecordingSession()
+    messenger = AiogramMessenger(create_bot(make_settings(), session=session))
+    await messenger.send(42, "over quota", [("🔁 Renew or upgrade", "start:renew-7"),
+                                           ("Docs", "https://example.com/")])
+    sent = session.calls[-1].method
+    assert isinstance(sent, SendMessage)
+    urls = [row[0].url for row in sent.reply_markup.inline_keyboard]
+    assert urls == ["https://t.me/MeetMattTestBot?start=renew-7", "https://example.com/"]
