@@ -104,6 +104,15 @@ class Settings(BaseSettings):
     # Telegram's own (tests point them at local stand-ins; nothing else in its config differs)
     agent_model_base_url: str | None = None
     agent_telegram_api_root: str | None = None
+    # the model gateway (webhooks/model_gateway.py): agents call PUBLIC_BASE_URL + MODEL_GATEWAY_PATH
+    model_upstream_base_url: str = "https://api.moonshot.ai/v1"
+    model_gateway_path: str = "/model/v1"
+    model_upstream_timeout_s: float = Field(default=600.0, gt=0)  # a whole answer, streamed or not
+    model_gateway_max_body_mb: float = Field(default=16.0, gt=0)
+    # estimated cost shown in /stats, USD per million tokens (Kimi K2.5 list prices)
+    model_price_input_per_mtok: float = Field(default=0.60, ge=0)
+    model_price_cached_input_per_mtok: float = Field(default=0.10, ge=0)
+    model_price_output_per_mtok: float = Field(default=3.00, ge=0)
     warm_pool_size: int = 0
     ec2_ami_ssm_parameter: str = (  # public parameter used when EC2_AMI_ID is empty outside us-east-1
         "/aws/service/canonical/ubuntu/server/22.04/stable/current/amd64/hvm/ebs-gp2/ami-id"
@@ -339,7 +348,15 @@ def check_settings(s: Settings) -> list[ComponentReport]:
     if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", s.aws_region):
         cloud.malformed.append("AWS_REGION (expected e.g. us-east-1)")
     if not configured_secret(s.moonshot_api_key):
-        cloud.missing.append(unset("MOONSHOT_API_KEY") + " (the agents' model key)")
+        cloud.missing.append(unset("MOONSHOT_API_KEY")
+                             + " (the platform's model key; only the model gateway uses it)")
+    if not re.match(r"^https?://[^/\s]+", s.model_upstream_base_url):
+        cloud.malformed.append("MODEL_UPSTREAM_BASE_URL (expected e.g. https://api.moonshot.ai/v1)")
+    if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", s.model_gateway_path):
+        cloud.malformed.append("MODEL_GATEWAY_PATH (expected a path such as /model/v1)")
+    if not s.public_base_url:
+        cloud.notes.append("PUBLIC_BASE_URL is empty: agents reach the model gateway at PUBLIC_BASE_URL"
+                           f"{s.model_gateway_path} over HTTPS")
     if s.ssh_source_cidr.strip() in ("0.0.0.0/0", "::/0"):
         cloud.warnings.append("SSH_SOURCE_CIDR=0.0.0.0/0 opens SSH on every customer server to the whole "
                               "internet: set the worker's public address, e.g. 203.0.113.7/32")

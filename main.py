@@ -101,7 +101,7 @@ def cmd_not_built(args: argparse.Namespace, _: Settings) -> int:
 # Each area adds its own commands: a module with `register(sub, groups)`, where `sub` is the
 # top-level subparsers action and `groups` maps "orders"/"instances"/"accounts"/"jobs" to theirs.
 COMMAND_MODULES = ["webhooks.cli", "bot.cli", "services.accounts_cli", "services.cloud_cli",
-                   "services.worker_cli"]
+                   "services.worker_cli", "services.model_gateway_cli"]
 
 
 def build_parser() -> argparse.ArgumentParser:

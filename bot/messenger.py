@@ -11,6 +11,7 @@ from bot.i18n import I18N, pick_locale
 from bot.keyboards import url_buttons
 from models import Customer
 from services.customer_text import Text
+from services.model_quota import START_LINK
 from services.notifications import Buttons
 from services.progress import MessageNotEditable
 
@@ -45,8 +46,17 @@ class AiogramMessenger:
 
     async def send(self, chat_id: int, text: str | Text, buttons: Buttons | None = None) -> int:
         html, markup = await rendered(chat_id, text, buttons)
-        message = await self.bot.send_message(chat_id, html, reply_markup=url_buttons(markup))
+        message = await self.bot.send_message(chat_id, html,
+                                               reply_markup=url_buttons(await self._links(markup)))
         return message.message_id
+
+    async def _links(self, buttons: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
+        """`start:<payload>` (services.model_quota.START_LINK) opens this bot with /start <payload>."""
+        if not buttons or not any(url.startswith(START_LINK) for _, url in buttons):
+            return buttons
+        me = await self.bot.me()
+        return [(label, f"https://t.me/{me.username}?start={url[len(START_LINK):]}"
+                 if url.startswith(START_LINK) else url) for label, url in buttons]
 
     async def edit(self, chat_id: int, message_id: int, text: str | Text,
                    buttons: Buttons | None = None) -> None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from bot.i18n import N_, Msgid, _, money
 from models import AdminAction, Instance, Order, TelegramAccount
+from services.model_usage_report import MonthUse, StatsUsage
 from services.packages import Package
 from services.validation import Checked
 
@@ -373,6 +374,23 @@ def my_bot(instance: Instance, *, awaiting_verification: bool = False) -> str:
     return text
 
 
+def _tokens(n: int) -> str:
+    return f"{n / 1e6:.1f}M" if n >= 1_000_000 else f"{n / 1e3:.1f}k" if n >= 1_000 else str(n)
+
+
+def model_use_line(use: MonthUse | None) -> str:
+    """/mybots: this month's model use against the plan's allowance ('' when unknown)."""
+    if use is None:
+        return ""
+    if use.quota.tokens_per_month <= 0:
+        return "\n" + _("Model use this month: {tokens} tokens (no limit)").format(tokens=_tokens(use.tokens))
+    warn = " ⚠️" if use.tokens >= use.quota.tokens_per_month else ""
+    line = _("Model use this month: {tokens} of {quota} tokens ({percent}%){warn}, resets {day}")
+    return "\n" + line.format(
+        tokens=_tokens(use.tokens), quota=_tokens(use.quota.tokens_per_month),
+        percent=min(999, round(use.percent or 0)), warn=warn, day=f"{use.resets_on:%Y-%m-%d}")
+
+
 def my_open_order(order: Order) -> str:
     status_word = _SOURCE["ORDER_STATUS_WORDS"].get(str(order.status))
     status = _(status_word) if status_word else str(order.status)
@@ -498,6 +516,19 @@ def admin_stats(
             f"<b>Pool health</b>: {usable_accounts} usable account(s) {pool}",
         ]
     )
+
+
+def admin_model_usage(usage: StatsUsage) -> str:
+    """/stats: model tokens and estimated cost per day, this month, and the top agents this month."""
+    lines = [f"<b>Model</b> this month: {_tokens(usage.month_tokens.total)} tokens, "
+             f"~${usage.month_cost:.2f} (estimated)"]
+    lines += [f"  {d.day:%m-%d}: {_tokens(d.tokens.total)} tokens in {d.requests} requests, ~${d.cost:.2f}"
+              for d in usage.days] or ["  no model use in the last days"]
+    if usage.top:
+        lines.append("<b>Top agents</b> this month:")
+        lines += [f"  #{a.instance_id} @{esc(a.bot_username or '—')}: {_tokens(a.tokens.total)}, "
+                  f"~${a.cost:.2f}" for a in usage.top]
+    return "\n".join(lines)
 
 
 def admin_action_echo(action: AdminAction, who: str) -> str:

@@ -6,12 +6,13 @@ from models.customers import Customer
 from models.enums import AccountStatus, AlertSeverity, InstanceStatus, JobStatus, OrderStatus
 from models.instances import Instance, Verification
 from models.jobs import Job
+from models.model_gateway import ModelKey, ModelQuotaOverride, ModelUsage
 from models.orders import Order, StripeEvent
 from models.platform import PlatformKey
 from models.support import SupportMessage
 
 __all__ = [
     "AccountStatus", "AdminAction", "Alert", "AlertSeverity", "Customer", "Instance",
-    "InstanceStatus", "Job", "JobStatus", "Order", "OrderStatus", "PlatformKey", "StripeEvent",
-    "SupportMessage", "TelegramAccount", "Verification",
+    "InstanceStatus", "Job", "JobStatus", "ModelKey", "ModelQuotaOverride", "ModelUsage", "Order",
+    "OrderStatus", "PlatformKey", "StripeEvent", "SupportMessage", "TelegramAccount", "Verification",
 ]

@@ -41,6 +41,7 @@ from services.job_kinds import (
 )
 from services.jobs import Claimed, JobQueue, utcnow
 from services.logging_setup import redact, secrets
+from services.model_keys import issue_instance_key, revoke_instance_keys
 from services.notifications import RENEW_ACTION, action, queue_customer_message
 from services.ssh import SshConnector, SshError, SshSession
 
@@ -433,6 +434,7 @@ class InstanceCare:
         instance = await Instance.get(id=instance_id)
         if instance.status == InstanceStatus.TERMINATED:
             return
+        await revoke_instance_keys(instance.id, "terminated")  # the agent loses the model at once
         await Instance.filter(id=instance.id).update(status=InstanceStatus.TERMINATING, updated_at=utcnow())
         if instance.ec2_instance_id:
             if self.fleet is None:
@@ -444,6 +446,14 @@ class InstanceCare:
     async def reprovision(self, instance_id: int) -> None:
         """Re-run activation on the same instance with its stored bot token and owner."""
         instance = await Instance.get(id=instance_id)
+        await self.push_agent_config(instance, connect_deadline_s=self._ssh_deadline(),
+                                     reason="reprovisioned")
+        await self._mark_serving(instance, from_statuses=(InstanceStatus.UNHEALTHY, InstanceStatus.READY))
+
+    async def push_agent_config(self, instance: Instance, *, connect_deadline_s: float,
+                                reason: str) -> None:
+        """Write the agent's whole config again with a NEW model key (the old one is revoked), restart
+        the gateway and wait until it is ready. Re-provisioning and resuming a renewed agent use it."""
         if not instance.bot_token or not instance.owner_telegram_id:
             raise RuntimeError(f"instance {instance.id} has no bot token or verified owner yet: "
                                "nothing to re-provision (the provisioning job does that)")
@@ -451,12 +461,14 @@ class InstanceCare:
         if not instance.gateway_token:
             instance.gateway_token = pysecrets.token_urlsafe(32)
             await instance.save(update_fields=["gateway_token", "updated_at"])
+        # TODO(wiring, issue 12): pass model_key and the gateway's URL to the config instead of the
+        # platform key once services/openclaw_config.py takes them (branch `oc`)
+        model_key = await issue_instance_key(instance.id, reason=reason)  # noqa: F841
         await activate(self.ssh, instance, bot_token=instance.bot_token,
                        allowed_user_id=int(instance.owner_telegram_id),
                        gateway_token=instance.gateway_token, endpoints=endpoints,
                        ready_timeout_s=float(self.settings.readiness_timeout_s),
-                       poll_interval_s=self.poll_interval_s, connect_deadline_s=self._ssh_deadline())
-        await self._mark_serving(instance, from_statuses=(InstanceStatus.UNHEALTHY, InstanceStatus.READY))
+                       poll_interval_s=self.poll_interval_s, connect_deadline_s=connect_deadline_s)
 
     @staticmethod
     async def _mark_serving(instance: Instance, *, from_statuses: tuple[InstanceStatus, ...]) -> None:
@@ -530,6 +542,7 @@ class InstanceCare:
         return True
 
     async def _stop_expired(self, instance: Instance, now: datetime, grace: timedelta) -> None:
+        await revoke_instance_keys(instance.id, "expired")
         if instance.ec2_instance_id and self.fleet is not None:
             await self.fleet.stop(instance.ec2_instance_id)
         await Instance.filter(id=instance.id).update(status=InstanceStatus.STOPPED, stopped_at=now,
@@ -558,10 +571,9 @@ class InstanceCare:
             return
         await self.fleet.start(instance.ec2_instance_id)
         instance.public_ip = await self.fleet.wait_running(instance.ec2_instance_id)
-        async with await self.ssh.connect(instance.public_ip, instance.host_key_public,
-                                          deadline_s=float(self.settings.bootstrap_timeout_s)) as session:
-            await restart_gateway(session, ready_timeout_s=float(self.settings.readiness_timeout_s),
-                                  poll_interval_s=self.poll_interval_s)
+        # its model key was revoked when it stopped: a new one comes with a fresh config
+        await self.push_agent_config(instance, connect_deadline_s=float(self.settings.bootstrap_timeout_s),
+                                     reason="resumed")
         await Instance.filter(id=instance.id, status=InstanceStatus.STOPPED).update(
             public_ip=instance.public_ip, status=InstanceStatus.ACTIVE, stopped_at=None, reminded_at=None,
             repair_attempts=0, updated_at=utcnow())

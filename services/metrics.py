@@ -5,6 +5,8 @@ In-process series (each process counts what it did):
 - `meetmatt_webhook_events_total{type,outcome}`: Stripe events by type and outcome.
 - `meetmatt_http_request_duration_seconds{route,method,status}`: request latency histogram.
 - `meetmatt_payment_to_live_seconds`: from payment to "your agent is live", observed by the worker.
+- `meetmatt_model_gateway_requests_total{outcome}`, `meetmatt_model_gateway_tokens_total{kind}` and
+  `meetmatt_model_gateway_upstream_seconds{stage}`: the model gateway's requests, tokens, latency.
 
 Business series read from the database at scrape time (`refresh_from_database()`), so every
 replica reports the same fleet-wide truth:
@@ -35,6 +37,12 @@ HTTP_LATENCY = Histogram("meetmatt_http_request_duration_seconds", "HTTP request
 PAYMENT_TO_LIVE = Histogram("meetmatt_payment_to_live_seconds",
                             "Seconds from a new agent's payment to the agent being live.",
                             buckets=PAYMENT_TO_LIVE_BUCKETS)
+MODEL_REQUESTS = Counter("meetmatt_model_gateway_requests", "Model gateway requests by outcome.", ["outcome"])
+MODEL_TOKENS = Counter("meetmatt_model_gateway_tokens", "Tokens the upstream reported, by kind.", ["kind"])
+MODEL_UPSTREAM_SECONDS = Histogram(
+    "meetmatt_model_gateway_upstream_seconds",
+    "Upstream latency: to its response headers (first_byte) and to the end of the answer (complete).",
+    ["stage"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300))
 
 
 @dataclass

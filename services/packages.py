@@ -2,7 +2,9 @@
 
 The default set can be replaced with PACKAGES_JSON, a JSON list of objects with the fields of
 `Package` (e.g. `[{"code": "starter", "title": "Starter", "price": 2900, "currency": "usd",
-"term_days": 30, "instance_type": "t3.small"}]`).
+"term_days": 30, "instance_type": "t3.small", "model_tokens_per_month": 20000000,
+"model_requests_per_minute": 20}]`). The two model quotas are what the model gateway allows an
+agent of the package (0: no limit); an admin can override them per instance.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ class Package:
     # whether a Stripe discount (a coupon, up to 100 %) counts towards the price: off, a coupon made
     # for another product must not buy an agent
     allow_discounts: bool = False
+    model_tokens_per_month: int = 20_000_000  # prompt + completion tokens per calendar month (UTC)
+    model_requests_per_minute: int = 20
 
     @property
     def price_text(self) -> str:
@@ -34,11 +38,14 @@ class Package:
 
 DEFAULT_PACKAGES: tuple[Package, ...] = (
     Package("starter", "Starter", 2900, "usd", 30, "t3.small",
-            "One personal agent on its own t3.small server for 30 days"),
+            "One personal agent on its own t3.small server for 30 days",
+            model_tokens_per_month=20_000_000, model_requests_per_minute=20),
     Package("pro", "Pro", 7900, "usd", 30, "t3.medium",
-            "One agent on a larger t3.medium server for 30 days, for heavier use"),
+            "One agent on a larger t3.medium server for 30 days, for heavier use",
+            model_tokens_per_month=60_000_000, model_requests_per_minute=60),
     Package("annual", "Starter, 1 year", 29000, "usd", 365, "t3.small",
-            "The Starter agent for a full year, two months free"),
+            "The Starter agent for a full year, two months free",
+            model_tokens_per_month=20_000_000, model_requests_per_minute=20),
 )
 
 
@@ -60,6 +67,10 @@ def parse_packages(raw: str | None) -> tuple[Package, ...]:
     for p in packages:
         if p.price <= 0 or p.term_days <= 0 or not p.code.isidentifier():
             raise PackageError(f"PACKAGES_JSON: package {p.code!r} needs a positive price and term")
+        if not all(isinstance(v, int) and v >= 0
+                   for v in (p.model_tokens_per_month, p.model_requests_per_minute)):
+            raise PackageError(f"PACKAGES_JSON: package {p.code!r}: model quotas must be whole numbers "
+                               "of 0 or more (0: no limit)")
     if len({p.code for p in packages}) != len(packages):
         raise PackageError("PACKAGES_JSON: package codes must be unique")
     return packages

@@ -44,6 +44,7 @@ from services.host_keys import HostKeyPair
 from services.jobs import Claimed, JobQueue, utcnow
 from services.logging_setup import secrets as log_secrets
 from services.metrics import observe_payment_to_live
+from services.model_keys import revoke_instance_keys
 from services.orders import usernames_held_elsewhere
 from services.packages import Package, find_package, new_expiry
 from services.verification import CUSTOMER_REASONS, VERIFICATION_REPLIES, StartOutcome, Verifier, deep_link
@@ -377,6 +378,7 @@ class ProvisioningSaga:
         if order.renews_id:
             instance = None  # a failed renewal never tears down the running agent
         if instance is not None:
+            await revoke_instance_keys(instance.id, "provisioning failed")
             ec2_id = instance.ec2_instance_id or await self.d.fleet.find_by_job(job.id)
             if ec2_id:
                 await self.d.fleet.terminate(ec2_id)

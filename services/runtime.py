@@ -162,6 +162,7 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
     from services.ec2_fleet import Ec2Fleet
     from services.host_keys import generate_host_key
     from services.instance_care import InstanceCare, claim_warm_instance
+    from services.model_keys import issue_instance_key
     from services.payments import PaymentError, PaymentsService, make_stripe_client, run_refund_job
     from services.platform_key import load_platform_key
     from services.progress import ProgressReporter
@@ -198,6 +199,10 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
         managed_bot_token = ManagedBotTokens(bot_api, main_bot_token)
 
         async def activate(instance: Any, token: str, user_id: int, gateway_token: str) -> None:
+            # a new model key per activation (a retried step revokes the one it issued before)
+            # TODO(wiring, issue 12): write model_key and the gateway's URL into the agent's config in
+            # place of the platform key once services/openclaw_config.py takes them (branch `oc`)
+            model_key = await issue_instance_key(instance.id, reason="activated again")  # noqa: F841
             await activation.activate(ssh, instance, bot_token=token, allowed_user_id=user_id,
                                       gateway_token=gateway_token,
                                       endpoints=activation.agent_endpoints(settings),
@@ -205,8 +210,10 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
                                       poll_interval_s=min(poll_interval_s, 2.0))
 
         async def restart_gateway(instance: Any) -> None:
-            if not await care.restart(instance.id):
-                raise RuntimeError(f"instance {instance.id}: the gateway did not restart")
+            # a renewal of a stopped agent: its model key was revoked at the stop, so the config is
+            # written again with a new key (which restarts the gateway)
+            await care.push_agent_config(instance, connect_deadline_s=settings.ssh_connect_timeout,
+                                         reason="renewed")
 
         deps = SagaDeps(
             queue=queue, fleet=fleet, bot_maker=PoolBotMaker(pool, avatar_loader), bot_api=bot_api,

@@ -29,8 +29,9 @@ os.environ.setdefault("OPS_PORT", "0")
 PG_ADMIN_URL = os.environ.get("MEETMATT_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = [b for b in os.environ.get("MEETMATT_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
 TEST_ENCRYPTION_KEY = Fernet.generate_key().decode()
-TABLES = ["verification", "instance", "order", "stripe_event", "customer", "telegram_account", "job",
-          "alert", "admin_action", "support_message", "platform_key"]
+TABLES = ["model_key", "model_usage", "model_quota_override", "verification", "instance", "order",
+          "stripe_event", "customer", "telegram_account", "job", "alert", "admin_action", "support_message",
+          "platform_key"]
 
 
 def _pg_url(name: str) -> str:

@@ -92,3 +92,47 @@ def test_list_views_print_json_without_secrets(workdir: Path) -> None:
     for what in ("orders", "instances", "jobs"):
         listed = run(workdir, what, "list", "--json", env=env)
         assert listed.returncode == 0 and json.loads(listed.stdout) == []
+
+
+def test_instances_usage_shows_this_months_tokens_against_the_quota(workdir: Path) -> None:
+    key = Fernet.generate_key().decode()
+    env = {"ENCRYPTION_KEY": key}
+    assert run(workdir, "migrate", env=env).returncode == 0
+    seed = (
+        "import asyncio\n"
+        "from services.db import init_db, close_db\n"
+        "from services.jobs import utcnow\n"
+        "from services.model_keys import issue_instance_key\n"
+        "from services.model_usage import Tokens, record_usage\n"
+        "from models import Customer, Order, Instance\n"
+        "async def main():\n"
+        f"    await init_db('sqlite://data/meetmatt.sqlite3', '{key}')\n"
+        "    c = await Customer.create(telegram_id=1)\n"
+        "    o = await Order.create(customer=c, package='starter', bot_name='x', paid_at=utcnow())\n"
+        "    i = await Instance.create(order=o, customer=c, bot_username='ann_bot')\n"
+        "    print(await issue_instance_key(i.id))\n"
+        "    await record_usage(i.id, utcnow().date(), Tokens(1_000_000, 1_000_000, 500_000))\n"
+        "    await close_db()\n"
+        "asyncio.run(main())\n"
+    )
+    seeded = subprocess.run([sys.executable, "-c", seed], cwd=workdir, check=True, timeout=60,
+                            capture_output=True, text=True)
+    model_key = seeded.stdout.strip().splitlines()[-1]
+    result = run(workdir, "instances", "usage", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    [row] = json.loads(result.stdout)
+    assert (row["bot_username"], row["requests"], row["total_tokens"], row["cached_tokens"]) == (
+        "ann_bot", 1, 2_000_000, 500_000)
+    assert row["quota_tokens"] == 20_000_000 and row["quota_used_pct"] == 10.0
+    assert row["estimated_cost_usd"] == round((500_000 * 0.6 + 500_000 * 0.1 + 1_000_000 * 3.0) / 1e6, 4)
+    assert model_key not in result.stdout
+    table = run(workdir, "instances", "usage", env=env)
+    assert "ann_bot" in table.stdout and "quota_used_pct" in table.stdout
+    empty = run(workdir, "instances", "usage", "--month", "2020-01", env=env)
+    assert "no model use in 2020-01" in empty.stdout
+    bad = run(workdir, "instances", "usage", "--month", "November", env=env)
+    assert bad.returncode == 2 and "expected YYYY-MM" in bad.stderr
+    quota = run(workdir, "instances", "model-quota", "1", "--tokens-per-month", "4000000", env=env)
+    assert quota.returncode == 0 and "4000000 tokens a month, 20 requests a minute" in quota.stdout
+    [row] = json.loads(run(workdir, "instances", "usage", "--json", env=env).stdout)
+    assert row["quota_tokens"] == 4_000_000 and row["quota_used_pct"] == 50.0

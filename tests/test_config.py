@@ -46,6 +46,8 @@ def test_a_complete_configuration_passes_every_component() -> None:
     ({"aws_region": "mars"}, "cloud", "AWS_REGION"),
     ({"openclaw_version": "latest"}, "cloud", "OPENCLAW_VERSION"),
     ({"ec2_ami_id": "ubuntu"}, "cloud", "EC2_AMI_ID"),
+    ({"model_upstream_base_url": "api.moonshot.ai"}, "cloud", "MODEL_UPSTREAM_BASE_URL"),
+    ({"model_gateway_path": "model v1"}, "cloud", "MODEL_GATEWAY_PATH"),
     ({"alert_webhook_url": "ftp://x"}, "alerts", "ALERT_WEBHOOK_URL"),
 ])
 def test_malformed_settings_are_named_per_component(overrides, component: str, fragment: str) -> None:

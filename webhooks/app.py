@@ -32,6 +32,7 @@ from services.jobs import JobQueue
 from services.stripe_events import StripeEventProcessor
 from webhooks.health import HEALTH_KEY, add_health_routes
 from webhooks.metrics import METRICS_KEY, Metrics, latency_middleware, metrics_handler
+from webhooks.model_gateway import MODEL_GATEWAY_KEY, ModelGateway
 from webhooks.stripe import MAX_BODY, StripeWebhook
 
 log = logging.getLogger(__name__)
@@ -47,8 +48,8 @@ Hook = Callable[[web.Application], Awaitable[None]]
 def create_web_app(settings: Settings, *, queue: JobQueue | None = None,
                    on_startup_hooks: Iterable[Hook] = (), on_shutdown_hooks: Iterable[Hook] = (),
                    manage_db: bool = True, health: HealthBoard | None = None) -> web.Application:
-    """The web application with `/webhooks/stripe`, `/livez`, `/readyz` (`/healthz`), and `/metrics` when
-    METRICS_ON_WEB_PORT is set. Add routes before start.
+    """The web application with `/webhooks/stripe`, the model gateway (MODEL_GATEWAY_PATH), `/livez`,
+    `/readyz` (`/healthz`), and `/metrics` when METRICS_ON_WEB_PORT is set. Add routes before start.
 
     `on_startup_hooks` run after the ORM is open; `on_shutdown_hooks` run before it closes. `health`
     is the board `/readyz` reads (the caller adds the parts it runs); by default the database only.
@@ -67,6 +68,9 @@ def create_web_app(settings: Settings, *, queue: JobQueue | None = None,
     webhook = StripeWebhook(processor, secret_value(settings.stripe_webhook_secret), metrics)
     app[STRIPE_WEBHOOK_KEY] = webhook
     webhook.register(app)
+    gateway = ModelGateway.from_settings(settings, queue)
+    app[MODEL_GATEWAY_KEY] = gateway
+    gateway.register(app)
     add_health_routes(app)
     if settings.metrics_on_web_port:
         app.router.add_get("/metrics", metrics_handler)

@@ -9,8 +9,11 @@ from tortoise.functions import Count, Sum
 
 from bot import texts
 from bot.routing import RouterTemplate
+from config import Settings
 from models import AccountStatus, Instance, Order, TelegramAccount
 from services.jobs import JobQueue, utcnow
+from services.model_usage import Prices
+from services.model_usage_report import stats_usage
 
 router = RouterTemplate("admin.stats")
 
@@ -21,7 +24,7 @@ async def _counts(model: type) -> dict[str, int]:
 
 
 @router.message(Command("stats"))
-async def stats(message: Message, queue: JobQueue) -> None:
+async def stats(message: Message, queue: JobQueue, settings: Settings) -> None:
     revenue_rows = await (
         Order.filter(paid_at__not_isnull=True)
         .annotate(total=Sum("amount"), refunded=Sum("amount_refunded"))
@@ -42,4 +45,6 @@ async def stats(message: Message, queue: JobQueue) -> None:
             revenue,
             usable,
         )
+        + "\n"
+        + texts.admin_model_usage(await stats_usage(utcnow(), Prices.from_settings(settings)))
     )

@@ -12,9 +12,11 @@ from bot import agent_texts, keyboards, texts
 from bot.callbacks import AgentCb
 from bot.routing import RouterTemplate
 from bot.states import PersonaForm
+from config import Settings
 from models import Customer, Instance
 from services import agent_controls
-from services.jobs import JobQueue
+from services.jobs import JobQueue, utcnow
+from services.model_usage_report import month_use
 from services.orders import RENEWABLE
 from services.validation import validate_persona
 
@@ -22,28 +24,30 @@ router = RouterTemplate("customer.agent")
 NOT_COMMAND = ~F.text.startswith("/")
 
 
-async def agent_page(instance: Instance, page: int) -> tuple[str, object]:
+async def agent_page(instance: Instance, page: int, settings: Settings) -> tuple[str, object]:
     line = await agent_controls.health_line(instance)
     orders = await agent_controls.payments_of(instance)
-    return (agent_texts.agent_page(instance, line, orders),
+    use = (await month_use([instance], utcnow(), settings.packages)).get(instance.id)
+    return (agent_texts.agent_page(instance, line, orders) + texts.model_use_line(use),
             keyboards.agent_page(instance, page=page, renewable=instance.status in RENEWABLE))
 
 
 @router.callback_query(AgentCb.filter(F.action == "show"))
-async def show_agent(callback: CallbackQuery, callback_data: AgentCb, customer: Customer) -> None:
+async def show_agent(callback: CallbackQuery, callback_data: AgentCb, customer: Customer,
+                     settings: Settings) -> None:
     instance = await agent_controls.owned_instance(customer, callback_data.instance_id)
     if instance is None:
         await callback.answer(agent_texts.restart_answer(agent_controls.RestartOutcome.NOT_FOUND),
                               show_alert=True)
         return
     await callback.answer()
-    text, markup = await agent_page(instance, callback_data.page)
+    text, markup = await agent_page(instance, callback_data.page, settings)
     await callback.message.edit_text(text, reply_markup=markup)
 
 
 @router.callback_query(AgentCb.filter(F.action == "restart"))
 async def restart_agent(callback: CallbackQuery, callback_data: AgentCb, customer: Customer,
-                        queue: JobQueue) -> None:
+                        queue: JobQueue, settings: Settings) -> None:
     outcome = await agent_controls.request_restart(queue, customer, callback_data.instance_id)
     await callback.answer(agent_texts.restart_answer(outcome),
                           show_alert=outcome != agent_controls.RestartOutcome.QUEUED)
@@ -51,7 +55,7 @@ async def restart_agent(callback: CallbackQuery, callback_data: AgentCb, custome
         return
     instance = await agent_controls.owned_instance(customer, callback_data.instance_id)
     if instance is not None:  # the health line now says "restarting"
-        text, markup = await agent_page(instance, callback_data.page)
+        text, markup = await agent_page(instance, callback_data.page, settings)
         await callback.message.edit_text(text, reply_markup=markup)
 
 

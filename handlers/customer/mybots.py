@@ -15,6 +15,8 @@ from bot.routing import RouterTemplate
 from config import Settings
 from handlers.customer.order import send_checkout
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus
+from services.jobs import utcnow
+from services.model_usage_report import month_use
 from services.orders import RENEWABLE, OrderError, TooManyUnpaid, create_renewal, renewable_instances
 from services.packages import find_package
 from services.progress import open_deep_link
@@ -32,9 +34,9 @@ OPEN_ORDERS = (
 )
 
 
-async def my_bots_page(customer: Customer, page: int) -> tuple[str, Any]:
+async def my_bots_page(customer: Customer, page: int, settings: Settings) -> tuple[str, Any]:
     """/mybots as ONE message however many agents and orders: a page of them, with their buttons
-    and Previous/Next."""
+    and Previous/Next, and each agent's model use this month against its plan."""
     instances = await Instance.filter(customer=customer).exclude(status__in=HIDDEN).order_by("id")
     with_instance = {i.order_id for i in instances if i.order_id}
     orders = [
@@ -47,12 +49,15 @@ async def my_bots_page(customer: Customer, page: int) -> tuple[str, Any]:
         return texts.NO_BOTS, keyboards.main_menu()
     pages = -(-len(items) // PAGE_SIZE)
     page = max(0, min(page, pages - 1))  # a forged or stale page number lands on a real page
+    shown = items[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
+    uses = await month_use([i for i in shown if isinstance(i, Instance)], utcnow(), settings.packages)
     blocks, rows = [], []
-    for item in items[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]:
+    for item in shown:
         if isinstance(item, Instance):
             # the progress message may be long gone: /mybots offers the open ownership check again
             _, link = await open_deep_link(item.order_id) if item.order_id else (None, None)
-            blocks.append(texts.my_bot(item, awaiting_verification=link is not None))
+            blocks.append(texts.my_bot(item, awaiting_verification=link is not None)
+                          + texts.model_use_line(uses.get(item.id)))
             if item.bot_username:
                 label = (texts.BTN_OPEN_AND_START if link else texts.BTN_OPEN_BOT).format(
                     username=item.bot_username)
@@ -75,32 +80,34 @@ async def my_bots_page(customer: Customer, page: int) -> tuple[str, Any]:
     return "\n\n".join([header, *blocks]), keyboards.my_bots_page(rows, page, pages)
 
 
-async def show_my_bots(message: Message, customer: Customer) -> None:
-    text, markup = await my_bots_page(customer, 0)
+async def show_my_bots(message: Message, customer: Customer, settings: Settings) -> None:
+    text, markup = await my_bots_page(customer, 0, settings)
     await message.answer(text, reply_markup=markup)
 
 
 @router.message(Command("mybots"))
-async def my_bots(message: Message, customer: Customer) -> None:
-    await show_my_bots(message, customer)
+async def my_bots(message: Message, customer: Customer, settings: Settings) -> None:
+    await show_my_bots(message, customer, settings)
 
 
 @router.callback_query(MenuCb.filter(F.action == "mybots"))
-async def my_bots_button(callback: CallbackQuery, customer: Customer) -> None:
+async def my_bots_button(callback: CallbackQuery, customer: Customer, settings: Settings) -> None:
     await callback.answer()
-    await show_my_bots(callback.message, customer)
+    await show_my_bots(callback.message, customer, settings)
 
 
 @router.callback_query(MyBotsCb.filter())
-async def my_bots_paged(callback: CallbackQuery, callback_data: MyBotsCb, customer: Customer) -> None:
+async def my_bots_paged(callback: CallbackQuery, callback_data: MyBotsCb, customer: Customer,
+                        settings: Settings) -> None:
     await callback.answer()
-    text, markup = await my_bots_page(customer, callback_data.page)
+    text, markup = await my_bots_page(customer, callback_data.page, settings)
     await callback.message.edit_text(text, reply_markup=markup)
 
 
-async def _renew(
+async def renew_instance(
     message: Message, customer: Customer, instance_id: int, settings: Settings, payments: Any
 ) -> None:
+    """Checkout for another term of one of the customer's agents (refused, with the reason, otherwise)."""
     try:
         order = await create_renewal(customer, instance_id, settings.packages,
                                      max_unpaid=settings.max_unpaid_orders)
@@ -122,7 +129,7 @@ async def renew(message: Message, customer: Customer, settings: Settings, paymen
     if not instances:
         await message.answer(texts.NO_RENEWABLE)
     elif len(instances) == 1:
-        await _renew(message, customer, instances[0].id, settings, payments)
+        await renew_instance(message, customer, instances[0].id, settings, payments)
     else:
         await message.answer(texts.CHOOSE_RENEW, reply_markup=keyboards.renew(instances))
 
@@ -136,4 +143,4 @@ async def renew_chosen(
     payments: Any = None,
 ) -> None:
     await callback.answer(texts.CREATING_CHECKOUT)
-    await _renew(callback.message, customer, callback_data.instance_id, settings, payments)
+    await renew_instance(callback.message, customer, callback_data.instance_id, settings, payments)

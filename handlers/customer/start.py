@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiogram import F
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -11,16 +13,25 @@ from bot import keyboards, texts
 from bot.callbacks import MenuCb
 from bot.routing import RouterTemplate
 from config import Settings
+from models import Customer
+from services.model_quota import RENEW_START_PREFIX
 from services.payments import START_CANCEL_PREFIX, START_PAID_PREFIX
 
 router = RouterTemplate("customer.start")
 
 
 @router.message(CommandStart())
-async def start(message: Message, command: CommandObject, state: FSMContext, settings: Settings) -> None:
+async def start(message: Message, command: CommandObject, state: FSMContext, settings: Settings,
+                customer: Customer, payments: Any = None) -> None:
     # a payload is a return from Stripe or a plain referral: both get the welcome (verification
-    # happens on the customer's own new bot, never here)
+    # happens on the customer's own new bot, never here); `renew-<id>` is the over-quota message's button
     payload = command.args or ""
+    if payload.startswith(RENEW_START_PREFIX) and payload[len(RENEW_START_PREFIX):].isdigit():
+        from handlers.customer.mybots import renew_instance
+
+        await state.clear()
+        await renew_instance(message, customer, int(payload[len(RENEW_START_PREFIX):]), settings, payments)
+        return
     if payload.startswith(START_PAID_PREFIX):
         await message.answer(texts.PAID_RETURN)
         return

@@ -11,7 +11,17 @@ from typing import Any
 import json5
 
 from bot import texts
-from models import Alert, AlertSeverity, Instance, InstanceStatus, Job, JobStatus, Order, OrderStatus
+from models import (
+    Alert,
+    AlertSeverity,
+    Instance,
+    InstanceStatus,
+    Job,
+    JobStatus,
+    ModelKey,
+    Order,
+    OrderStatus,
+)
 from services.openclaw_config import CONFIG_PATH, SOUL_PATH
 from services.worker_cli import running
 from tests.standins.stack import Stack, wait_until
@@ -97,6 +107,8 @@ async def _one_order_from_chat_to_live_agent(stack: Stack) -> None:
     assert instance.expires_at is not None
     job = await Job.get(kind="provision")
     assert job.status == JobStatus.DONE and job.attempts == 1
+    # the agent got its own model key at activation (one live key, stored hashed)
+    assert await ModelKey.filter(instance_id=instance.id, revoked_at=None).count() == 1
 
     # the instance's written OpenClaw config allows exactly the verified user
     config = json5.loads(stack.ssh.files[CONFIG_PATH].content)

@@ -231,6 +231,24 @@ async def test_stats_counts_revenue_and_pool_health(harness: BotHarness, admin: 
     assert "1 usable account(s) ✅" in last_sent(await harness.send(admin, "/stats")).text
 
 
+async def test_stats_shows_model_tokens_and_cost_per_day_and_the_top_agents(
+    harness: BotHarness, admin: FakeUser
+) -> None:
+    from models import Instance
+    from services.model_usage import Tokens, record_usage
+
+    customer = await Customer.create(telegram_id=600_301, full_name="Eve")
+    busy = await Instance.create(customer=customer, bot_username="busy_bot")
+    quiet = await Instance.create(customer=customer, bot_username="quiet_bot")
+    await record_usage(busy.id, utcnow().date(), Tokens(2_000_000, 1_000_000, 1_000_000))
+    await record_usage(quiet.id, utcnow().date(), Tokens(1_000, 0, 0))
+    text = last_sent(await harness.send(admin, "/stats")).text
+    today = utcnow().date()
+    assert f"{today:%m-%d}: 3.0M tokens in 2 requests, ~$3.70" in text
+    assert "this month: 3.0M tokens" in text
+    assert text.index("@busy_bot") < text.index("@quiet_bot")
+
+
 async def test_admin_chat_members_count_as_admins(harness: BotHarness) -> None:
     await account()
     stranger_in_admin_chat = FakeUser(id=123_456, first_name="Op")

@@ -52,6 +52,7 @@ async def test_the_list_offers_manage_and_the_page_shows_health_persona_and_past
     assert shown.text.count("$29.00") == 2  # the unpaid renewal is not a payment
     assert {"🔄 Restart", "🎭 Persona", "🔁 Renew", "« All my agents"} <= set(shown.markup_texts)
     assert shown.button("Open @alice_one_bot").url == "https://t.me/alice_one_bot"
+    assert "Model use this month: 0 of " in shown.text  # the model gateway's count, as in the list
 
 
 async def test_the_owner_restarts_their_agent_once_and_sees_it_restarting(

@@ -254,3 +254,28 @@ async def test_mybots_offers_the_open_verification_link_again(harness: BotHarnes
     message = next(c for c in calls if "@alice_new_bot" in (c.text or ""))
     assert "press" not in message.text
     assert message.button("Open @alice_new_bot").url == "https://t.me/alice_new_bot"
+
+
+async def test_mybots_shows_this_months_model_use_against_the_plans_allowance(
+    harness: BotHarness, alice: FakeUser
+) -> None:
+    from services.model_usage import Tokens, record_usage
+
+    live = await agent(alice, "alice_busy_bot", package="starter")
+    await record_usage(live.id, utcnow().date(), Tokens(4_000_000, 1_000_000, 0))
+    await record_usage(live.id, utcnow().date() - timedelta(days=40), Tokens(9_000_000, 0, 0))  # last month
+    text = joined(await harness.send(alice, "/mybots"))
+    assert "Model use this month: 5.0M of 20.0M tokens (25%)" in text
+
+
+async def test_the_over_quota_messages_renew_link_opens_checkout_for_that_agent_only(
+    harness: BotHarness, alice: FakeUser, stripe_api
+) -> None:
+    mine = await agent(alice, "alice_one_bot", package="starter")
+    theirs = await agent(FakeUser(id=3), "theirs_bot")
+    pay = last_sent(await harness.send(alice, f"/start renew-{mine.id}"))
+    renewal = await Order.get(renews_id=mine.id)
+    assert "Renewal" in pay.text and pay.button("Pay").url == renewal.checkout_url
+    assert "cannot be renewed" in joined(await harness.send(alice, f"/start renew-{theirs.id}"))
+    assert await Order.filter(renews_id=theirs.id).count() == 0
+    assert texts.BTN_ORDER in last_sent(await harness.send(alice, "/start renew-x")).markup_texts

@@ -12,7 +12,7 @@ from datetime import timedelta
 import pytest
 from pydantic import SecretStr
 
-from models import Alert, AlertSeverity, Customer, Instance, InstanceStatus, Job, Order, OrderStatus
+from models import Alert, AlertSeverity, Customer, Instance, InstanceStatus, Job, ModelKey, Order, OrderStatus
 from services.bot_api import BotApi
 from services.customer_text import decode, plain
 from services.ec2_fleet import Ec2Fleet
@@ -26,6 +26,7 @@ from services.job_kinds import (
     NOTIFY_CUSTOMER,
 )
 from services.jobs import JobQueue, utcnow
+from services.model_keys import authenticate, issue_instance_key
 from services.openclaw_config import CONFIG_PATH
 from tests.standins import moto_ec2, ssh_server
 from tests.standins.bot_api_server import BotApiStandIn
@@ -230,6 +231,14 @@ async def test_admin_terminate_leaves_no_running_instance(rig: Rig) -> None:
     await _run_job(rig, INSTANCE_TERMINATE, {"instance_id": instance.id})  # twice is harmless
 
 
+async def test_terminate_revokes_the_agents_model_key(rig: Rig) -> None:
+    instance = await live_instance(rig, launch=False)
+    key = await issue_instance_key(instance.id)
+    await _run_job(rig, INSTANCE_TERMINATE, {"instance_id": instance.id, "reason": "admin"})
+    assert await authenticate(key) is None
+    assert (await ModelKey.get(instance_id=instance.id)).revoked_reason == "terminated"
+
+
 async def test_admin_health_check_job_checks_even_if_checked_moments_ago(rig: Rig) -> None:
     instance = await live_instance(rig, launch=False)
     instance.last_health_at = utcnow()
@@ -247,6 +256,15 @@ async def test_reprovision_rewrites_the_config_on_the_same_instance(rig: Rig) ->
     assert config["channels"]["telegram"]["botToken"] == instance.bot_token
     assert config["channels"]["telegram"]["allowFrom"] == [str(instance.owner_telegram_id)]
     assert len(rig.box.commands_matching("systemctl restart")) == 1
+
+
+async def test_reprovision_replaces_the_model_key(rig: Rig) -> None:
+    instance = await live_instance(rig, launch=False)
+    old_key = await issue_instance_key(instance.id)
+    await _run_job(rig, INSTANCE_REPROVISION, {"instance_id": instance.id})
+    assert await authenticate(old_key) is None
+    keys = await ModelKey.filter(instance_id=instance.id).order_by("id")
+    assert [k.revoked_reason for k in keys] == ["reprovisioned", None]
 
 
 # --- expiry ----------------------------------------------------------------------------------------
@@ -275,6 +293,7 @@ async def test_expiry_reminds_once_per_threshold_before_the_end(rig: Rig) -> Non
 
 async def test_expiry_stops_the_server_then_terminates_it_after_the_grace_period(rig: Rig) -> None:
     instance = await live_instance(rig, expires_in=timedelta(hours=-1))
+    await issue_instance_key(instance.id)
     swept = await rig.care.sweep_expiry()
     assert swept.stopped == [instance.id]
     row = await Instance.get(id=instance.id)
@@ -283,6 +302,7 @@ async def test_expiry_stops_the_server_then_terminates_it_after_the_grace_period
     assert (await Order.get(id=instance.order_id)).status == OrderStatus.EXPIRED
     assert any("expired and is paused" in plain(decode(j.payload["text"]))
                for j in await Job.filter(kind=NOTIFY_CUSTOMER))
+    assert await ModelKey.filter(instance_id=instance.id, revoked_at=None).count() == 0
 
     within_grace = await rig.care.sweep_expiry(now=utcnow() + timedelta(days=6))
     assert within_grace.terminated == []
@@ -308,6 +328,7 @@ async def test_an_interrupted_termination_is_finished_by_the_expiry_sweep(rig: R
 
 async def test_a_stopped_instance_renewed_in_its_grace_period_is_started_again(rig: Rig) -> None:
     instance = await live_instance(rig, expires_in=timedelta(hours=-1))
+    await issue_instance_key(instance.id)
     await rig.care.sweep_expiry()
     rig.box.behaviour.gateway_running = False  # the server was off
     await Instance.filter(id=instance.id).update(expires_at=utcnow() + timedelta(days=30))
@@ -316,6 +337,9 @@ async def test_a_stopped_instance_renewed_in_its_grace_period_is_started_again(r
     assert await rig.fleet.state(instance.ec2_instance_id) == "running"
     assert (await Instance.get(id=instance.id)).status == InstanceStatus.ACTIVE
     assert rig.box.commands_matching("systemctl restart")
+    # the key revoked at the stop is replaced by a new live one, written with the config
+    assert [k.revoked_reason for k in await ModelKey.filter(instance_id=instance.id).order_by("id")] \
+        == ["expired", None]
 
 
 # --- warm pool -------------------------------------------------------------------------------------

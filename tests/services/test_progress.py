@@ -194,3 +194,14 @@ async def test_a_russian_customer_watches_the_progress_in_russian(db: str) -> No
     assert sent.text == "▰▱▱▱▱▱ Оплата получена. Готовлю всё необходимое…"
     assert edited.text.startswith("▰▰▰▰▰▰ Ваш агент работает.")
     assert edited.reply_markup.inline_keyboard[0][0].text == "Открыть @ivan_x_bot"
+
+
+async def test_a_start_link_button_opens_the_meet_matt_bot_with_its_payload(db: str) -> None:
+    session = RecordingSession()
+    messenger = AiogramMessenger(create_bot(make_settings(), session=session))
+    await messenger.send(42, "over quota", [("🔁 Renew or upgrade", "start:renew-7"),
+                                           ("Docs", "https://example.com/")])
+    sent = session.calls[-1].method
+    assert isinstance(sent, SendMessage)
+    urls = [row[0].url for row in sent.reply_markup.inline_keyboard]
+    assert urls == ["https://t.me/MeetMattTestBot?start=renew-7", "https://example.com/"]

@@ -45,6 +45,9 @@ class Reply:
     chunk_delay: float = 0.0  # seconds between streamed chunks
     status: int = 200  # another status answers an OpenAI-style error body instead
     error_message: str = "upstream error"
+    retry_after: int | None = None  # a Retry-After header on the error (Moonshot's 429s carry one)
+    cached_tokens: int = 0  # prompt tokens Moonshot reports as served from its context cache
+    delay: float = 0.0  # seconds before answering at all (a model that thinks before its first byte)
 
 
 @dataclass
@@ -96,8 +99,9 @@ def usage_for(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
     prompt_chars = len(json.dumps(body.get("messages") or []))
     completion_chars = len(reply.text) + sum(len(json.dumps(t.arguments)) for t in reply.tool_calls)
     prompt, completion = prompt_chars // 4 + 1, completion_chars // 4 + 1
+    cached = min(reply.cached_tokens, prompt)
     return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-            "cached_tokens": 0, "prompt_tokens_details": {"cached_tokens": 0}}
+            "cached_tokens": cached, "prompt_tokens_details": {"cached_tokens": cached}}
 
 
 class KimiStandIn:
@@ -144,8 +148,10 @@ class KimiStandIn:
         return request.headers.get("Authorization", "") == f"Bearer {self.api_key}"
 
     @staticmethod
-    def _error(status: int, message: str, type_: str) -> web.Response:
-        return web.json_response({"error": {"message": message, "type": type_}}, status=status)
+    def _error(status: int, message: str, type_: str, retry_after: int | None = None) -> web.Response:
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
+        return web.json_response({"error": {"message": message, "type": type_}}, status=status,
+                                 headers=headers)
 
     async def _models(self, request: web.Request) -> web.Response:
         self.requests.append(RecordedRequest(request.path, request.headers.get("Authorization", ""),
@@ -165,13 +171,27 @@ class KimiStandIn:
         if not self._authorized(request):
             return self._error(401, "Invalid Authentication", "invalid_authentication_error")
         reply = self.responder(body)
+        if reply.delay and not await self._wait_connected(request, reply.delay):
+            recorded.disconnected = True  # the client left while the model was still thinking
+            return web.Response(status=499)
         if reply.status != 200:
-            return self._error(reply.status, reply.error_message, "engine_overloaded_error")
+            return self._error(reply.status, reply.error_message, "engine_overloaded_error",
+                               reply.retry_after)
         completion_id = f"chatcmpl-{secrets.token_hex(8)}"
         if not body.get("stream"):
             recorded.finished_at = time.monotonic()
             return web.json_response(self._completion(completion_id, body, reply))
         return await self._stream(request, recorded, completion_id, body, reply)
+
+    @staticmethod
+    async def _wait_connected(request: web.Request, seconds: float) -> bool:
+        """Sleep `seconds`; False as soon as the client's connection is gone."""
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if request.transport is None or request.transport.is_closing():
+                return False
+            await asyncio.sleep(min(0.02, max(0.0, deadline - time.monotonic())))
+        return request.transport is not None and not request.transport.is_closing()
 
     def _message(self, reply: Reply) -> dict[str, Any]:
         message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}

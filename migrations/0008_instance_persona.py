@@ -3,7 +3,7 @@ from tortoise.migrations import operations as ops
 from tortoise import fields
 
 class Migration(migrations.Migration):
-    dependencies = [('models', '0006_security_model')]
+    dependencies = [('models', '0007_model_gateway')]
 
     initial = False
 
