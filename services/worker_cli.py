@@ -148,7 +148,8 @@ async def running(settings: Settings, *, worker_concurrency: int | None = None, 
                     board.watch_worker(worker, settings.worker_heartbeat_limit_s)
                     ops_runner, ops_port = await start_ops_server(settings, board)
                     try:
-                        yield Running(settings, port, bot_runtime, runtime, task, board, ops_port, web_app=app)
+                        yield Running(settings, port, bot_runtime, runtime, task, board, ops_port,
+                                      web_app=app)
                     finally:
                         stop.set()
                         if ops_runner is not None:
