@@ -100,11 +100,11 @@ class Settings(BaseSettings):
     ssh_connect_timeout: float = 20.0
     moonshot_api_key: SecretStr | None = None
     openclaw_version: str = "2026.9.6"  # a published version the OpenClaw tests run (README: moving the pin)
-    # where the agent on the instance reaches its model and Telegram; empty: Moonshot's API and
-    # Telegram's own (tests point them at local stand-ins; nothing else in its config differs)
-    agent_model_base_url: str | None = None
+    # the Bot API root the agent's own bot uses; empty: Telegram's (tests: their stand-in). The agent's
+    # model is always Meet Matt's gateway, PUBLIC_BASE_URL + MODEL_GATEWAY_PATH, with its own key
     agent_telegram_api_root: str | None = None
-    # the model gateway (webhooks/model_gateway.py): agents call PUBLIC_BASE_URL + MODEL_GATEWAY_PATH
+    # the model gateway (webhooks/model_gateway.py): it alone calls MODEL_UPSTREAM_BASE_URL with
+    # MOONSHOT_API_KEY
     model_upstream_base_url: str = "https://api.moonshot.ai/v1"
     model_gateway_path: str = "/model/v1"
     model_upstream_timeout_s: float = Field(default=600.0, gt=0)  # a whole answer, streamed or not
@@ -148,7 +148,7 @@ class Settings(BaseSettings):
     log_format: str = "kv"  # kv | json
 
     @field_validator(
-        "telegram_api_server", "public_base_url", "agent_model_base_url", "agent_telegram_api_root",
+        "telegram_api_server", "public_base_url", "agent_telegram_api_root",
         "stripe_api_base", "aws_endpoint_url", "redis_url",
         "alert_webhook_url", "ec2_ami_id", "telegram_phone", "smtp_host", "ssh_host_override", "ops_port",
         mode="before",
@@ -355,8 +355,13 @@ def check_settings(s: Settings) -> list[ComponentReport]:
     if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", s.model_gateway_path):
         cloud.malformed.append("MODEL_GATEWAY_PATH (expected a path such as /model/v1)")
     if not s.public_base_url:
-        cloud.notes.append("PUBLIC_BASE_URL is empty: agents reach the model gateway at PUBLIC_BASE_URL"
-                           f"{s.model_gateway_path} over HTTPS")
+        cloud.missing.append(f"PUBLIC_BASE_URL (agents call the model gateway at PUBLIC_BASE_URL"
+                             f"{s.model_gateway_path}; it is written into every agent's config)")
+    elif not re.match(r"^https?://[^/\s]+", s.public_base_url):
+        cloud.malformed.append("PUBLIC_BASE_URL (expected e.g. https://meetmatt.example.com)")
+    elif not s.public_base_url.startswith("https://"):
+        cloud.warnings.append("PUBLIC_BASE_URL is not https: agents would send their model key "
+                              "unencrypted over the internet")
     if s.ssh_source_cidr.strip() in ("0.0.0.0/0", "::/0"):
         cloud.warnings.append("SSH_SOURCE_CIDR=0.0.0.0/0 opens SSH on every customer server to the whole "
                               "internet: set the worker's public address, e.g. 203.0.113.7/32")

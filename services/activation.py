@@ -13,11 +13,11 @@ from typing import TYPE_CHECKING
 
 from services.bootstrap import SERVICE_NAME, InstanceTarget
 from services.logging_setup import secrets
+from services.model_keys import gateway_base_url
 from services.openclaw_config import (
     CONFIG_PATH,
     ENV_PATH,
     GATEWAY_PORT,
-    MOONSHOT_BASE_URL,
     SOUL_PATH,
     AgentEndpoints,
     AgentFiles,
@@ -70,17 +70,21 @@ async def restart_gateway(session: SshSession, *, ready_timeout_s: float,
     await wait_gateway_ready(session, ready_timeout_s, poll_interval_s=poll_interval_s)
 
 
-class ModelKeyMissing(RuntimeError):
-    """MOONSHOT_API_KEY is not set, so no agent config can be written."""
+class GatewayUrlMissing(RuntimeError):
+    """PUBLIC_BASE_URL is not set, so agents have no model gateway to call."""
 
 
-def agent_endpoints(settings: Settings) -> AgentEndpoints:
-    """Where agents reach their model and Telegram, from the settings (empty: production's)."""
-    key = settings.moonshot_api_key.get_secret_value() if settings.moonshot_api_key else ""
-    if not key:
-        raise ModelKeyMissing("MOONSHOT_API_KEY is not set: cannot write the agent's config")
-    return AgentEndpoints(model_api_key=key,
-                          model_base_url=settings.agent_model_base_url or MOONSHOT_BASE_URL,
+def agent_endpoints(settings: Settings, model_key: str) -> AgentEndpoints:
+    """Where an agent reaches its model and Telegram: Meet Matt's model gateway (PUBLIC_BASE_URL +
+    MODEL_GATEWAY_PATH) with the instance's own `model_key`, never the platform's MOONSHOT_API_KEY
+    (which only the gateway holds); Telegram's own API unless AGENT_TELEGRAM_API_ROOT says otherwise."""
+    if not settings.public_base_url:
+        raise GatewayUrlMissing("PUBLIC_BASE_URL is not set: agents reach the model gateway at "
+                                f"PUBLIC_BASE_URL{settings.model_gateway_path}, so no agent config can "
+                                "be written")
+    return AgentEndpoints(model_api_key=model_key,
+                          model_base_url=gateway_base_url(settings.public_base_url,
+                                                          settings.model_gateway_path),
                           telegram_api_root=settings.agent_telegram_api_root or None)
 
 
@@ -116,7 +120,8 @@ async def activate(ssh: SshConnector, instance: InstanceTarget, *, bot_token: st
     """Write the agent's config, (re)start the gateway and wait for `/readyz`.
 
     Raises SshError subclasses when the host cannot be reached, GatewayNotReady when the gateway
-    does not come up in `ready_timeout_s`. Secrets are registered for log redaction first.
+    does not come up in `ready_timeout_s`. Secrets are registered for log redaction first (the
+    model key is the instance's own: the platform key is never in an agent's files).
     """
     secrets.add(bot_token, endpoints.model_api_key, gateway_token)
     files = agent_files(bot_token=bot_token, allowed_user_id=allowed_user_id, gateway_token=gateway_token,

@@ -4,7 +4,8 @@ Actions on an instance (terminate, restart, reprovision, check) are queued as jo
 like the admin buttons in the bot, and recorded in the admin audit trail. `instances network`
 prepares the security group and key pair; `instances user-data` prints the cloud-init document;
 `instances agent-config` prints the OpenClaw files an instance gets at activation (the same
-functions activation uses, so what is printed is what is written).
+functions activation uses, so what is printed is what is written, except the model key: a marked
+placeholder stands for the per-instance key, which is never stored in plaintext).
 """
 
 from __future__ import annotations
@@ -52,7 +53,8 @@ def register(sub, groups) -> None:
                                                       "activation (throwaway gateway token); --env: its .env")
     agent.add_argument("--owner", type=int, required=True, help="the verified owner's Telegram user id")
     agent.add_argument("--bot-token", required=True, help="the agent bot's token")
-    agent.add_argument("--env", action="store_true", help="print the .env file instead (holds the model key)")
+    agent.add_argument("--env", action="store_true",
+                       help="print the .env file instead (with a placeholder for the instance's model key)")
     agent.set_defaults(func=cmd_agent_config)
 
 
@@ -138,14 +140,21 @@ def cmd_user_data(_: argparse.Namespace, settings: Settings) -> int:
 def cmd_agent_config(args: argparse.Namespace, settings: Settings) -> int:
     import secrets
 
-    from services.activation import ModelKeyMissing, agent_endpoints, agent_files
+    from services.activation import GatewayUrlMissing, agent_endpoints, agent_files
+    from services.model_keys import PLACEHOLDER_KEY
     from services.openclaw_config import ConfigValueError
 
     try:
+        # an instance's model key exists in plaintext only in its own .env (the database keeps its
+        # hash): the printed files carry a marked placeholder, never the platform's MOONSHOT_API_KEY
         files = agent_files(bot_token=args.bot_token, allowed_user_id=args.owner,
-                            gateway_token=secrets.token_urlsafe(32), endpoints=agent_endpoints(settings))
-    except (ConfigValueError, ModelKeyMissing) as exc:
+                            gateway_token=secrets.token_urlsafe(32),
+                            endpoints=agent_endpoints(settings, PLACEHOLDER_KEY))
+    except (ConfigValueError, GatewayUrlMissing) as exc:
         print(f"agent-config: {exc}", file=sys.stderr)
         return 2
     print(files.env_text if args.env else files.config_text, end="")
+    if args.env:
+        print(f"agent-config: the model key above is a placeholder ({PLACEHOLDER_KEY}): each instance "
+              "gets its own key at activation, which is stored only hashed", file=sys.stderr)
     return 0

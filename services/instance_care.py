@@ -457,16 +457,15 @@ class InstanceCare:
         if not instance.bot_token or not instance.owner_telegram_id:
             raise RuntimeError(f"instance {instance.id} has no bot token or verified owner yet: "
                                "nothing to re-provision (the provisioning job does that)")
-        endpoints = agent_endpoints(self.settings)
+        agent_endpoints(self.settings, "")  # PUBLIC_BASE_URL missing: refused before a key is issued
         if not instance.gateway_token:
             instance.gateway_token = pysecrets.token_urlsafe(32)
             await instance.save(update_fields=["gateway_token", "updated_at"])
-        # TODO(wiring, issue 12): pass model_key and the gateway's URL to the config instead of the
-        # platform key once services/openclaw_config.py takes them (branch `oc`)
-        model_key = await issue_instance_key(instance.id, reason=reason)  # noqa: F841
+        model_key = await issue_instance_key(instance.id, reason=reason)
         await activate(self.ssh, instance, bot_token=instance.bot_token,
                        allowed_user_id=int(instance.owner_telegram_id),
-                       gateway_token=instance.gateway_token, endpoints=endpoints,
+                       gateway_token=instance.gateway_token,
+                       endpoints=agent_endpoints(self.settings, model_key),
                        ready_timeout_s=float(self.settings.readiness_timeout_s),
                        poll_interval_s=self.poll_interval_s, connect_deadline_s=connect_deadline_s)
 

@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 
 KEY_PREFIX = "mm_live_"
 _KEY_CHARS = 43  # 32 bytes in url-safe base64 without padding
+# what `instances agent-config` prints in place of an instance's key (not key-shaped: never accepted)
+PLACEHOLDER_KEY = "mm_PLACEHOLDER_each_instance_gets_its_own_key_at_activation"
 
 
 def gateway_base_url(public_base_url: str, gateway_path: str) -> str:

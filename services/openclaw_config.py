@@ -9,10 +9,10 @@ Two choices keep the pinned OpenClaw (2026.9.6) from trying to install its exter
 provider id is our own (`meetmatt`, which no official plugin claims) and the key's variable is not
 `MOONSHOT_API_KEY` (the gateway counts that variable alone as "Moonshot configured").
 
-Where the agent reaches its model and Telegram is a parameter (`AgentEndpoints`): production
-uses Moonshot's URL and Telegram's own API; tests point both at local stand-ins, and the model
-gateway (issue 12) will point the model at Meet Matt with a per-instance key. Nothing else in the
-files differs.
+Where the agent reaches its model and Telegram is a parameter (`AgentEndpoints`): the model is
+Meet Matt's model gateway with the instance's own key (services/activation.py builds it from
+PUBLIC_BASE_URL; the platform's Moonshot key never reaches an instance), Telegram is its own API in
+production and a local stand-in in tests. Nothing else in the files differs.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ class AgentEndpoints:
     """
 
     model_api_key: str
-    model_base_url: str = MOONSHOT_BASE_URL
+    model_base_url: str
     telegram_api_root: str | None = None
 
 

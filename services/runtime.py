@@ -199,13 +199,13 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
         managed_bot_token = ManagedBotTokens(bot_api, main_bot_token)
 
         async def activate(instance: Any, token: str, user_id: int, gateway_token: str) -> None:
-            # a new model key per activation (a retried step revokes the one it issued before)
-            # TODO(wiring, issue 12): write model_key and the gateway's URL into the agent's config in
-            # place of the platform key once services/openclaw_config.py takes them (branch `oc`)
-            model_key = await issue_instance_key(instance.id, reason="activated again")  # noqa: F841
+            # a new model key per activation (a retried step revokes the one it issued before): the
+            # agent calls Meet Matt's model gateway with it, never Moonshot with the platform key
+            activation.agent_endpoints(settings, "")  # PUBLIC_BASE_URL missing: refused before a key
+            model_key = await issue_instance_key(instance.id, reason="activated again")
             await activation.activate(ssh, instance, bot_token=token, allowed_user_id=user_id,
                                       gateway_token=gateway_token,
-                                      endpoints=activation.agent_endpoints(settings),
+                                      endpoints=activation.agent_endpoints(settings, model_key),
                                       ready_timeout_s=settings.readiness_timeout_s,
                                       poll_interval_s=min(poll_interval_s, 2.0))
 

@@ -104,6 +104,7 @@ class Running:
     worker_task: asyncio.Task
     health: Any = None  # services.health.HealthBoard: what /readyz reads
     ops_port: int | None = None  # the ops listener (/livez, /readyz, /metrics), None when off
+    web_app: Any = None  # the aiohttp application (its model gateway, for the sandbox and tests)
 
 
 @asynccontextmanager
@@ -147,7 +148,8 @@ async def running(settings: Settings, *, worker_concurrency: int | None = None, 
                     board.watch_worker(worker, settings.worker_heartbeat_limit_s)
                     ops_runner, ops_port = await start_ops_server(settings, board)
                     try:
-                        yield Running(settings, port, bot_runtime, runtime, task, board, ops_port)
+                        yield Running(settings, port, bot_runtime, runtime, task, board, ops_port,
+                                      web_app=app)
                     finally:
                         stop.set()
                         if ops_runner is not None:

@@ -63,6 +63,7 @@ def _complete(**overrides) -> Settings:
         "admin_ids": "1", "stripe_secret_key": "sk_test_abc", "stripe_webhook_secret": "whsec_abc",
         "aws_access_key_id": "AKIAEXAMPLEEXAMPLE", "aws_secret_access_key": "s" * 40,
         "moonshot_api_key": "m", "admin_telegram_chat_id": -1, "ssh_source_cidr": "203.0.113.7/32",
+        "public_base_url": "https://meetmatt.example",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -73,6 +74,7 @@ def _complete(**overrides) -> Settings:
     ("stripe_secret_key", {"run"}),
     ("stripe_webhook_secret", {"run", "web"}),
     ("aws_access_key_id", {"run", "worker"}),
+    ("public_base_url", {"run", "worker"}),  # the model gateway's address, written into every agent
     ("encryption_key", set(COMMANDS)),
 ])
 def test_one_table_decides_which_commands_a_missing_setting_blocks(unset: str, blocked: set[str]) -> None:
@@ -92,6 +94,15 @@ def test_ssh_open_to_the_world_is_a_warning_and_a_narrow_cidr_is_not() -> None:
         return next(r for r in check_settings(settings) if r.name == "cloud")
     assert any("0.0.0.0/0" in w for w in cloud(_complete(ssh_source_cidr="0.0.0.0/0")).warnings)
     assert cloud(_complete()).warnings == []
+
+
+def test_the_worker_needs_an_https_public_base_url_for_the_agents_model_gateway() -> None:
+    cloud = {str(url): next(r for r in check_settings(_complete(public_base_url=url)) if r.name == "cloud")
+             for url in (None, "meetmatt.example", "http://meetmatt.example")}
+    assert any("PUBLIC_BASE_URL" in m and "/model/v1" in m for m in cloud["None"].missing)
+    assert any("PUBLIC_BASE_URL" in m for m in cloud["meetmatt.example"].malformed)
+    plain = cloud["http://meetmatt.example"]
+    assert plain.ok and any("PUBLIC_BASE_URL is not https" in w for w in plain.warnings)
 
 
 def test_commands_refuse_to_start_on_stderr_with_the_same_verdict_as_check_config(workdir: Path) -> None:  # noqa: F811
@@ -184,7 +195,8 @@ def test_check_config_online_cli_reports_json_and_exits_by_the_checks(telegram_a
                "TELEGRAM_API_SERVER": telegram_api.base_url, "STRIPE_API_BASE": api.base_url,
                "STRIPE_SECRET_KEY": "sk_test_" + "c" * 24, "STRIPE_WEBHOOK_SECRET": "whsec_x",
                "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s" * 40,
-               "AWS_ENDPOINT_URL": moto_server, "MOONSHOT_API_KEY": "m"}
+               "AWS_ENDPOINT_URL": moto_server, "MOONSHOT_API_KEY": "m",
+               "PUBLIC_BASE_URL": "https://meetmatt.example"}
         ok = subprocess.run([sys.executable, str(ROOT / "main.py"), "check-config", "--online", "--json"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
         assert ok.returncode == 0, ok.stdout + ok.stderr

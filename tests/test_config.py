@@ -28,7 +28,7 @@ def _complete(**overrides) -> Settings:
         "admin_ids": "1", "stripe_secret_key": "sk_test_abc", "stripe_webhook_secret": "whsec_abc",
         "telegram_api_id": 1, "telegram_api_hash": "a" * 32, "telegram_phone": "+15550000000",
         "telegram_session": "1abc", "aws_access_key_id": "k", "aws_secret_access_key": "s",
-        "moonshot_api_key": "m", "admin_telegram_chat_id": -1,
+        "moonshot_api_key": "m", "admin_telegram_chat_id": -1, "public_base_url": "https://matt.example",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
@@ -40,7 +40,7 @@ def test_a_complete_configuration_passes_every_component() -> None:
 
 @pytest.mark.parametrize(("overrides", "component", "fragment"), [
     ({"bot_token": "nope"}, "bot", "BOT_TOKEN"),
-    ({"telegram_mode": "webhook"}, "bot", "PUBLIC_BASE_URL"),
+    ({"telegram_mode": "webhook", "public_base_url": None}, "bot", "PUBLIC_BASE_URL"),
     ({"stripe_webhook_secret": "abc"}, "stripe webhook", "STRIPE_WEBHOOK_SECRET"),
     ({"telegram_api_hash": "short"}, "creator pool", "TELEGRAM_API_HASH"),
     ({"aws_region": "mars"}, "cloud", "AWS_REGION"),

@@ -25,6 +25,7 @@ def base_env(tmp_path: Path) -> dict[str, str]:
         "AWS_SECRET_ACCESS_KEY": secrets.token_urlsafe(30),
         "AWS_ENDPOINT_URL": "http://127.0.0.1:9",
         "MOONSHOT_API_KEY": "sk-" + secrets.token_hex(16),
+        "PUBLIC_BASE_URL": "https://meetmatt.example",  # the model gateway agents are configured with
         "SSH_PRIVATE_KEY_PATH": str(tmp_path / "platform_key"),
         "TELEGRAM_API_SERVER": "http://127.0.0.1:9",
         "OPS_PORT": "0",
@@ -71,7 +72,9 @@ def test_sandbox_walks_one_order_to_a_live_agent() -> None:
                             timeout=240, env=env)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     for step in ("customer: /start", "Checkout link", "webhook answered 200", "deep link sent",
-                 "verified", "agent is live", "one progress message"):
+                 "verified", "agent is live", "one progress message",
+                 "real OpenClaw -> Meet Matt's model gateway -> Kimi stand-in) answered",
+                 "only the gateway used the platform key"):
         assert step in result.stdout, step
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from models import Alert, Instance, Job
 from services.logging_setup import setup_logging
+from services.openclaw_config import ENV_PATH
 from services.worker_cli import running
 from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.e2e.test_provisioning_e2e import drive_order_to_live
@@ -44,6 +45,8 @@ async def test_no_secret_in_any_log_line_or_message_of_a_full_run(stack: Stack,
         "ENCRYPTION_KEY": TEST_ENCRYPTION_KEY,
         "customer bot token": instance.bot_token,
         "gateway token": instance.gateway_token,
+        # the agent's model key: issued at activation, registered for redaction when issued
+        "instance model key": stack.ssh.files[ENV_PATH].content.strip().partition("=")[2],
         "instance host key": stack.host_key.private_openssh.splitlines()[1],
     }
     # the bot token's secret half alone must not appear either
@@ -63,6 +66,9 @@ async def test_no_secret_in_any_log_line_or_message_of_a_full_run(stack: Stack,
     stored = [a.text for a in await Alert.all()] + [
         json.dumps([j.payload, j.state, j.last_error]) for j in await Job.all()]
 
+    # the platform's model key is in no file written to the instance (only the gateway holds it)
+    platform_key = stack.secrets_used["moonshot_api_key"]
+    assert not [path for path, f in stack.ssh.files.items() if platform_key in f.content]
     for name, value in secrets_to_hide.items():
         assert value and len(value) >= 8, name
         assert value not in logs, f"{name} leaked into the logs"

@@ -28,7 +28,8 @@ class _Target:
 def _secrets() -> dict:
     return {
         "bot_token": f"{secrets.randbelow(9 * 10**8) + 10**8}:AA{secrets.token_urlsafe(26)[:33]}",
-        "endpoints": AgentEndpoints(model_api_key="sk-" + secrets.token_hex(24)),
+        "endpoints": AgentEndpoints(model_api_key="mm_live_" + secrets.token_urlsafe(32),
+                                    model_base_url="https://meetmatt.example/model/v1"),
         "gateway_token": secrets.token_urlsafe(32),
     }
 
@@ -97,20 +98,24 @@ async def test_activation_refuses_an_instance_with_another_host_key(ssh_box, pla
     assert ssh_box.files == {}
 
 
-def test_agent_endpoints_come_from_the_settings_and_default_to_production() -> None:
+def test_agents_reach_the_model_gateway_with_their_own_key_never_the_platform_key() -> None:
     from pydantic import SecretStr
 
     from config import Settings
-    from services.activation import ModelKeyMissing, agent_endpoints
+    from services.activation import GatewayUrlMissing, agent_endpoints
 
-    key = "sk-" + secrets.token_hex(16)
-    production = agent_endpoints(Settings(_env_file=None, moonshot_api_key=SecretStr(key),
-                                          agent_model_base_url="", agent_telegram_api_root=""))
-    assert production == AgentEndpoints(model_api_key=key, model_base_url="https://api.moonshot.ai/v1",
+    platform_key, instance_key = "sk-" + secrets.token_hex(16), "mm_live_" + secrets.token_urlsafe(32)
+    production = agent_endpoints(Settings(_env_file=None, moonshot_api_key=SecretStr(platform_key),
+                                          public_base_url="https://meetmatt.example/",
+                                          agent_telegram_api_root=""), instance_key)
+    assert production == AgentEndpoints(model_api_key=instance_key,
+                                        model_base_url="https://meetmatt.example/model/v1",
                                         telegram_api_root=None)
-    local = agent_endpoints(Settings(_env_file=None, moonshot_api_key=SecretStr(key),
-                                     agent_model_base_url="http://127.0.0.1:4100/v1",
-                                     agent_telegram_api_root="http://127.0.0.1:4200"))
-    assert (local.model_base_url, local.telegram_api_root) == ("http://127.0.0.1:4100/v1", "http://127.0.0.1:4200")
-    with pytest.raises(ModelKeyMissing, match="MOONSHOT_API_KEY"):
-        agent_endpoints(Settings(_env_file=None, moonshot_api_key=None))
+    local = agent_endpoints(Settings(_env_file=None, moonshot_api_key=SecretStr(platform_key),
+                                     public_base_url="http://127.0.0.1:4100", model_gateway_path="/llm/v1",
+                                     agent_telegram_api_root="http://127.0.0.1:4200"), instance_key)
+    assert (local.model_base_url, local.telegram_api_root) == ("http://127.0.0.1:4100/llm/v1",
+                                                               "http://127.0.0.1:4200")
+    assert platform_key not in repr(production) + repr(local)
+    with pytest.raises(GatewayUrlMissing, match="PUBLIC_BASE_URL"):
+        agent_endpoints(Settings(_env_file=None, moonshot_api_key=SecretStr(platform_key)), instance_key)

@@ -27,7 +27,7 @@ from services.job_kinds import (
 )
 from services.jobs import JobQueue, utcnow
 from services.model_keys import authenticate, issue_instance_key
-from services.openclaw_config import CONFIG_PATH
+from services.openclaw_config import CONFIG_PATH, ENV_PATH
 from tests.standins import moto_ec2, ssh_server
 from tests.standins.bot_api_server import BotApiStandIn
 from tests.standins.moto_ec2 import cloud_settings
@@ -78,7 +78,8 @@ async def rig(db, aws_endpoint, tmp_path, ssh_box, platform_key, instance_key) -
         settings = cloud_settings(
             aws_endpoint, tmp_path, readiness_timeout_s=0.3, ssh_connect_timeout=1.0,
             expiry_reminder_days="3,1", expiry_grace_days=7, warm_pool_size=0,
-            moonshot_api_key=SecretStr("sk-" + secrets.token_hex(24)), telegram_api_server=api.base_url)
+            moonshot_api_key=SecretStr("sk-" + secrets.token_hex(24)), telegram_api_server=api.base_url,
+            public_base_url="https://meetmatt.example")
         queue = JobQueue(lease_seconds=30)
         fleet = await Ec2Fleet.open(settings)
         client = BotApi(api_server=api.base_url)
@@ -265,6 +266,17 @@ async def test_reprovision_replaces_the_model_key(rig: Rig) -> None:
     assert await authenticate(old_key) is None
     keys = await ModelKey.filter(instance_id=instance.id).order_by("id")
     assert [k.revoked_reason for k in keys] == ["reprovisioned", None]
+    # the agent calls the model gateway with the NEW key; the platform key is in none of its files
+    import json5
+
+    env_text = rig.box.files[ENV_PATH].content
+    new_key = env_text.strip().partition("=")[2]
+    holder = await authenticate(new_key)
+    assert holder is not None and holder.instance_id == instance.id
+    provider = json5.loads(rig.box.files[CONFIG_PATH].content)["models"]["providers"]["meetmatt"]
+    assert provider["baseUrl"] == "https://meetmatt.example/model/v1"
+    platform_key = rig.settings.moonshot_api_key.get_secret_value()
+    assert all(platform_key not in f.content for f in rig.box.files.values())
 
 
 # --- expiry ----------------------------------------------------------------------------------------

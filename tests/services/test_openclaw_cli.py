@@ -13,10 +13,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import json5
 import pytest
 
 from services.activation import agent_files
 from services.bootstrap import render_bootstrap_script, render_unit
+from services.model_keys import PLACEHOLDER_KEY
 from services.openclaw_config import AgentEndpoints, Persona
 from tests.standins.openclaw import install_home, node_home, pinned_version, run_cli
 
@@ -64,11 +66,12 @@ def test_the_unit_and_the_bootstrap_use_only_commands_and_flags_the_pinned_cli_h
 
 
 ENDPOINTS = {
-    "production": AgentEndpoints(model_api_key="sk-" + "0" * 32),
-    "stand-ins": AgentEndpoints(model_api_key="sk-" + "1" * 32, model_base_url="http://127.0.0.1:4100/v1",
+    "production": AgentEndpoints(model_api_key="mm_live_" + "2" * 43,
+                                 model_base_url="https://meetmatt.example.com/model/v1"),
+    "stand-ins": AgentEndpoints(model_api_key="mm_live_" + "1" * 43, model_base_url="http://127.0.0.1:4100/model/v1",
                                 telegram_api_root="http://127.0.0.1:4200"),
-    "model gateway": AgentEndpoints(model_api_key="mm-instance-" + "2" * 32,
-                                    model_base_url="https://meetmatt.example.com/model/v1"),
+    "agent-config placeholder": AgentEndpoints(model_api_key=PLACEHOLDER_KEY,
+                                               model_base_url="https://meetmatt.example.com/model/v1"),
 }
 
 
@@ -98,20 +101,28 @@ def test_a_config_with_the_customers_persona_is_valid_for_the_pinned_cli(opencla
 
 def test_agent_config_prints_what_activation_writes_and_the_pinned_cli_accepts_it(openclaw, tmp_path) -> None:
     token = _bot_token()
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MOONSHOT_API_KEY": "sk-" + "3" * 32,
-           "AGENT_MODEL_BASE_URL": "http://127.0.0.1:4100/v1", "AGENT_TELEGRAM_API_ROOT": "http://127.0.0.1:4200"}
+    platform_key = "sk-" + secrets.token_hex(24)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MOONSHOT_API_KEY": platform_key,
+           "PUBLIC_BASE_URL": "https://meetmatt.example.com", "AGENT_TELEGRAM_API_ROOT": "http://127.0.0.1:4200"}
 
-    def cli(*extra: str) -> str:
+    def cli(*extra: str) -> tuple[str, str]:
         answer = subprocess.run([sys.executable, str(ROOT / "main.py"), "instances", "agent-config",
                                  "--owner", "515151", "--bot-token", token, *extra], cwd=tmp_path, env=env,
                                 capture_output=True, text=True, timeout=60, check=False)
         assert answer.returncode == 0, answer.stderr
-        return answer.stdout
+        return answer.stdout, answer.stderr
 
-    config_text, env_text = cli(), cli("--env")
+    (config_text, config_err), (env_text, env_err) = cli(), cli("--env")
+    # the platform key is in neither output: the agent's provider is the model gateway, its key a
+    # marked placeholder (an instance's real key exists only in that instance's .env)
+    for printed in (config_text, config_err, env_text, env_err):
+        assert platform_key not in printed
+    assert env_text == f"MEETMATT_MODEL_API_KEY={PLACEHOLDER_KEY}\n" and "placeholder" in env_err
+    assert json5.loads(config_text)["models"]["providers"]["meetmatt"]["baseUrl"] == \
+        "https://meetmatt.example.com/model/v1"
     expected = agent_files(bot_token=token, allowed_user_id=515151, gateway_token="x" * 43,
-                           endpoints=AgentEndpoints(model_api_key=env["MOONSHOT_API_KEY"],
-                                                    model_base_url=env["AGENT_MODEL_BASE_URL"],
+                           endpoints=AgentEndpoints(model_api_key=PLACEHOLDER_KEY,
+                                                    model_base_url="https://meetmatt.example.com/model/v1",
                                                     telegram_api_root=env["AGENT_TELEGRAM_API_ROOT"]))
     printed_token = re.search(r'"token": "([^"]+)"', config_text)
     assert printed_token and len(printed_token.group(1)) >= 32  # a fresh throwaway gateway token
@@ -125,8 +136,18 @@ def test_agent_config_prints_what_activation_writes_and_the_pinned_cli_accepts_i
     assert json.loads(answer.stdout)["valid"] is True, answer.stdout
 
 
+def test_agent_config_without_public_base_url_says_the_gateway_needs_it(tmp_path) -> None:
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MOONSHOT_API_KEY": "sk-" + "4" * 32}
+    answer = subprocess.run([sys.executable, str(ROOT / "main.py"), "instances", "agent-config",
+                             "--owner", "5", "--bot-token", _bot_token(), "--env"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert answer.returncode == 2 and answer.stdout == ""
+    assert "PUBLIC_BASE_URL is not set" in answer.stderr and env["MOONSHOT_API_KEY"] not in answer.stderr
+
+
 def test_agent_config_refuses_a_malformed_bot_token_clearly(tmp_path) -> None:
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MOONSHOT_API_KEY": "sk-1"}
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MOONSHOT_API_KEY": "sk-1",
+           "PUBLIC_BASE_URL": "https://meetmatt.example.com"}
     answer = subprocess.run([sys.executable, str(ROOT / "main.py"), "instances", "agent-config",
                              "--owner", "5", "--bot-token", "not-a-token"], cwd=tmp_path, env=env,
                             capture_output=True, text=True, timeout=60, check=False)

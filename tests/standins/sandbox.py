@@ -1,6 +1,7 @@
 """`python main.py sandbox`: one order from /start to "agent is live" through every local stand-in,
 then the customer talks to their new agent: the REAL pinned OpenClaw gateway (started by activation
-with the files it wrote) answers them with the Kimi stand-in as its model, and ignores a stranger.
+with the files it wrote) answers them through Meet Matt's own model gateway (with its instance key)
+and the Kimi stand-in behind it (with the platform key), and ignores a stranger.
 Printed step by step with timings, ending with payment -> first agent reply. Nothing leaves this
 machine and no account is needed anywhere (OpenClaw is installed once from npm into the test cache).
 
@@ -20,13 +21,14 @@ import json5
 from cryptography.fernet import Fernet
 
 from bot import texts
-from models import Instance, Order, OrderStatus
+from models import Instance, ModelUsage, Order, OrderStatus
 from services.db import migrate
-from services.openclaw_config import CONFIG_PATH
+from services.openclaw_config import CONFIG_PATH, ENV_PATH
 from services.worker_cli import running
 from tests.standins.kimi import Reply
 from tests.standins.openclaw import ensure_openclaw, pinned_version
 from tests.standins.stack import standin_stack
+from webhooks.model_gateway import MODEL_GATEWAY_KEY
 
 CUSTOMER_ID = 424_242
 STRANGER_ID = 666_666
@@ -125,7 +127,7 @@ async def run_sandbox() -> int:
                               f"{len(problems)} warnings/errors in its start log")
                     for line in problems:
                         print(f"    gateway {line.level}: {line.subsystem}: {line.message[:200]}")
-                    if not await talk_to_the_agent(stack, instance.bot_token or "", steps, paid_at):
+                    if not await talk_to_the_agent(stack, app, instance, steps, paid_at):
                         return 1
                 finally:
                     await customer.close()
@@ -133,10 +135,11 @@ async def run_sandbox() -> int:
     return 0
 
 
-async def talk_to_the_agent(stack, bot_token: str, steps: Steps, paid_at: float) -> bool:
-    """The customer and a stranger write to the new bot; only the customer gets an answer."""
-    owner = stack.on_bot(bot_token, CUSTOMER_ID, "Sam")
-    stranger = stack.on_bot(bot_token, STRANGER_ID, "Eve")
+async def talk_to_the_agent(stack, app, instance: Instance, steps: Steps, paid_at: float) -> bool:
+    """The customer and a stranger write to the new bot; only the customer gets an answer, through
+    Meet Matt's model gateway (metered for this instance; only the gateway holds the platform key)."""
+    owner = stack.on_bot(instance.bot_token or "", CUSTOMER_ID, "Sam")
+    stranger = stack.on_bot(instance.bot_token or "", STRANGER_ID, "Eve")
     try:
         await stranger.send(STRANGER_SAYS)
         steps.say("stranger (not the owner): wrote to the new bot")
@@ -147,8 +150,19 @@ async def talk_to_the_agent(stack, bot_token: str, steps: Steps, paid_at: float)
         except AssertionError:
             steps.say("the agent did not answer within 120 s")
             return False
-        steps.say(f"agent (real OpenClaw -> Kimi stand-in) answered the customer: {reply.text!r}")
+        steps.say(f"agent (real OpenClaw -> Meet Matt's model gateway -> Kimi stand-in) answered the "
+                  f"customer: {reply.text!r}")
         asked = stack.kimi.chat_requests()
+        await app.web_app[MODEL_GATEWAY_KEY].usage.flush()
+        used = await ModelUsage.filter(instance_id=instance.id)
+        platform_key = stack.secrets_used["moonshot_api_key"]
+        if platform_key in stack.ssh.files[ENV_PATH].content or \
+                any(r.authorization != f"Bearer {platform_key}" for r in asked):
+            steps.say("the platform key reached the instance, or the model got another key")
+            return False
+        steps.say(f"model gateway metered {sum(u.requests for u in used)} request(s), "
+                  f"{sum(u.prompt_tokens + u.completion_tokens for u in used)} tokens for this agent; only "
+                  "the gateway used the platform key, the agent's .env holds its own key")
         if await stranger.messages() or any("sandbox-stranger" in json.dumps(r.body) for r in asked):
             steps.say("the stranger got an answer or reached the model: the allowlist did not hold")
             return False

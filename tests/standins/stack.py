@@ -1,7 +1,9 @@
 """Every local stand-in of DESIGN section 9 at once, wired through the settings a user would set:
 moto (AWS_ENDPOINT_URL), telegram-test-api (TELEGRAM_API_SERVER, and AGENT_TELEGRAM_API_ROOT for
 the agent's bot), the Stripe stand-in (STRIPE_API_BASE, and signed webhook events), the Kimi
-stand-in (AGENT_MODEL_BASE_URL, accepting MOONSHOT_API_KEY), an SSH server playing the customer's
+stand-in behind Meet Matt's own model gateway (MODEL_UPSTREAM_BASE_URL, accepting only
+MOONSHOT_API_KEY; agents call PUBLIC_BASE_URL, the web server of the test, with their instance
+key), an SSH server playing the customer's
 instance (SSH_HOST_OVERRIDE/SSH_PORT) and the scripted BotFather behind Telethon's client surface.
 
 `real_openclaw=True` makes the instance run the REAL pinned OpenClaw gateway (tests/standins/
@@ -183,12 +185,15 @@ async def standin_stack(database_url: str, encryption_key: str, tmp_dir: Path, *
                 "aws_secret_access_key": secrets.token_urlsafe(30),
                 "moonshot_api_key": moonshot_key,
             }
+            web_port = free_port()
             values: dict[str, Any] = {
                 "database_url": database_url, "encryption_key": encryption_key,
                 "bot_token": used["bot_token"], "admin_ids": str(ADMIN_ID),
                 "admin_telegram_chat_id": ADMIN_CHAT_ID, "telegram_api_server": telegram.base_url,
                 "telegram_mode": "polling", "bot_cooldown_seconds": 0,
-                "web_host": "127.0.0.1", "web_port": free_port(),
+                "web_host": "127.0.0.1", "web_port": web_port,
+                # agents reach the model gateway of this very web server, as in production
+                "public_base_url": f"http://127.0.0.1:{web_port}",
                 "stripe_secret_key": used["stripe_secret_key"], "stripe_api_base": stripe_api.base_url,
                 "stripe_webhook_secret": used["stripe_webhook_secret"],
                 "aws_access_key_id": used["aws_access_key_id"],
@@ -200,7 +205,7 @@ async def standin_stack(database_url: str, encryption_key: str, tmp_dir: Path, *
                 # the real gateway takes 10-30 s to be ready on a busy 2-core machine
                 "readiness_timeout_s": 180.0 if real_openclaw else 5.0,
                 "moonshot_api_key": used["moonshot_api_key"], "job_lease_seconds": 30,
-                "agent_model_base_url": kimi.base_url, "agent_telegram_api_root": telegram.base_url,
+                "model_upstream_base_url": kimi.base_url, "agent_telegram_api_root": telegram.base_url,
                 "worker_concurrency": 4,
             }
             values.update(setting_overrides)
