@@ -10,7 +10,7 @@ from bot.i18n import _, money
 from bot.texts import esc, esc_clipped
 from models import Instance, Order
 from services.agent_controls import Health, HealthLine, RestartOutcome
-from services.validation import PERSONA_NAME_MAX, PERSONA_PROMPT_MAX
+from services.validation import DESCRIPTION_MAX, PERSONA_NAME_MAX, PERSONA_PROMPT_MAX
 
 
 def _when(value: datetime | None) -> str:
@@ -103,3 +103,27 @@ def btn_all_agents() -> str:
 
 def persona_as_text() -> str:
     return _("Please send the persona as text: the name on the first line, how it behaves below. Or /cancel.")
+
+
+def btn_profile() -> str:
+    return _("🖼 Profile")
+
+
+def ask_profile(instance: Instance) -> str:
+    return _("Send a new <b>description</b> for @{username} as text (up to {limit} characters), or a new "
+             "<b>photo</b> for its profile. Or /cancel.").format(username=esc(instance.bot_username or ""),
+                                                                 limit=DESCRIPTION_MAX)
+
+
+def profile_answer(outcome: str) -> str:
+    """The reply to a profile change: queued, or why not."""
+    return {
+        "queued": _("🖼 Changing it now; I'll tell you when Telegram shows it."),
+        "not_live": _("Your agent is not live, so its profile cannot be changed now."),
+        "managed": _("Telegram made this bot for you, so it is yours in @BotFather: change its description "
+                     "and photo there (/setdescription, /setuserpic)."),
+    }.get(outcome) or restart_answer(RestartOutcome.NOT_FOUND)
+
+
+def profile_empty() -> str:
+    return _("The description is empty. Please send some text or a photo, or /cancel.")

@@ -26,7 +26,7 @@ class MyBotsCb(CallbackData, prefix="mb"):
 
 
 class AgentCb(CallbackData, prefix="ag"):
-    action: str  # show | restart | persona
+    action: str  # show | restart | persona | profile
     instance_id: int
     page: int = 0  # the /mybots page to go back to
 

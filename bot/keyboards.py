@@ -196,7 +196,7 @@ def my_bots_page(rows: list[tuple[str, str | None, Any]], page: int,
 
 
 def agent_page(instance: Instance, *, page: int, renewable: bool) -> InlineKeyboardMarkup:
-    """One agent's buttons in /mybots: open, restart, persona, renew, back to the list."""
+    """One agent's buttons in /mybots: open, restart, persona, profile, renew, back to the list."""
     b = InlineKeyboardBuilder()
     if instance.bot_username:
         b.row(InlineKeyboardButton(text=texts.BTN_OPEN_BOT.format(username=instance.bot_username),
@@ -205,7 +205,8 @@ def agent_page(instance: Instance, *, page: int, renewable: bool) -> InlineKeybo
         return AgentCb(action=name, instance_id=instance.id, page=page).pack()
 
     b.row(InlineKeyboardButton(text=agent_texts.btn_restart(), callback_data=action("restart")),
-          InlineKeyboardButton(text=agent_texts.btn_persona(), callback_data=action("persona")))
+          InlineKeyboardButton(text=agent_texts.btn_persona(), callback_data=action("persona")),
+          InlineKeyboardButton(text=agent_texts.btn_profile(), callback_data=action("profile")))
     if renewable:
         b.row(InlineKeyboardButton(text=texts.BTN_RENEW_SHORT,
                                    callback_data=RenewCb(instance_id=instance.id).pack()))

@@ -50,6 +50,10 @@ class AiogramMessenger:
                                                reply_markup=url_buttons(await self._links(markup)))
         return message.message_id
 
+    async def render(self, chat_id: int, text: str | Text) -> str:
+        """`text` as HTML in the customer's language, for a message another bot sends."""
+        return (await rendered(chat_id, text, None))[0]
+
     async def _links(self, buttons: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
         """`start:<payload>` (services.model_quota.START_LINK) opens this bot with /start <payload>."""
         if not buttons or not any(url.startswith(START_LINK) for _, url in buttons):

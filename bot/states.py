@@ -18,3 +18,7 @@ class SupportForm(StatesGroup):
 
 class PersonaForm(StatesGroup):
     text = State()
+
+
+class ProfileForm(StatesGroup):
+    value = State()  # the bot's new description (text) or photo, after go-live

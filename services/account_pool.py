@@ -228,6 +228,15 @@ class AccountPool:
             secrets.add(token)
         return token
 
+    async def set_profile(self, account_id: int, username: str, *, description: str = "",
+                          photo: bytes | None = None) -> list[str]:
+        """The bot's description and/or photo, set by the account that created it. Returns the steps
+        BotFather refused; raises AccountUnavailable when that account cannot talk to BotFather now."""
+        async def dialogue(d: BotFatherDialogue) -> Any:
+            return await d.set_profile(username, description, photo)
+
+        return list(await self._own_bot_operation(account_id, dialogue))
+
     async def owned_bots(self, account_id: int) -> set[str]:
         """The usernames (lower case) of the bots the account owns, as BotFather lists them (/mybots)."""
         async def dialogue(d: BotFatherDialogue) -> Any:

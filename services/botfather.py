@@ -300,6 +300,13 @@ class BotFatherDialogue:
                 await self._cancel(conv)
         return warnings
 
+    async def set_profile(self, username: str, description: str = "",
+                          photo: bytes | None = None) -> list[str]:
+        """/setdescription and /setuserpic for a bot this account owns (after go-live). Returns the
+        steps BotFather did not confirm (empty: all done)."""
+        async with self._conversation() as conv:
+            return await self._customise(conv, username.lstrip("@"), description, "", photo)
+
     async def _cancel(self, conv: Any) -> None:
         # read the answer too, so it cannot arrive later inside the next conversation
         try:

@@ -9,3 +9,4 @@ INSTANCE_HEALTH_CHECK = "instance_health_check"  # payload {"instance_id"}
 INSTANCE_RESTART = "instance_restart"  # payload {"instance_id"}
 INSTANCE_REPROVISION = "instance_reprovision"  # payload {"instance_id"}
 INSTANCE_TERMINATE = "instance_terminate"  # payload {"instance_id"}
+BOT_PROFILE = "bot_profile"  # payload {"instance_id", "notify_chat_id", "description"?, "photo_file_id"?}

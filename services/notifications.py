@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from services.customer_text import Text, decode, encode
+from services.customer_text import Text, decode, encode, plain
 from services.job_kinds import NOTIFY_CUSTOMER
 from services.jobs import JobQueue
 
@@ -38,6 +38,16 @@ class Messenger(Protocol):
     async def edit(self, chat_id: int, message_id: int, text: str | Text,
                    buttons: Buttons | None = None) -> None:
         ...
+
+
+async def render_for(messenger: Messenger, chat_id: int, text: str | Text) -> str:
+    """`text` as HTML in the language of the customer `chat_id`, for a message another bot sends
+    (the customer's new bot): the bot's Messenger renders with its catalogue (`render`); a messenger
+    without one gives English."""
+    render = getattr(messenger, "render", None)
+    if render is not None:
+        return await render(chat_id, text)
+    return plain(text)
 
 
 async def queue_customer_message(queue: JobQueue, chat_id: int, text: str | Text, *, key: str | None = None,

@@ -16,7 +16,6 @@ and `...?start=cancel_<order id>` (see `START_PAID_PREFIX`, `START_CANCEL_PREFIX
 
 from __future__ import annotations
 
-import html
 import logging
 import math
 import weakref
@@ -28,6 +27,7 @@ import aiohttp
 import stripe
 
 from models import Customer, Order, OrderStatus
+from services.customer_text import N_, Text
 from services.jobs import JobQueue
 from services.notifications import queue_customer_message
 from services.packages import Package, find_package
@@ -262,8 +262,8 @@ class PaymentsService:
         return refund.id
 
 
-REFUND_TEXT = ("Your payment of {amount} for <b>{bot}</b> has been refunded. It can take 5-10 business "
-               "days to show on your statement.")
+REFUND_TEXT = N_("Your payment of {amount} for <b>{bot}</b> has been refunded. It can take 5-10 business "
+                  "days to show on your statement.")  # a Text: the bot renders it in the customer's language
 
 
 def money_text(amount: int, currency: str) -> str:
@@ -287,7 +287,7 @@ async def run_refund_job(payments: PaymentsService, queue: JobQueue, payload: di
     if not (order.amount and order.amount_refunded >= order.amount):
         refund_id = await payments.refund(order, str(payload.get("reason") or "refund requested"))
     customer = await Customer.get(id=order.customer_id)
-    text = REFUND_TEXT.format(amount=money_text(order.amount_refunded or order.amount, order.currency),
-                              bot=html.escape(order.bot_name))
+    text = Text(REFUND_TEXT, {"amount": money_text(order.amount_refunded or order.amount, order.currency),
+                              "bot": order.bot_name})
     await queue_customer_message(queue, customer.telegram_id, text, key=f"refund:order:{order_id}:customer")
     return refund_id

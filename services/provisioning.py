@@ -39,12 +39,13 @@ from services.alerts import raise_alert
 from services.bot_api import BotApi
 from services.bot_making import POOL_WAIT_REASON, BotMaker, CreatedBot, PoolWait, username_candidates
 from services.customer_notices import notify_act, notify_live
-from services.customer_text import N_, Text
+from services.customer_text import N_, Text, decode, encode
 from services.host_keys import HostKeyPair
 from services.jobs import Claimed, JobQueue, utcnow
 from services.logging_setup import secrets as log_secrets
 from services.metrics import observe_payment_to_live
 from services.model_keys import revoke_instance_keys
+from services.notifications import render_for
 from services.orders import usernames_held_elsewhere
 from services.packages import Package, find_package, new_expiry
 from services.verification import CUSTOMER_REASONS, VERIFICATION_REPLIES, StartOutcome, Verifier, deep_link
@@ -57,8 +58,8 @@ POOL_WAIT_TEXT = Text(N_("Telegram is not letting us create new bots right now. 
                          "anything."))
 
 
-POOL_GAVE_UP_TEXT = ("Telegram did not let us create your bot for too long, so we stopped setting up your "
-                     "agent and released its server.")
+POOL_GAVE_UP_TEXT = Text(N_("Telegram did not let us create your bot for too long, so we stopped setting "
+                            "up your agent and released its server."))
 
 
 @dataclass
@@ -126,7 +127,7 @@ class ProvisioningSaga:
                 if waited > self.d.pool_wait_limit:
                     # the server has been billing for nothing: give up, release it, tell everyone
                     hours = round(self.d.pool_wait_limit.total_seconds() / 3600)
-                    await self.d.queue.save_step(claimed, "customer_reason", POOL_GAVE_UP_TEXT)
+                    await self.d.queue.save_step(claimed, "customer_reason", encode(POOL_GAVE_UP_TEXT))
                     raise PermanentError(f"no creator account could make the bot within {hours} h of payment")
                 if not claimed.job.state.get("pool_wait_reported"):
                     # the customer would otherwise watch "Creating your Telegram bot…" for an hour
@@ -299,10 +300,13 @@ class ProvisioningSaga:
         token = instance.bot_token or ""
         offset = claimed.job.state.get("verify_offset")
         deadline = asyncio.get_running_loop().time() + self.d.verification_window
+        # the new bot answers in the customer's language (the bot's catalogue, via its Messenger)
+        replies = {outcome: await render_for(self.d.progress.messenger, order.customer.telegram_id, text)
+                   for outcome, text in VERIFICATION_REPLIES.items()}
         while True:
             result = await self.d.verifier.poll(
                 verification, token, offset=offset, wait_seconds=self.d.verification_long_poll,
-                texts_for=lambda outcome: VERIFICATION_REPLIES.get(outcome),
+                texts_for=replies.get,
                 owner_id=order.customer.telegram_id)
             if result.last_update_id is not None:
                 offset = result.last_update_id + 1
@@ -315,7 +319,8 @@ class ProvisioningSaga:
                 return result.verified_user_id
             if result.outcome == StartOutcome.EXPIRED:
                 # the customer's own step failed: compensation tells them so, not just "a problem"
-                await self.d.queue.save_step(claimed, "customer_reason", CUSTOMER_REASONS[result.outcome])
+                await self.d.queue.save_step(claimed, "customer_reason",
+                                           encode(CUSTOMER_REASONS[result.outcome]))
                 raise PermanentError("ownership verification expired: nobody opened the link in time")
             if asyncio.get_running_loop().time() >= deadline:
                 # free this worker slot; the job comes back and keeps listening, less often as the
@@ -408,14 +413,14 @@ class ProvisioningSaga:
             next_step = Text(N_("Our team has been alerted and will either retry or refund you. "
                                 "You don't need to do anything."))
             refund_note = f"REFUND_ON_FAILURE is off: refund with `python main.py orders refund {order.id}`"
-        why = state.get("customer_reason")
+        why = decode(state["customer_reason"]) if state.get("customer_reason") else None
         # the admins first: a customer who blocked the bot must never hide a failure from them
         await raise_alert(
             self.d.queue, "provision_failed",
             f"Order {order.id} (customer {order.customer.telegram_id}, {order.package}) could not be "
             f"provisioned: {error}. Released: {', '.join(released) or 'nothing to release'}. {refund_note}.",
             dedup_key=f"provision_failed:{order.id}")
-        # `why` (the customer's own step that failed) is stored English text in the job's state
+        # `why` (the customer's own step that failed) is a Text stored in the job's state
         await self.d.progress.report(order.id, progress.FAILED, failed=True,
                                      detail=Text("{why} {next}", {"why": why, "next": next_step}) if why
                                      else next_step)

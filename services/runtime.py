@@ -158,6 +158,7 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
     from services.account_pool import handle_account_check
     from services.alert_delivery import AlertDelivery, handle_deliver_alert
     from services.bootstrap import render_user_data, wait_bootstrapped
+    from services.bot_profile import BotProfiles
     from services.customer_notices import remind_unused_links
     from services.ec2_fleet import Ec2Fleet
     from services.host_keys import generate_host_key
@@ -261,6 +262,8 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
             job_kinds.DELIVER_ALERT: deliver_alert,
             job_kinds.REFUND_ORDER: refund,
             job_kinds.ACCOUNT_CHECK: account_check,
+            # the owner's bot description/photo after go-live, through its creator account
+            job_kinds.BOT_PROFILE: BotProfiles(pool, queue, avatar_loader).handle,
             **care.handlers(),
         }
         sweeps = [

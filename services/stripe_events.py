@@ -16,7 +16,6 @@ A crash or error anywhere rolls all of it back, so Stripe's retry redoes the who
 from __future__ import annotations
 
 import asyncio
-import html
 import json
 import logging
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from tortoise.transactions import in_transaction
 
 from models import AlertSeverity, Customer, JobStatus, Order, OrderStatus, StripeEvent
 from services.alerts import raise_alert
+from services.customer_text import N_, Text
 from services.db import dialect
 from services.job_kinds import PROVISION
 from services.jobs import JobQueue, utcnow
@@ -65,12 +65,12 @@ NEEDS_ATTENTION = "needs_attention"
 IGNORED = "ignored"
 DUPLICATE = "duplicate"  # never stored: the event row already exists
 
-TEXTS = {
-    "checkout.session.expired": (
+TEXTS = {  # in the customer's language: the bot's Messenger renders these Texts
+    "checkout.session.expired": N_(
         "Your payment link for <b>{bot}</b> expired before payment, so that order is closed. "
         "Nothing was charged. Send /new whenever you want to order again."
     ),
-    "checkout.session.async_payment_failed": (
+    "checkout.session.async_payment_failed": N_(
         "The payment for <b>{bot}</b> did not go through, so that order is closed. "
         "Nothing was charged. Send /new to try again with another payment method."
     ),
@@ -324,7 +324,7 @@ class StripeEventProcessor:
         if not closed:
             return STALE, order.id
         customer = await Customer.get(id=order.customer_id).using_db(conn)
-        text = TEXTS[type_].format(bot=html.escape(order.bot_name))
+        text = Text(TEXTS[type_], {"bot": order.bot_name})  # Text escapes the name
         await queue_customer_message(self.queue, customer.telegram_id, text,
                                      key=f"stripe:{event_id}:customer", using_db=conn)
         return CLOSED, order.id

@@ -21,6 +21,7 @@ from enum import StrEnum
 
 from models import Instance, InstanceStatus, OrderStatus, Verification
 from services.bot_api import BotApi
+from services.customer_text import N_, Text
 from services.jobs import utcnow
 
 log = logging.getLogger(__name__)
@@ -39,26 +40,31 @@ class StartOutcome(StrEnum):
     EXHAUSTED = "exhausted"  # this sender used up their attempts; the order goes on
 
 
-VERIFICATION_REPLIES = {
-    StartOutcome.VERIFIED: "✅ Verified: this agent is yours, and it will answer only you. "
-                           "Switching it on now; Meet Matt tells you when it is live.",
-    StartOutcome.WRONG_CODE: "That link is not valid for this bot. Please use the button Meet Matt sent you.",
-    StartOutcome.EXPIRED: "This verification link has expired. Meet Matt will tell you what happens next.",
-    StartOutcome.EXHAUSTED: "Too many wrong attempts from this account: further codes from it are ignored.",
-    StartOutcome.NO_CODE: "This agent is not switched on yet. Its owner switches it on with the link "
-                          "Meet Matt sent them.",
-    StartOutcome.FOREIGN_CODE: "That link belongs to another bot. Please use the button Meet Matt sent "
-                               "you for this one.",
-    StartOutcome.NOT_THE_OWNER: "This link belongs to the Telegram account that ordered this agent, and "
-                                "only that account can switch it on. Nothing was changed.",
-    StartOutcome.NOT_A_START: "This agent is not switched on yet. Open the link Meet Matt sent you "
-                              "and press Start.",
+# sent by the NEW bot (its token), in the customer's language: the worker renders these `Text`s with
+# the bot's catalogue (services.notifications.render_for)
+VERIFICATION_REPLIES: dict[StartOutcome, Text] = {
+    StartOutcome.VERIFIED: Text(N_("✅ Verified: this agent is yours, and it will answer only you. "
+                                   "Switching it on now; Meet Matt tells you when it is live.")),
+    StartOutcome.WRONG_CODE: Text(N_("That link is not valid for this bot. Please use the button Meet Matt "
+                                     "sent you.")),
+    StartOutcome.EXPIRED: Text(N_("This verification link has expired. Meet Matt will tell you what happens "
+                                  "next.")),
+    StartOutcome.EXHAUSTED: Text(N_("Too many wrong attempts from this account: further codes from it are "
+                                    "ignored.")),
+    StartOutcome.NO_CODE: Text(N_("This agent is not switched on yet. Its owner switches it on with the link "
+                                  "Meet Matt sent them.")),
+    StartOutcome.FOREIGN_CODE: Text(N_("That link belongs to another bot. Please use the button Meet Matt "
+                                       "sent you for this one.")),
+    StartOutcome.NOT_THE_OWNER: Text(N_("This link belongs to the Telegram account that ordered this agent, "
+                                        "and only that account can switch it on. Nothing was changed.")),
+    StartOutcome.NOT_A_START: Text(N_("This agent is not switched on yet. Open the link Meet Matt sent you "
+                                      "and press Start.")),
 }
 
 # what the customer is told when their own step (verification) ended the order
-CUSTOMER_REASONS = {
-    StartOutcome.EXPIRED: "The link to prove this bot is yours was not opened in time, so we stopped "
-                          "setting up your agent and released its server and bot.",
+CUSTOMER_REASONS: dict[StartOutcome, Text] = {
+    StartOutcome.EXPIRED: Text(N_("The link to prove this bot is yours was not opened in time, so we "
+                                  "stopped setting up your agent and released its server and bot.")),
 }
 
 

@@ -1,5 +1,6 @@
 """One agent's page in /mybots (the same message, edited): health, persona, payments, and the
-owner's buttons Restart, Persona and Renew. Every press checks the agent is the presser's own."""
+owner's buttons Restart, Persona, Profile (the bot's description and photo) and Renew. Every press
+checks the agent is the presser's own."""
 
 from __future__ import annotations
 
@@ -11,14 +12,14 @@ from aiogram.types import CallbackQuery, Message
 from bot import agent_texts, keyboards, texts
 from bot.callbacks import AgentCb
 from bot.routing import RouterTemplate
-from bot.states import PersonaForm
+from bot.states import PersonaForm, ProfileForm
 from config import Settings
 from models import Customer, Instance
-from services import agent_controls
+from services import agent_controls, bot_profile
 from services.jobs import JobQueue, utcnow
 from services.model_usage_report import month_use
 from services.orders import RENEWABLE
-from services.validation import validate_persona
+from services.validation import validate_avatar, validate_description, validate_persona
 
 router = RouterTemplate("customer.agent")
 NOT_COMMAND = ~F.text.startswith("/")
@@ -93,3 +94,56 @@ async def persona_typed(message: Message, state: FSMContext, customer: Customer,
 @router.message(StateFilter(PersonaForm.text), ~F.text)
 async def persona_not_text(message: Message) -> None:
     await message.answer(agent_texts.persona_as_text())
+
+
+# --- the bot's profile (description, photo) after go-live ----------------------------------------
+
+
+@router.callback_query(AgentCb.filter(F.action == "profile"))
+async def ask_profile(callback: CallbackQuery, callback_data: AgentCb, customer: Customer,
+                      state: FSMContext) -> None:
+    instance = await agent_controls.owned_instance(customer, callback_data.instance_id)
+    if instance is None:
+        await callback.answer(agent_texts.profile_answer(bot_profile.ProfileOutcome.NOT_FOUND),
+                              show_alert=True)
+        return
+    await callback.answer()
+    await state.set_state(ProfileForm.value)
+    await state.update_data(profile_instance_id=instance.id)
+    await callback.message.answer(agent_texts.ask_profile(instance))
+
+
+async def _request_profile(message: Message, state: FSMContext, customer: Customer, queue: JobQueue,
+                           **change: str) -> None:
+    instance_id = int((await state.get_data()).get("profile_instance_id") or 0)
+    await state.clear()
+    outcome = await bot_profile.request_profile(queue, customer, instance_id, **change)
+    await message.answer(agent_texts.profile_answer(outcome))
+
+
+@router.message(StateFilter(ProfileForm.value), F.photo)
+async def profile_photo(message: Message, state: FSMContext, customer: Customer, queue: JobQueue) -> None:
+    photo = max(message.photo or [], key=lambda p: p.width * p.height)
+    checked = validate_avatar(photo.width, photo.height, photo.file_size)
+    if not checked.ok:
+        await message.answer(texts.refused(checked))  # the state stays: they can send another
+        return
+    await _request_profile(message, state, customer, queue, photo_file_id=photo.file_id)
+
+
+@router.message(StateFilter(ProfileForm.value), F.text, NOT_COMMAND)
+async def profile_description(message: Message, state: FSMContext, customer: Customer,
+                              queue: JobQueue) -> None:
+    checked = validate_description(message.text)
+    if not checked.ok:
+        await message.answer(texts.refused(checked))
+        return
+    if not checked.value:
+        await message.answer(agent_texts.profile_empty())
+        return
+    await _request_profile(message, state, customer, queue, description=checked.value)
+
+
+@router.message(StateFilter(ProfileForm.value), ~F.text, ~F.photo)
+async def profile_neither(message: Message) -> None:
+    await message.answer(agent_texts.profile_empty())

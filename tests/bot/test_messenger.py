@@ -52,3 +52,23 @@ async def test_an_english_or_unknown_customer_gets_english(db: str) -> None:
     session = RecordingSession()
     await AiogramMessenger(create_bot(make_settings(), session=session)).send(700_102, act_text(None))
     assert (await _sent(session)).text.startswith("👉 <b>Your turn:</b> open your new bot")
+
+
+async def test_the_new_bots_verification_replies_and_the_reason_an_order_ended_are_in_the_customers_language(
+        db: str) -> None:
+    from services.customer_text import decode, encode
+    from services.notifications import render_for
+    from services.verification import CUSTOMER_REASONS, VERIFICATION_REPLIES, StartOutcome
+
+    await Customer.create(telegram_id=700_103, full_name="Иван", language="ru")
+    messenger = AiogramMessenger(create_bot(make_settings(), session=RecordingSession()))
+    verified = await render_for(messenger, 700_103, VERIFICATION_REPLIES[StartOutcome.VERIFIED])
+    assert verified.startswith("✅ Подтверждено: этот агент ваш")
+    # every reply the new bot can send has its Russian
+    for outcome, text in VERIFICATION_REPLIES.items():
+        assert await render_for(messenger, 700_103, text) != text.english(), outcome
+    # the reason survives the job's JSON state and is rendered in Russian when the failure is shown
+    reason = decode(encode(CUSTOMER_REASONS[StartOutcome.EXPIRED]))
+    assert (await render_for(messenger, 700_103, reason)).startswith("Ссылку, подтверждающую, что бот ваш")
+    # an English customer, or a messenger with no catalogue, gets English
+    assert (await render_for(messenger, 700_104, reason)).startswith("The link to prove this bot is yours")

@@ -9,6 +9,7 @@ import pytest
 
 from config import Settings
 from models import Customer, Order, OrderStatus
+from services.customer_text import decode
 from services.packages import DEFAULT_PACKAGES
 from services.payments import (
     PaymentError,
@@ -166,8 +167,9 @@ async def test_refund_job_refunds_once_and_tells_the_customer_once(db, stripe_ap
     assert refund_id.startswith("re_") and again == "" and len(stripe_api.refunds) == 1
     assert len(stripe_api.requests_to("/v1/refunds")) == 1  # the second run saw the recorded refund
     [message] = await Job.filter(kind=NOTIFY_CUSTOMER)
-    assert message.payload["chat_id"] == 4242 and "$29.00" in message.payload["text"]
-    assert "Ann&#x27;s helper" in message.payload["text"]
+    text = decode(message.payload["text"]).english()  # a Text: the bot renders it in the customer's language
+    assert message.payload["chat_id"] == 4242 and "$29.00" in text
+    assert "<b>Ann's helper</b> has been refunded" in text
     with pytest.raises(PaymentError, match="does not exist"):
         await run_refund_job(payments, queue, {"order_id": 999999, "reason": "x"})
 

@@ -142,3 +142,27 @@ async def test_a_session_whose_metadata_names_another_order_is_held_not_applied(
     assert await Job.filter(kind=PROVISION).count() == 0
     again = await processor.process(event)  # Stripe's redelivery: answered, nothing more
     assert again.duplicate and await Alert.all().count() == 1
+
+
+async def test_an_expired_checkout_tells_a_russian_customer_in_russian_with_the_bot_name_escaped(processor):
+    from aiogram.methods import SendMessage
+
+    from bot.factory import create_bot
+    from bot.messenger import AiogramMessenger
+    from services.notifications import deliver_customer_message
+    from tests.bot.fixtures import make_settings
+    from tests.bot.harness import RecordingSession
+
+    customer = await Customer.create(telegram_id=4343, language="ru")
+    order = await Order.create(customer=customer, package="starter", bot_name="<b>Хелпер</b>",
+                               stripe_session_id="cs_test_ru")
+    result = await processor.process(make_event("checkout.session.expired", paid_session(
+        order, session_id="cs_test_ru", payment_status="unpaid")))
+    assert result.outcome == "order_closed"
+    [job] = await Job.filter(kind="notify_customer")
+    session = RecordingSession()
+    messenger = AiogramMessenger(create_bot(make_settings(), session=session))
+    await deliver_customer_message(messenger, job.payload)
+    [sent] = [c.method for c in session.calls if isinstance(c.method, SendMessage)]
+    assert sent.chat_id == 4343
+    assert sent.text.startswith("Ссылка на оплату <b>&lt;b&gt;Хелпер&lt;/b&gt;</b> истекла")

@@ -9,6 +9,7 @@ import time
 import aiohttp
 
 from models import Alert, Customer, Job, Order, OrderStatus, StripeEvent
+from services.customer_text import decode, plain
 from services.job_kinds import DELIVER_ALERT, NOTIFY_CUSTOMER, PROVISION
 from services.stripe_events import StripeEventProcessor
 from tests.webhooks.conftest import make_event, paid_session, serve, sign, webhook_settings
@@ -206,7 +207,8 @@ async def test_expired_session_closes_the_order_and_tells_the_customer_once(serv
     assert closed.closed_reason == "checkout session expired unpaid"
     [message] = await Job.filter(kind=NOTIFY_CUSTOMER)
     assert message.key == f"stripe:{event['id']}:customer" and message.payload["chat_id"] == 4242
-    assert "&lt;b&gt;Ann&lt;/b&gt;" in message.payload["text"] and "expired" in message.payload["text"]
+    text = plain(decode(message.payload["text"]))  # a Text, rendered in the customer's language on delivery
+    assert "&lt;b&gt;Ann&lt;/b&gt;" in text and "expired" in text
     assert await Job.filter(kind=PROVISION).count() == 0
 
 
