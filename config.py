@@ -148,9 +148,18 @@ class Settings(BaseSettings):
     log_format: str = "kv"  # kv | json
 
     @field_validator(
-        "telegram_api_server", "public_base_url", "agent_telegram_api_root",
-        "stripe_api_base", "aws_endpoint_url", "redis_url",
-        "alert_webhook_url", "ec2_ami_id", "telegram_phone", "smtp_host", "ssh_host_override", "ops_port",
+        "telegram_api_server",
+        "public_base_url",
+        "agent_telegram_api_root",
+        "stripe_api_base",
+        "aws_endpoint_url",
+        "redis_url",
+        "alert_webhook_url",
+        "ec2_ami_id",
+        "telegram_phone",
+        "smtp_host",
+        "ssh_host_override",
+        "ops_port",
         mode="before",
     )
     @classmethod
@@ -220,9 +229,15 @@ class ComponentReport:
         return "run" in self.needed_by
 
     def as_dict(self) -> dict[str, object]:
-        return {"component": self.name, "ok": self.ok, "needed_by": sorted(self.needed_by),
-                "missing": self.missing, "malformed": self.malformed, "warnings": self.warnings,
-                "notes": self.notes}
+        return {
+            "component": self.name,
+            "ok": self.ok,
+            "needed_by": sorted(self.needed_by),
+            "missing": self.missing,
+            "malformed": self.malformed,
+            "warnings": self.warnings,
+            "notes": self.notes,
+        }
 
 
 def problems_for(command: str, s: Settings) -> list[ComponentReport]:
@@ -238,8 +253,11 @@ def can_start(settings: Settings, command: str) -> bool:
     for report in blocking:
         print(f"{report.name}: " + "; ".join(report.missing + report.malformed), file=sys.stderr)
     if blocking:
-        print(f"`python main.py {command}` cannot start: fix these settings (see `python main.py "
-              f"check-config` and .env.example).", file=sys.stderr)
+        print(
+            f"`python main.py {command}` cannot start: fix these settings (see `python main.py "
+            f"check-config` and .env.example).",
+            file=sys.stderr,
+        )
     return not blocking
 
 
@@ -256,8 +274,11 @@ def configured_secret(value: SecretStr | None) -> str:
 
 def _placeholders(s: Settings) -> list[str]:
     names = [name.upper() for name in type(s).model_fields if is_placeholder(getattr(s, name))]
-    names += [name.upper() for name, example in _EXAMPLE_NUMBERS.items()
-              if str(getattr(s, name) if getattr(s, name) is not None else "") == example]
+    names += [
+        name.upper()
+        for name, example in _EXAMPLE_NUMBERS.items()
+        if str(getattr(s, name) if getattr(s, name) is not None else "") == example
+    ]
     return names
 
 
@@ -348,23 +369,29 @@ def check_settings(s: Settings) -> list[ComponentReport]:
     if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", s.aws_region):
         cloud.malformed.append("AWS_REGION (expected e.g. us-east-1)")
     if not configured_secret(s.moonshot_api_key):
-        cloud.missing.append(unset("MOONSHOT_API_KEY")
-                             + " (the platform's model key; only the model gateway uses it)")
+        cloud.missing.append(
+            unset("MOONSHOT_API_KEY") + " (the platform's model key; only the model gateway uses it)"
+        )
     if not re.match(r"^https?://[^/\s]+", s.model_upstream_base_url):
         cloud.malformed.append("MODEL_UPSTREAM_BASE_URL (expected e.g. https://api.moonshot.ai/v1)")
     if not re.fullmatch(r"(/[A-Za-z0-9._~-]+)+", s.model_gateway_path):
         cloud.malformed.append("MODEL_GATEWAY_PATH (expected a path such as /model/v1)")
     if not s.public_base_url:
-        cloud.missing.append(f"PUBLIC_BASE_URL (agents call the model gateway at PUBLIC_BASE_URL"
-                             f"{s.model_gateway_path}; it is written into every agent's config)")
+        cloud.missing.append(
+            f"PUBLIC_BASE_URL (agents call the model gateway at PUBLIC_BASE_URL"
+            f"{s.model_gateway_path}; it is written into every agent's config)"
+        )
     elif not re.match(r"^https?://[^/\s]+", s.public_base_url):
         cloud.malformed.append("PUBLIC_BASE_URL (expected e.g. https://meetmatt.example.com)")
     elif not s.public_base_url.startswith("https://"):
-        cloud.warnings.append("PUBLIC_BASE_URL is not https: agents would send their model key "
-                              "unencrypted over the internet")
+        cloud.warnings.append(
+            "PUBLIC_BASE_URL is not https: agents would send their model key unencrypted over the internet"
+        )
     if s.ssh_source_cidr.strip() in ("0.0.0.0/0", "::/0"):
-        cloud.warnings.append("SSH_SOURCE_CIDR=0.0.0.0/0 opens SSH on every customer server to the whole "
-                              "internet: set the worker's public address, e.g. 203.0.113.7/32")
+        cloud.warnings.append(
+            "SSH_SOURCE_CIDR=0.0.0.0/0 opens SSH on every customer server to the whole "
+            "internet: set the worker's public address, e.g. 203.0.113.7/32"
+        )
     if s.ec2_ami_id and not re.fullmatch(r"ami-[0-9a-f]{8,17}", s.ec2_ami_id):
         cloud.malformed.append("EC2_AMI_ID (expected ami-…)")
     if not re.fullmatch(r"\d{4}\.\d+\.\d+(-[\w.]+)?|\d+\.\d+\.\d+", s.openclaw_version):
@@ -383,4 +410,3 @@ def check_settings(s: Settings) -> list[ComponentReport]:
         alerts.malformed.append("ALERT_WEBHOOK_URL (expected an http(s) URL)")
 
     return [database, bot, payments, webhook, pool, cloud, alerts]
-

@@ -36,16 +36,27 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
         online = asyncio.run(run_online_checks(settings))
     failed_online = [c for c in online or [] if not c.ok]
     if args.json:
-        print(json.dumps({"components": [r.as_dict() for r in reports], "can_start": startable,
-                          "online": [c.as_dict() for c in online] if online is not None else None},
-                         indent=2))
+        print(
+            json.dumps(
+                {
+                    "components": [r.as_dict() for r in reports],
+                    "can_start": startable,
+                    "online": [c.as_dict() for c in online] if online is not None else None,
+                },
+                indent=2,
+            )
+        )
     else:
         for report in reports:
             needed = ", ".join(c for c in COMMANDS if c in report.needed_by) or "no command (optional)"
             mark = "ok" if report.ok else ("MISSING/INVALID" if report.needed_by else "incomplete")
             print(f"[{mark}] {report.name} (needed by: {needed})")
-            for label, items in (("missing", report.missing), ("malformed", report.malformed),
-                                 ("warning", report.warnings), ("note", report.notes)):
+            for label, items in (
+                ("missing", report.missing),
+                ("malformed", report.malformed),
+                ("warning", report.warnings),
+                ("note", report.notes),
+            ):
                 for item in items:
                     print(f"    {label + ':':<10} {item}")
         for check in online or []:
@@ -100,30 +111,52 @@ def cmd_not_built(args: argparse.Namespace, _: Settings) -> int:
 
 # Each area adds its own commands: a module with `register(sub, groups)`, where `sub` is the
 # top-level subparsers action and `groups` maps "orders"/"instances"/"accounts"/"jobs" to theirs.
-COMMAND_MODULES = ["webhooks.cli", "bot.cli", "services.accounts_cli", "services.cloud_cli",
-                   "services.worker_cli", "services.model_gateway_cli"]
+COMMAND_MODULES = [
+    "webhooks.cli",
+    "bot.cli",
+    "services.accounts_cli",
+    "services.cloud_cli",
+    "services.worker_cli",
+    "services.model_gateway_cli",
+]
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python main.py", description="Meet Matt: AI agents on Telegram")
     sub = parser.add_subparsers(dest="command", required=True)
     sub.add_parser("gen-key", help="print a new ENCRYPTION_KEY").set_defaults(func=cmd_gen_key)
-    check = sub.add_parser("check-config", help="report missing, placeholder or malformed settings per "
-                                                "component; exit 1 if COMMAND cannot start")
-    check.add_argument("--for", dest="command_for", choices=["run", "bot", "web", "worker"], default="run",
-                       help="the command whose start decides the exit code (default: run)")
+    check = sub.add_parser(
+        "check-config",
+        help="report missing, placeholder or malformed settings per "
+        "component; exit 1 if COMMAND cannot start",
+    )
+    check.add_argument(
+        "--for",
+        dest="command_for",
+        choices=["run", "bot", "web", "worker"],
+        default="run",
+        help="the command whose start decides the exit code (default: run)",
+    )
     check.add_argument("--json", action="store_true", help="machine-readable output")
-    check.add_argument("--online", action="store_true",
-                       help="also try each credential against its service (Bot API getMe, Stripe balance, "
-                            "AWS STS, each creator account's get_me); values are never printed")
+    check.add_argument(
+        "--online",
+        action="store_true",
+        help="also try each credential against its service (Bot API getMe, Stripe balance, "
+        "AWS STS, each creator account's get_me); values are never printed",
+    )
     check.set_defaults(func=cmd_check_config)
-    sub.add_parser("migrate", help="apply database migrations (safe to run twice)") \
-        .set_defaults(func=cmd_migrate)
+    sub.add_parser("migrate", help="apply database migrations (safe to run twice)").set_defaults(
+        func=cmd_migrate
+    )
     from models.enums import AccountStatus, InstanceStatus, JobStatus, OrderStatus
 
     # `--status` takes the models' own values: a typo is a usage error, not an empty list
-    statuses = {"orders": OrderStatus, "instances": InstanceStatus, "accounts": AccountStatus,
-                "jobs": JobStatus}
+    statuses = {
+        "orders": OrderStatus,
+        "instances": InstanceStatus,
+        "accounts": AccountStatus,
+        "jobs": JobStatus,
+    }
     groups = {}
     for what in ("orders", "instances", "accounts", "jobs"):
         group = sub.add_parser(what, help=f"operator view of {what}")
@@ -131,8 +164,12 @@ def build_parser() -> argparse.ArgumentParser:
         lister = group_sub.add_parser("list", help=f"list {what} (read-only)")
         lister.add_argument("--json", action="store_true", help="machine-readable output")
         lister.add_argument("--limit", type=int, default=50)
-        lister.add_argument("--status", default=None, choices=[s.value for s in statuses[what]],
-                            help="only rows with this status")
+        lister.add_argument(
+            "--status",
+            default=None,
+            choices=[s.value for s in statuses[what]],
+            help="only rows with this status",
+        )
         lister.set_defaults(func=cmd_list, what=what)
     for module_name in COMMAND_MODULES:
         if importlib.util.find_spec(module_name) is not None:

@@ -61,15 +61,26 @@ class BotApiStandIn:
         self.calls += 1
         method = request.match_info["method"]
         if method == "getMe":
-            return web.json_response({"ok": True, "result": {"id": 1, "is_bot": True, "first_name": "Matt",
-                                                             "username": "MeetMattBenchBot"}})
+            return web.json_response(
+                {
+                    "ok": True,
+                    "result": {"id": 1, "is_bot": True, "first_name": "Matt", "username": "MeetMattBenchBot"},
+                }
+            )
         if method.startswith("send"):
             form = await request.post()
             chat_id = int(str(form.get("chat_id", "0")))
-            return web.json_response({"ok": True, "result": {
-                "message_id": next(self._ids), "date": int(time.time()),
-                "chat": {"id": chat_id, "type": "private", "first_name": "C"},
-                "text": str(form.get("text", ""))}})
+            return web.json_response(
+                {
+                    "ok": True,
+                    "result": {
+                        "message_id": next(self._ids),
+                        "date": int(time.time()),
+                        "chat": {"id": chat_id, "type": "private", "first_name": "C"},
+                        "text": str(form.get("text", "")),
+                    },
+                }
+            )
         return web.json_response({"ok": True, "result": True})
 
     async def start(self) -> None:
@@ -88,24 +99,43 @@ def updates_for(user_id: int, counter: itertools.count) -> list[dict]:
     chat = {"id": user_id, "type": "private", "first_name": user["first_name"]}
 
     def message(text: str) -> dict:
-        body: dict = {"message_id": next(counter), "date": int(time.time()), "chat": chat, "from": user,
-                      "text": text}
+        body: dict = {
+            "message_id": next(counter),
+            "date": int(time.time()),
+            "chat": chat,
+            "from": user,
+            "text": text,
+        }
         if text.startswith("/"):
             body["entities"] = [{"type": "bot_command", "offset": 0, "length": len(text)}]
         return {"update_id": next(counter), "message": body}
 
     def press(data: str) -> dict:
-        return {"update_id": next(counter), "callback_query": {
-            "id": str(next(counter)), "from": user, "chat_instance": str(user_id), "data": data,
-            "message": {"message_id": 1, "date": int(time.time()), "chat": chat, "text": "…"}}}
+        return {
+            "update_id": next(counter),
+            "callback_query": {
+                "id": str(next(counter)),
+                "from": user,
+                "chat_instance": str(user_id),
+                "data": data,
+                "message": {"message_id": 1, "date": int(time.time()), "chat": chat, "text": "…"},
+            },
+        }
 
-    return [message("/start"), message("/new"), press(PackageCb(code="starter").pack()),
-            message(f"Agent {user_id}"), message(f"agent_{user_id}_bot"),
-            press(OrderCb(action="edit").pack()), press(OrderCb(action="back").pack())]
+    return [
+        message("/start"),
+        message("/new"),
+        press(PackageCb(code="starter").pack()),
+        message(f"Agent {user_id}"),
+        message(f"agent_{user_id}_bot"),
+        press(OrderCb(action="edit").pack()),
+        press(OrderCb(action="back").pack()),
+    ]
 
 
 def _serve_stand_in(conn) -> None:
     """Process: the Bot API stand-in, until the parent says stop."""
+
     async def body() -> None:
         api = BotApiStandIn()
         await api.start()
@@ -119,6 +149,7 @@ def _serve_stand_in(conn) -> None:
 
 def _drive_customers(conn, url: str, secret: str, customers: int, concurrency: int) -> None:
     """Process: the simulated customers; sends back (wall seconds, latencies, errors)."""
+
     async def body() -> tuple[float, list[float], list[str]]:
         latencies: list[float] = []
         errors: list[str] = []
@@ -127,6 +158,7 @@ def _drive_customers(conn, url: str, secret: str, customers: int, concurrency: i
         headers = {"X-Telegram-Bot-Api-Secret-Token": secret}
         connector = aiohttp.TCPConnector(limit=concurrency)
         async with aiohttp.ClientSession(connector=connector) as session:
+
             async def customer(user_id: int) -> None:
                 for update in updates_for(user_id, counter):
                     async with gate:
@@ -182,13 +214,19 @@ async def run(customers: int, concurrency: int, database_url: str | None, cooldo
     loop = asyncio.get_running_loop()
     api_url = await loop.run_in_executor(None, api_conn.recv)
     token = f"{secrets.randbelow(10**9) + 10**8}:{secrets.token_urlsafe(27)}"
-    settings = Settings(_env_file=None, bot_token=token, telegram_api_server=api_url,
-                        bot_cooldown_seconds=cooldown, database_url=database_url)
+    settings = Settings(
+        _env_file=None,
+        bot_token=token,
+        telegram_api_server=api_url,
+        bot_cooldown_seconds=cooldown,
+        database_url=database_url,
+    )
     bot = create_bot(settings)
     dp = create_dispatcher(settings, payments=None, queue=JobQueue())
     app = web.Application()
     SimpleRequestHandler(dp, bot, secret_token=SECRET, handle_in_background=False).register(
-        app, path="/webhooks/telegram")
+        app, path="/webhooks/telegram"
+    )
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -197,8 +235,9 @@ async def run(customers: int, concurrency: int, database_url: str | None, cooldo
 
     gc.freeze()  # as start_bot does: start-up objects leave the collector's scans
     load_conn, load_child = ctx.Pipe()
-    load_process = ctx.Process(target=_drive_customers, daemon=True,
-                               args=(load_child, url, SECRET, customers, concurrency))
+    load_process = ctx.Process(
+        target=_drive_customers, daemon=True, args=(load_child, url, SECRET, customers, concurrency)
+    )
     cpu = time.process_time()
     load_process.start()
     wall, latencies, errors = await loop.run_in_executor(None, load_conn.recv)
@@ -219,14 +258,20 @@ async def run(customers: int, concurrency: int, database_url: str | None, cooldo
 
     rate = len(latencies) / wall
     load1, _, _ = os.getloadavg()
-    print(f"bot webhook load: {customers} customers x 7 updates, concurrency {concurrency}, "
-          f"database {database_url.split('://', 1)[0]}, cooldown {cooldown:g}s, "
-          f"machine load average at the end {load1:.2f} on {os.cpu_count()} CPUs")
+    print(
+        f"bot webhook load: {customers} customers x 7 updates, concurrency {concurrency}, "
+        f"database {database_url.split('://', 1)[0]}, cooldown {cooldown:g}s, "
+        f"machine load average at the end {load1:.2f} on {os.cpu_count()} CPUs"
+    )
     print(f"  updates handled : {len(latencies)} in {wall:.2f} s  ->  {rate:.0f} updates/s  (target >= 500)")
-    print(f"  latency ms      : p50 {pct(0.50):.1f}  p95 {pct(0.95):.1f}  p99 {pct(0.99):.1f}  "
-          f"max {ordered[-1] * 1000:.1f}  mean {statistics.fmean(ordered) * 1000:.1f}  (target p99 <= 200)")
-    print(f"  bot process CPU : {cpu:.2f} s ({cpu / max(len(latencies), 1) * 1000:.2f} ms per update, "
-          f"includes the warm-up)")
+    print(
+        f"  latency ms      : p50 {pct(0.50):.1f}  p95 {pct(0.95):.1f}  p99 {pct(0.99):.1f}  "
+        f"max {ordered[-1] * 1000:.1f}  mean {statistics.fmean(ordered) * 1000:.1f}  (target p99 <= 200)"
+    )
+    print(
+        f"  bot process CPU : {cpu:.2f} s ({cpu / max(len(latencies), 1) * 1000:.2f} ms per update, "
+        f"includes the warm-up)"
+    )
     print(f"  Bot API calls   : {api_calls}   errors: {len(errors)} {sorted(set(errors))[:3]}")
     return 0 if not errors else 1
 
@@ -234,13 +279,21 @@ async def run(customers: int, concurrency: int, database_url: str | None, cooldo
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--customers", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=20,
-                        help="updates in flight at once (at saturation latency = in flight / throughput)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=20,
+        help="updates in flight at once (at saturation latency = in flight / throughput)",
+    )
     parser.add_argument("--database-url", default=None, help="default: a fresh SQLite file")
-    parser.add_argument("--postgres", action="store_true",
-                        help="use a temporary database on the local PostgreSQL (MEETMATT_BENCH_PG_ADMIN_URL)")
-    parser.add_argument("--cooldown", type=float, default=0.0,
-                        help="BOT_COOLDOWN_SECONDS (0: every update is handled fully)")
+    parser.add_argument(
+        "--postgres",
+        action="store_true",
+        help="use a temporary database on the local PostgreSQL (MEETMATT_BENCH_PG_ADMIN_URL)",
+    )
+    parser.add_argument(
+        "--cooldown", type=float, default=0.0, help="BOT_COOLDOWN_SECONDS (0: every update is handled fully)"
+    )
     args = parser.parse_args()
     if args.postgres:
         return asyncio.run(run_on_fresh_postgres(args.customers, args.concurrency, args.cooldown))

@@ -35,9 +35,14 @@ async def measure(url: str, key: str, orders: int, accounts: int, latency: float
     await init_db(url, key)
     try:
         for n in range(accounts):
-            await TelegramAccount.create(phone=f"+1555000{n:04d}", api_id=1000 + n,
-                                         api_hash=secrets.token_hex(16), session=fake_string_session(),
-                                         priority=10 * (n + 1), bot_limit=1000)
+            await TelegramAccount.create(
+                phone=f"+1555000{n:04d}",
+                api_id=1000 + n,
+                api_hash=secrets.token_hex(16),
+                session=fake_string_session(),
+                priority=10 * (n + 1),
+                bot_limit=1000,
+            )
         world = ScriptedTelegram(latency=latency)
         pool = AccountPool(world.client_for, JobQueue("bench"), reply_timeout=5.0, bot_limit=1000)
 
@@ -45,9 +50,14 @@ async def measure(url: str, key: str, orders: int, accounts: int, latency: float
             return None
 
         async def order(n: int) -> int:
-            made = await pool.create_bot(name=f"Agent {n}", username_candidates=[f"bench_{n}_agent_bot"],
-                                         description="d", about="a", photo=b"img",
-                                         on_username_chosen=on_chosen)
+            made = await pool.create_bot(
+                name=f"Agent {n}",
+                username_candidates=[f"bench_{n}_agent_bot"],
+                description="d",
+                about="a",
+                photo=b"img",
+                on_username_chosen=on_chosen,
+            )
             return made.account_id
 
         started = time.perf_counter()
@@ -58,15 +68,25 @@ async def measure(url: str, key: str, orders: int, accounts: int, latency: float
         spread = sorted(used.count(a) for a in set(used))
         print(f"  {orders} orders on {accounts} accounts, {latency * 1000:.0f} ms per BotFather reply")
         overhead_ms = (wall - ideal) / per_account * 1000
-        print(f"  wall {wall:.2f} s  ideal {ideal:.2f} s  pool overhead {overhead_ms:.1f} ms per dialogue"
-              f"  orders/account {spread}  overlapping dialogues {len(world.overlaps)}")
+        print(
+            f"  wall {wall:.2f} s  ideal {ideal:.2f} s  pool overhead {overhead_ms:.1f} ms per dialogue"
+            f"  orders/account {spread}  overlapping dialogues {len(world.overlaps)}"
+        )
     finally:
         await close_db()
 
 
 def parser_speed() -> None:
-    texts = [bf.ASK_NAME, bf.ASK_USERNAME, bf.TAKEN, bf.TOO_MANY_ATTEMPTS.format(seconds=8), bf.BOT_LIMIT,
-             bf.DONE.format(username="x_bot", token=bf.fake_token()), bf.CHOOSE_TOKEN, bf.UNRECOGNISED]
+    texts = [
+        bf.ASK_NAME,
+        bf.ASK_USERNAME,
+        bf.TAKEN,
+        bf.TOO_MANY_ATTEMPTS.format(seconds=8),
+        bf.BOT_LIMIT,
+        bf.DONE.format(username="x_bot", token=bf.fake_token()),
+        bf.CHOOSE_TOKEN,
+        bf.UNRECOGNISED,
+    ]
     rounds = 20000
     started = time.perf_counter()
     for _ in range(rounds):

@@ -58,8 +58,10 @@ async def measure(instances: int, concurrency: int, servers: int) -> None:
     p95 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.95))]
     print(f"instances checked      {instances} (concurrency {concurrency}, {servers} SSH servers)")
     print(f"wall time              {wall:.2f} s  ->  {instances / wall:.1f} checks/s")
-    print(f"per check (connect+6)  p50 {statistics.median(latencies) * 1000:.1f} ms  "
-          f"p95 {p95 * 1000:.1f} ms  max {latencies[-1] * 1000:.1f} ms")
+    print(
+        f"per check (connect+6)  p50 {statistics.median(latencies) * 1000:.1f} ms  "
+        f"p95 {p95 * 1000:.1f} ms  max {latencies[-1] * 1000:.1f} ms"
+    )
     print(f"unhealthy reports      {unhealthy} (expected 0)")
 
 

@@ -99,12 +99,17 @@ class Sample:
 
 
 async def run_streams(url: str, keys: list[str], streams: int, concurrency: int, stagger: float) -> Sample:
-    body = {"model": "kimi-k2.5", "stream": True, "stream_options": {"include_usage": True},
-            "messages": [{"role": "user", "content": "bench"}]}
+    body = {
+        "model": "kimi-k2.5",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+        "messages": [{"role": "user", "content": "bench"}],
+    }
     sample = Sample()
     counter = iter(range(streams))
     connector = aiohttp.TCPConnector(limit=concurrency * 2)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=120)) as http:
+
         async def worker(slot: int) -> None:
             key = keys[slot % len(keys)]
             await asyncio.sleep(slot * stagger)
@@ -147,10 +152,12 @@ async def prepare_database(url: str, encryption_key: str, instances: int) -> lis
     try:
         for n in range(instances):
             customer = await Customer.create(telegram_id=10_000 + n)
-            order = await Order.create(customer=customer, package="starter", bot_name=f"bench {n}",
-                                       paid_at=utcnow())
-            instance = await Instance.create(order=order, customer=customer, status=InstanceStatus.ACTIVE,
-                                             bot_username=f"bench_{n}_bot")
+            order = await Order.create(
+                customer=customer, package="starter", bot_name=f"bench {n}", paid_at=utcnow()
+            )
+            instance = await Instance.create(
+                order=order, customer=customer, status=InstanceStatus.ACTIVE, bot_username=f"bench_{n}_bot"
+            )
             # quotas so large they never refuse, but every check still runs as in production
             await set_override(instance.id, tokens_per_month=10**12, requests_per_minute=10**6)
             keys.append(await issue_instance_key(instance.id))
@@ -174,20 +181,24 @@ async def wait_http(url: str, timeout: float = 60.0) -> None:
 
 
 def report(name: str, s: Sample) -> None:
-    print(f"{name:8s} streams {s.streams:5d}  errors {s.errors:3d}  "
-          f"first byte p50 {1000 * statistics.median(s.first_byte):7.2f} ms  "
-          f"p99 {1000 * pct(s.first_byte, 0.99):7.2f} ms  "
-          f"whole stream p50 {1000 * statistics.median(s.total):7.1f} ms  "
-          f"p99 {1000 * pct(s.total, 0.99):7.1f} ms  {s.rate:7.1f} streams/s")
+    print(
+        f"{name:8s} streams {s.streams:5d}  errors {s.errors:3d}  "
+        f"first byte p50 {1000 * statistics.median(s.first_byte):7.2f} ms  "
+        f"p99 {1000 * pct(s.first_byte, 0.99):7.2f} ms  "
+        f"whole stream p50 {1000 * statistics.median(s.total):7.1f} ms  "
+        f"p99 {1000 * pct(s.total, 0.99):7.1f} ms  {s.rate:7.1f} streams/s"
+    )
 
 
 async def measure(args: argparse.Namespace, upstream: str, base: str, keys: list[str]) -> None:
     await wait_http(f"{base}/healthz")
     direct_url, gateway_url = f"{upstream}/chat/completions", f"{base}/model/v1/chat/completions"
     stagger = 0.0 if args.burst else args.chunks * args.chunk_delay / args.concurrency
-    print(f"{args.streams} streams x {args.rounds} rounds per path, {args.concurrency} at once "
-          f"({'all started together' if args.burst else f'started {1000 * stagger:.1f} ms apart'}), "
-          f"{args.chunks} chunks {1000 * args.chunk_delay:g} ms apart; database {args.db}")
+    print(
+        f"{args.streams} streams x {args.rounds} rounds per path, {args.concurrency} at once "
+        f"({'all started together' if args.burst else f'started {1000 * stagger:.1f} ms apart'}), "
+        f"{args.chunks} chunks {1000 * args.chunk_delay:g} ms apart; database {args.db}"
+    )
     await run_streams(direct_url, [PLATFORM_KEY], args.concurrency, args.concurrency, 0)  # warm-up
     await run_streams(gateway_url, keys, args.concurrency, args.concurrency, 0)
     direct, gateway = Sample(), Sample()
@@ -221,11 +232,18 @@ def main() -> int:
     parser.add_argument("--chunk-delay", type=float, default=0.01)
     parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite")
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--profile-web", default=None, metavar="FILE",
-                        help="run the web server under cProfile and write its profile to FILE")
-    parser.add_argument("--burst", action="store_true",
-                        help="start all streams at the same instant (default: spread over one stream's "
-                             "duration, as independent agents arrive)")
+    parser.add_argument(
+        "--profile-web",
+        default=None,
+        metavar="FILE",
+        help="run the web server under cProfile and write its profile to FILE",
+    )
+    parser.add_argument(
+        "--burst",
+        action="store_true",
+        help="start all streams at the same instant (default: spread over one stream's "
+        "duration, as independent agents arrive)",
+    )
     args = parser.parse_args()
 
     from cryptography.fernet import Fernet
@@ -240,19 +258,29 @@ def main() -> int:
     else:
         db_url = f"sqlite://{tmp.name}/bench.sqlite3"
 
-    stand_in = subprocess.Popen([sys.executable, "-c", STAND_IN, str(ROOT), PLATFORM_KEY, str(args.chunks),
-                                 str(args.chunk_delay)], stdout=subprocess.PIPE, text=True)
+    stand_in = subprocess.Popen(
+        [sys.executable, "-c", STAND_IN, str(ROOT), PLATFORM_KEY, str(args.chunks), str(args.chunk_delay)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     web = None
     try:
         upstream = stand_in.stdout.readline().strip()  # type: ignore[union-attr]
         keys = asyncio.run(prepare_database(db_url, encryption_key, args.concurrency))
         port = free_port()
-        env = {"PATH": os.environ["PATH"], "HOME": tmp.name, "DATABASE_URL": db_url,
-               "ENCRYPTION_KEY": encryption_key, "MOONSHOT_API_KEY": PLATFORM_KEY,
-               "MODEL_UPSTREAM_BASE_URL": upstream, "LOG_LEVEL": "WARNING"}
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": tmp.name,
+            "DATABASE_URL": db_url,
+            "ENCRYPTION_KEY": encryption_key,
+            "MOONSHOT_API_KEY": PLATFORM_KEY,
+            "MODEL_UPSTREAM_BASE_URL": upstream,
+            "LOG_LEVEL": "WARNING",
+        }
         profile = ["-m", "cProfile", "-o", args.profile_web] if args.profile_web else []
-        web = subprocess.Popen([sys.executable, *profile, "main.py", "web", "--port", str(port)], cwd=ROOT,
-                               env=env)
+        web = subprocess.Popen(
+            [sys.executable, *profile, "main.py", "web", "--port", str(port)], cwd=ROOT, env=env
+        )
         asyncio.run(measure(args, upstream, f"http://127.0.0.1:{port}", keys))
         return 0
     finally:

@@ -114,8 +114,11 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
     from tests.standins.stack import free_port
 
     port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -154,13 +157,19 @@ async def add_accounts(count: int) -> None:
     from tests.standins.botfather import fake_string_session
 
     for n in range(count):
-        await TelegramAccount.create(phone=f"+1555009{n:04d}", api_id=200_000 + n,
-                                     api_hash=secrets.token_hex(16), session=fake_string_session(),
-                                     status=AccountStatus.ACTIVE, priority=10)
+        await TelegramAccount.create(
+            phone=f"+1555009{n:04d}",
+            api_id=200_000 + n,
+            api_hash=secrets.token_hex(16),
+            session=fake_string_session(),
+            status=AccountStatus.ACTIVE,
+            priority=10,
+        )
 
 
-async def play_customers(order_ids: list[int], customers: dict[int, int], base_url: str,
-                         done: asyncio.Event) -> None:
+async def play_customers(
+    order_ids: list[int], customers: dict[int, int], base_url: str, done: asyncio.Event
+) -> None:
     """Each customer opens their deep link the moment it exists: `/start <code>` on the new bot."""
     from models import Verification
     from tests.standins.telegram import TelegramTestUser
@@ -174,8 +183,9 @@ async def play_customers(order_ids: list[int], customers: dict[int, int], base_u
                 order_id = row.instance.order_id
                 if order_id in sent or not row.instance.bot_token:
                     continue
-                user = TelegramTestUser(base_url, row.instance.bot_token, user_id=customers[order_id],
-                                        first_name="Bench")
+                user = TelegramTestUser(
+                    base_url, row.instance.bot_token, user_id=customers[order_id], first_name="Bench"
+                )
                 users.append(user)
                 await user.send(f"/start {row.code}")
                 sent.add(order_id)
@@ -185,8 +195,16 @@ async def play_customers(order_ids: list[int], customers: dict[int, int], base_u
             await user.close()
 
 
-async def run_variant(name: str, db_url: str, key: str, tmp: Path, moto_url: str, telegram: Any,
-                      lat: Latencies, args: argparse.Namespace) -> VariantResult:
+async def run_variant(
+    name: str,
+    db_url: str,
+    key: str,
+    tmp: Path,
+    moto_url: str,
+    telegram: Any,
+    lat: Latencies,
+    args: argparse.Namespace,
+) -> VariantResult:
     from models import Customer, Order, OrderStatus, Verification
     from services import job_kinds
     from services.db import close_db, init_db
@@ -198,12 +216,21 @@ async def run_variant(name: str, db_url: str, key: str, tmp: Path, moto_url: str
     await init_db(db_url, key)
     try:
         overrides = {
-            "worker_concurrency": args.concurrency, "bootstrap_timeout_s": lat.boot * 3 + 30,
-            "readiness_timeout_s": lat.gateway_start * 5 + 10, "ssh_connect_timeout": 10.0,
+            "worker_concurrency": args.concurrency,
+            "bootstrap_timeout_s": lat.boot * 3 + 30,
+            "readiness_timeout_s": lat.gateway_start * 5 + 10,
+            "ssh_connect_timeout": 10.0,
             "job_lease_seconds": 60,
         }
-        async with standin_stack(db_url, key, tmp / name, moto_url=moto_url, telegram=telegram,
-                                 botfather_latency=lat.reply, **overrides) as stack:
+        async with standin_stack(
+            db_url,
+            key,
+            tmp / name,
+            moto_url=moto_url,
+            telegram=telegram,
+            botfather_latency=lat.reply,
+            **overrides,
+        ) as stack:
             behaviour = stack.ssh.behaviour
             behaviour.command_delay_s = lat.ssh_command
             behaviour.boot_delay_s = lat.boot
@@ -226,15 +253,19 @@ async def run_variant(name: str, db_url: str, key: str, tmp: Path, moto_url: str
                 # key pair and security group exist; it also wakes moto's EC2 backend (seconds, once)
                 await app.runtime.extras["fleet"].ensure_network()
                 stripe_client = make_stripe_client(stack.settings)
-                payments = PaymentsService(stripe_client, stack.settings.packages,
-                                           bot_username="meetmatt_bench_bot")
+                payments = PaymentsService(
+                    stripe_client, stack.settings.packages, bot_username="meetmatt_bench_bot"
+                )
                 orders, customers = [], {}
                 for i in range(args.orders):
-                    customer = await Customer.create(telegram_id=CUSTOMER_BASE_ID + i,
-                                                     full_name=f"Bench {i}")
-                    order = await Order.create(customer=customer, package="starter",
-                                               bot_name=f"Bench agent {i}", description="A benchmark agent",
-                                               bot_username=f"bench_{name[:3]}_{i}_bot")
+                    customer = await Customer.create(telegram_id=CUSTOMER_BASE_ID + i, full_name=f"Bench {i}")
+                    order = await Order.create(
+                        customer=customer,
+                        package="starter",
+                        bot_name=f"Bench agent {i}",
+                        description="A benchmark agent",
+                        bot_username=f"bench_{name[:3]}_{i}_bot",
+                    )
                     await payments.create_checkout(order)
                     await order.refresh_from_db()
                     orders.append(order)
@@ -263,23 +294,42 @@ async def run_variant(name: str, db_url: str, key: str, tmp: Path, moto_url: str
                 verification = await Verification.get_or_none(instance__order_id=order.id)
                 live_at = (job.state or {}).get("live", {}).get("at")
                 live = datetime.fromisoformat(live_at) if live_at else None
-                times.append(OrderTimes(
-                    order.id, order.status.value,
-                    (verification.created_at - job.created_at).total_seconds() if verification else None,
-                    (live - job.created_at).total_seconds() if live else None, job.created_at, live))
+                times.append(
+                    OrderTimes(
+                        order.id,
+                        order.status.value,
+                        (verification.created_at - job.created_at).total_seconds() if verification else None,
+                        (live - job.created_at).total_seconds() if live else None,
+                        job.created_at,
+                        live,
+                    )
+                )
             finished_at = [t.live for t in times if t.live]
-            makespan = ((max(finished_at) - min(t.paid for t in times)).total_seconds()
-                        if len(finished_at) == len(times) else float("nan"))
+            makespan = (
+                (max(finished_at) - min(t.paid for t in times)).total_seconds()
+                if len(finished_at) == len(times)
+                else float("nan")
+            )
             world = stack.botfather
             per_account: dict[str, int] = {}
             for phone, _ in world.created:
                 per_account[phone] = per_account.get(phone, 0) + 1
             replies = len(world.sent) / len(world.created) if world.created else float("nan")
             phases = phase_figures(times, marks)
-            phases["to_claim"] = [claims[t.order_id] - t.paid.timestamp() for t in times
-                                  if t.order_id in claims]
-            return VariantResult(name, times, phases, makespan, replies, per_account,
-                                 max(world.max_parallel.values(), default=0), len(world.overlaps), wall)
+            phases["to_claim"] = [
+                claims[t.order_id] - t.paid.timestamp() for t in times if t.order_id in claims
+            ]
+            return VariantResult(
+                name,
+                times,
+                phases,
+                makespan,
+                replies,
+                per_account,
+                max(world.max_parallel.values(), default=0),
+                len(world.overlaps),
+                wall,
+            )
     finally:
         await close_db()
 
@@ -295,6 +345,7 @@ def observe_phases(deps: Any) -> dict[int, dict[str, float]]:
                 return await step(instance, *rest)
             finally:
                 marks[instance.id][f"{name}_end"] = time.time()
+
         return wrapper
 
     deps.wait_bootstrapped = timed(deps.wait_bootstrapped, "boot")
@@ -320,8 +371,15 @@ def phase_figures(times: list[OrderTimes], marks: dict[int, dict[str, float]]) -
     -> activation start (bot/link if later, verification), activation, activation -> live row."""
     by_order = {t.order_id: t for t in times}
     launches = marks.pop(0, {})
-    phases: dict[str, list[float]] = {"to_launch": [], "launch": [], "to_launched": [], "boot_wait": [],
-                                      "to_activate": [], "activation": [], "to_live": []}
+    phases: dict[str, list[float]] = {
+        "to_launch": [],
+        "launch": [],
+        "to_launched": [],
+        "boot_wait": [],
+        "to_activate": [],
+        "activation": [],
+        "to_live": [],
+    }
     for order_id, mark in launches.items():  # type: ignore[attr-defined]
         if order_id in by_order and "end" in mark:
             phases["to_launch"].append(mark["start"] - by_order[order_id].paid.timestamp())
@@ -364,40 +422,59 @@ def report(result: VariantResult, lat: Latencies, scale: float) -> float:
     per_order = [ideal / t for t in lives]
     batch = ideal / result.makespan if result.makespan == result.makespan else float("nan")
     real = 1 / scale
-    print(f"  orders live: {len(lives)}/{len(result.orders)}"
-          + (f"  NOT live: {failed}" if failed else "") + f"   (bench wall {result.wall:.2f} s)")
-    print(f"  makespan (first payment -> last live): {result.makespan:7.2f} s  "
-          f"(~{result.makespan * real:5.0f} s real)")
-    print(f"  payment -> link   p50 {pct(links, .5):6.2f} s   p95 {pct(links, .95):6.2f} s   "
-          f"max {max(links, default=float('nan')):6.2f} s")
-    print(f"  payment -> live   p50 {pct(lives, .5):6.2f} s   p95 {pct(lives, .95):6.2f} s   "
-          f"max {max(lives, default=float('nan')):6.2f} s")
-    print(f"  efficiency (ideal {ideal:.2f} s / actual): per order p50 {statistics.median(per_order):.3f}  "
-          f"worst {min(per_order, default=float('nan')):.3f};  batch (ideal / makespan) {batch:.3f}")
-    names = {"to_claim": "paid -> the worker starts the job (poll, claim)",
-             "to_launch": "paid -> RunInstances called (worker claim, first steps)",
-             "launch": "RunInstances (moto)",
-             "to_launched": "paid -> boot wait starts (+ EC2 'running' waiter)",
-             "boot_wait": f"boot wait (injected {lat.boot:.2f} s)",
-             "to_activate": "boot done -> activation starts (bot/link if later, verification)",
-             "activation": f"activation (ideal {lat.activation():.2f} s)",
-             "to_live": "activation -> live row"}
+    print(
+        f"  orders live: {len(lives)}/{len(result.orders)}"
+        + (f"  NOT live: {failed}" if failed else "")
+        + f"   (bench wall {result.wall:.2f} s)"
+    )
+    print(
+        f"  makespan (first payment -> last live): {result.makespan:7.2f} s  "
+        f"(~{result.makespan * real:5.0f} s real)"
+    )
+    print(
+        f"  payment -> link   p50 {pct(links, 0.5):6.2f} s   p95 {pct(links, 0.95):6.2f} s   "
+        f"max {max(links, default=float('nan')):6.2f} s"
+    )
+    print(
+        f"  payment -> live   p50 {pct(lives, 0.5):6.2f} s   p95 {pct(lives, 0.95):6.2f} s   "
+        f"max {max(lives, default=float('nan')):6.2f} s"
+    )
+    print(
+        f"  efficiency (ideal {ideal:.2f} s / actual): per order p50 {statistics.median(per_order):.3f}  "
+        f"worst {min(per_order, default=float('nan')):.3f};  batch (ideal / makespan) {batch:.3f}"
+    )
+    names = {
+        "to_claim": "paid -> the worker starts the job (poll, claim)",
+        "to_launch": "paid -> RunInstances called (worker claim, first steps)",
+        "launch": "RunInstances (moto)",
+        "to_launched": "paid -> boot wait starts (+ EC2 'running' waiter)",
+        "boot_wait": f"boot wait (injected {lat.boot:.2f} s)",
+        "to_activate": "boot done -> activation starts (bot/link if later, verification)",
+        "activation": f"activation (ideal {lat.activation():.2f} s)",
+        "to_live": "activation -> live row",
+    }
     overhead = statistics.median(lives) - ideal if lives else float("nan")
     ideal_real = ideal / scale
     if result.name == "concurrent":
-        print(f"  beyond the ideal: {overhead:.2f} s per order (p50). Fixed costs do not shrink with "
-              f"--scale: if none of it scaled, at real latencies efficiency would be "
-              f"~{ideal_real / (ideal_real + overhead):.3f}")
+        print(
+            f"  beyond the ideal: {overhead:.2f} s per order (p50). Fixed costs do not shrink with "
+            f"--scale: if none of it scaled, at real latencies efficiency would be "
+            f"~{ideal_real / (ideal_real + overhead):.3f}"
+        )
     else:
-        print(f"  beyond the ideal: {overhead:.2f} s per order (p50), mostly the bot creation (and its wait "
-              "for a free creator account) now after the boot instead of beside it")
+        print(
+            f"  beyond the ideal: {overhead:.2f} s per order (p50), mostly the bot creation (and its wait "
+            "for a free creator account) now after the boot instead of beside it"
+        )
     print("  where the time goes, p50 / max per order:")
     for key, label in names.items():
         values = result.phases.get(key) or []
-        print(f"    {label:<66} {pct(values, .5):6.2f} / {max(values, default=float('nan')):6.2f} s")
-    print(f"  BotFather: {result.replies_per_bot:.1f} replies per bot; bots per account "
-          f"{sorted(result.bots_per_account.values(), reverse=True)}; max dialogues at once on one "
-          f"account {result.max_parallel_per_account}; overlapping dialogues {result.overlaps}")
+        print(f"    {label:<66} {pct(values, 0.5):6.2f} / {max(values, default=float('nan')):6.2f} s")
+    print(
+        f"  BotFather: {result.replies_per_bot:.1f} replies per bot; bots per account "
+        f"{sorted(result.bots_per_account.values(), reverse=True)}; max dialogues at once on one "
+        f"account {result.max_parallel_per_account}; overlapping dialogues {result.overlaps}"
+    )
     return statistics.median(per_order) if per_order else float("nan")
 
 
@@ -415,11 +492,16 @@ async def measure_gateway_start(starts: int, tmp: Path, telegram_api_root: str) 
     async with KimiStandIn() as kimi:
         for n in range(starts):
             home = tmp / f"gateway-{n}"
-            files = agent_files(bot_token=f"{700_000_000 + n}:AA{secrets.token_urlsafe(26)[:33]}",
-                                allowed_user_id=4242, gateway_token=secrets.token_urlsafe(32),
-                                endpoints=AgentEndpoints(model_api_key=kimi.api_key,
-                                                         model_base_url=kimi.base_url,
-                                                         telegram_api_root=telegram_api_root))
+            files = agent_files(
+                bot_token=f"{700_000_000 + n}:AA{secrets.token_urlsafe(26)[:33]}",
+                allowed_user_id=4242,
+                gateway_token=secrets.token_urlsafe(32),
+                endpoints=AgentEndpoints(
+                    model_api_key=kimi.api_key,
+                    model_base_url=kimi.base_url,
+                    telegram_api_root=telegram_api_root,
+                ),
+            )
             install_home(home, files.config_text, files.env_text)
             gateway = GatewayProcess(home, free_port())
             gateway.start()
@@ -435,23 +517,37 @@ async def main() -> int:
     parser.add_argument("--orders", type=int, default=20)
     parser.add_argument("--accounts", type=int, default=6, help="creator accounts in the pool")
     parser.add_argument("--scale", type=float, default=0.1, help="real-world latencies times this")
-    parser.add_argument("--concurrency", type=int, default=None,
-                        help="WORKER_CONCURRENCY (default: orders + 4, so every order has a slot)")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="WORKER_CONCURRENCY (default: orders + 4, so every order has a slot)",
+    )
     parser.add_argument("--timeout", type=float, default=None, help="give up on a variant after this (s)")
     parser.add_argument("--postgres", action="store_true", help="a fresh temporary PostgreSQL database")
     parser.add_argument("--admin-url", default="postgresql://postgres@127.0.0.1:5432/test")
     parser.add_argument("--no-baseline", action="store_true")
-    parser.add_argument("--gateway-starts", type=int, default=3,
-                        help="real OpenClaw gateway starts to measure start-to-ready from")
-    parser.add_argument("--gateway-start", type=float, default=None,
-                        help="use this start-to-ready (s) instead of measuring the real gateway")
+    parser.add_argument(
+        "--gateway-starts",
+        type=int,
+        default=3,
+        help="real OpenClaw gateway starts to measure start-to-ready from",
+    )
+    parser.add_argument(
+        "--gateway-start",
+        type=float,
+        default=None,
+        help="use this start-to-ready (s) instead of measuring the real gateway",
+    )
     args = parser.parse_args()
     args.concurrency = args.concurrency or args.orders + 4
 
     import logging
 
-    logging.basicConfig(level=getattr(logging, os.environ.get("BENCH_LOG", "ERROR")),
-                        format="%(asctime)s %(name)s %(message)s")
+    logging.basicConfig(
+        level=getattr(logging, os.environ.get("BENCH_LOG", "ERROR")),
+        format="%(asctime)s %(name)s %(message)s",
+    )
     from cryptography.fernet import Fernet
 
     from services.db import migrate
@@ -483,8 +579,10 @@ async def main() -> int:
             if args.gateway_start is None:
                 measured = await measure_gateway_start(args.gateway_starts, tmp, telegram.base_url)
                 gateway_start = statistics.median(measured)
-                print(f"real OpenClaw gateway start-to-ready, measured now: "
-                      f"{', '.join(f'{m:.1f}' for m in measured)} s -> median {gateway_start:.1f} s")
+                print(
+                    f"real OpenClaw gateway start-to-ready, measured now: "
+                    f"{', '.join(f'{m:.1f}' for m in measured)} s -> median {gateway_start:.1f} s"
+                )
             else:
                 gateway_start = args.gateway_start
                 print(f"real OpenClaw gateway start-to-ready: {gateway_start:.1f} s (given, not measured)")
@@ -492,27 +590,38 @@ async def main() -> int:
             lat = Latencies.scaled(args.scale, real)
             bot_ideal_guess = 9 * lat.reply
             args.timeout = args.timeout or (
-                (lat.boot + bot_ideal_guess * args.orders + lat.activation()) * 3 + 60)
+                (lat.boot + bot_ideal_guess * args.orders + lat.activation()) * 3 + 60
+            )
 
             backend = "PostgreSQL (temporary database)" if args.postgres else "SQLite (temporary file)"
             print(f"provisioning pipeline bench: {args.orders} orders paid at once, {backend}")
-            print(f"  worker: WORKER_CONCURRENCY={args.concurrency} (one slot per order, + 4 for other "
-                  f"jobs); creator accounts: {args.accounts} (one BotFather dialogue at a time each)")
-            print(f"  latencies x{args.scale:g} of real: BotFather reply {lat.reply:.3f} s (1.5 s), boot "
-                  f"{lat.boot:.2f} s (240 s), SSH command {lat.ssh_command:.3f} s (0.3 s), gateway start "
-                  f"{lat.gateway_start:.2f} s ({gateway_start:.1f} s, real gateway), bootstrap/readiness "
-                  f"poll {lat.poll:.2f} s (10 s)")
-            print("  ideal per order (derived from the injected latencies) = max(replies x reply latency, "
-                  "boot) + activation (4 SSH commands + gateway start)")
+            print(
+                f"  worker: WORKER_CONCURRENCY={args.concurrency} (one slot per order, + 4 for other "
+                f"jobs); creator accounts: {args.accounts} (one BotFather dialogue at a time each)"
+            )
+            print(
+                f"  latencies x{args.scale:g} of real: BotFather reply {lat.reply:.3f} s (1.5 s), boot "
+                f"{lat.boot:.2f} s (240 s), SSH command {lat.ssh_command:.3f} s (0.3 s), gateway start "
+                f"{lat.gateway_start:.2f} s ({gateway_start:.1f} s, real gateway), bootstrap/readiness "
+                f"poll {lat.poll:.2f} s (10 s)"
+            )
+            print(
+                "  ideal per order (derived from the injected latencies) = max(replies x reply latency, "
+                "boot) + activation (4 SSH commands + gateway start)"
+            )
             medians = {}
             for variant in variants:
                 if variant == "concurrent":
-                    print("\nconcurrent saga (production: launch+boot and bot+link in parallel, "
-                          "then verify, activate):")
+                    print(
+                        "\nconcurrent saga (production: launch+boot and bot+link in parallel, "
+                        "then verify, activate):"
+                    )
                 else:
-                    print("\nbaseline, one step after another (the same saga with its branches sequential: "
-                          "launch, wait for boot, then create the bot and send the link, then verify, "
-                          "activate; orders still run in parallel):")
+                    print(
+                        "\nbaseline, one step after another (the same saga with its branches sequential: "
+                        "launch, wait for boot, then create the bot and send the link, then verify, "
+                        "activate; orders still run in parallel):"
+                    )
                 result = await run_variant(variant, urls[variant], key, tmp, moto_url, telegram, lat, args)
                 medians[variant] = report(result, lat, args.scale)
             print(f"\ntarget: efficiency >= 0.9 (concurrent, per order p50): {medians['concurrent']:.3f}")

@@ -76,16 +76,32 @@ def build_events(order_ids: list[int], redeliver: float, seed: int = 7) -> list[
     bodies = []
     for order_id in order_ids:
         event = {
-            "id": f"evt_{uuid.uuid4().hex}", "object": "event", "type": "checkout.session.completed",
-            "created": int(time.time()), "livemode": False, "api_version": "2025-01-27",
-            "data": {"object": {
-                # the order's own Checkout Session (seeded on the order): only that one pays for it
-                "id": session_id(order_id), "object": "checkout.session", "mode": "payment",
-                "status": "complete", "payment_status": "paid", "amount_total": 2900, "currency": "usd",
-                "client_reference_id": str(order_id), "payment_intent": f"pi_{uuid.uuid4().hex}",
-                "metadata": {"order_id": str(order_id), "userId": str(10_000 + order_id),
-                             "botName": f"Agent {order_id}", "packageType": "starter"},
-            }},
+            "id": f"evt_{uuid.uuid4().hex}",
+            "object": "event",
+            "type": "checkout.session.completed",
+            "created": int(time.time()),
+            "livemode": False,
+            "api_version": "2025-01-27",
+            "data": {
+                "object": {
+                    # the order's own Checkout Session (seeded on the order): only that one pays for it
+                    "id": session_id(order_id),
+                    "object": "checkout.session",
+                    "mode": "payment",
+                    "status": "complete",
+                    "payment_status": "paid",
+                    "amount_total": 2900,
+                    "currency": "usd",
+                    "client_reference_id": str(order_id),
+                    "payment_intent": f"pi_{uuid.uuid4().hex}",
+                    "metadata": {
+                        "order_id": str(order_id),
+                        "userId": str(10_000 + order_id),
+                        "botName": f"Agent {order_id}",
+                        "packageType": "starter",
+                    },
+                }
+            },
         }
         bodies.append(json.dumps(event).encode())
     rng = random.Random(seed)
@@ -94,8 +110,9 @@ def build_events(order_ids: list[int], redeliver: float, seed: int = 7) -> list[
     return bodies
 
 
-async def load(url: str, bodies: list[bytes], secret: str, concurrency: int
-               ) -> tuple[float, list[float], dict]:
+async def load(
+    url: str, bodies: list[bytes], secret: str, concurrency: int
+) -> tuple[float, list[float], dict]:
     """Send every body with `concurrency` requests in flight; (seconds, latencies, status counts)."""
     signed = [(body, sign(body, secret)) for body in bodies]
     latencies: list[float] = []
@@ -103,14 +120,18 @@ async def load(url: str, bodies: list[bytes], secret: str, concurrency: int
     index = 0
     connector = aiohttp.TCPConnector(limit=concurrency)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as http:
+
         async def worker() -> None:
             nonlocal index
             while index < len(signed):
                 body, signature = signed[index]
                 index += 1
                 started = time.perf_counter()
-                async with http.post(url, data=body, headers={"Content-Type": "application/json",
-                                                              "Stripe-Signature": signature}) as resp:
+                async with http.post(
+                    url,
+                    data=body,
+                    headers={"Content-Type": "application/json", "Stripe-Signature": signature},
+                ) as resp:
                     await resp.read()
                 latencies.append(time.perf_counter() - started)
                 statuses[resp.status] = statuses.get(resp.status, 0) + 1
@@ -134,10 +155,12 @@ def percentile(values: list[float], p: float) -> float:
 
 def report(name: str, elapsed: float, latencies: list[float], statuses: dict) -> float:
     rate = len(latencies) / elapsed
-    print(f"{name}: {len(latencies)} requests in {elapsed:.2f}s = {rate:,.0f} events/s; latency "
-          f"p50 {percentile(latencies, 50) * 1000:.1f} ms, p95 {percentile(latencies, 95) * 1000:.1f} ms, "
-          f"p99 {percentile(latencies, 99) * 1000:.1f} ms, mean {statistics.fmean(latencies) * 1000:.1f} ms; "
-          f"statuses {dict(sorted(statuses.items()))}")
+    print(
+        f"{name}: {len(latencies)} requests in {elapsed:.2f}s = {rate:,.0f} events/s; latency "
+        f"p50 {percentile(latencies, 50) * 1000:.1f} ms, p95 {percentile(latencies, 95) * 1000:.1f} ms, "
+        f"p99 {percentile(latencies, 99) * 1000:.1f} ms, mean {statistics.fmean(latencies) * 1000:.1f} ms; "
+        f"statuses {dict(sorted(statuses.items()))}"
+    )
     return rate
 
 
@@ -176,9 +199,13 @@ async def seed_orders(database_url: str, key: str, count: int) -> list[int]:
         customers = [Customer(telegram_id=10_000 + i, full_name=f"Bench {i}") for i in range(count)]
         await Customer.bulk_create(customers, batch_size=500)
         by_tid = {c.telegram_id: c.id for c in await Customer.all()}
-        await Order.bulk_create([Order(customer_id=by_tid[10_000 + i], package="starter",
-                                       bot_name=f"Agent {i}", amount=2900) for i in range(count)],
-                                batch_size=500)
+        await Order.bulk_create(
+            [
+                Order(customer_id=by_tid[10_000 + i], package="starter", bot_name=f"Agent {i}", amount=2900)
+                for i in range(count)
+            ],
+            batch_size=500,
+        )
         ids = sorted(await Order.all().values_list("id", flat=True))
         for order_id in ids:  # setup only: each order gets the session id its paid event carries
             await Order.filter(id=order_id).update(stripe_session_id=session_id(order_id))
@@ -195,7 +222,8 @@ async def check_database(database_url: str) -> tuple[int, int, int, int]:
         jobs = await conn.fetchval("SELECT count(*) FROM job WHERE kind = 'provision'")
         duplicates = await conn.fetchval(
             "SELECT count(*) FROM (SELECT payload->>'order_id' FROM job WHERE kind = 'provision' "
-            "GROUP BY payload->>'order_id' HAVING count(*) > 1) d")
+            "GROUP BY payload->>'order_id' HAVING count(*) > 1) d"
+        )
         events = await conn.fetchval("SELECT count(*) FROM stripe_event")
         return paid, jobs, duplicates, events
     finally:
@@ -231,37 +259,51 @@ async def main() -> int:
         print(f"database {db_name}: {len(order_ids)} orders seeded ({warmup} for warm-up)")
 
         port = free_port()
-        env = {**os.environ, "DATABASE_URL": server_url, "ENCRYPTION_KEY": key,
-               "STRIPE_WEBHOOK_SECRET": secret, "WEB_HOST": "127.0.0.1", "WEB_PORT": str(port),
-               "LOG_LEVEL": "WARNING"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": server_url,
+            "ENCRYPTION_KEY": key,
+            "STRIPE_WEBHOOK_SECRET": secret,
+            "WEB_HOST": "127.0.0.1",
+            "WEB_PORT": str(port),
+            "LOG_LEVEL": "WARNING",
+        }
         profile = os.environ.get("MEETMATT_BENCH_PROFILE")  # a path: cProfile the server into it
         prefix = ["-m", "cProfile", "-o", profile] if profile else []
-        real = await asyncio.create_subprocess_exec(sys.executable, *prefix, "main.py", "web", cwd=ROOT,
-                                                    env=env)
+        real = await asyncio.create_subprocess_exec(
+            sys.executable, *prefix, "main.py", "web", cwd=ROOT, env=env
+        )
         procs.append(real)
         await wait_healthy(f"http://127.0.0.1:{port}/healthz", real)
         url = f"http://127.0.0.1:{port}/webhooks/stripe"
         await load(url, build_events(order_ids[:warmup], 0), secret, args.concurrency)
         bodies = build_events(order_ids[warmup:], args.redeliver)
-        print(f"sending {len(bodies)} signed checkout.session.completed events ({args.count} distinct, "
-              f"{len(bodies) - args.count} redeliveries) at concurrency {args.concurrency}")
+        print(
+            f"sending {len(bodies)} signed checkout.session.completed events ({args.count} distinct, "
+            f"{len(bodies) - args.count} redeliveries) at concurrency {args.concurrency}"
+        )
         cpu_before = cpu_seconds(real.pid)
         elapsed, latencies, statuses = await load(url, bodies, secret, args.concurrency)
         server_cpu = cpu_seconds(real.pid) - cpu_before
         real_rate = report("meetmatt web (PostgreSQL)", elapsed, latencies, statuses)
-        print(f"server process CPU: {server_cpu:.2f}s for {len(bodies)} events "
-              f"({server_cpu / len(bodies) * 1e3:.2f} ms per event, {server_cpu / elapsed:.0%} of one core)")
+        print(
+            f"server process CPU: {server_cpu:.2f}s for {len(bodies)} events "
+            f"({server_cpu / len(bodies) * 1e3:.2f} ms per event, {server_cpu / elapsed:.0%} of one core)"
+        )
         real_p99, real_statuses = percentile(latencies, 99), statuses
         await stop(real)
 
         paid, jobs, duplicates, events = await check_database(plain_url)
         total = args.count + warmup
-        print(f"database: {paid}/{total} orders paid, {jobs} provision jobs, {events} stripe events, "
-              f"duplicate jobs found: {duplicates}")
+        print(
+            f"database: {paid}/{total} orders paid, {jobs} provision jobs, {events} stripe events, "
+            f"duplicate jobs found: {duplicates}"
+        )
 
         bare_port = free_port()
-        bare = await asyncio.create_subprocess_exec(sys.executable, "-c", BARE_SERVER, str(bare_port),
-                                                    cwd=ROOT)
+        bare = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", BARE_SERVER, str(bare_port), cwd=ROOT
+        )
         procs.append(bare)
         await wait_healthy(f"http://127.0.0.1:{bare_port}/healthz", bare)
         bare_url = f"http://127.0.0.1:{bare_port}/webhooks/stripe"
@@ -270,12 +312,16 @@ async def main() -> int:
         bare_rate = report("bare aiohttp handler", elapsed, latencies, statuses)
         await stop(bare)
 
-        print(f"ratio meetmatt/bare: {real_rate / bare_rate:.2f} "
-              f"({real_rate:,.0f} vs {bare_rate:,.0f} events/s)")
+        print(
+            f"ratio meetmatt/bare: {real_rate / bare_rate:.2f} "
+            f"({real_rate:,.0f} vs {bare_rate:,.0f} events/s)"
+        )
         ok = duplicates == 0 and paid == total and jobs == total and real_statuses.get(200) == len(bodies)
-        print(f"target >= 1000 events/s and p99 <= 100 ms: "
-              f"{'met' if real_rate >= 1000 and real_p99 <= 0.1 else 'NOT met'}; "
-              f"correctness: {'ok' if ok else 'FAILED'}")
+        print(
+            f"target >= 1000 events/s and p99 <= 100 ms: "
+            f"{'met' if real_rate >= 1000 and real_p99 <= 0.1 else 'NOT met'}; "
+            f"correctness: {'ok' if ok else 'FAILED'}"
+        )
         return 0 if ok else 1
     finally:
         for proc in procs:

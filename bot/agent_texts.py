@@ -55,7 +55,8 @@ def payments(orders: list[Order]) -> str:
 def agent_page(instance: Instance, line: HealthLine, orders: list[Order]) -> str:
     name = f"@{esc(instance.bot_username)}" if instance.bot_username else _("(bot not created yet)")
     head = _("🤖 {name} · expires {expires}").format(
-        name=name, expires=instance.expires_at.strftime("%Y-%m-%d") if instance.expires_at else "—")
+        name=name, expires=instance.expires_at.strftime("%Y-%m-%d") if instance.expires_at else "—"
+    )
     return "\n".join([head, health(line), persona(instance), payments(orders)])
 
 
@@ -70,19 +71,23 @@ def restart_answer(outcome: RestartOutcome) -> str:
 
 def ask_persona(instance: Instance) -> str:
     current = persona(instance)
-    return _("Send your agent's persona in one message:\n"
-             "• first line: the name it uses (up to {name_max} characters);\n"
-             "• below: how it should behave, e.g. “Answer briefly, in a friendly tone” "
-             "(up to {prompt_max} characters).\n\n{current}\n\nOr /cancel.").format(
-        name_max=PERSONA_NAME_MAX, prompt_max=PERSONA_PROMPT_MAX, current=current)
+    return _(
+        "Send your agent's persona in one message:\n"
+        "• first line: the name it uses (up to {name_max} characters);\n"
+        "• below: how it should behave, e.g. “Answer briefly, in a friendly tone” "
+        "(up to {prompt_max} characters).\n\n{current}\n\nOr /cancel."
+    ).format(name_max=PERSONA_NAME_MAX, prompt_max=PERSONA_PROMPT_MAX, current=current)
 
 
 def persona_saved(name: str, pushed: bool) -> str:
     if pushed:
-        return _("🎭 Saved: your agent is <b>{name}</b> now. It picks this up in a minute, after its "
-                 "config is pushed.").format(name=esc(name))
+        return _(
+            "🎭 Saved: your agent is <b>{name}</b> now. It picks this up in a minute, after its "
+            "config is pushed."
+        ).format(name=esc(name))
     return _("🎭 Saved: your agent will be <b>{name}</b>. It uses this from when it is switched on.").format(
-        name=esc(name))
+        name=esc(name)
+    )
 
 
 def btn_restart() -> str:
@@ -110,9 +115,10 @@ def btn_profile() -> str:
 
 
 def ask_profile(instance: Instance) -> str:
-    return _("Send a new <b>description</b> for @{username} as text (up to {limit} characters), or a new "
-             "<b>photo</b> for its profile. Or /cancel.").format(username=esc(instance.bot_username or ""),
-                                                                 limit=DESCRIPTION_MAX)
+    return _(
+        "Send a new <b>description</b> for @{username} as text (up to {limit} characters), or a new "
+        "<b>photo</b> for its profile. Or /cancel."
+    ).format(username=esc(instance.bot_username or ""), limit=DESCRIPTION_MAX)
 
 
 def profile_answer(outcome: str) -> str:
@@ -120,8 +126,10 @@ def profile_answer(outcome: str) -> str:
     return {
         "queued": _("🖼 Changing it now; I'll tell you when Telegram shows it."),
         "not_live": _("Your agent is not live, so its profile cannot be changed now."),
-        "managed": _("Telegram made this bot for you, so it is yours in @BotFather: change its description "
-                     "and photo there (/setdescription, /setuserpic)."),
+        "managed": _(
+            "Telegram made this bot for you, so it is yours in @BotFather: change its description "
+            "and photo there (/setdescription, /setuserpic)."
+        ),
     }.get(outcome) or restart_answer(RestartOutcome.NOT_FOUND)
 
 

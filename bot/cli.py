@@ -21,6 +21,7 @@ def register(sub, groups) -> None:
 
 def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
     from bot.factory import BotConfigError
+
     if not can_start(settings, "bot"):
         return 1
 

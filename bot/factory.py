@@ -145,5 +145,6 @@ async def set_commands(bot: Bot, settings: Settings) -> None:
         admin = customer + _commands(texts.COMMANDS_ADMIN)
         await bot.set_my_commands(customer, scope=BotCommandScopeDefault(), language_code=language_code)
         for chat_id in sorted(chats):
-            await bot.set_my_commands(admin, scope=BotCommandScopeChat(chat_id=chat_id),
-                                      language_code=language_code)
+            await bot.set_my_commands(
+                admin, scope=BotCommandScopeChat(chat_id=chat_id), language_code=language_code
+            )

@@ -174,8 +174,9 @@ def renew(instances: list[Instance]) -> InlineKeyboardMarkup:
     return b.as_markup()
 
 
-def my_bots_page(rows: list[tuple[str, str | None, Any]], page: int,
-                 pages: int) -> InlineKeyboardMarkup | None:
+def my_bots_page(
+    rows: list[tuple[str, str | None, Any]], page: int, pages: int
+) -> InlineKeyboardMarkup | None:
     """/mybots' one keyboard: per listed item its buttons (label, url or callback data), then paging."""
     b = InlineKeyboardBuilder()
     for label, url, callback in rows:
@@ -185,8 +186,9 @@ def my_bots_page(rows: list[tuple[str, str | None, Any]], page: int,
             b.row(InlineKeyboardButton(text=label, callback_data=callback))
     nav = []
     if page > 0:
-        nav.append(InlineKeyboardButton(text=texts.BTN_PREVIOUS,
-                                        callback_data=MyBotsCb(page=page - 1).pack()))
+        nav.append(
+            InlineKeyboardButton(text=texts.BTN_PREVIOUS, callback_data=MyBotsCb(page=page - 1).pack())
+        )
     if page < pages - 1:
         nav.append(InlineKeyboardButton(text=texts.BTN_NEXT, callback_data=MyBotsCb(page=page + 1).pack()))
     if nav:
@@ -199,30 +201,43 @@ def agent_page(instance: Instance, *, page: int, renewable: bool) -> InlineKeybo
     """One agent's buttons in /mybots: open, restart, persona, profile, renew, back to the list."""
     b = InlineKeyboardBuilder()
     if instance.bot_username:
-        b.row(InlineKeyboardButton(text=texts.BTN_OPEN_BOT.format(username=instance.bot_username),
-                                   url=f"https://t.me/{instance.bot_username}"))
+        b.row(
+            InlineKeyboardButton(
+                text=texts.BTN_OPEN_BOT.format(username=instance.bot_username),
+                url=f"https://t.me/{instance.bot_username}",
+            )
+        )
+
     def action(name: str) -> str:
         return AgentCb(action=name, instance_id=instance.id, page=page).pack()
 
-    b.row(InlineKeyboardButton(text=agent_texts.btn_restart(), callback_data=action("restart")),
-          InlineKeyboardButton(text=agent_texts.btn_persona(), callback_data=action("persona")),
-          InlineKeyboardButton(text=agent_texts.btn_profile(), callback_data=action("profile")))
+    b.row(
+        InlineKeyboardButton(text=agent_texts.btn_restart(), callback_data=action("restart")),
+        InlineKeyboardButton(text=agent_texts.btn_persona(), callback_data=action("persona")),
+        InlineKeyboardButton(text=agent_texts.btn_profile(), callback_data=action("profile")),
+    )
     if renewable:
-        b.row(InlineKeyboardButton(text=texts.BTN_RENEW_SHORT,
-                                   callback_data=RenewCb(instance_id=instance.id).pack()))
+        b.row(
+            InlineKeyboardButton(
+                text=texts.BTN_RENEW_SHORT, callback_data=RenewCb(instance_id=instance.id).pack()
+            )
+        )
     b.row(InlineKeyboardButton(text=agent_texts.btn_all_agents(), callback_data=MyBotsCb(page=page).pack()))
     return b.as_markup()
 
 
-def open_bot(instance: Instance, renewable: bool,
-             verify_link: str | None = None) -> InlineKeyboardMarkup | None:
+def open_bot(
+    instance: Instance, renewable: bool, verify_link: str | None = None
+) -> InlineKeyboardMarkup | None:
     """The agent's buttons; while its ownership check waits, the one-tap verification link."""
     b = InlineKeyboardBuilder()
     if verify_link and instance.bot_username:
         b.button(text=texts.BTN_OPEN_AND_START.format(username=instance.bot_username), url=verify_link)
     elif instance.bot_username:
-        b.button(text=texts.BTN_OPEN_BOT.format(username=instance.bot_username),
-                 url=f"https://t.me/{instance.bot_username}")
+        b.button(
+            text=texts.BTN_OPEN_BOT.format(username=instance.bot_username),
+            url=f"https://t.me/{instance.bot_username}",
+        )
     if renewable:
         b.button(text=texts.BTN_RENEW_SHORT, callback_data=RenewCb(instance_id=instance.id))
     b.adjust(2)

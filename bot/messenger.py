@@ -26,14 +26,17 @@ async def locale_for_chat(chat_id: int) -> str:
     return pick_locale(customer.locale if customer else None, customer.language if customer else None)
 
 
-async def rendered(chat_id: int, text: str | Text,
-                   buttons: Buttons | None) -> tuple[str, list[tuple[str, str]] | None]:
+async def rendered(
+    chat_id: int, text: str | Text, buttons: Buttons | None
+) -> tuple[str, list[tuple[str, str]] | None]:
     """A service's message in the customer's language (a plain str is already rendered)."""
     if not isinstance(text, Text) and not any(isinstance(label, Text) for label, _ in buttons or []):
         return text, buttons  # type: ignore[return-value]
     with I18N.use_locale(await locale_for_chat(chat_id)):
+
         def render(value: str | Text, escape: bool = True) -> str:
             return value.render(I18N.gettext, escape=escape) if isinstance(value, Text) else value
+
         # a button label is plain text on Telegram: not escaped
         return render(text), [(render(label, False), target) for label, target in buttons or []] or None
 
@@ -46,8 +49,9 @@ class AiogramMessenger:
 
     async def send(self, chat_id: int, text: str | Text, buttons: Buttons | None = None) -> int:
         html, markup = await rendered(chat_id, text, buttons)
-        message = await self.bot.send_message(chat_id, html,
-                                               reply_markup=url_buttons(await self._links(markup)))
+        message = await self.bot.send_message(
+            chat_id, html, reply_markup=url_buttons(await self._links(markup))
+        )
         return message.message_id
 
     async def render(self, chat_id: int, text: str | Text) -> str:
@@ -59,11 +63,19 @@ class AiogramMessenger:
         if not buttons or not any(url.startswith(START_LINK) for _, url in buttons):
             return buttons
         me = await self.bot.me()
-        return [(label, f"https://t.me/{me.username}?start={url[len(START_LINK):]}"
-                 if url.startswith(START_LINK) else url) for label, url in buttons]
+        return [
+            (
+                label,
+                f"https://t.me/{me.username}?start={url[len(START_LINK) :]}"
+                if url.startswith(START_LINK)
+                else url,
+            )
+            for label, url in buttons
+        ]
 
-    async def edit(self, chat_id: int, message_id: int, text: str | Text,
-                   buttons: Buttons | None = None) -> None:
+    async def edit(
+        self, chat_id: int, message_id: int, text: str | Text, buttons: Buttons | None = None
+    ) -> None:
         html, markup = await rendered(chat_id, text, buttons)
         try:
             await self.bot.edit_message_text(

@@ -54,8 +54,9 @@ class ErrorBoundaryMiddleware(BaseMiddleware):
             if isinstance(target, CallbackQuery):
                 await target.answer()
                 if target.message is not None:
-                    await target.bot.send_message(target.message.chat.id, text,
-                                                  reply_markup=keyboards.support(reference))
+                    await target.bot.send_message(
+                        target.message.chat.id, text, reply_markup=keyboards.support(reference)
+                    )
             elif isinstance(target, Message):
                 await target.answer(text, reply_markup=keyboards.support(reference))
         except Exception:  # the user may have blocked the bot; the log line above is what matters

@@ -85,7 +85,9 @@ COMMANDS_ADMIN = {
 }
 # the default catalogue's words, so they are translated too (PACKAGES_JSON texts show as written)
 PACKAGE_WORDS = (
-    N_("Starter"), N_("Pro"), N_("Starter, 1 year"),
+    N_("Starter"),
+    N_("Pro"),
+    N_("Starter, 1 year"),
     N_("One personal agent on its own t3.small server for 30 days"),
     N_("One agent on a larger t3.medium server for 30 days, for heavier use"),
     N_("The Starter agent for a full year, two months free"),
@@ -108,8 +110,10 @@ def welcome(first_name: str | None, packages: Iterable[Package]) -> str:
     lines = [
         _("Hi {name}! I'm <b>Matt</b>.").format(name=esc(first_name or _("there"))),
         "",
-        _("I set up a <b>personal AI agent</b> for you: your own Telegram bot, answered by an OpenClaw "
-          "agent on the Kimi K2.5 model, running on a private server that only you use."),
+        _(
+            "I set up a <b>personal AI agent</b> for you: your own Telegram bot, answered by an OpenClaw "
+            "agent on the Kimi K2.5 model, running on a private server that only you use."
+        ),
         "",
         _("<b>What you get</b>"),
         _("• your own bot with the name, username, description and picture you choose"),
@@ -126,16 +130,17 @@ def welcome(first_name: str | None, packages: Iterable[Package]) -> str:
 
 def package_lines(packages: Iterable[Package]) -> list[str]:
     return [
-        _("• <b>{title}</b>: {price} for {days} days. {blurb}").format(
-            title=esc(_(p.title)), price=esc(price(p)), days=p.term_days, blurb=esc(_(p.blurb))
-        ).rstrip()
+        _("• <b>{title}</b>: {price} for {days} days. {blurb}")
+        .format(title=esc(_(p.title)), price=esc(price(p)), days=p.term_days, blurb=esc(_(p.blurb)))
+        .rstrip()
         for p in packages
     ]
 
 
 def package_button(package: Package) -> str:
-    return _("{title} · {price} / {days} days").format(title=_(package.title), price=price(package),
-                                                        days=package.term_days)
+    return _("{title} · {price} / {days} days").format(
+        title=_(package.title), price=price(package), days=package.term_days
+    )
 
 
 PAID_RETURN = N_(
@@ -237,8 +242,14 @@ TERMS_TEXT = N_("<b>Terms of service</b>\n{text}")
 TERMS_MAX_CHARS = 3000
 
 
-def support_question(customer_name: str, telegram_id: int, username: str | None, question: str,
-                     orders: Iterable[Order], reference: str | None = None) -> str:
+def support_question(
+    customer_name: str,
+    telegram_id: int,
+    username: str | None,
+    question: str,
+    orders: Iterable[Order],
+    reference: str | None = None,
+) -> str:
     """The post in the admin chat (English: it is for the team)."""
     who = esc(customer_name) + (f" (@{esc(username)})" if username else "")
     lines = [f"🆘 <b>Support question</b> from {who}, id <code>{telegram_id}</code>"]
@@ -288,12 +299,14 @@ def summary(data: Mapping[str, object], package: Package | None) -> str:
     managed = data.get("creation_mode") == "managed"
     if package:
         package_line = _("Package: <b>{title}</b> ({price} for {days} days)").format(
-            title=esc(_(package.title)), price=esc(price(package)), days=package.term_days)
+            title=esc(_(package.title)), price=esc(price(package)), days=package.term_days
+        )
     else:
         package_line = _("Package: <b>—</b>")
     if username:
-        username_line = (_("Username: @{username} (created by Telegram)") if managed
-                         else _("Username: @{username}")).format(username=esc(username))
+        username_line = (
+            _("Username: @{username} (created by Telegram)") if managed else _("Username: @{username}")
+        ).format(username=esc(username))
     else:
         username_line = _("Username: —")
     lines = [
@@ -322,8 +335,11 @@ def pay(order: Order, package: Package | None) -> str:
 
 def renewal_pay(order: Order, instance: Instance, package: Package | None) -> str:
     return _("Renewal <b>#{order_id}</b> for @{username}: pay {price} below to add {days} days.").format(
-        order_id=order.id, username=esc(instance.bot_username or _("your agent")),
-        price=esc(price(package)) if package else "", days=package.term_days if package else "")
+        order_id=order.id,
+        username=esc(instance.bot_username or _("your agent")),
+        price=esc(price(package)) if package else "",
+        days=package.term_days if package else "",
+    )
 
 
 NO_BOTS = N_("You have no agents yet. Send /new to order one.")
@@ -331,8 +347,10 @@ MY_BOTS_HEADER = N_("<b>Your agents and orders</b> ({total})")
 MY_BOTS_PAGE = N_("Page {page} of {pages}")
 BTN_PREVIOUS = N_("◀ Previous")
 BTN_NEXT = N_("Next ▶")
-TOO_MANY_UNPAID = N_("You already have {count} unpaid orders. Pay one of them from /mybots, or wait: an "
-                     "unpaid order closes by itself when its payment link expires (within about an hour).")
+TOO_MANY_UNPAID = N_(
+    "You already have {count} unpaid orders. Pay one of them from /mybots, or wait: an "
+    "unpaid order closes by itself when its payment link expires (within about an hour)."
+)
 ORDER_INCOMPLETE = N_("Your order was incomplete. Please start again with /new.")
 NO_RENEWABLE = N_("You have no agent that can be renewed. Send /new to order one.")
 CHOOSE_RENEW = N_("Which agent would you like to renew?")
@@ -368,7 +386,8 @@ def my_bot(instance: Instance, *, awaiting_verification: bool = False) -> str:
     status_word = _SOURCE["STATUS_WORDS"].get(str(instance.status))
     status = _(status_word) if status_word else str(instance.status)
     text = _("🤖 {link}\nStatus: <b>{status}</b>\nExpires: {expires}").format(
-        link=link, status=esc(status), expires=esc(_date(instance.expires_at)))
+        link=link, status=esc(status), expires=esc(_date(instance.expires_at))
+    )
     if awaiting_verification:
         text += "\n" + _("Waiting for you: open your bot with the button below and press <b>Start</b>.")
     return text
@@ -387,15 +406,20 @@ def model_use_line(use: MonthUse | None) -> str:
     warn = " ⚠️" if use.tokens >= use.quota.tokens_per_month else ""
     line = _("Model use this month: {tokens} of {quota} tokens ({percent}%){warn}, resets {day}")
     return "\n" + line.format(
-        tokens=_tokens(use.tokens), quota=_tokens(use.quota.tokens_per_month),
-        percent=min(999, round(use.percent or 0)), warn=warn, day=f"{use.resets_on:%Y-%m-%d}")
+        tokens=_tokens(use.tokens),
+        quota=_tokens(use.quota.tokens_per_month),
+        percent=min(999, round(use.percent or 0)),
+        warn=warn,
+        day=f"{use.resets_on:%Y-%m-%d}",
+    )
 
 
 def my_open_order(order: Order) -> str:
     status_word = _SOURCE["ORDER_STATUS_WORDS"].get(str(order.status))
     status = _(status_word) if status_word else str(order.status)
     return _("🧾 Order #{order_id}: <b>{name}</b>, {status}").format(
-        order_id=order.id, name=esc(order.bot_name), status=esc(status))
+        order_id=order.id, name=esc(order.bot_name), status=esc(status)
+    )
 
 
 # --- admin ---------------------------------------------------------------------------------------
@@ -520,14 +544,20 @@ def admin_stats(
 
 def admin_model_usage(usage: StatsUsage) -> str:
     """/stats: model tokens and estimated cost per day, this month, and the top agents this month."""
-    lines = [f"<b>Model</b> this month: {_tokens(usage.month_tokens.total)} tokens, "
-             f"~${usage.month_cost:.2f} (estimated)"]
-    lines += [f"  {d.day:%m-%d}: {_tokens(d.tokens.total)} tokens in {d.requests} requests, ~${d.cost:.2f}"
-              for d in usage.days] or ["  no model use in the last days"]
+    lines = [
+        f"<b>Model</b> this month: {_tokens(usage.month_tokens.total)} tokens, "
+        f"~${usage.month_cost:.2f} (estimated)"
+    ]
+    lines += [
+        f"  {d.day:%m-%d}: {_tokens(d.tokens.total)} tokens in {d.requests} requests, ~${d.cost:.2f}"
+        for d in usage.days
+    ] or ["  no model use in the last days"]
     if usage.top:
         lines.append("<b>Top agents</b> this month:")
-        lines += [f"  #{a.instance_id} @{esc(a.bot_username or '—')}: {_tokens(a.tokens.total)}, "
-                  f"~${a.cost:.2f}" for a in usage.top]
+        lines += [
+            f"  #{a.instance_id} @{esc(a.bot_username or '—')}: {_tokens(a.tokens.total)}, ~${a.cost:.2f}"
+            for a in usage.top
+        ]
     return "\n".join(lines)
 
 
@@ -549,12 +579,14 @@ def _translated(value: Any) -> Any:
 
 def _is_source(value: Any) -> bool:
     return isinstance(value, Msgid) or (
-        isinstance(value, dict) and bool(value) and all(isinstance(v, Msgid) for v in value.values()))
+        isinstance(value, dict) and bool(value) and all(isinstance(v, Msgid) for v in value.values())
+    )
 
 
 # English sources of the translatable constants; reading `texts.NAME` goes through `__getattr__`
-_SOURCE: dict[str, Any] = {name: value for name, value in globals().items()
-                           if name.isupper() and _is_source(value)}
+_SOURCE: dict[str, Any] = {
+    name: value for name, value in globals().items() if name.isupper() and _is_source(value)
+}
 for _name in _SOURCE:
     del globals()[_name]
 del _name

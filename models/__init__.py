@@ -12,7 +12,23 @@ from models.platform import PlatformKey
 from models.support import SupportMessage
 
 __all__ = [
-    "AccountStatus", "AdminAction", "Alert", "AlertSeverity", "Customer", "Instance",
-    "InstanceStatus", "Job", "JobStatus", "ModelKey", "ModelQuotaOverride", "ModelUsage", "Order",
-    "OrderStatus", "PlatformKey", "StripeEvent", "SupportMessage", "TelegramAccount", "Verification",
+    "AccountStatus",
+    "AdminAction",
+    "Alert",
+    "AlertSeverity",
+    "Customer",
+    "Instance",
+    "InstanceStatus",
+    "Job",
+    "JobStatus",
+    "ModelKey",
+    "ModelQuotaOverride",
+    "ModelUsage",
+    "Order",
+    "OrderStatus",
+    "PlatformKey",
+    "StripeEvent",
+    "SupportMessage",
+    "TelegramAccount",
+    "Verification",
 ]

@@ -9,12 +9,15 @@ class Instance(Model):
     """The EC2 server of a customer and the Telegram bot its agent answers on."""
 
     id = fields.IntField(primary_key=True)
-    order = fields.ForeignKeyField("models.Order", related_name="instances", null=True,
-                                  on_delete=fields.SET_NULL)
-    customer = fields.ForeignKeyField("models.Customer", related_name="instances", null=True,
-                                      db_index=True, on_delete=fields.SET_NULL)
-    status = fields.CharEnumField(InstanceStatus, max_length=16, default=InstanceStatus.LAUNCHING,
-                                  db_index=True)
+    order = fields.ForeignKeyField(
+        "models.Order", related_name="instances", null=True, on_delete=fields.SET_NULL
+    )
+    customer = fields.ForeignKeyField(
+        "models.Customer", related_name="instances", null=True, db_index=True, on_delete=fields.SET_NULL
+    )
+    status = fields.CharEnumField(
+        InstanceStatus, max_length=16, default=InstanceStatus.LAUNCHING, db_index=True
+    )
     ec2_instance_id = fields.CharField(max_length=32, null=True, unique=True)
     instance_type = fields.CharField(max_length=32, default="t3.small")
     public_ip = fields.CharField(max_length=64, null=True)
@@ -24,8 +27,9 @@ class Instance(Model):
     bot_username = fields.CharField(max_length=64, null=True)
     bot_id = fields.BigIntField(null=True)
     bot_token = EncryptedTextField(null=True)
-    creator_account = fields.ForeignKeyField("models.TelegramAccount", related_name="instances",
-                                             null=True, on_delete=fields.SET_NULL)
+    creator_account = fields.ForeignKeyField(
+        "models.TelegramAccount", related_name="instances", null=True, on_delete=fields.SET_NULL
+    )
     owner_telegram_id = fields.BigIntField(null=True)  # the verified user: the agent's only user
     ever_assigned = fields.BooleanField(default=False)  # served a customer: never reused
     expires_at = fields.DatetimeField(null=True)

@@ -16,10 +16,12 @@ class Order(Model):
     avatar_file_id = fields.CharField(max_length=256, null=True)
     creation_mode = fields.CharField(max_length=16, default="pool")  # pool | managed
     managed_bot_id = fields.BigIntField(null=True)  # the bot Telegram created for us (managed mode)
-    status = fields.CharEnumField(OrderStatus, max_length=24, default=OrderStatus.AWAITING_PAYMENT,
-                                  db_index=True)
-    renews = fields.ForeignKeyField("models.Instance", related_name="renewals", null=True,
-                                   on_delete=fields.SET_NULL)
+    status = fields.CharEnumField(
+        OrderStatus, max_length=24, default=OrderStatus.AWAITING_PAYMENT, db_index=True
+    )
+    renews = fields.ForeignKeyField(
+        "models.Instance", related_name="renewals", null=True, on_delete=fields.SET_NULL
+    )
     stripe_session_id = fields.CharField(max_length=255, null=True, unique=True)
     checkout_url = fields.TextField(null=True)
     stripe_payment_intent = fields.CharField(max_length=255, null=True)

@@ -51,8 +51,9 @@ T = TypeVar("T")
 # statuses that end by themselves when cooldown_until passes
 RESTING = frozenset({AccountStatus.COOLING_DOWN, AccountStatus.LIMITED})
 # statuses in which an account may still run /token and /deletebot for bots it already owns
-CAN_MANAGE_OWN_BOTS = frozenset({AccountStatus.ACTIVE, AccountStatus.COOLING_DOWN, AccountStatus.LIMITED,
-                                 AccountStatus.FULL})
+CAN_MANAGE_OWN_BOTS = frozenset(
+    {AccountStatus.ACTIVE, AccountStatus.COOLING_DOWN, AccountStatus.LIMITED, AccountStatus.FULL}
+)
 _SEVERITY = {
     AccountStatus.ACTIVE: AlertSeverity.INFO,
     AccountStatus.COOLING_DOWN: AlertSeverity.WARNING,
@@ -73,8 +74,14 @@ def telethon_client_factory(account: TelegramAccount) -> Any:
 
     # flood_sleep_threshold=0: never sleep inside Telethon holding the account; the pool records the
     # wait as a cooldown and fails over instead
-    return TelegramClient(StringSession(account.session or ""), account.api_id, account.api_hash,
-                          flood_sleep_threshold=0, request_retries=2, connection_retries=2)
+    return TelegramClient(
+        StringSession(account.session or ""),
+        account.api_id,
+        account.api_hash,
+        flood_sleep_threshold=0,
+        request_retries=2,
+        connection_retries=2,
+    )
 
 
 @dataclass
@@ -89,19 +96,24 @@ class PoolExhausted(Exception):
     """No creator account can serve now. Retry at `retry_at` (the earliest cooldown end)."""
 
     def __init__(self, retry_at: datetime, summary: str = "") -> None:
-        super().__init__(f"no creator account can create a bot now; retry at {retry_at.isoformat()}"
-                         + (f" ({summary})" if summary else ""))
+        super().__init__(
+            f"no creator account can create a bot now; retry at {retry_at.isoformat()}"
+            + (f" ({summary})" if summary else "")
+        )
         self.retry_at = retry_at
 
 
 class AccountUnavailable(Exception):
     """The one account that owns a bot cannot talk to BotFather now (retry_at) or ever (retry_at None)."""
 
-    def __init__(self, account_id: int, status: AccountStatus | None, retry_at: datetime | None,
-                 reason: str = "") -> None:
+    def __init__(
+        self, account_id: int, status: AccountStatus | None, retry_at: datetime | None, reason: str = ""
+    ) -> None:
         when = f"retry at {retry_at.isoformat()}" if retry_at else "it will not recover by itself"
-        super().__init__(f"creator account #{account_id} is {status or 'missing'}: {when}"
-                         + (f" ({reason})" if reason else ""))
+        super().__init__(
+            f"creator account #{account_id} is {status or 'missing'}: {when}"
+            + (f" ({reason})" if reason else "")
+        )
         self.account_id = account_id
         self.status = status
         self.retry_at = retry_at
@@ -116,10 +128,18 @@ class _AccountFailure(Exception):
 class AccountPool:
     """Creator accounts from the database, used one dialogue at a time each, with failover and alerts."""
 
-    def __init__(self, client_factory: ClientFactory, queue: JobQueue, *, reply_timeout: float = 30.0,
-                 bot_limit: int = 20, clock: Callable[[], datetime] = utcnow,
-                 default_attempts_wait: int = 600, limited_rest: timedelta = timedelta(hours=24),
-                 idle_retry: timedelta = timedelta(hours=1)) -> None:
+    def __init__(
+        self,
+        client_factory: ClientFactory,
+        queue: JobQueue,
+        *,
+        reply_timeout: float = 30.0,
+        bot_limit: int = 20,
+        clock: Callable[[], datetime] = utcnow,
+        default_attempts_wait: int = 600,
+        limited_rest: timedelta = timedelta(hours=24),
+        idle_retry: timedelta = timedelta(hours=1),
+    ) -> None:
         self.client_factory = client_factory
         self.queue = queue
         self.reply_timeout = reply_timeout
@@ -154,13 +174,18 @@ class AccountPool:
 
     async def _candidates(self, exclude: set[int]) -> list[TelegramAccount]:
         now = self.clock()
-        accounts = await TelegramAccount.filter(
-            status__in=[AccountStatus.ACTIVE, *RESTING]).order_by("priority", "id")
+        accounts = await TelegramAccount.filter(status__in=[AccountStatus.ACTIVE, *RESTING]).order_by(
+            "priority", "id"
+        )
         usable = []
         for account in accounts:
             if account.status == AccountStatus.ACTIVE and account.created_bots >= self.cap(account):
-                await self._set_status(account, AccountStatus.FULL, None,
-                                       f"{account.created_bots} bots created (cap {self.cap(account)})")
+                await self._set_status(
+                    account,
+                    AccountStatus.FULL,
+                    None,
+                    f"{account.created_bots} bots created (cap {self.cap(account)})",
+                )
                 continue
             if account.id not in exclude and self._usable(account, now):
                 usable.append(account)
@@ -170,10 +195,17 @@ class AccountPool:
 
     # --- the public operations -------------------------------------------------------------------
 
-    async def create_bot(self, *, name: str, username_candidates: Sequence[str], description: str,
-                         about: str, photo: bytes | None,
-                         on_username_chosen: Callable[[int, str], Awaitable[None]],
-                         on_created: Callable[[int, str], Awaitable[None]] | None = None) -> CreatedBot:
+    async def create_bot(
+        self,
+        *,
+        name: str,
+        username_candidates: Sequence[str],
+        description: str,
+        about: str,
+        photo: bytes | None,
+        on_username_chosen: Callable[[int, str], Awaitable[None]],
+        on_created: Callable[[int, str], Awaitable[None]] | None = None,
+    ) -> CreatedBot:
         """Create a bot on the best account, failing over on account-level failures.
 
         `on_username_chosen(account_id, username)` is awaited BEFORE the username is sent to
@@ -198,8 +230,9 @@ class AccountPool:
                     await on_created(account_id, username)
 
             async def dialogue(d: BotFatherDialogue) -> Any:
-                return await d.create_bot(name, list(username_candidates), description, about, photo, chosen,
-                                          created)
+                return await d.create_bot(
+                    name, list(username_candidates), description, about, photo, chosen, created
+                )
 
             async with self._holding(account_id):
                 account = await TelegramAccount.get_or_none(id=account_id)
@@ -220,6 +253,7 @@ class AccountPool:
 
         Raises AccountUnavailable when that account cannot talk to BotFather now or ever.
         """
+
         async def dialogue(d: BotFatherDialogue) -> Any:
             return await d.recover_token(username)
 
@@ -228,10 +262,12 @@ class AccountPool:
             secrets.add(token)
         return token
 
-    async def set_profile(self, account_id: int, username: str, *, description: str = "",
-                          photo: bytes | None = None) -> list[str]:
+    async def set_profile(
+        self, account_id: int, username: str, *, description: str = "", photo: bytes | None = None
+    ) -> list[str]:
         """The bot's description and/or photo, set by the account that created it. Returns the steps
         BotFather refused; raises AccountUnavailable when that account cannot talk to BotFather now."""
+
         async def dialogue(d: BotFatherDialogue) -> Any:
             return await d.set_profile(username, description, photo)
 
@@ -239,6 +275,7 @@ class AccountPool:
 
     async def owned_bots(self, account_id: int) -> set[str]:
         """The usernames (lower case) of the bots the account owns, as BotFather lists them (/mybots)."""
+
         async def dialogue(d: BotFatherDialogue) -> Any:
             return await d.owned_bots()
 
@@ -246,17 +283,20 @@ class AccountPool:
 
     async def delete_bot(self, account_id: int, username: str) -> bool:
         """/deletebot on the owning account. True if deleted, False if the account has no such bot."""
+
         async def dialogue(d: BotFatherDialogue) -> Any:
             return await d.delete_bot(username)
 
         deleted = bool(await self._own_bot_operation(account_id, dialogue))
         if deleted:
             await TelegramAccount.filter(id=account_id, created_bots__gt=0).update(
-                created_bots=F("created_bots") - 1)
+                created_bots=F("created_bots") - 1
+            )
             account = await TelegramAccount.get(id=account_id)
             if account.status == AccountStatus.FULL and account.created_bots < self.cap(account):
-                await self._set_status(account, AccountStatus.ACTIVE, None,
-                                       f"@{username} deleted: room again")
+                await self._set_status(
+                    account, AccountStatus.ACTIVE, None, f"@{username} deleted: room again"
+                )
         return deleted
 
     async def check_account(self, account_id: int) -> AccountStatus:
@@ -267,24 +307,31 @@ class AccountPool:
                 return AccountStatus.DISABLED
             problem: AccountProblem | None = None
             if not account.session:
-                problem = AccountProblem(AccountStatus.SESSION_DEAD, None,
-                                         "no session stored: run `python main.py accounts login`")
+                problem = AccountProblem(
+                    AccountStatus.SESSION_DEAD, None, "no session stored: run `python main.py accounts login`"
+                )
             else:
                 client = self.client_factory(account)
                 try:
                     await client.connect()
                     if not await client.is_user_authorized():
-                        problem = AccountProblem(AccountStatus.SESSION_DEAD, None,
-                                                 "the session is no longer authorised: log in again")
+                        problem = AccountProblem(
+                            AccountStatus.SESSION_DEAD,
+                            None,
+                            "the session is no longer authorised: log in again",
+                        )
                     elif await client.get_me() is None:
                         problem = AccountProblem(AccountStatus.SESSION_DEAD, None, "get_me returned nothing")
                 except Exception as exc:  # noqa: BLE001 - classified below; unknown errors change nothing
                     problem = classify(exc)
                     if problem is None:
                         await TelegramAccount.filter(id=account.id).update(
-                            last_error=f"health check failed: {describe(exc)}")
-                        log.warning("account health check failed",
-                                    extra={"account_id": account.id, "error": describe(exc)})
+                            last_error=f"health check failed: {describe(exc)}"
+                        )
+                        log.warning(
+                            "account health check failed",
+                            extra={"account_id": account.id, "error": describe(exc)},
+                        )
                         return AccountStatus(account.status)
                 finally:
                     await _disconnect(client)
@@ -292,15 +339,19 @@ class AccountPool:
                 return await self._record_problem(account, problem)
             now = self.clock()
             healthy_again = account.status in (AccountStatus.SESSION_DEAD, AccountStatus.BANNED) or (
-                account.status in RESTING and self._effective_status(account, now) is AccountStatus.ACTIVE)
+                account.status in RESTING and self._effective_status(account, now) is AccountStatus.ACTIVE
+            )
             if healthy_again:
                 await self._set_status(account, AccountStatus.ACTIVE, None, "health check passed")
             return AccountStatus(account.status)
 
     async def check_all(self) -> dict[int, AccountStatus]:
         """Health-check every account that is not disabled, in parallel (each under its own lock)."""
-        ids = await TelegramAccount.exclude(status=AccountStatus.DISABLED).order_by("id").values_list(
-            "id", flat=True)
+        ids = (
+            await TelegramAccount.exclude(status=AccountStatus.DISABLED)
+            .order_by("id")
+            .values_list("id", flat=True)
+        )
         results = await asyncio.gather(*(self.check_account(i) for i in ids))
         return dict(zip(ids, results, strict=True))
 
@@ -322,14 +373,18 @@ class AccountPool:
         try:
             await client.connect()
             if not await client.is_user_authorized():
-                raise _AccountFailure(AccountProblem(AccountStatus.SESSION_DEAD, None,
-                                                     "the session is no longer authorised: log in again"))
+                raise _AccountFailure(
+                    AccountProblem(
+                        AccountStatus.SESSION_DEAD, None, "the session is no longer authorised: log in again"
+                    )
+                )
             return await work(BotFatherDialogue(client, reply_timeout=self.reply_timeout))
         except BotFatherRefused as exc:
             raise _AccountFailure(self._problem_from_reply(exc.reply, str(exc))) from exc
         except (BotFatherTimeout, BotFatherUnexpected, OSError) as exc:
-            await TelegramAccount.filter(id=account.id).update(last_error=describe(exc),
-                                                               last_used=self.clock())
+            await TelegramAccount.filter(id=account.id).update(
+                last_error=describe(exc), last_used=self.clock()
+            )
             raise
         except _AccountFailure:
             raise
@@ -349,19 +404,22 @@ class AccountPool:
             return AccountProblem(AccountStatus.FULL, None, reason)
         return AccountProblem(AccountStatus.LIMITED, None, reason)
 
-    async def _own_bot_operation(self, account_id: int,
-                                 work: Callable[[BotFatherDialogue], Awaitable[T]]) -> T:
+    async def _own_bot_operation(
+        self, account_id: int, work: Callable[[BotFatherDialogue], Awaitable[T]]
+    ) -> T:
         async with self._holding(account_id):
             account = await TelegramAccount.get_or_none(id=account_id)
             if account is None:
                 raise AccountUnavailable(account_id, None, None, "no such account")
             now = self.clock()
             if account.status not in CAN_MANAGE_OWN_BOTS or not account.session:
-                raise AccountUnavailable(account_id, AccountStatus(account.status), None,
-                                         account.last_error or "")
+                raise AccountUnavailable(
+                    account_id, AccountStatus(account.status), None, account.last_error or ""
+                )
             if self._effective_status(account, now) is AccountStatus.COOLING_DOWN:
-                raise AccountUnavailable(account_id, AccountStatus.COOLING_DOWN, account.cooldown_until,
-                                         account.last_error or "")
+                raise AccountUnavailable(
+                    account_id, AccountStatus.COOLING_DOWN, account.cooldown_until, account.last_error or ""
+                )
             try:
                 result = await self._talk(account, work)
             except _AccountFailure as failure:
@@ -380,9 +438,10 @@ class AccountPool:
         else:
             cooldown = None
         await self._set_status(account, problem.status, cooldown, problem.reason)
-        log.warning("creator account problem",
-                    extra={"account_id": account.id, "status": problem.status.value,
-                           "reason": problem.reason})
+        log.warning(
+            "creator account problem",
+            extra={"account_id": account.id, "status": problem.status.value, "reason": problem.reason},
+        )
         return problem.status
 
     async def _record_success(self, account: TelegramAccount, *, created: bool) -> None:
@@ -394,13 +453,18 @@ class AccountPool:
         await TelegramAccount.filter(id=account.id).update(**values)
         await account.refresh_from_db()
         if account.created_bots >= self.cap(account):
-            await self._set_status(account, AccountStatus.FULL, None,
-                                   f"{account.created_bots} bots created (cap {self.cap(account)})")
+            await self._set_status(
+                account,
+                AccountStatus.FULL,
+                None,
+                f"{account.created_bots} bots created (cap {self.cap(account)})",
+            )
         elif account.status != AccountStatus.ACTIVE and was is AccountStatus.ACTIVE:
             await self._set_status(account, AccountStatus.ACTIVE, None, "rest period over; created a bot")
 
-    async def _set_status(self, account: TelegramAccount, status: AccountStatus,
-                          cooldown_until: datetime | None, reason: str) -> None:
+    async def _set_status(
+        self, account: TelegramAccount, status: AccountStatus, cooldown_until: datetime | None, reason: str
+    ) -> None:
         """Store a status (and why), alerting the admins when it differs from what was in effect."""
         now = self.clock()
         stored, effective = AccountStatus(account.status), self._effective_status(account, now)
@@ -414,30 +478,48 @@ class AccountPool:
         if stored is status and effective is status:
             return  # nothing new (a rest that ended and begins again is new: effective was active)
         until = f" until {cooldown_until:%Y-%m-%d %H:%M:%S} UTC" if cooldown_until else ""
-        text = (f"Creator account #{account.id} ({account.masked_phone}) is now {status.value}{until}: "
-                f"{reason}")
+        text = (
+            f"Creator account #{account.id} ({account.masked_phone}) is now {status.value}{until}: {reason}"
+        )
         if status is AccountStatus.ACTIVE:
             text = f"Creator account #{account.id} ({account.masked_phone}) is active again: {reason}"
         async with self._alert_lock:
-            await raise_alert(self.queue, "account_status", text, severity=_SEVERITY[status],
-                              dedup_key=f"account:{account.id}:{status.value}")
+            await raise_alert(
+                self.queue,
+                "account_status",
+                text,
+                severity=_SEVERITY[status],
+                dedup_key=f"account:{account.id}:{status.value}",
+            )
 
     async def _exhausted(self) -> PoolExhausted:
         now = self.clock()
         accounts = await TelegramAccount.all().order_by("priority", "id")
-        comebacks = [a.cooldown_until for a in accounts
-                     if a.status in (AccountStatus.ACTIVE, *RESTING) and a.session
-                     and a.cooldown_until is not None and a.cooldown_until > now
-                     and a.created_bots < self.cap(a)]
+        comebacks = [
+            a.cooldown_until
+            for a in accounts
+            if a.status in (AccountStatus.ACTIVE, *RESTING)
+            and a.session
+            and a.cooldown_until is not None
+            and a.cooldown_until > now
+            and a.created_bots < self.cap(a)
+        ]
         retry_at = min(comebacks) if comebacks else now + self.idle_retry
         summary = "; ".join(f"#{a.id} {a.masked_phone} {a.status}" for a in accounts) or "no accounts at all"
-        text = (f"No creator account can create bots: orders are waiting until "
-                f"{retry_at:%Y-%m-%d %H:%M:%S} UTC. Accounts: {summary}.")
+        text = (
+            f"No creator account can create bots: orders are waiting until "
+            f"{retry_at:%Y-%m-%d %H:%M:%S} UTC. Accounts: {summary}."
+        )
         if not comebacks:
             text += " None recovers by itself: add one with `python main.py accounts login`."
         async with self._alert_lock:
-            await raise_alert(self.queue, "pool_exhausted", text, severity=AlertSeverity.CRITICAL,
-                              dedup_key=POOL_EXHAUSTED_KEY)
+            await raise_alert(
+                self.queue,
+                "pool_exhausted",
+                text,
+                severity=AlertSeverity.CRITICAL,
+                dedup_key=POOL_EXHAUSTED_KEY,
+            )
         return PoolExhausted(retry_at, summary)
 
 
@@ -455,9 +537,14 @@ async def _cross_process_lock(account_id: int) -> AsyncIterator[None]:
     import asyncpg
 
     client: Any = connections.get("default")
-    conn = await asyncpg.connect(host=client.host, port=client.port, user=client.user,
-                                 password=client.password, database=client.database,
-                                 ssl=client.extra.get("ssl"))
+    conn = await asyncpg.connect(
+        host=client.host,
+        port=client.port,
+        user=client.user,
+        password=client.password,
+        database=client.database,
+        ssl=client.extra.get("ssl"),
+    )
     try:
         await conn.execute("SELECT pg_advisory_lock($1, $2)", ADVISORY_LOCK_NAMESPACE, account_id)
         yield

@@ -54,31 +54,45 @@ async def _disconnect(client: Any) -> None:
         await result
 
 
-async def telegram_login(client_factory: LoginClientFactory, *, phone: str, api_id: int, api_hash: str,
-                         ask_code: Prompt, ask_password: Prompt, say: Callable[[str], None] = print,
-                         attempts: int = 3) -> LoginResult:
+async def telegram_login(
+    client_factory: LoginClientFactory,
+    *,
+    phone: str,
+    api_id: int,
+    api_hash: str,
+    ask_code: Prompt,
+    ask_password: Prompt,
+    say: Callable[[str], None] = print,
+    attempts: int = 3,
+) -> LoginResult:
     """Telethon's interactive login: phone -> code (-> 2FA password). Returns the StringSession."""
     client = client_factory(api_id, api_hash)
     await client.connect()
     try:
         return await _login_steps(client, phone, ask_code, ask_password, say, attempts)
     except (errors.PhoneNumberBannedError, errors.UserDeactivatedBanError):
-        raise LoginError(f"Telegram has banned the number …{phone[-4:]}: it cannot be a creator account. "
-                         "Use another number.") from None
+        raise LoginError(
+            f"Telegram has banned the number …{phone[-4:]}: it cannot be a creator account. "
+            "Use another number."
+        ) from None
     except errors.PhoneNumberInvalidError:
-        raise LoginError("Telegram says the phone number is invalid: use the international "
-                         "format, e.g. +15550000000.") from None
+        raise LoginError(
+            "Telegram says the phone number is invalid: use the international format, e.g. +15550000000."
+        ) from None
     except (errors.ApiIdInvalidError, errors.ApiIdPublishedFloodError):
-        raise LoginError("Telegram refused this API ID / API hash pair: copy both from "
-                         "https://my.telegram.org (API development tools).") from None
+        raise LoginError(
+            "Telegram refused this API ID / API hash pair: copy both from "
+            "https://my.telegram.org (API development tools)."
+        ) from None
     except errors.FloodWaitError as exc:
         raise LoginError(f"Telegram asks to wait {exc.seconds} s before trying again.") from None
     finally:
         await _disconnect(client)
 
 
-async def _login_steps(client: Any, phone: str, ask_code: Prompt, ask_password: Prompt,
-                       say: Callable[[str], None], attempts: int) -> LoginResult:
+async def _login_steps(
+    client: Any, phone: str, ask_code: Prompt, ask_password: Prompt, say: Callable[[str], None], attempts: int
+) -> LoginResult:
     sent = await client.send_code_request(phone)
     needs_password = False
     for attempt in range(1, attempts + 1):
@@ -92,12 +106,15 @@ async def _login_steps(client: Any, phone: str, ask_code: Prompt, ask_password: 
         except errors.PhoneCodeInvalidError:
             left = attempts - attempt
             if not left:
-                raise LoginError("The login code was wrong too many times. Run `accounts login` "
-                                 "again to get a new code.") from None
+                raise LoginError(
+                    "The login code was wrong too many times. Run `accounts login` again to get a new code."
+                ) from None
             say(f"That code is wrong. Check the message from Telegram and try again ({left} left).")
         except errors.PhoneCodeExpiredError:
-            raise LoginError("The login code has expired. Run `accounts login` again for a new one "
-                             "(type the code here; never forward it in a Telegram chat).") from None
+            raise LoginError(
+                "The login code has expired. Run `accounts login` again for a new one "
+                "(type the code here; never forward it in a Telegram chat)."
+            ) from None
     if needs_password:
         for attempt in range(1, attempts + 1):
             password = await asyncio.to_thread(ask_password, "Two-step verification password: ")
@@ -107,8 +124,7 @@ async def _login_steps(client: Any, phone: str, ask_code: Prompt, ask_password: 
             except errors.PasswordHashInvalidError:
                 left = attempts - attempt
                 if not left:
-                    raise LoginError("The two-step verification password was wrong too many times.") \
-                        from None
+                    raise LoginError("The two-step verification password was wrong too many times.") from None
                 say(f"That password is wrong. Try again ({left} left).")
     me = await client.get_me()
     if me is None or not await client.is_user_authorized():
@@ -120,22 +136,38 @@ async def _login_steps(client: Any, phone: str, ask_code: Prompt, ask_password: 
     return LoginResult(phone=phone, session=session, user_id=int(me.id), name=name)
 
 
-async def store_login(result: LoginResult, *, api_id: int, api_hash: str, priority: int | None = None,
-                      bot_limit: int = 20) -> tuple[TelegramAccount, bool]:
+async def store_login(
+    result: LoginResult, *, api_id: int, api_hash: str, priority: int | None = None, bot_limit: int = 20
+) -> tuple[TelegramAccount, bool]:
     """Save (encrypted) the logged-in account, or refresh a stored one. Returns (account, created)."""
     account = await TelegramAccount.get_or_none(phone=result.phone)
     created = account is None
     if account is None:
-        account = await TelegramAccount.create(phone=result.phone, api_id=api_id, api_hash=api_hash,
-                                               session=result.session, priority=priority or 100,
-                                               bot_limit=bot_limit, source="db", session_from="login",
-                                               session_updated_at=utcnow())
+        account = await TelegramAccount.create(
+            phone=result.phone,
+            api_id=api_id,
+            api_hash=api_hash,
+            session=result.session,
+            priority=priority or 100,
+            bot_limit=bot_limit,
+            source="db",
+            session_from="login",
+            session_updated_at=utcnow(),
+        )
     else:
         account.api_id, account.api_hash, account.session = api_id, api_hash, result.session
         # a later import-env keeps this session unless the environment's is newer (accounts_env)
         account.session_from, account.session_updated_at = "login", utcnow()
-        fields = ["api_id", "api_hash", "session", "session_from", "session_updated_at", "status",
-                  "cooldown_until", "updated_at"]
+        fields = [
+            "api_id",
+            "api_hash",
+            "session",
+            "session_from",
+            "session_updated_at",
+            "status",
+            "cooldown_until",
+            "updated_at",
+        ]
         if priority is not None:
             account.priority = priority
             fields.append("priority")
@@ -143,8 +175,11 @@ async def store_login(result: LoginResult, *, api_id: int, api_hash: str, priori
         if account.status == AccountStatus.SESSION_DEAD:
             account.status = AccountStatus.ACTIVE
         await account.save(update_fields=fields)
-    await AdminAction.create(action="accounts.login", target=f"account:{account.id}",
-                             detail="created" if created else "session replaced")
+    await AdminAction.create(
+        action="accounts.login",
+        target=f"account:{account.id}",
+        detail="created" if created else "session replaced",
+    )
     return account, created
 
 
@@ -181,22 +216,36 @@ def cmd_login(args: argparse.Namespace, settings: Any) -> int:
     if not api_id_text.strip().isdigit():
         print("error: the API ID is a number from https://my.telegram.org", file=sys.stderr)
         return 1
-    api_hash = (settings.telegram_api_hash.get_secret_value() if settings.telegram_api_hash else "") \
-        or getpass.getpass("API hash (my.telegram.org, hidden): ")
+    api_hash = (
+        settings.telegram_api_hash.get_secret_value() if settings.telegram_api_hash else ""
+    ) or getpass.getpass("API hash (my.telegram.org, hidden): ")
     api_hash = api_hash.strip().lower()
     if not re.fullmatch(r"[0-9a-f]{32}", api_hash):
-        print("error: the API hash is 32 hexadecimal characters from https://my.telegram.org",
-              file=sys.stderr)
+        print(
+            "error: the API hash is 32 hexadecimal characters from https://my.telegram.org", file=sys.stderr
+        )
         return 1
 
     async def body() -> int:
-        result = await telegram_login(telethon_login_factory, phone=phone, api_id=int(api_id_text),
-                                      api_hash=api_hash, ask_code=_ask_visible,
-                                      ask_password=getpass.getpass)
-        account, created = await store_login(result, api_id=int(api_id_text), api_hash=api_hash,
-                                             priority=args.priority, bot_limit=settings.creator_bot_limit)
-        print(f"{'Added' if created else 'Updated'} creator account #{account.id} (…{phone[-4:]}, "
-              f"status {account.status}, priority {account.priority}). The session is stored encrypted.")
+        result = await telegram_login(
+            telethon_login_factory,
+            phone=phone,
+            api_id=int(api_id_text),
+            api_hash=api_hash,
+            ask_code=_ask_visible,
+            ask_password=getpass.getpass,
+        )
+        account, created = await store_login(
+            result,
+            api_id=int(api_id_text),
+            api_hash=api_hash,
+            priority=args.priority,
+            bot_limit=settings.creator_bot_limit,
+        )
+        print(
+            f"{'Added' if created else 'Updated'} creator account #{account.id} (…{phone[-4:]}, "
+            f"status {account.status}, priority {account.priority}). The session is stored encrypted."
+        )
         return 0
 
     return _run(settings, body)
@@ -217,8 +266,11 @@ def cmd_import_env(_: argparse.Namespace, settings: Any) -> int:
             print(f"error:   {problem}", file=sys.stderr)
         if not (report.created or report.updated or report.errors):
             print("no TELEGRAM_PHONE / TELEGRAM_FALLBACK_<n>_PHONE accounts in the environment")
-        await AdminAction.create(action="accounts.import_env", target="accounts",
-                                 detail=f"{len(report.created)} added, {len(report.updated)} updated")
+        await AdminAction.create(
+            action="accounts.import_env",
+            target="accounts",
+            detail=f"{len(report.created)} added, {len(report.updated)} updated",
+        )
         return 1 if report.errors else 0
 
     return _run(settings, body)
@@ -233,10 +285,15 @@ def _account_command(action: str, change: Callable[[TelegramAccount, argparse.Na
                 return 1
             fields = change(account, args)
             await account.save(update_fields=[*fields, "updated_at"])
-            await AdminAction.create(action=f"accounts.{action}", target=f"account:{account.id}",
-                                     detail=" ".join(f"{f}={getattr(account, f)}" for f in fields))
-            print(f"creator account #{account.id} ({account.masked_phone}): status {account.status}, "
-                  f"priority {account.priority}")
+            await AdminAction.create(
+                action=f"accounts.{action}",
+                target=f"account:{account.id}",
+                detail=" ".join(f"{f}={getattr(account, f)}" for f in fields),
+            )
+            print(
+                f"creator account #{account.id} ({account.masked_phone}): status {account.status}, "
+                f"priority {account.priority}"
+            )
             return 0
 
         return _run(settings, body)
@@ -281,10 +338,13 @@ def register(sub: Any, groups: dict[str, Any]) -> None:
     login.add_argument("--api-id", type=int, help="API ID (default TELEGRAM_API_ID, else asked)")
     login.add_argument("--priority", type=int, default=None, help="lower is tried first (default 100)")
     login.set_defaults(func=cmd_login)
-    accounts.add_parser("import-env", help="store the TELEGRAM_* and TELEGRAM_FALLBACK_<n>_* accounts") \
-        .set_defaults(func=cmd_import_env)
-    for name, change, text in (("enable", _enable, "put an account back in service (clears its cooldown)"),
-                               ("disable", _disable, "take an account out of service")):
+    accounts.add_parser(
+        "import-env", help="store the TELEGRAM_* and TELEGRAM_FALLBACK_<n>_* accounts"
+    ).set_defaults(func=cmd_import_env)
+    for name, change, text in (
+        ("enable", _enable, "put an account back in service (clears its cooldown)"),
+        ("disable", _disable, "take an account out of service"),
+    ):
         parser = accounts.add_parser(name, help=text)
         parser.add_argument("id", type=int, help="account id from `accounts list`")
         parser.set_defaults(func=_account_command(name, change))

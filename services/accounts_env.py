@@ -84,8 +84,9 @@ def load_session(value: str, *, variable: str = "TELEGRAM_SESSION") -> str:
         try:
             StringSession(value)
         except Exception:  # noqa: BLE001 - binascii/struct/ValueError: all mean "not a session string"
-            raise SessionError(f"{variable} is neither a Telethon StringSession nor the path of an "
-                               f"existing .session file") from None
+            raise SessionError(
+                f"{variable} is neither a Telethon StringSession nor the path of an existing .session file"
+            ) from None
         return value
     path = Path(value).expanduser()
     if not path.is_file() and Path(str(path) + ".session").is_file():
@@ -99,8 +100,9 @@ def load_session(value: str, *, variable: str = "TELEGRAM_SESSION") -> str:
         finally:
             session.close()
     except Exception as exc:  # noqa: BLE001 - sqlite3 errors, a foreign file...
-        raise SessionError(f"{variable}: {path} is not a readable Telethon session file "
-                           f"({type(exc).__name__})") from None
+        raise SessionError(
+            f"{variable}: {path} is not a readable Telethon session file ({type(exc).__name__})"
+        ) from None
     if not string:
         raise SessionError(f"{variable}: {path} holds no authorisation (log in with `accounts login`)")
     return string
@@ -147,9 +149,17 @@ def read_env_accounts(env: Mapping[str, str]) -> tuple[list[EnvAccount], list[st
                 continue
             mtime = _session_file_mtime(values["SESSION"])
         priority = PRIMARY_PRIORITY if label == "TELEGRAM" else PRIMARY_PRIORITY + order[label]
-        accounts.append(EnvAccount(label, phone if phone.startswith("+") else f"+{phone}",
-                                   int(values["API_ID"]), values["API_HASH"].lower(), session, priority,
-                                   mtime))
+        accounts.append(
+            EnvAccount(
+                label,
+                phone if phone.startswith("+") else f"+{phone}",
+                int(values["API_ID"]),
+                values["API_HASH"].lower(),
+                session,
+                priority,
+                mtime,
+            )
+        )
     return accounts, problems
 
 
@@ -162,8 +172,9 @@ def _session_file_mtime(value: str) -> datetime | None:
     return datetime.fromtimestamp(path.stat().st_mtime, UTC) if path.is_file() else None
 
 
-def env_session_wins(*, stored_from: str | None, stored_at: datetime | None, stored_dead: bool,
-                     env_mtime: datetime | None) -> bool:
+def env_session_wins(
+    *, stored_from: str | None, stored_at: datetime | None, stored_dead: bool, env_mtime: datetime | None
+) -> bool:
     """Whether the environment's session (different from the stored one) replaces it. Pure.
 
     Only a session stored by `accounts login` is defended: the environment's wins when it is newer
@@ -179,7 +190,6 @@ def env_session_wins(*, stored_from: str | None, stored_at: datetime | None, sto
     return False
 
 
-
 async def import_env_accounts(env: Mapping[str, str] | None = None, *, bot_limit: int = 20) -> ImportReport:
     """Store (encrypted) every account the environment describes; update the ones already stored."""
     accounts, problems = read_env_accounts(environment() if env is None else env)
@@ -189,8 +199,13 @@ async def import_env_accounts(env: Mapping[str, str] | None = None, *, bot_limit
         existing = await TelegramAccount.get_or_none(phone=item.phone)
         if existing is None:
             await TelegramAccount.create(
-                phone=item.phone, api_id=item.api_id, api_hash=item.api_hash, session=item.session,
-                priority=item.priority, source="env", bot_limit=bot_limit,
+                phone=item.phone,
+                api_id=item.api_id,
+                api_hash=item.api_hash,
+                session=item.session,
+                priority=item.priority,
+                source="env",
+                bot_limit=bot_limit,
                 session_from="env" if item.session else None,
                 session_updated_at=utcnow() if item.session else None,
                 status=AccountStatus.ACTIVE if item.session else AccountStatus.SESSION_DEAD,
@@ -201,9 +216,12 @@ async def import_env_accounts(env: Mapping[str, str] | None = None, *, bot_limit
         fields = ["api_id", "api_hash", "source", "updated_at"]
         existing.api_id, existing.api_hash, existing.source = item.api_id, item.api_hash, "env"
         if item.session and item.session != existing.session:
-            if env_session_wins(stored_from=existing.session_from, stored_at=existing.session_updated_at,
-                                stored_dead=existing.status == AccountStatus.SESSION_DEAD,
-                                env_mtime=item.session_mtime):
+            if env_session_wins(
+                stored_from=existing.session_from,
+                stored_at=existing.session_updated_at,
+                stored_dead=existing.status == AccountStatus.SESSION_DEAD,
+                env_mtime=item.session_mtime,
+            ):
                 existing.session, existing.session_from = item.session, "env"
                 existing.session_updated_at = utcnow()
                 fields += ["session", "session_from", "session_updated_at"]
@@ -213,9 +231,13 @@ async def import_env_accounts(env: Mapping[str, str] | None = None, *, bot_limit
                     fields += ["status", "last_error"]
             else:
                 when = existing.session_updated_at.isoformat() if existing.session_updated_at else "?"
-                log.warning("%s_SESSION not applied to account %s: the session stored by `accounts login` "
-                            "at %s is newer; log in again or remove the variable to silence this",
-                            item.label, masked, when)
+                log.warning(
+                    "%s_SESSION not applied to account %s: the session stored by `accounts login` "
+                    "at %s is newer; log in again or remove the variable to silence this",
+                    item.label,
+                    masked,
+                    when,
+                )
                 report.kept.append(masked)
         await existing.save(update_fields=fields)
         if masked not in report.kept:

@@ -42,8 +42,9 @@ class GatewayNotReady(RuntimeError):
     """The gateway did not answer /readyz in time after a (re)start."""
 
 
-async def wait_gateway_ready(session: SshSession, timeout_s: float, *,
-                             poll_interval_s: float = 2.0) -> CommandResult:
+async def wait_gateway_ready(
+    session: SshSession, timeout_s: float, *, poll_interval_s: float = 2.0
+) -> CommandResult:
     """Poll `curl /readyz` on the instance until it succeeds; GatewayNotReady after `timeout_s`."""
     deadline = time.monotonic() + timeout_s
     attempts = 0
@@ -56,17 +57,21 @@ async def wait_gateway_ready(session: SshSession, timeout_s: float, *,
             detail = (result.stderr or result.stdout).strip()[-300:] or "no output"
             raise GatewayNotReady(
                 f"{session.label}: gateway not ready {timeout_s:g}s after start "
-                f"({attempts} checks; last: exit {result.exit_status}: {detail})")
+                f"({attempts} checks; last: exit {result.exit_status}: {detail})"
+            )
         await asyncio.sleep(poll_interval_s)
 
 
-async def restart_gateway(session: SshSession, *, ready_timeout_s: float,
-                          poll_interval_s: float = 2.0) -> None:
+async def restart_gateway(
+    session: SshSession, *, ready_timeout_s: float, poll_interval_s: float = 2.0
+) -> None:
     """Restart the gateway service and wait until it is ready."""
     result = await session.run(RESTART_CMD, timeout=60)
     if not result.ok:
-        raise GatewayNotReady(f"{session.label}: `systemctl restart {SERVICE_NAME}` failed "
-                              f"(exit {result.exit_status}): {result.stderr.strip()[-300:]}")
+        raise GatewayNotReady(
+            f"{session.label}: `systemctl restart {SERVICE_NAME}` failed "
+            f"(exit {result.exit_status}): {result.stderr.strip()[-300:]}"
+        )
     await wait_gateway_ready(session, ready_timeout_s, poll_interval_s=poll_interval_s)
 
 
@@ -79,13 +84,16 @@ def agent_endpoints(settings: Settings, model_key: str) -> AgentEndpoints:
     MODEL_GATEWAY_PATH) with the instance's own `model_key`, never the platform's MOONSHOT_API_KEY
     (which only the gateway holds); Telegram's own API unless AGENT_TELEGRAM_API_ROOT says otherwise."""
     if not settings.public_base_url:
-        raise GatewayUrlMissing("PUBLIC_BASE_URL is not set: agents reach the model gateway at "
-                                f"PUBLIC_BASE_URL{settings.model_gateway_path}, so no agent config can "
-                                "be written")
-    return AgentEndpoints(model_api_key=model_key,
-                          model_base_url=gateway_base_url(settings.public_base_url,
-                                                          settings.model_gateway_path),
-                          telegram_api_root=settings.agent_telegram_api_root or None)
+        raise GatewayUrlMissing(
+            "PUBLIC_BASE_URL is not set: agents reach the model gateway at "
+            f"PUBLIC_BASE_URL{settings.model_gateway_path}, so no agent config can "
+            "be written"
+        )
+    return AgentEndpoints(
+        model_api_key=model_key,
+        model_base_url=gateway_base_url(settings.public_base_url, settings.model_gateway_path),
+        telegram_api_root=settings.agent_telegram_api_root or None,
+    )
 
 
 def persona_of(instance: object) -> Persona | None:
@@ -94,11 +102,22 @@ def persona_of(instance: object) -> Persona | None:
     return Persona(name, getattr(instance, "persona_prompt", None) or "") if name else None
 
 
-def agent_files(*, bot_token: str, allowed_user_id: int, gateway_token: str,
-                endpoints: AgentEndpoints, persona: Persona | None = None) -> AgentFiles:
+def agent_files(
+    *,
+    bot_token: str,
+    allowed_user_id: int,
+    gateway_token: str,
+    endpoints: AgentEndpoints,
+    persona: Persona | None = None,
+) -> AgentFiles:
     """The files activation writes (and `instances agent-config` prints): one function for both."""
-    return render_agent_files(bot_token=bot_token, allowed_user_id=allowed_user_id,
-                              gateway_token=gateway_token, endpoints=endpoints, persona=persona)
+    return render_agent_files(
+        bot_token=bot_token,
+        allowed_user_id=allowed_user_id,
+        gateway_token=gateway_token,
+        endpoints=endpoints,
+        persona=persona,
+    )
 
 
 async def write_agent_config(session: SshSession, files: AgentFiles) -> None:
@@ -109,14 +128,24 @@ async def write_agent_config(session: SshSession, files: AgentFiles) -> None:
     if files.soul_text is not None:
         made = await session.run(WORKSPACE_CMD, timeout=30)
         if not made.ok:
-            raise SshError(f"{session.label}: creating the agent's workspace failed "
-                           f"(exit {made.exit_status})")
+            raise SshError(
+                f"{session.label}: creating the agent's workspace failed (exit {made.exit_status})"
+            )
         await session.upload(SOUL_PATH, files.soul_text, 0o600, owner="openclaw")
 
 
-async def activate(ssh: SshConnector, instance: InstanceTarget, *, bot_token: str, allowed_user_id: int,
-                   gateway_token: str, endpoints: AgentEndpoints, ready_timeout_s: float = 120.0,
-                   poll_interval_s: float = 2.0, connect_deadline_s: float | None = None) -> None:
+async def activate(
+    ssh: SshConnector,
+    instance: InstanceTarget,
+    *,
+    bot_token: str,
+    allowed_user_id: int,
+    gateway_token: str,
+    endpoints: AgentEndpoints,
+    ready_timeout_s: float = 120.0,
+    poll_interval_s: float = 2.0,
+    connect_deadline_s: float | None = None,
+) -> None:
     """Write the agent's config, (re)start the gateway and wait for `/readyz`.
 
     Raises SshError subclasses when the host cannot be reached, GatewayNotReady when the gateway
@@ -124,14 +153,22 @@ async def activate(ssh: SshConnector, instance: InstanceTarget, *, bot_token: st
     model key is the instance's own: the platform key is never in an agent's files).
     """
     secrets.add(bot_token, endpoints.model_api_key, gateway_token)
-    files = agent_files(bot_token=bot_token, allowed_user_id=allowed_user_id, gateway_token=gateway_token,
-                        endpoints=endpoints, persona=persona_of(instance))
-    async with await ssh.connect(instance.public_ip, instance.host_key_public,
-                                 deadline_s=connect_deadline_s) as session:
+    files = agent_files(
+        bot_token=bot_token,
+        allowed_user_id=allowed_user_id,
+        gateway_token=gateway_token,
+        endpoints=endpoints,
+        persona=persona_of(instance),
+    )
+    async with await ssh.connect(
+        instance.public_ip, instance.host_key_public, deadline_s=connect_deadline_s
+    ) as session:
         await write_agent_config(session, files)
         enabled = await session.run(ENABLE_CMD, timeout=30)
         if not enabled.ok:
-            log.warning("enabling the gateway service failed", extra={
-                "instance_id": instance.id, "exit_status": enabled.exit_status})
+            log.warning(
+                "enabling the gateway service failed",
+                extra={"instance_id": instance.id, "exit_status": enabled.exit_status},
+            )
         await restart_gateway(session, ready_timeout_s=ready_timeout_s, poll_interval_s=poll_interval_s)
     log.info("agent activated", extra={"instance_id": instance.id})

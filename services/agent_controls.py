@@ -45,8 +45,12 @@ def health_of(status: InstanceStatus | str, *, restarting: bool) -> Health:
         return Health.LIVE
     if status == InstanceStatus.UNHEALTHY:
         return Health.TROUBLE
-    if status in (InstanceStatus.STOPPED, InstanceStatus.TERMINATING, InstanceStatus.TERMINATED,
-                  InstanceStatus.FAILED):
+    if status in (
+        InstanceStatus.STOPPED,
+        InstanceStatus.TERMINATING,
+        InstanceStatus.TERMINATED,
+        InstanceStatus.FAILED,
+    ):
         return Health.STOPPED
     return Health.SETTING_UP
 

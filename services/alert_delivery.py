@@ -72,10 +72,10 @@ class BotApiAlertSender:
         message = await self.bot.send_message(chat_id, text, parse_mode="HTML")
         return message.message_id
 
-    async def edit(self, chat_id: int, message_id: int, text: str,
-                   buttons: list[tuple[str, str]] | None = None) -> None:
-        await self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id,
-                                         parse_mode="HTML")
+    async def edit(
+        self, chat_id: int, message_id: int, text: str, buttons: list[tuple[str, str]] | None = None
+    ) -> None:
+        await self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id, parse_mode="HTML")
 
     async def close(self) -> None:
         await self.bot.session.close()
@@ -88,9 +88,15 @@ def _describe(exc: BaseException) -> str:
 class AlertDelivery:
     """Sends one stored alert through the configured channels and records which ones worked."""
 
-    def __init__(self, *, telegram: Messenger | None = None, chat_id: int | None = None,
-                 smtp: SmtpConfig | None = None, webhook_url: str | None = None,
-                 http_timeout: float = 15.0) -> None:
+    def __init__(
+        self,
+        *,
+        telegram: Messenger | None = None,
+        chat_id: int | None = None,
+        smtp: SmtpConfig | None = None,
+        webhook_url: str | None = None,
+        http_timeout: float = 15.0,
+    ) -> None:
         self.telegram = telegram if chat_id is not None else None
         self.chat_id = chat_id
         self.smtp = smtp
@@ -102,6 +108,7 @@ class AlertDelivery:
     @classmethod
     def from_settings(cls, settings: Any, *, messenger: Messenger | None = None) -> AlertDelivery:
         """Channels from ADMIN_TELEGRAM_* (or BOT_TOKEN), SMTP_*, ALERT_WEBHOOK_URL."""
+
         def secret(value: Any) -> str | None:
             return value.get_secret_value() if value else None
 
@@ -112,12 +119,21 @@ class AlertDelivery:
             telegram = owned = BotApiAlertSender(token, settings.telegram_api_server)
         smtp = None
         if settings.smtp_host and settings.smtp_from and settings.smtp_to:
-            smtp = SmtpConfig(host=settings.smtp_host, port=settings.smtp_port, sender=settings.smtp_from,
-                              recipients=tuple(r.strip() for r in settings.smtp_to.split(",") if r.strip()),
-                              user=settings.smtp_user or None, password=secret(settings.smtp_password),
-                              starttls=settings.smtp_starttls)
-        delivery = cls(telegram=telegram, chat_id=settings.admin_telegram_chat_id, smtp=smtp,
-                       webhook_url=settings.alert_webhook_url)
+            smtp = SmtpConfig(
+                host=settings.smtp_host,
+                port=settings.smtp_port,
+                sender=settings.smtp_from,
+                recipients=tuple(r.strip() for r in settings.smtp_to.split(",") if r.strip()),
+                user=settings.smtp_user or None,
+                password=secret(settings.smtp_password),
+                starttls=settings.smtp_starttls,
+            )
+        delivery = cls(
+            telegram=telegram,
+            chat_id=settings.admin_telegram_chat_id,
+            smtp=smtp,
+            webhook_url=settings.alert_webhook_url,
+        )
         if owned is not None:
             delivery._owned.append(owned)
         return delivery
@@ -145,8 +161,10 @@ class AlertDelivery:
         while len(body) > TELEGRAM_TEXT_LIMIT:  # Telegram refuses messages over 4096 characters
             limit = limit * 3 // 4
             body = html.escape(text[:limit]) + "…"
-        return (f"{_ICON[severity]} <b>{severity.value.upper()}</b> · {html.escape(alert.kind)}{repeated}\n"
-                f"{body}\n<i>alert #{alert.id}</i>")
+        return (
+            f"{_ICON[severity]} <b>{severity.value.upper()}</b> · {html.escape(alert.kind)}{repeated}\n"
+            f"{body}\n<i>alert #{alert.id}</i>"
+        )
 
     def email_message(self, alert: Alert) -> EmailMessage:
         assert self.smtp is not None
@@ -157,14 +175,21 @@ class AlertDelivery:
         message["To"] = ", ".join(self.smtp.recipients)
         first_line = text.splitlines()[0] if text else ""
         message["Subject"] = f"[Meet Matt] {severity} {alert.kind}: {first_line[:80]}"
-        message.set_content(f"{severity} alert #{alert.id} ({alert.kind}){repeated}\n"
-                            f"first seen: {alert.created_at:%Y-%m-%d %H:%M:%S} UTC\n\n{text}\n")
+        message.set_content(
+            f"{severity} alert #{alert.id} ({alert.kind}){repeated}\n"
+            f"first seen: {alert.created_at:%Y-%m-%d %H:%M:%S} UTC\n\n{text}\n"
+        )
         return message
 
     def webhook_body(self, alert: Alert) -> dict[str, Any]:
-        return {"id": alert.id, "kind": alert.kind, "severity": AlertSeverity(alert.severity).value,
-                "text": redact(alert.text), "count": alert.count,
-                "created_at": alert.created_at.isoformat() if alert.created_at else None}
+        return {
+            "id": alert.id,
+            "kind": alert.kind,
+            "severity": AlertSeverity(alert.severity).value,
+            "text": redact(alert.text),
+            "count": alert.count,
+            "created_at": alert.created_at.isoformat() if alert.created_at else None,
+        }
 
     # --- channels --------------------------------------------------------------------------------
 
@@ -177,10 +202,16 @@ class AlertDelivery:
 
         assert self.smtp is not None
         implicit_tls = self.smtp.port == 465
-        await aiosmtplib.send(self.email_message(alert), hostname=self.smtp.host, port=self.smtp.port,
-                              username=self.smtp.user, password=self.smtp.password,
-                              use_tls=implicit_tls, start_tls=False if implicit_tls else self.smtp.starttls,
-                              timeout=self.smtp.timeout)
+        await aiosmtplib.send(
+            self.email_message(alert),
+            hostname=self.smtp.host,
+            port=self.smtp.port,
+            username=self.smtp.user,
+            password=self.smtp.password,
+            use_tls=implicit_tls,
+            start_tls=False if implicit_tls else self.smtp.starttls,
+            timeout=self.smtp.timeout,
+        )
 
     async def _send_webhook(self, alert: Alert) -> None:
         assert self.webhook_url is not None
@@ -208,8 +239,10 @@ class AlertDelivery:
                 await send(alert)
             except Exception as exc:  # noqa: BLE001 - every channel failure is reported, then retried
                 failures[channel] = _describe(exc)
-                log.warning("alert delivery failed", extra={"alert_id": alert.id, "channel": channel,
-                                                            "error": failures[channel]})
+                log.warning(
+                    "alert delivery failed",
+                    extra={"alert_id": alert.id, "channel": channel, "error": failures[channel]},
+                )
                 return False
             done.append(channel)
             await self._record(alert, done)
@@ -223,8 +256,9 @@ class AlertDelivery:
             await attempt(WEBHOOK, self._send_webhook)
 
         if not (self.telegram or self.smtp or self.webhook_url):
-            log.warning("no alert channel is configured: the alert is only stored",
-                        extra={"alert_id": alert.id})
+            log.warning(
+                "no alert channel is configured: the alert is only stored", extra={"alert_id": alert.id}
+            )
             await self._record(alert, ["none"])
             return []
         missing = []

@@ -171,8 +171,12 @@ def build_cloud_config(*, host_key: HostKeyPair, openclaw_version: str) -> dict[
         "packages": list(PACKAGES),
         "write_files": [
             {"path": UNIT_PATH, "owner": "root:root", "permissions": "0644", "content": render_unit()},
-            {"path": BOOTSTRAP_SCRIPT, "owner": "root:root", "permissions": "0755",
-             "content": render_bootstrap_script(openclaw_version)},
+            {
+                "path": BOOTSTRAP_SCRIPT,
+                "owner": "root:root",
+                "permissions": "0755",
+                "content": render_bootstrap_script(openclaw_version),
+            },
         ],
         "runcmd": [["bash", BOOTSTRAP_SCRIPT]],
     }
@@ -192,8 +196,9 @@ BOOTSTRAP_STATE_CMD = (
 )
 
 
-async def wait_bootstrapped(ssh: SshConnector, instance: InstanceTarget, deadline_s: float, *,
-                            poll_interval_s: float = 10.0) -> None:
+async def wait_bootstrapped(
+    ssh: SshConnector, instance: InstanceTarget, deadline_s: float, *, poll_interval_s: float = 10.0
+) -> None:
     """Return once the instance answers SSH with its pinned host key and the marker exists.
 
     Raises BootstrapError when the bootstrap reported failure or the deadline passed (with what
@@ -207,8 +212,9 @@ async def wait_bootstrapped(ssh: SshConnector, instance: InstanceTarget, deadlin
         if remaining <= 0:
             raise BootstrapError(f"{label} was not bootstrapped within {deadline_s:g}s ({last_seen})")
         try:
-            async with await ssh.connect(instance.public_ip, instance.host_key_public,
-                                         deadline_s=remaining) as session:
+            async with await ssh.connect(
+                instance.public_ip, instance.host_key_public, deadline_s=remaining
+            ) as session:
                 while True:
                     checked_at = time.monotonic()
                     result = await session.run(BOOTSTRAP_STATE_CMD, timeout=max(1.0, min(30.0, remaining)))
@@ -221,7 +227,8 @@ async def wait_bootstrapped(ssh: SshConnector, instance: InstanceTarget, deadlin
                     last_seen = "SSH answers, bootstrap still running"
                     if time.monotonic() + poll_interval_s >= deadline:
                         raise BootstrapError(
-                            f"{label} was not bootstrapped within {deadline_s:g}s ({last_seen})")
+                            f"{label} was not bootstrapped within {deadline_s:g}s ({last_seen})"
+                        )
                     # a check every poll_interval_s, not a full interval after each check: over a
                     # 4-minute boot the checks' own round trips would otherwise add up to seconds
                     await asyncio.sleep(max(0.0, poll_interval_s - (time.monotonic() - checked_at)))
@@ -232,6 +239,7 @@ async def wait_bootstrapped(ssh: SshConnector, instance: InstanceTarget, deadlin
         except (SshError, OSError) as exc:
             last_seen = str(exc)
             if time.monotonic() + poll_interval_s >= deadline:
-                raise BootstrapError(f"{label} was not bootstrapped within {deadline_s:g}s ({last_seen})") \
-                    from None
+                raise BootstrapError(
+                    f"{label} was not bootstrapped within {deadline_s:g}s ({last_seen})"
+                ) from None
             await asyncio.sleep(poll_interval_s)

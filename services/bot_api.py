@@ -36,14 +36,16 @@ class BotApi:
         return self._bots[token]
 
     async def read_texts(self, token: str, offset: int | None, wait_seconds: int = 0) -> list[IncomingText]:
-        updates = await self.bot(token).get_updates(offset=offset, timeout=wait_seconds,
-                                                     allowed_updates=["message"])
+        updates = await self.bot(token).get_updates(
+            offset=offset, timeout=wait_seconds, allowed_updates=["message"]
+        )
         texts = []
         for update in updates:
             message = update.message
             if message is not None and message.text and message.from_user is not None:
-                texts.append(IncomingText(update.update_id, message.from_user.id, message.chat.id,
-                                          message.text))
+                texts.append(
+                    IncomingText(update.update_id, message.from_user.id, message.chat.id, message.text)
+                )
             else:
                 texts.append(IncomingText(update.update_id, 0, 0, ""))
         return texts
@@ -64,7 +66,8 @@ class BotApi:
     async def restrict_managed_bot(self, manager_token: str, bot_user_id: int) -> None:
         """Only the bot's owner (the customer who created it) may talk to it."""
         await self.bot(manager_token).set_managed_bot_access_settings(
-            user_id=bot_user_id, is_access_restricted=True)
+            user_id=bot_user_id, is_access_restricted=True
+        )
 
     async def close(self) -> None:
         await self._session.close()

@@ -29,9 +29,13 @@ class CreatedBot:
 class BotMaker:
     """Creates the customer's bot: the creator-account pool, or Telegram's managed bots."""
 
-    async def create(self, order: Order, candidates: list[str],
-                     on_username_chosen: Callable[[int, str], Awaitable[None]],
-                     on_created: Callable[[int, str], Awaitable[None]] | None = None) -> CreatedBot:
+    async def create(
+        self,
+        order: Order,
+        candidates: list[str],
+        on_username_chosen: Callable[[int, str], Awaitable[None]],
+        on_created: Callable[[int, str], Awaitable[None]] | None = None,
+    ) -> CreatedBot:
         raise NotImplementedError
 
     async def recover(self, account_id: int, username: str) -> str | None:

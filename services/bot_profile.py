@@ -37,8 +37,14 @@ class ProfileOutcome(StrEnum):
     NOT_FOUND = "not_found"  # not this customer's agent
 
 
-async def request_profile(queue: JobQueue, customer: Customer, instance_id: int, *,
-                          description: str | None = None, photo_file_id: str | None = None) -> ProfileOutcome:
+async def request_profile(
+    queue: JobQueue,
+    customer: Customer,
+    instance_id: int,
+    *,
+    description: str | None = None,
+    photo_file_id: str | None = None,
+) -> ProfileOutcome:
     """Queue a change of the owner's bot profile (values already validated)."""
     instance = await owned_instance(customer, instance_id)
     if instance is None:
@@ -59,14 +65,21 @@ async def request_profile(queue: JobQueue, customer: Customer, instance_id: int,
 
 def done_text(username: str, description: bool) -> Text:
     if description:
-        return Text(N_("✅ @{username}'s description is updated. Telegram shows it on the bot's profile."),
-                    {"username": username})
+        return Text(
+            N_("✅ @{username}'s description is updated. Telegram shows it on the bot's profile."),
+            {"username": username},
+        )
     return Text(N_("✅ @{username}'s photo is updated."), {"username": username})
 
 
 def failed_text(username: str, why: Text) -> Text:
-    return Text(N_("⚠️ @{username}'s profile was not changed: {why} Nothing else was touched; you can "
-                   "try again from /mybots."), {"username": username, "why": why})
+    return Text(
+        N_(
+            "⚠️ @{username}'s profile was not changed: {why} Nothing else was touched; you can "
+            "try again from /mybots."
+        ),
+        {"username": username, "why": why},
+    )
 
 
 REFUSED = Text(N_("Telegram refused the change."))
@@ -106,8 +119,9 @@ class BotProfiles:
                 await tell(failed_text(username, PHOTO_GONE))
                 return
         try:
-            refused = await self.pool.set_profile(instance.creator_account_id, username,
-                                                  description=description or "", photo=photo)
+            refused = await self.pool.set_profile(
+                instance.creator_account_id, username, description=description or "", photo=photo
+            )
         except AccountUnavailable as exc:
             if exc.retry_at is not None and claimed.job.attempts < claimed.job.max_attempts:
                 raise RetryLater(exc.retry_at, str(exc)) from None
@@ -119,4 +133,3 @@ class BotProfiles:
             await tell(failed_text(username, REFUSED))
             return
         await tell(done_text(username, description is not None))
-

@@ -87,18 +87,23 @@ def _wait_seconds(text: str) -> int | None:
 
 # Ordered: the first rule that matches wins. Patterns run on the whitespace-normalised, lower-cased text.
 _RULES: tuple[tuple[Outcome, re.Pattern[str]], ...] = tuple(
-    (outcome, re.compile(pattern)) for outcome, pattern in (
+    (outcome, re.compile(pattern))
+    for outcome, pattern in (
         (Outcome.TOO_MANY_ATTEMPTS, r"too many attempts"),
         (Outcome.BOT_LIMIT_REACHED, r"more than \d+ bots|can.t add more .*bots|reached the limit of .*bots"),
-        (Outcome.ACCOUNT_RESTRICTED,
-         r"(cannot|can.t|can not) create (new |any )?bots|account (is|was|has been) (limited|restricted)"),
+        (
+            Outcome.ACCOUNT_RESTRICTED,
+            r"(cannot|can.t|can not) create (new |any )?bots|account (is|was|has been) (limited|restricted)",
+        ),
         (Outcome.DELETED, r"the bot is gone"),
         (Outcome.CREATED, r"congratulations on your new bot|use this token to access the http api"),
         (Outcome.TOKEN, r"(you can use|here is) (this|the) token|token was replaced|use this token"),
         (Outcome.USERNAME_TAKEN, r"username is already (taken|occupied)"),
         (Outcome.USERNAME_INVALID, r"username is invalid|username must end in|username should end in"),
-        (Outcome.BOT_NOT_FOUND,
-         r"invalid bot selected|you have (currently )?no bots|you don.t have any bots"),
+        (
+            Outcome.BOT_NOT_FOUND,
+            r"invalid bot selected|you have (currently )?no bots|you don.t have any bots",
+        ),
         (Outcome.ASKED_FOR_USERNAME, r"choose a username for your bot"),
         (Outcome.ASKED_FOR_NAME, r"choose a name for your bot|how are we going to call it"),
         (Outcome.ASKED_FOR_DELETE_CONFIRMATION, r"are you sure\?|totally sure"),
@@ -165,8 +170,10 @@ class BotFatherUnexpected(BotFatherError):
     """BotFather answered something this dialogue does not expect at that step."""
 
     def __init__(self, step: str, reply: Reply, expected: Sequence[Outcome]) -> None:
-        super().__init__(f"unexpected BotFather answer at {step}: {reply.outcome.value} "
-                         f"(expected {', '.join(o.value for o in expected)})")
+        super().__init__(
+            f"unexpected BotFather answer at {step}: {reply.outcome.value} "
+            f"(expected {', '.join(o.value for o in expected)})"
+        )
         self.step = step
         self.reply = reply
 
@@ -201,8 +208,9 @@ class BotFatherDialogue:
 
     def _conversation(self) -> Any:
         # total_timeout bounds a whole dialogue even if every single reply comes just in time
-        return self.client.conversation(self.peer, timeout=self.reply_timeout,
-                                        total_timeout=self.reply_timeout * 20, exclusive=True)
+        return self.client.conversation(
+            self.peer, timeout=self.reply_timeout, total_timeout=self.reply_timeout * 20, exclusive=True
+        )
 
     async def _ask(self, conv: Any, step: str, message: str | None = None, *, file: Any = None) -> Reply:
         if file is not None:
@@ -213,8 +221,12 @@ class BotFatherDialogue:
             response = await conv.get_response(timeout=self.reply_timeout)
         except TimeoutError:  # asyncio.TimeoutError is this class since Python 3.11
             raise BotFatherTimeout(step, self.reply_timeout) from None
-        text = getattr(response, "raw_text", None) or getattr(response, "text", None) \
-            or getattr(response, "message", None) or ""
+        text = (
+            getattr(response, "raw_text", None)
+            or getattr(response, "text", None)
+            or getattr(response, "message", None)
+            or ""
+        )
         reply = parse_reply(text)
         if reply.token:
             secrets.add(reply.token)  # from now on the logs hide it
@@ -229,10 +241,16 @@ class BotFatherDialogue:
             raise BotFatherRefused(reply, step)
         raise BotFatherUnexpected(step, reply, expected)
 
-    async def create_bot(self, name: str, username_candidates: Sequence[str], description: str = "",
-                         about: str = "", photo: bytes | None = None,
-                         on_username_chosen: Callable[[str], Awaitable[None]] | None = None,
-                         on_created: Callable[[str], Awaitable[None]] | None = None) -> BotCreation:
+    async def create_bot(
+        self,
+        name: str,
+        username_candidates: Sequence[str],
+        description: str = "",
+        about: str = "",
+        photo: bytes | None = None,
+        on_username_chosen: Callable[[str], Awaitable[None]] | None = None,
+        on_created: Callable[[str], Awaitable[None]] | None = None,
+    ) -> BotCreation:
         """/newbot: name, then each candidate until one is free; then description, about, photo.
 
         `on_username_chosen(username)` runs BEFORE each username is sent (the username is only
@@ -252,8 +270,13 @@ class BotFatherDialogue:
                 if on_username_chosen is not None:
                     await on_username_chosen(username)
                 tried.append(username)
-                reply = self._expect(await self._ask(conv, "username", username), "username",
-                                     Outcome.CREATED, Outcome.USERNAME_TAKEN, Outcome.USERNAME_INVALID)
+                reply = self._expect(
+                    await self._ask(conv, "username", username),
+                    "username",
+                    Outcome.CREATED,
+                    Outcome.USERNAME_TAKEN,
+                    Outcome.USERNAME_INVALID,
+                )
                 if reply.outcome is Outcome.CREATED:
                     created = reply
                     if on_created is not None:
@@ -269,8 +292,9 @@ class BotFatherDialogue:
             warnings = await self._customise(conv, username, description, about, photo)
         return BotCreation(username=username, token=token, warnings=warnings)
 
-    async def _customise(self, conv: Any, username: str, description: str, about: str,
-                         photo: bytes | None) -> list[str]:
+    async def _customise(
+        self, conv: Any, username: str, description: str, about: str, photo: bytes | None
+    ) -> list[str]:
         """Best effort: the bot already exists, so a refused cosmetic step is a warning, not a failure."""
         warnings: list[str] = []
         steps: list[tuple[str, Outcome, Any]] = []
@@ -300,8 +324,9 @@ class BotFatherDialogue:
                 await self._cancel(conv)
         return warnings
 
-    async def set_profile(self, username: str, description: str = "",
-                          photo: bytes | None = None) -> list[str]:
+    async def set_profile(
+        self, username: str, description: str = "", photo: bytes | None = None
+    ) -> list[str]:
         """/setdescription and /setuserpic for a bot this account owns (after go-live). Returns the
         steps BotFather did not confirm (empty: all done)."""
         async with self._conversation() as conv:
@@ -315,12 +340,18 @@ class BotFatherDialogue:
             log.warning("BotFather did not answer /cancel")
 
     async def _token_in(self, conv: Any, username: str) -> str | None:
-        reply = self._expect(await self._ask(conv, "/token", "/token"), "/token",
-                             Outcome.ASKED_FOR_BOT, Outcome.BOT_NOT_FOUND)
+        reply = self._expect(
+            await self._ask(conv, "/token", "/token"), "/token", Outcome.ASKED_FOR_BOT, Outcome.BOT_NOT_FOUND
+        )
         if reply.outcome is Outcome.BOT_NOT_FOUND:
             return None
-        reply = self._expect(await self._ask(conv, "/token bot", f"@{username}"), "/token bot",
-                             Outcome.TOKEN, Outcome.CREATED, Outcome.BOT_NOT_FOUND)
+        reply = self._expect(
+            await self._ask(conv, "/token bot", f"@{username}"),
+            "/token bot",
+            Outcome.TOKEN,
+            Outcome.CREATED,
+            Outcome.BOT_NOT_FOUND,
+        )
         return reply.token
 
     async def recover_token(self, username: str) -> str | None:
@@ -347,14 +378,25 @@ class BotFatherDialogue:
         """/deletebot. True when BotFather confirms; False when this account owns no such bot."""
         username = username.lstrip("@")
         async with self._conversation() as conv:
-            reply = self._expect(await self._ask(conv, "/deletebot", "/deletebot"), "/deletebot",
-                                 Outcome.ASKED_FOR_BOT, Outcome.BOT_NOT_FOUND)
+            reply = self._expect(
+                await self._ask(conv, "/deletebot", "/deletebot"),
+                "/deletebot",
+                Outcome.ASKED_FOR_BOT,
+                Outcome.BOT_NOT_FOUND,
+            )
             if reply.outcome is Outcome.BOT_NOT_FOUND:
                 return False
-            reply = self._expect(await self._ask(conv, "/deletebot bot", f"@{username}"), "/deletebot bot",
-                                 Outcome.ASKED_FOR_DELETE_CONFIRMATION, Outcome.BOT_NOT_FOUND)
+            reply = self._expect(
+                await self._ask(conv, "/deletebot bot", f"@{username}"),
+                "/deletebot bot",
+                Outcome.ASKED_FOR_DELETE_CONFIRMATION,
+                Outcome.BOT_NOT_FOUND,
+            )
             if reply.outcome is Outcome.BOT_NOT_FOUND:
                 return False
-            self._expect(await self._ask(conv, "/deletebot confirm", DELETE_CONFIRMATION),
-                         "/deletebot confirm", Outcome.DELETED)
+            self._expect(
+                await self._ask(conv, "/deletebot confirm", DELETE_CONFIRMATION),
+                "/deletebot confirm",
+                Outcome.DELETED,
+            )
             return True

@@ -38,23 +38,37 @@ def register(sub, groups) -> None:
         if action == "terminate":
             parser.add_argument("--reason", default="operator request (CLI)")
         parser.set_defaults(func=cmd_instance_action, instance_action=action)
-    network = instances.add_parser("network", help="create/complete the EC2 security group and import the "
-                                                   "platform key pair (idempotent)")
-    network.add_argument("--rotate-key", action="store_true",
-                         help="replace the EC2 key pair with the platform key stored in the database "
-                              "(after a deliberate rotation, or when the pair holds another key)")
-    network.add_argument("--new-key", action="store_true",
-                         help="with --rotate-key: generate a new platform key first (instances launched "
-                              "before keep trusting the old key only: refused while any is live)")
+    network = instances.add_parser(
+        "network", help="create/complete the EC2 security group and import the platform key pair (idempotent)"
+    )
+    network.add_argument(
+        "--rotate-key",
+        action="store_true",
+        help="replace the EC2 key pair with the platform key stored in the database "
+        "(after a deliberate rotation, or when the pair holds another key)",
+    )
+    network.add_argument(
+        "--new-key",
+        action="store_true",
+        help="with --rotate-key: generate a new platform key first (instances launched "
+        "before keep trusting the old key only: refused while any is live)",
+    )
     network.set_defaults(func=cmd_network)
-    instances.add_parser("user-data", help="print the cloud-init user data a new instance gets "
-                                           "(with a throwaway host key)").set_defaults(func=cmd_user_data)
-    agent = instances.add_parser("agent-config", help="print the openclaw.json an instance gets at "
-                                                      "activation (throwaway gateway token); --env: its .env")
+    instances.add_parser(
+        "user-data", help="print the cloud-init user data a new instance gets (with a throwaway host key)"
+    ).set_defaults(func=cmd_user_data)
+    agent = instances.add_parser(
+        "agent-config",
+        help="print the openclaw.json an instance gets at "
+        "activation (throwaway gateway token); --env: its .env",
+    )
     agent.add_argument("--owner", type=int, required=True, help="the verified owner's Telegram user id")
     agent.add_argument("--bot-token", required=True, help="the agent bot's token")
-    agent.add_argument("--env", action="store_true",
-                       help="print the .env file instead (with a placeholder for the instance's model key)")
+    agent.add_argument(
+        "--env",
+        action="store_true",
+        help="print the .env file instead (with a placeholder for the instance's model key)",
+    )
     agent.set_defaults(func=cmd_agent_config)
 
 
@@ -75,8 +89,9 @@ def cmd_instance_action(args: argparse.Namespace, settings: Settings) -> int:
             if args.instance_action == "terminate":
                 payload["reason"] = args.reason
             job = await JobQueue().enqueue(kind, payload)
-            await AdminAction.create(action=kind, target=f"instance:{instance.id}",
-                                     detail=f"CLI; job {job.id}")
+            await AdminAction.create(
+                action=kind, target=f"instance:{instance.id}", detail=f"CLI; job {job.id}"
+            )
             print(f"queued {kind} for instance #{instance.id} (job {job.id}); the worker runs it")
             return 0
 
@@ -96,12 +111,15 @@ def cmd_network(args: argparse.Namespace, settings: Settings) -> int:
     async def body() -> int:
         async with open_database(settings):
             if args.new_key:
-                live = await Instance.exclude(status__in=[InstanceStatus.TERMINATED, InstanceStatus.FAILED]
-                                              ).count()
+                live = await Instance.exclude(
+                    status__in=[InstanceStatus.TERMINATED, InstanceStatus.FAILED]
+                ).count()
                 if live:
-                    print(f"{live} instance(s) are not terminated and trust the current key only: "
-                          f"a new key would lock the platform out of them. Terminate them first.",
-                          file=sys.stderr)
+                    print(
+                        f"{live} instance(s) are not terminated and trust the current key only: "
+                        f"a new key would lock the platform out of them. Terminate them first.",
+                        file=sys.stderr,
+                    )
                     return 1
                 key = await replace_platform_key()
                 print(f"stored a new platform SSH key ({key.fingerprint})")
@@ -111,18 +129,24 @@ def cmd_network(args: argparse.Namespace, settings: Settings) -> int:
             try:
                 if args.rotate_key:
                     await fleet.reimport_key_pair()
-                    print(f"key pair {settings.ec2_key_name}: re-imported with the platform key "
-                          f"{key.fingerprint}")
+                    print(
+                        f"key pair {settings.ec2_key_name}: re-imported with the platform key "
+                        f"{key.fingerprint}"
+                    )
                 await fleet.ensure_network()
                 group_id = await fleet.security_group_id()
                 image = await fleet.resolve_ami()
             except Ec2Error as exc:
                 print(str(exc), file=sys.stderr)
                 return 1
-        print(f"security group {settings.ec2_security_group} ({group_id}): "
-              f"SSH from {settings.ssh_source_cidr}, HTTPS from anywhere")
-        print(f"key pair {settings.ec2_key_name}: the platform SSH key stored in the database "
-              f"({key.fingerprint})")
+        print(
+            f"security group {settings.ec2_security_group} ({group_id}): "
+            f"SSH from {settings.ssh_source_cidr}, HTTPS from anywhere"
+        )
+        print(
+            f"key pair {settings.ec2_key_name}: the platform SSH key stored in the database "
+            f"({key.fingerprint})"
+        )
         print(f"image for {settings.aws_region}: {image}")
         return 0
 
@@ -147,14 +171,20 @@ def cmd_agent_config(args: argparse.Namespace, settings: Settings) -> int:
     try:
         # an instance's model key exists in plaintext only in its own .env (the database keeps its
         # hash): the printed files carry a marked placeholder, never the platform's MOONSHOT_API_KEY
-        files = agent_files(bot_token=args.bot_token, allowed_user_id=args.owner,
-                            gateway_token=secrets.token_urlsafe(32),
-                            endpoints=agent_endpoints(settings, PLACEHOLDER_KEY))
+        files = agent_files(
+            bot_token=args.bot_token,
+            allowed_user_id=args.owner,
+            gateway_token=secrets.token_urlsafe(32),
+            endpoints=agent_endpoints(settings, PLACEHOLDER_KEY),
+        )
     except (ConfigValueError, GatewayUrlMissing) as exc:
         print(f"agent-config: {exc}", file=sys.stderr)
         return 2
     print(files.env_text if args.env else files.config_text, end="")
     if args.env:
-        print(f"agent-config: the model key above is a placeholder ({PLACEHOLDER_KEY}): each instance "
-              "gets its own key at activation, which is stored only hashed", file=sys.stderr)
+        print(
+            f"agent-config: the model key above is a placeholder ({PLACEHOLDER_KEY}): each instance "
+            "gets its own key at activation, which is stored only hashed",
+            file=sys.stderr,
+        )
     return 0

@@ -35,20 +35,32 @@ def _bot(bot_username: str | None) -> Text:
 
 
 def act_button(bot_username: str | None, link: str) -> tuple[Text, str]:
-    label = (Text(N_("Open @{username} and press Start"), {"username": bot_username}) if bot_username
-             else Text(N_("Open your bot and press Start")))
+    label = (
+        Text(N_("Open @{username} and press Start"), {"username": bot_username})
+        if bot_username
+        else Text(N_("Open your bot and press Start"))
+    )
     return label, link
 
 
 def act_text(bot_username: str | None) -> Text:
-    return Text(N_("👉 <b>Your turn:</b> open {bot} with the button below and press <b>Start</b>. That "
-                   "proves this Telegram account owns it; then we switch your agent on."),
-                {"bot": _bot(bot_username)})
+    return Text(
+        N_(
+            "👉 <b>Your turn:</b> open {bot} with the button below and press <b>Start</b>. That "
+            "proves this Telegram account owns it; then we switch your agent on."
+        ),
+        {"bot": _bot(bot_username)},
+    )
 
 
 def live_text(bot_username: str | None) -> Text:
-    return Text(N_("🎉 <b>Your agent {bot} is live.</b> It answers only you. Manage it (restart, persona, "
-                   "renew) with /mybots."), {"bot": _bot(bot_username)})
+    return Text(
+        N_(
+            "🎉 <b>Your agent {bot} is live.</b> It answers only you. Manage it (restart, persona, "
+            "renew) with /mybots."
+        ),
+        {"bot": _bot(bot_username)},
+    )
 
 
 def live_button(bot_username: str) -> tuple[Text, str]:
@@ -58,14 +70,24 @@ def live_button(bot_username: str) -> tuple[Text, str]:
 def reminder_text(bot_username: str | None, stage: str, expires_at: datetime, now: datetime) -> Text:
     left = max(0, int((expires_at - now).total_seconds() // 60))
     hours, minutes = divmod(left, 60)
-    remaining = (Text(N_("{hours} h {minutes} min"), {"hours": hours, "minutes": f"{minutes:02d}"}) if hours
-                 else Text(N_("{minutes} min"), {"minutes": minutes}))
-    msgid = (N_("⏰ <b>Last reminder:</b> your agent is paid and waiting for you. Open {bot} with the button "
-                "below and press <b>Start</b>. The link expires in {remaining}; after that we stop and "
-                "release the server.") if stage == FINAL else
-             N_("⏰ <b>Reminder:</b> your agent is paid and waiting for you. Open {bot} with the button "
-                "below and press <b>Start</b>. The link expires in {remaining}; after that we stop and "
-                "release the server."))
+    remaining = (
+        Text(N_("{hours} h {minutes} min"), {"hours": hours, "minutes": f"{minutes:02d}"})
+        if hours
+        else Text(N_("{minutes} min"), {"minutes": minutes})
+    )
+    msgid = (
+        N_(
+            "⏰ <b>Last reminder:</b> your agent is paid and waiting for you. Open {bot} with the button "
+            "below and press <b>Start</b>. The link expires in {remaining}; after that we stop and "
+            "release the server."
+        )
+        if stage == FINAL
+        else N_(
+            "⏰ <b>Reminder:</b> your agent is paid and waiting for you. Open {bot} with the button "
+            "below and press <b>Start</b>. The link expires in {remaining}; after that we stop and "
+            "release the server."
+        )
+    )
     return Text(msgid, {"bot": _bot(bot_username), "remaining": remaining})
 
 
@@ -82,16 +104,23 @@ def link_reminder_due(created_at: datetime, expires_at: datetime, now: datetime)
     return None
 
 
-async def notify_act(queue: JobQueue, order_id: int, chat_id: int, bot_username: str | None,
-                     link: str) -> None:
-    await queue_customer_message(queue, chat_id, act_text(bot_username),
-                                 buttons=[act_button(bot_username, link)], key=f"act:{order_id}")
+async def notify_act(
+    queue: JobQueue, order_id: int, chat_id: int, bot_username: str | None, link: str
+) -> None:
+    await queue_customer_message(
+        queue,
+        chat_id,
+        act_text(bot_username),
+        buttons=[act_button(bot_username, link)],
+        key=f"act:{order_id}",
+    )
 
 
 async def notify_live(queue: JobQueue, order_id: int, chat_id: int, bot_username: str | None) -> None:
     buttons = [live_button(bot_username)] if bot_username else []
-    await queue_customer_message(queue, chat_id, live_text(bot_username), buttons=buttons,
-                                 key=f"live:{order_id}")
+    await queue_customer_message(
+        queue, chat_id, live_text(bot_username), buttons=buttons, key=f"live:{order_id}"
+    )
 
 
 async def remind_unused_links(queue: JobQueue, now: datetime | None = None) -> int:
@@ -100,7 +129,8 @@ async def remind_unused_links(queue: JobQueue, now: datetime | None = None) -> i
     now = now or utcnow()
     queued = 0
     open_links = await Verification.filter(verified_at=None, expires_at__gt=now).select_related(
-        "instance__order__customer")
+        "instance__order__customer"
+    )
     for verification in open_links:
         stage = link_reminder_due(verification.created_at, verification.expires_at, now)
         instance: Instance = verification.instance
@@ -113,8 +143,11 @@ async def remind_unused_links(queue: JobQueue, now: datetime | None = None) -> i
             continue
         link = deep_link(instance.bot_username, verification.code)
         await queue_customer_message(
-            queue, instance.order.customer.telegram_id,
+            queue,
+            instance.order.customer.telegram_id,
             reminder_text(instance.bot_username, stage, verification.expires_at, now),
-            buttons=[act_button(instance.bot_username, link)], key=key)
+            buttons=[act_button(instance.bot_username, link)],
+            key=key,
+        )
         queued += 1
     return queued

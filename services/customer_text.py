@@ -32,22 +32,31 @@ class Text:
     def render(self, translate: Callable[[str], str], *, escape: bool = True) -> str:
         """The HTML text with `translate` (a gettext) applied to this msgid and every nested one.
         `escape=False` for a button label, which Telegram shows as plain text."""
-        values = {key: value.render(translate, escape=escape) if isinstance(value, Text)
-                  else html.escape(str(value), quote=False) if escape else str(value)
-                  for key, value in self.params.items()}
+        values = {
+            key: value.render(translate, escape=escape)
+            if isinstance(value, Text)
+            else html.escape(str(value), quote=False)
+            if escape
+            else str(value)
+            for key, value in self.params.items()
+        }
         return translate(self.msgid).format(**values)
 
     def english(self, *, escape: bool = True) -> str:
         return self.render(lambda message: message, escape=escape)
 
     def to_payload(self) -> dict[str, Any]:
-        return {"msgid": self.msgid,
-                "params": {k: v.to_payload() if isinstance(v, Text) else v for k, v in self.params.items()}}
+        return {
+            "msgid": self.msgid,
+            "params": {k: v.to_payload() if isinstance(v, Text) else v for k, v in self.params.items()},
+        }
 
     @classmethod
     def from_payload(cls, data: Mapping[str, Any]) -> Text:
-        params = {k: cls.from_payload(v) if isinstance(v, Mapping) else v
-                  for k, v in (data.get("params") or {}).items()}
+        params = {
+            k: cls.from_payload(v) if isinstance(v, Mapping) else v
+            for k, v in (data.get("params") or {}).items()
+        }
         return cls(str(data["msgid"]), params)
 
 

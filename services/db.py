@@ -16,9 +16,9 @@ from models.fields import install_cipher
 def normalize_url(url: str) -> str:
     """Accept the usual spellings (postgresql://, postgres://) and make a SQLite folder exist."""
     if url.startswith("postgresql://"):
-        url = "postgres://" + url[len("postgresql://"):]
+        url = "postgres://" + url[len("postgresql://") :]
     if url.startswith("sqlite://") and not url.startswith("sqlite://:memory:"):
-        path = Path(url[len("sqlite://"):].split("?", 1)[0])
+        path = Path(url[len("sqlite://") :].split("?", 1)[0])
         path.parent.mkdir(parents=True, exist_ok=True)
     return url
 
@@ -55,7 +55,8 @@ async def missing_tables() -> list[str]:
         rows = await conn.execute_query_dict("SELECT name FROM sqlite_master WHERE type = 'table'")
     else:
         rows = await conn.execute_query_dict(
-            "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()")
+            "SELECT tablename AS name FROM pg_tables WHERE schemaname = current_schema()"
+        )
     present = {r["name"] for r in rows}
     wanted = [model._meta.db_table for model in Tortoise.apps["models"].values()]
     return sorted(t for t in wanted if t not in present)

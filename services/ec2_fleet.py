@@ -40,13 +40,17 @@ def _code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 
 
-
 class Ec2Fleet:
     """EC2 calls the provisioning saga and instance care need. Open with `await Ec2Fleet.open(...)`
     (or `async with Ec2Fleet(settings) as fleet`); `close()` releases the clients."""
 
-    def __init__(self, settings: Any, *, session: aioboto3.Session | None = None,
-                 platform_public_key: str | None = None) -> None:
+    def __init__(
+        self,
+        settings: Any,
+        *,
+        session: aioboto3.Session | None = None,
+        platform_public_key: str | None = None,
+    ) -> None:
         self.settings = settings
         self.session = session or aioboto3.Session(
             aws_access_key_id=secret_value(settings.aws_access_key_id),
@@ -68,14 +72,17 @@ class Ec2Fleet:
 
     async def _open_clients(self) -> None:
         stack = AsyncExitStack()
-        config = BotoConfig(retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10,
-                            read_timeout=60)
+        config = BotoConfig(
+            retries={"max_attempts": 5, "mode": "standard"}, connect_timeout=10, read_timeout=60
+        )
         endpoint = self.settings.aws_endpoint_url  # None: botocore's own AWS_ENDPOINT_URL/defaults
         try:
             self.ec2 = await stack.enter_async_context(
-                self.session.client("ec2", endpoint_url=endpoint, config=config))
+                self.session.client("ec2", endpoint_url=endpoint, config=config)
+            )
             self.ssm = await stack.enter_async_context(
-                self.session.client("ssm", endpoint_url=endpoint, config=config))
+                self.session.client("ssm", endpoint_url=endpoint, config=config)
+            )
         except BaseException:
             await stack.aclose()
             raise
@@ -126,15 +133,23 @@ class Ec2Fleet:
         else:
             pair = (found.get("KeyPairs") or [{}])[0]
             ours = self._public_key()
-            if not key_pair_matches(ours, ec2_public_key=pair.get("PublicKey"),
-                                    ec2_fingerprint=pair.get("KeyFingerprint")):
-                raise PlatformKeyMismatch(mismatch_message(
-                    name, openssh_fingerprint(ours), pair.get("KeyFingerprint") or "another key"))
+            if not key_pair_matches(
+                ours, ec2_public_key=pair.get("PublicKey"), ec2_fingerprint=pair.get("KeyFingerprint")
+            ):
+                raise PlatformKeyMismatch(
+                    mismatch_message(
+                        name, openssh_fingerprint(ours), pair.get("KeyFingerprint") or "another key"
+                    )
+                )
             return
         try:
-            await self.ec2.import_key_pair(KeyName=name, PublicKeyMaterial=self._public_key().encode(),
-                                           TagSpecifications=[{"ResourceType": "key-pair",
-                                                               "Tags": [{"Key": TAG_MANAGED, "Value": "1"}]}])
+            await self.ec2.import_key_pair(
+                KeyName=name,
+                PublicKeyMaterial=self._public_key().encode(),
+                TagSpecifications=[
+                    {"ResourceType": "key-pair", "Tags": [{"Key": TAG_MANAGED, "Value": "1"}]}
+                ],
+            )
             log.info("imported the platform key pair", extra={"key_name": name})
         except ClientError as exc:
             if _code(exc) != "InvalidKeyPair.Duplicate":  # another worker won the race
@@ -153,10 +168,20 @@ class Ec2Fleet:
 
     def _wanted_rules(self) -> list[dict[str, Any]]:
         return [
-            {"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22,
-             "IpRanges": [{"CidrIp": self.settings.ssh_source_cidr, "Description": "SSH from the platform"}]},
-            {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,
-             "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "HTTPS"}]},
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 22,
+                "ToPort": 22,
+                "IpRanges": [
+                    {"CidrIp": self.settings.ssh_source_cidr, "Description": "SSH from the platform"}
+                ],
+            },
+            {
+                "IpProtocol": "tcp",
+                "FromPort": 443,
+                "ToPort": 443,
+                "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "HTTPS"}],
+            },
         ]
 
     async def _ensure_security_group(self) -> str:
@@ -168,25 +193,36 @@ class Ec2Fleet:
         else:
             try:
                 created = await self.ec2.create_security_group(
-                    GroupName=name, Description="Meet Matt agents: SSH from the platform, HTTPS",
-                    TagSpecifications=[{"ResourceType": "security-group",
-                                        "Tags": [{"Key": TAG_MANAGED, "Value": "1"}]}])
+                    GroupName=name,
+                    Description="Meet Matt agents: SSH from the platform, HTTPS",
+                    TagSpecifications=[
+                        {"ResourceType": "security-group", "Tags": [{"Key": TAG_MANAGED, "Value": "1"}]}
+                    ],
+                )
                 log.info("created security group", extra={"group": name, "group_id": created["GroupId"]})
             except ClientError as exc:
                 if _code(exc) != "InvalidGroup.Duplicate":
                     raise Ec2Error(f"creating security group {name!r} failed: {_code(exc)}") from None
             found = await self.ec2.describe_security_groups(
-                Filters=[{"Name": "group-name", "Values": [name]}])
+                Filters=[{"Name": "group-name", "Values": [name]}]
+            )
             group = found["SecurityGroups"][0]
-        existing = {(p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), r.get("CidrIp"))
-                    for p in group.get("IpPermissions", []) for r in p.get("IpRanges", [])}
-        missing = [rule for rule in self._wanted_rules()
-                   if (rule["IpProtocol"], rule["FromPort"], rule["ToPort"], rule["IpRanges"][0]["CidrIp"])
-                   not in existing]
+        existing = {
+            (p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), r.get("CidrIp"))
+            for p in group.get("IpPermissions", [])
+            for r in p.get("IpRanges", [])
+        }
+        missing = [
+            rule
+            for rule in self._wanted_rules()
+            if (rule["IpProtocol"], rule["FromPort"], rule["ToPort"], rule["IpRanges"][0]["CidrIp"])
+            not in existing
+        ]
         if missing:
             try:
-                await self.ec2.authorize_security_group_ingress(GroupId=group["GroupId"],
-                                                                IpPermissions=missing)
+                await self.ec2.authorize_security_group_ingress(
+                    GroupId=group["GroupId"], IpPermissions=missing
+                )
             except ClientError as exc:
                 if _code(exc) != "InvalidPermission.Duplicate":
                     raise Ec2Error(f"opening ports on {name!r} failed: {_code(exc)}") from None
@@ -210,25 +246,30 @@ class Ec2Fleet:
         try:
             answer = await self.ssm.get_parameter(Name=name)
         except ClientError as exc:
-            raise Ec2Error(f"cannot resolve the Ubuntu AMI for {self.settings.aws_region} from SSM "
-                           f"parameter {name} ({_code(exc)}); set EC2_AMI_ID") from None
+            raise Ec2Error(
+                f"cannot resolve the Ubuntu AMI for {self.settings.aws_region} from SSM "
+                f"parameter {name} ({_code(exc)}); set EC2_AMI_ID"
+            ) from None
         return str(answer["Parameter"]["Value"])
 
     # --- instances -----------------------------------------------------------------------------
 
     async def _find_tagged(self, key: str, value: str) -> str | None:
-        answer = await self.ec2.describe_instances(Filters=[
-            {"Name": f"tag:{key}", "Values": [value]},
-            {"Name": "instance-state-name", "Values": LIVE_STATES},
-        ])
+        answer = await self.ec2.describe_instances(
+            Filters=[
+                {"Name": f"tag:{key}", "Values": [value]},
+                {"Name": "instance-state-name", "Values": LIVE_STATES},
+            ]
+        )
         instances = [i for r in answer.get("Reservations", []) for i in r.get("Instances", [])]
         if not instances:
             return None
         instances.sort(key=lambda i: (i.get("LaunchTime") or "", i["InstanceId"]))
         if len(instances) > 1:
-            log.error("more than one live instance carries one tag",
-                      extra={"tag": f"{key}={value}",
-                             "instances": ",".join(i["InstanceId"] for i in instances)})
+            log.error(
+                "more than one live instance carries one tag",
+                extra={"tag": f"{key}={value}", "instances": ",".join(i["InstanceId"] for i in instances)},
+            )
         return str(instances[0]["InstanceId"])
 
     async def find_by_job(self, job_id: int) -> str | None:
@@ -238,17 +279,23 @@ class Ec2Fleet:
     async def find_by_warm_slot(self, instance_row_id: int) -> str | None:
         return await self._find_tagged(TAG_WARM, str(instance_row_id))
 
-    async def launch(self, *, job_id: int, order_id: int | None, user_id: int | None, instance_type: str,
-                     user_data: str) -> str:
+    async def launch(
+        self, *, job_id: int, order_id: int | None, user_id: int | None, instance_type: str, user_data: str
+    ) -> str:
         """Start the instance for a provisioning job, or return the one already started for it."""
         existing = await self.find_by_job(job_id)
         if existing:
             log.info("instance already launched for this job", extra={"job_id": job_id, "ec2_id": existing})
             return existing
-        tags = {TAG_JOB: str(job_id), TAG_ORDER: str(order_id or ""), TAG_USER: str(user_id or ""),
-                "Name": f"meetmatt-order-{order_id or job_id}"}
-        return await self._run(tags=tags, client_token=f"meetmatt-job-{job_id}",
-                               instance_type=instance_type, user_data=user_data)
+        tags = {
+            TAG_JOB: str(job_id),
+            TAG_ORDER: str(order_id or ""),
+            TAG_USER: str(user_id or ""),
+            "Name": f"meetmatt-order-{order_id or job_id}",
+        }
+        return await self._run(
+            tags=tags, client_token=f"meetmatt-job-{job_id}", instance_type=instance_type, user_data=user_data
+        )
 
     async def launch_warm(self, *, instance_row_id: int, instance_type: str, user_data: str) -> str:
         """Start a warm-pool instance for the given (unassigned) instance row, idempotently."""
@@ -256,40 +303,75 @@ class Ec2Fleet:
         if existing:
             return existing
         tags = {TAG_WARM: str(instance_row_id), "Name": f"meetmatt-warm-{instance_row_id}"}
-        return await self._run(tags=tags, client_token=f"meetmatt-warm-{instance_row_id}",
-                               instance_type=instance_type, user_data=user_data)
+        return await self._run(
+            tags=tags,
+            client_token=f"meetmatt-warm-{instance_row_id}",
+            instance_type=instance_type,
+            user_data=user_data,
+        )
 
-    async def _run(self, *, tags: dict[str, str], client_token: str, instance_type: str,
-                   user_data: str) -> str:
+    async def _run(
+        self, *, tags: dict[str, str], client_token: str, instance_type: str, user_data: str
+    ) -> str:
         group_id = await self.security_group_id()
         image_id = await self.resolve_ami()
         tag_list = [{"Key": k, "Value": v} for k, v in {**tags, TAG_MANAGED: "1"}.items()]
         try:
             answer = await self.ec2.run_instances(
-                ImageId=image_id, InstanceType=instance_type, MinCount=1, MaxCount=1,
-                KeyName=self.settings.ec2_key_name, SecurityGroupIds=[group_id], UserData=user_data,
+                ImageId=image_id,
+                InstanceType=instance_type,
+                MinCount=1,
+                MaxCount=1,
+                KeyName=self.settings.ec2_key_name,
+                SecurityGroupIds=[group_id],
+                UserData=user_data,
                 ClientToken=client_token[:64],
-                BlockDeviceMappings=[{"DeviceName": ROOT_DEVICE, "Ebs": {
-                    "VolumeSize": int(self.settings.ec2_volume_gb), "VolumeType": "gp3",
-                    "DeleteOnTermination": True, "Encrypted": True}}],
-                MetadataOptions={"HttpTokens": "required", "HttpPutResponseHopLimit": 1,
-                                 "HttpEndpoint": "enabled"},
-                TagSpecifications=[{"ResourceType": "instance", "Tags": tag_list},
-                                   {"ResourceType": "volume", "Tags": tag_list}],
+                BlockDeviceMappings=[
+                    {
+                        "DeviceName": ROOT_DEVICE,
+                        "Ebs": {
+                            "VolumeSize": int(self.settings.ec2_volume_gb),
+                            "VolumeType": "gp3",
+                            "DeleteOnTermination": True,
+                            "Encrypted": True,
+                        },
+                    }
+                ],
+                MetadataOptions={
+                    "HttpTokens": "required",
+                    "HttpPutResponseHopLimit": 1,
+                    "HttpEndpoint": "enabled",
+                },
+                TagSpecifications=[
+                    {"ResourceType": "instance", "Tags": tag_list},
+                    {"ResourceType": "volume", "Tags": tag_list},
+                ],
             )
         except ClientError as exc:
-            raise Ec2Error(f"RunInstances failed ({_code(exc)}): "
-                           f"{exc.response.get('Error', {}).get('Message', '')}") from None
+            raise Ec2Error(
+                f"RunInstances failed ({_code(exc)}): {exc.response.get('Error', {}).get('Message', '')}"
+            ) from None
         ec2_id = str(answer["Instances"][0]["InstanceId"])
-        log.info("instance launched", extra={"ec2_id": ec2_id, "type": instance_type, "image": image_id,
-                                             "tags": ",".join(f"{k}={v}" for k, v in tags.items())})
+        log.info(
+            "instance launched",
+            extra={
+                "ec2_id": ec2_id,
+                "type": instance_type,
+                "image": image_id,
+                "tags": ",".join(f"{k}={v}" for k, v in tags.items()),
+            },
+        )
         return ec2_id
 
-    async def tag_for_order(self, ec2_id: str, *, job_id: int | None, order_id: int | None,
-                            user_id: int | None) -> None:
+    async def tag_for_order(
+        self, ec2_id: str, *, job_id: int | None, order_id: int | None, user_id: int | None
+    ) -> None:
         """Label a claimed warm-pool instance with the order it now serves."""
-        tags = {TAG_ORDER: str(order_id or ""), TAG_USER: str(user_id or ""),
-                "Name": f"meetmatt-order-{order_id}"}
+        tags = {
+            TAG_ORDER: str(order_id or ""),
+            TAG_USER: str(user_id or ""),
+            "Name": f"meetmatt-order-{order_id}",
+        }
         if job_id is not None:
             tags[TAG_JOB] = str(job_id)
         await self.ec2.create_tags(Resources=[ec2_id], Tags=[{"Key": k, "Value": v} for k, v in tags.items()])
@@ -300,11 +382,13 @@ class Ec2Fleet:
         attempts = int(self.settings.ec2_waiter_max_attempts)
         try:
             await self.ec2.get_waiter("instance_running").wait(
-                InstanceIds=[ec2_id], WaiterConfig={"Delay": delay, "MaxAttempts": attempts})
+                InstanceIds=[ec2_id], WaiterConfig={"Delay": delay, "MaxAttempts": attempts}
+            )
         except WaiterError as exc:
-            raise Ec2Error(f"instance {ec2_id} was not running after {delay * attempts}s: "
-                           f"{exc.last_response.get('Error', {}).get('Code') or 'state did not change'}") \
-                from None
+            raise Ec2Error(
+                f"instance {ec2_id} was not running after {delay * attempts}s: "
+                f"{exc.last_response.get('Error', {}).get('Code') or 'state did not change'}"
+            ) from None
         for _ in range(attempts):  # the public IP can lag the state by a moment
             described = await self.describe(ec2_id)
             if described and described.get("PublicIpAddress"):

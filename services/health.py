@@ -22,6 +22,7 @@ class HealthBoard:
 
     def watch_task(self, name: str, task: asyncio.Task[Any]) -> None:
         """`name` is ready while `task` runs; once it ends (crash, cancel, stop) it is not."""
+
         def probe() -> str | None:
             if not task.done():
                 return None
@@ -29,15 +30,18 @@ class HealthBoard:
                 return "stopped (cancelled)"
             error = task.exception()
             return f"stopped ({type(error).__name__})" if error else "stopped"
+
         self._probes[name] = probe
 
     def watch_worker(self, worker: Any, stale_after_s: float, name: str = "worker") -> None:
         """The worker loop is ready while it runs and ticked within `stale_after_s` seconds."""
+
         def probe() -> str | None:
             if not worker.running:
                 return "stopped"
             age = time.monotonic() - worker.last_tick
             return None if age <= stale_after_s else f"stalled: last heartbeat {age:.0f}s ago"
+
         self._probes[name] = probe
 
     @property

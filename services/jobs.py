@@ -63,8 +63,13 @@ class Claimed:
 class JobQueue:
     """Enqueue, claim with a lease, and finish jobs. Safe for many workers on one PostgreSQL."""
 
-    def __init__(self, worker_id: str | None = None, lease_seconds: float = 120.0,
-                 backoff_base: float = 5.0, backoff_cap: float = 900.0) -> None:
+    def __init__(
+        self,
+        worker_id: str | None = None,
+        lease_seconds: float = 120.0,
+        backoff_base: float = 5.0,
+        backoff_cap: float = 900.0,
+    ) -> None:
         self.worker_id = worker_id or f"worker-{uuid.uuid4().hex[:8]}"
         self.lease = timedelta(seconds=lease_seconds)
         self.backoff_base = backoff_base
@@ -72,9 +77,16 @@ class JobQueue:
 
     # --- producing -------------------------------------------------------------------------------
 
-    async def enqueue(self, kind: str, payload: dict[str, Any] | None = None, *, key: str | None = None,
-                      run_after: datetime | None = None, max_attempts: int = 8,
-                      using_db: Any = None) -> Job:
+    async def enqueue(
+        self,
+        kind: str,
+        payload: dict[str, Any] | None = None,
+        *,
+        key: str | None = None,
+        run_after: datetime | None = None,
+        max_attempts: int = 8,
+        using_db: Any = None,
+    ) -> Job:
         """Add a job. With `key`, enqueueing the same key again returns the existing job."""
         if key is not None:
             existing = await Job.filter(key=key).using_db(using_db).first()
@@ -84,8 +96,12 @@ class JobQueue:
             # a savepoint, so a lost race on the unique key leaves the caller's transaction usable
             async with in_transaction() as conn:
                 return await Job.create(
-                    kind=kind, payload=payload or {}, key=key, run_after=run_after or utcnow(),
-                    max_attempts=max_attempts, using_db=using_db or conn,
+                    kind=kind,
+                    payload=payload or {},
+                    key=key,
+                    run_after=run_after or utcnow(),
+                    max_attempts=max_attempts,
+                    using_db=using_db or conn,
                 )
         except IntegrityError:
             if key is None:
@@ -115,8 +131,11 @@ class JobQueue:
         candidate_ids = Subquery(candidates.order_by("run_after", "id").limit(1).values("id"))
         # SQLite runs one writer at a time, so this single statement is atomic there
         updated = await Job.filter(self._claimable(now), id__in=candidate_ids).update(
-            status=JobStatus.RUNNING, locked_by=token, locked_until=now + self.lease,
-            attempts=F("attempts") + 1, updated_at=now,
+            status=JobStatus.RUNNING,
+            locked_by=token,
+            locked_until=now + self.lease,
+            attempts=F("attempts") + 1,
+            updated_at=now,
         )
         if not updated:
             return None
@@ -162,8 +181,15 @@ class JobQueue:
     async def complete(self, claimed: Claimed, result: Any = None) -> None:
         state = claimed.job.state if result is None else {**claimed.job.state, "result": result}
         now = utcnow()
-        await self._write(claimed, status=JobStatus.DONE, state=state, locked_by=None,
-                          locked_until=None, finished_at=now, last_error=None)
+        await self._write(
+            claimed,
+            status=JobStatus.DONE,
+            state=state,
+            locked_by=None,
+            locked_until=None,
+            finished_at=now,
+            last_error=None,
+        )
         claimed.job.status = JobStatus.DONE
 
     async def fail(self, claimed: Claimed, error: str, *, retry: bool = True) -> JobStatus:
@@ -173,20 +199,38 @@ class JobQueue:
         if retry and job.attempts < job.max_attempts:
             delay = backoff_delay(job.attempts, self.backoff_base, self.backoff_cap)
             status = JobStatus.PENDING
-            await self._write(claimed, status=status, run_after=now + timedelta(seconds=delay),
-                              locked_by=None, locked_until=None, last_error=error[:4000])
+            await self._write(
+                claimed,
+                status=status,
+                run_after=now + timedelta(seconds=delay),
+                locked_by=None,
+                locked_until=None,
+                last_error=error[:4000],
+            )
         else:
             status = JobStatus.DEAD
-            await self._write(claimed, status=status, locked_by=None, locked_until=None,
-                              last_error=error[:4000], finished_at=now)
+            await self._write(
+                claimed,
+                status=status,
+                locked_by=None,
+                locked_until=None,
+                last_error=error[:4000],
+                finished_at=now,
+            )
         job.status = status
         return status
 
     async def reschedule(self, claimed: Claimed, run_after: datetime, reason: str = "") -> None:
         """Put the job back without spending an attempt (e.g. waiting for a creator account)."""
-        await self._write(claimed, status=JobStatus.PENDING, run_after=run_after, locked_by=None,
-                          locked_until=None, attempts=max(0, claimed.job.attempts - 1),
-                          last_error=reason[:4000] or None)
+        await self._write(
+            claimed,
+            status=JobStatus.PENDING,
+            run_after=run_after,
+            locked_by=None,
+            locked_until=None,
+            attempts=max(0, claimed.job.attempts - 1),
+            last_error=reason[:4000] or None,
+        )
 
     async def _write(self, claimed: Claimed, **values: Any) -> None:
         updated = await Job.filter(id=claimed.id, locked_by=claimed.token).update(
@@ -202,11 +246,19 @@ class JobQueue:
         now = utcnow()
         expired = Q(status=JobStatus.RUNNING, locked_until__lt=now)
         dead = await Job.filter(expired, attempts__gte=F("max_attempts")).update(
-            status=JobStatus.DEAD, locked_by=None, locked_until=None, finished_at=now,
-            last_error="lease expired on the last attempt (worker died?)", updated_at=now,
+            status=JobStatus.DEAD,
+            locked_by=None,
+            locked_until=None,
+            finished_at=now,
+            last_error="lease expired on the last attempt (worker died?)",
+            updated_at=now,
         )
         back = await Job.filter(expired).update(
-            status=JobStatus.PENDING, locked_by=None, locked_until=None, run_after=now, updated_at=now,
+            status=JobStatus.PENDING,
+            locked_by=None,
+            locked_until=None,
+            run_after=now,
+            updated_at=now,
         )
         return dead + back
 

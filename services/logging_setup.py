@@ -98,8 +98,12 @@ class KeyValueFormatter(logging.Formatter):
 
     def format(self, record: logging.LogRecord) -> str:
         ts = datetime.fromtimestamp(record.created, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        parts = [f"ts={ts}", f"level={record.levelname}", f"logger={record.name}",
-                 f"msg={_kv_value(record.getMessage())}"]
+        parts = [
+            f"ts={ts}",
+            f"level={record.levelname}",
+            f"logger={record.name}",
+            f"msg={_kv_value(record.getMessage())}",
+        ]
         parts += [f"{k}={_kv_value(v)}" for k, v in _extras(record).items()]
         line = " ".join(parts)
         if record.exc_text:
@@ -111,17 +115,21 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(),
-            "level": record.levelname, "logger": record.name, "msg": record.getMessage(),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
         }
-        data.update({k: v if isinstance(v, int | float | bool | None) else str(v)
-                     for k, v in _extras(record).items()})
+        data.update(
+            {k: v if isinstance(v, int | float | bool | None) else str(v) for k, v in _extras(record).items()}
+        )
         if record.exc_text:
             data["exc"] = record.exc_text
         return json.dumps(data, ensure_ascii=False)
 
 
-def setup_logging(level: str = "INFO", fmt: str = "kv", secret_values: Iterable[str] = (),
-                  stream=None) -> logging.Handler:
+def setup_logging(
+    level: str = "INFO", fmt: str = "kv", secret_values: Iterable[str] = (), stream=None
+) -> logging.Handler:
     """Configure the root logger once: one handler, the redacting filter first, then the formatter."""
     secrets.add(*secret_values)
     handler = logging.StreamHandler(stream or sys.stderr)
@@ -132,7 +140,17 @@ def setup_logging(level: str = "INFO", fmt: str = "kv", secret_values: Iterable[
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level.upper())
-    for noisy in ("aiosqlite", "asyncio", "botocore", "aiobotocore", "urllib3", "asyncssh", "telethon",
-                  "werkzeug", "tortoise", "stripe"):
+    for noisy in (
+        "aiosqlite",
+        "asyncio",
+        "botocore",
+        "aiobotocore",
+        "urllib3",
+        "asyncssh",
+        "telethon",
+        "werkzeug",
+        "tortoise",
+        "stripe",
+    ):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))
     return handler

@@ -30,19 +30,28 @@ log = logging.getLogger(__name__)
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 PAYMENT_TO_LIVE_BUCKETS = (30, 60, 120, 180, 300, 450, 600, 900, 1800, 3600, 4 * 3600, 24 * 3600)
 
-WEBHOOK_EVENTS = Counter("meetmatt_webhook_events", "Stripe webhook events by type and outcome.",
-                         ["type", "outcome"])
-HTTP_LATENCY = Histogram("meetmatt_http_request_duration_seconds", "HTTP request latency.",
-                         ["route", "method", "status"], buckets=LATENCY_BUCKETS)
-PAYMENT_TO_LIVE = Histogram("meetmatt_payment_to_live_seconds",
-                            "Seconds from a new agent's payment to the agent being live.",
-                            buckets=PAYMENT_TO_LIVE_BUCKETS)
+WEBHOOK_EVENTS = Counter(
+    "meetmatt_webhook_events", "Stripe webhook events by type and outcome.", ["type", "outcome"]
+)
+HTTP_LATENCY = Histogram(
+    "meetmatt_http_request_duration_seconds",
+    "HTTP request latency.",
+    ["route", "method", "status"],
+    buckets=LATENCY_BUCKETS,
+)
+PAYMENT_TO_LIVE = Histogram(
+    "meetmatt_payment_to_live_seconds",
+    "Seconds from a new agent's payment to the agent being live.",
+    buckets=PAYMENT_TO_LIVE_BUCKETS,
+)
 MODEL_REQUESTS = Counter("meetmatt_model_gateway_requests", "Model gateway requests by outcome.", ["outcome"])
 MODEL_TOKENS = Counter("meetmatt_model_gateway_tokens", "Tokens the upstream reported, by kind.", ["kind"])
 MODEL_UPSTREAM_SECONDS = Histogram(
     "meetmatt_model_gateway_upstream_seconds",
     "Upstream latency: to its response headers (first_byte) and to the end of the answer (complete).",
-    ["stage"], buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300))
+    ["stage"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300),
+)
 
 
 @dataclass
@@ -77,8 +86,9 @@ class DatabaseCollector(Collector):
         for (kind, status), n in sorted(snap.jobs.items()):
             jobs.add_metric([kind, status], n)
         yield jobs
-        alerts = CounterMetricFamily("meetmatt_alerts_raised", "Admin alerts raised (repeats included).",
-                                     labels=["kind", "severity"])
+        alerts = CounterMetricFamily(
+            "meetmatt_alerts_raised", "Admin alerts raised (repeats included).", labels=["kind", "severity"]
+        )
         for (kind, severity), n in sorted(snap.alerts.items()):
             alerts.add_metric([kind, severity], n)
         yield alerts
@@ -100,7 +110,8 @@ async def read_snapshot() -> Snapshot:
     jobs = await Job.annotate(n=Count("id")).group_by("kind", "status").values("kind", "status", "n")
     alerts = await Alert.annotate(n=Sum("count")).group_by("kind", "severity").values("kind", "severity", "n")
     return Snapshot(
-        orders=await by_status(Order), instances=await by_status(Instance),
+        orders=await by_status(Order),
+        instances=await by_status(Instance),
         accounts=await by_status(TelegramAccount),
         jobs={(r["kind"], str(r["status"])): int(r["n"]) for r in jobs},
         alerts={(r["kind"], str(r["severity"])): int(r["n"] or 0) for r in alerts},

@@ -11,13 +11,17 @@ from config import Settings
 
 def register(sub, groups) -> None:
     instances = groups["instances"]
-    usage = instances.add_parser("usage", help="model tokens, requests and estimated cost per instance "
-                                               "for a month (default: this month), against the quota")
+    usage = instances.add_parser(
+        "usage",
+        help="model tokens, requests and estimated cost per instance "
+        "for a month (default: this month), against the quota",
+    )
     usage.add_argument("--json", action="store_true", help="machine-readable output")
     usage.add_argument("--month", default=None, help="YYYY-MM (default: the current month, UTC)")
     usage.set_defaults(func=cmd_usage)
-    quota = instances.add_parser("model-quota", help="override an instance's model quota "
-                                                     "(without options: back to its package's)")
+    quota = instances.add_parser(
+        "model-quota", help="override an instance's model quota (without options: back to its package's)"
+    )
     quota.add_argument("instance_id", type=int)
     quota.add_argument("--tokens-per-month", type=int, default=None, help="0: no limit")
     quota.add_argument("--requests-per-minute", type=int, default=None, help="0: no limit")
@@ -62,15 +66,23 @@ def cmd_model_quota(args: argparse.Namespace, settings: Settings) -> int:
             if instance is None:
                 print(f"no instance #{args.instance_id}", file=sys.stderr)
                 return 1
-            await set_override(instance.id, tokens_per_month=args.tokens_per_month,
-                               requests_per_minute=args.requests_per_minute)
+            await set_override(
+                instance.id,
+                tokens_per_month=args.tokens_per_month,
+                requests_per_minute=args.requests_per_minute,
+            )
             quota = await quota_for(instance.id, instance.order_id, settings.packages)
-            await AdminAction.create(action="model_quota", target=f"instance:{instance.id}",
-                                     detail=f"CLI; tokens/month {quota.tokens_per_month}, "
-                                            f"requests/min {quota.requests_per_minute}")
-        print(f"instance #{instance.id}: {quota.tokens_per_month or 'unlimited'} tokens a month, "
-              f"{quota.requests_per_minute or 'unlimited'} requests a minute "
-              "(web replicas pick it up within 30 s)")
+            await AdminAction.create(
+                action="model_quota",
+                target=f"instance:{instance.id}",
+                detail=f"CLI; tokens/month {quota.tokens_per_month}, "
+                f"requests/min {quota.requests_per_minute}",
+            )
+        print(
+            f"instance #{instance.id}: {quota.tokens_per_month or 'unlimited'} tokens a month, "
+            f"{quota.requests_per_minute or 'unlimited'} requests a minute "
+            "(web replicas pick it up within 30 s)"
+        )
         return 0
 
     return asyncio.run(body())

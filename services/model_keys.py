@@ -71,10 +71,17 @@ async def issue_instance_key(instance_id: int, *, reason: str = "replaced") -> s
     async with in_transaction() as conn:
         # the instance row's lock orders concurrent issues, so exactly one key stays live (PostgreSQL)
         await Instance.filter(id=instance_id).select_for_update().using_db(conn).first()
-        await ModelKey.filter(instance_id=instance_id, revoked_at=None).using_db(conn).update(
-            revoked_at=now, revoked_reason=reason)
-        await ModelKey.create(instance_id=instance_id, key_hash=hash_key(key),
-                              key_prefix=key[:len(KEY_PREFIX) + 4], using_db=conn)
+        await (
+            ModelKey.filter(instance_id=instance_id, revoked_at=None)
+            .using_db(conn)
+            .update(revoked_at=now, revoked_reason=reason)
+        )
+        await ModelKey.create(
+            instance_id=instance_id,
+            key_hash=hash_key(key),
+            key_prefix=key[: len(KEY_PREFIX) + 4],
+            using_db=conn,
+        )
     log.info("model key issued", extra={"instance_id": instance_id})
     return key
 
@@ -82,7 +89,8 @@ async def issue_instance_key(instance_id: int, *, reason: str = "replaced") -> s
 async def revoke_instance_keys(instance_id: int, reason: str) -> int:
     """Revoke every live key of the instance; returns how many were live. Idempotent."""
     revoked = await ModelKey.filter(instance_id=instance_id, revoked_at=None).update(
-        revoked_at=utcnow(), revoked_reason=reason[:64])
+        revoked_at=utcnow(), revoked_reason=reason[:64]
+    )
     if revoked:
         log.info("model key revoked", extra={"instance_id": instance_id, "reason": reason})
     return int(revoked)
@@ -92,13 +100,20 @@ async def authenticate(key: str) -> KeyHolder | None:
     """The holder of a live key, or None for an unknown, malformed or revoked key."""
     if not looks_like_key(key):
         return None
-    row = await ModelKey.filter(key_hash=hash_key(key), revoked_at=None).first().values(
-        "id", "instance_id", "instance__customer_id", "instance__order_id", "instance__bot_username")
+    row = (
+        await ModelKey.filter(key_hash=hash_key(key), revoked_at=None)
+        .first()
+        .values("id", "instance_id", "instance__customer_id", "instance__order_id", "instance__bot_username")
+    )
     if row is None:
         return None
-    return KeyHolder(key_id=row["id"], instance_id=row["instance_id"],
-                     customer_id=row["instance__customer_id"], order_id=row["instance__order_id"],
-                     bot_username=row["instance__bot_username"])
+    return KeyHolder(
+        key_id=row["id"],
+        instance_id=row["instance_id"],
+        customer_id=row["instance__customer_id"],
+        order_id=row["instance__order_id"],
+        bot_username=row["instance__bot_username"],
+    )
 
 
 async def live_key_count(instance_id: int) -> int:

@@ -50,12 +50,14 @@ def effective_quota(package: Package | None, override: ModelQuotaOverride | None
     return Quota(int(tokens), int(rpm))
 
 
-async def package_of(instance_id: int, order_id: int | None,
-                     packages: tuple[Package, ...]) -> Package | None:
+async def package_of(instance_id: int, order_id: int | None, packages: tuple[Package, ...]) -> Package | None:
     """The package of the instance's latest paid order or renewal (a renewal may change it)."""
     where = Q(renews_id=instance_id) | Q(id=order_id) if order_id is not None else Q(renews_id=instance_id)
-    codes = await Order.filter(where, paid_at__not_isnull=True).order_by("-paid_at") \
+    codes = (
+        await Order.filter(where, paid_at__not_isnull=True)
+        .order_by("-paid_at")
         .values_list("package", flat=True)
+    )
     if not codes and order_id is not None:
         codes = await Order.filter(id=order_id).values_list("package", flat=True)
     return find_package(packages, codes[0]) if codes else None
@@ -66,15 +68,17 @@ async def quota_for(instance_id: int, order_id: int | None, packages: tuple[Pack
     return effective_quota(await package_of(instance_id, order_id, packages), override)
 
 
-async def set_override(instance_id: int, *, tokens_per_month: int | None,
-                       requests_per_minute: int | None) -> None:
+async def set_override(
+    instance_id: int, *, tokens_per_month: int | None, requests_per_minute: int | None
+) -> None:
     """Replace the instance's override (None for a field: the package's value)."""
     if tokens_per_month is None and requests_per_minute is None:
         await ModelQuotaOverride.filter(instance_id=instance_id).delete()
         return
     await ModelQuotaOverride.update_or_create(
         defaults={"tokens_per_month": tokens_per_month, "requests_per_minute": requests_per_minute},
-        instance_id=instance_id)
+        instance_id=instance_id,
+    )
 
 
 def minute_of(now: datetime) -> datetime:
@@ -112,20 +116,26 @@ class RequestRateLimiter:
 def monthly_limit_message(quota: Quota, now: datetime) -> str:
     """What the agent gets (and relays): says what happened, when it resets, and what to do."""
     resets = next_month_start(now).isoformat()
-    return (f"Monthly usage limit reached for this agent's plan ({quota.tokens_per_month:,} tokens). "
-            f"It resets on {resets} (UTC); renew or upgrade the plan in the Meet Matt bot to continue.")
+    return (
+        f"Monthly usage limit reached for this agent's plan ({quota.tokens_per_month:,} tokens). "
+        f"It resets on {resets} (UTC); renew or upgrade the plan in the Meet Matt bot to continue."
+    )
 
 
 def rate_limit_message(quota: Quota) -> str:
-    return (f"Too many requests: this agent's plan allows {quota.requests_per_minute} model requests "
-            "per minute. Please try again in a minute.")
+    return (
+        f"Too many requests: this agent's plan allows {quota.requests_per_minute} model requests "
+        "per minute. Please try again in a minute."
+    )
 
 
 def customer_quota_text(bot_username: str | None, quota: Quota, now: datetime) -> str:
     name = "@" + html.escape(bot_username) if bot_username else "your agent"
-    return (f"⚠️ {name} has used this month's model allowance ({quota.tokens_per_month:,} tokens) "
-            f"and can't answer until {next_month_start(now).isoformat()}. "
-            "Renew or upgrade to keep it going.")
+    return (
+        f"⚠️ {name} has used this month's model allowance ({quota.tokens_per_month:,} tokens) "
+        f"and can't answer until {next_month_start(now).isoformat()}. "
+        "Renew or upgrade to keep it going."
+    )
 
 
 async def _chat_id(holder: KeyHolder) -> int | None:
@@ -152,8 +162,12 @@ class QuotaNotifier:
         chat_id = await _chat_id(holder)
         if chat_id is not None:
             await queue_customer_message(
-                self.queue, chat_id, customer_quota_text(holder.bot_username, quota, now), key=key,
-                buttons=[("🔁 Renew or upgrade", f"{START_LINK}{RENEW_START_PREFIX}{holder.instance_id}")])
+                self.queue,
+                chat_id,
+                customer_quota_text(holder.bot_username, quota, now),
+                key=key,
+                buttons=[("🔁 Renew or upgrade", f"{START_LINK}{RENEW_START_PREFIX}{holder.instance_id}")],
+            )
             log.info("model quota reached; customer told", extra={"instance_id": holder.instance_id})
         self._sent.add(key)
 

@@ -39,8 +39,11 @@ class Prices:
 
     @classmethod
     def from_settings(cls, settings: Any) -> Prices:
-        return cls(settings.model_price_input_per_mtok, settings.model_price_cached_input_per_mtok,
-                   settings.model_price_output_per_mtok)
+        return cls(
+            settings.model_price_input_per_mtok,
+            settings.model_price_cached_input_per_mtok,
+            settings.model_price_output_per_mtok,
+        )
 
 
 def _int(value: Any) -> int:
@@ -55,8 +58,9 @@ def tokens_from_usage(usage: Any) -> Tokens | None:
     if not isinstance(usage, dict) or "prompt_tokens" not in usage:
         return None
     details = usage.get("prompt_tokens_details")
-    cached = _int(usage.get("cached_tokens")) or (_int(details.get("cached_tokens"))
-                                                  if isinstance(details, dict) else 0)
+    cached = _int(usage.get("cached_tokens")) or (
+        _int(details.get("cached_tokens")) if isinstance(details, dict) else 0
+    )
     return Tokens(_int(usage.get("prompt_tokens")), _int(usage.get("completion_tokens")), cached)
 
 
@@ -79,8 +83,11 @@ def tokens_from_chunk(chunk: Any) -> Tokens | None:
 def estimated_cost(tokens: Tokens, prices: Prices) -> float:
     """USD: uncached prompt tokens at the input price, cached ones at the cache price, output at its own."""
     cached = min(tokens.cached, tokens.prompt)
-    return ((tokens.prompt - cached) * prices.input + cached * prices.cached_input
-            + tokens.completion * prices.output) / 1_000_000
+    return (
+        (tokens.prompt - cached) * prices.input
+        + cached * prices.cached_input
+        + tokens.completion * prices.output
+    ) / 1_000_000
 
 
 def month_start(now: datetime) -> date:
@@ -94,11 +101,20 @@ def next_month_start(now: datetime) -> date:
 # One statement adds a whole batch (the ORM has no increment-on-conflict): an INSERT of each
 # (instance, day) row that adds to the existing row instead when there is one. Same SQL on SQLite
 # (3.24+) and PostgreSQL, but for the placeholders.
-_UPSERT_COLUMNS = ("instance_id", "day", "requests", "prompt_tokens", "completion_tokens", "cached_tokens",
-                   "updated_at")
-_UPSERT_TAIL = (' ON CONFLICT ("instance_id", "day") DO UPDATE SET '
-                + ", ".join(f'"{c}" = "model_usage"."{c}" + excluded."{c}"' for c in _UPSERT_COLUMNS[2:6])
-                + ', "updated_at" = excluded."updated_at"')
+_UPSERT_COLUMNS = (
+    "instance_id",
+    "day",
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_tokens",
+    "updated_at",
+)
+_UPSERT_TAIL = (
+    ' ON CONFLICT ("instance_id", "day") DO UPDATE SET '
+    + ", ".join(f'"{c}" = "model_usage"."{c}" + excluded."{c}"' for c in _UPSERT_COLUMNS[2:6])
+    + ', "updated_at" = excluded."updated_at"'
+)
 _UPSERT_BATCH = 500  # rows per statement: 3,500 parameters, well under PostgreSQL's 32,767
 
 
@@ -118,7 +134,7 @@ async def add_usage(batch: dict[tuple[int, date], tuple[int, Tokens]], using_db:
     now = datetime.now(UTC)
     items = list(batch.items())
     for start in range(0, len(items), _UPSERT_BATCH):
-        chunk = items[start:start + _UPSERT_BATCH]
+        chunk = items[start : start + _UPSERT_BATCH]
         values: list[Any] = []
         for (instance_id, day), (requests, t) in chunk:
             values += [instance_id, day, requests, t.prompt, t.completion, t.cached, now]
@@ -152,9 +168,14 @@ class UsageRecorder:
         so_far_requests, so_far = self._pending.get((instance_id, day), (0, Tokens()))
         tokens = tokens or Tokens()
         self._added[instance_id] = self._added.get(instance_id, 0) + tokens.total
-        self._pending[(instance_id, day)] = (so_far_requests + requests, Tokens(
-            so_far.prompt + tokens.prompt, so_far.completion + tokens.completion,
-            so_far.cached + tokens.cached))
+        self._pending[(instance_id, day)] = (
+            so_far_requests + requests,
+            Tokens(
+                so_far.prompt + tokens.prompt,
+                so_far.completion + tokens.completion,
+                so_far.cached + tokens.cached,
+            ),
+        )
 
     def added_tokens(self, instance_id: int) -> int:
         """Tokens added for the instance since this recorder started (a counter that only grows)."""
@@ -162,8 +183,12 @@ class UsageRecorder:
 
     def pending_tokens(self, instance_id: int) -> int:
         """Tokens of the instance not in the database yet (waiting, or in the batch being written)."""
-        return sum(t.total for batch in (self._pending, self._writing)
-                   for (i, _), (_, t) in batch.items() if i == instance_id)
+        return sum(
+            t.total
+            for batch in (self._pending, self._writing)
+            for (i, _), (_, t) in batch.items()
+            if i == instance_id
+        )
 
     async def flush(self) -> None:
         async with self._lock:
@@ -205,8 +230,11 @@ class UsageRecorder:
 
 async def tokens_since(instance_id: int, first_day: date) -> int:
     """Prompt + completion tokens of the instance from `first_day` on."""
-    rows = await ModelUsage.filter(instance_id=instance_id, day__gte=first_day).annotate(
-        p=Sum("prompt_tokens"), c=Sum("completion_tokens")).values_list("p", "c")
+    rows = (
+        await ModelUsage.filter(instance_id=instance_id, day__gte=first_day)
+        .annotate(p=Sum("prompt_tokens"), c=Sum("completion_tokens"))
+        .values_list("p", "c")
+    )
     return sum(int(p or 0) + int(c or 0) for p, c in rows)
 
 
@@ -216,7 +244,8 @@ async def month_tokens(instance_ids: list[int], now: datetime) -> dict[int, int]
     if not instance_ids:
         return totals
     rows = await ModelUsage.filter(instance_id__in=instance_ids, day__gte=month_start(now)).values_list(
-        "instance_id", "prompt_tokens", "completion_tokens")
+        "instance_id", "prompt_tokens", "completion_tokens"
+    )
     for instance_id, prompt, completion in rows:
         totals[instance_id] += int(prompt) + int(completion)
     return totals
@@ -233,9 +262,17 @@ class DayTotal:
 async def daily_totals(now: datetime, days: int, prices: Prices) -> list[DayTotal]:
     """Every instance together, per day, the last `days` days (today included), oldest first."""
     first = now.date() - timedelta(days=days - 1)
-    rows = await ModelUsage.filter(day__gte=first).annotate(
-        r=Sum("requests"), p=Sum("prompt_tokens"), c=Sum("completion_tokens"), k=Sum("cached_tokens"),
-    ).group_by("day").values_list("day", "r", "p", "c", "k")
+    rows = (
+        await ModelUsage.filter(day__gte=first)
+        .annotate(
+            r=Sum("requests"),
+            p=Sum("prompt_tokens"),
+            c=Sum("completion_tokens"),
+            k=Sum("cached_tokens"),
+        )
+        .group_by("day")
+        .values_list("day", "r", "p", "c", "k")
+    )
     out = []
     for day, r, p, c, k in sorted(rows, key=lambda row: row[0]):
         tokens = Tokens(int(p or 0), int(c or 0), int(k or 0))
@@ -252,20 +289,31 @@ class AgentTotal:
     cost: float
 
 
-async def agent_totals(first_day: date, prices: Prices, *, limit: int | None = None,
-                       last_day: date | None = None) -> list[AgentTotal]:
+async def agent_totals(
+    first_day: date, prices: Prices, *, limit: int | None = None, last_day: date | None = None
+) -> list[AgentTotal]:
     """Per instance from `first_day` (to `last_day`, inclusive), most tokens first."""
     query = ModelUsage.filter(day__gte=first_day)
     if last_day is not None:
         query = query.filter(day__lte=last_day)
-    rows = await query.annotate(
-        r=Sum("requests"), p=Sum("prompt_tokens"), c=Sum("completion_tokens"), k=Sum("cached_tokens"),
-    ).group_by("instance_id").values_list("instance_id", "r", "p", "c", "k")
+    rows = (
+        await query.annotate(
+            r=Sum("requests"),
+            p=Sum("prompt_tokens"),
+            c=Sum("completion_tokens"),
+            k=Sum("cached_tokens"),
+        )
+        .group_by("instance_id")
+        .values_list("instance_id", "r", "p", "c", "k")
+    )
     usernames = dict(await Instance.filter(id__in=[row[0] for row in rows]).values_list("id", "bot_username"))
     out = []
     for instance_id, r, p, c, k in rows:
         tokens = Tokens(int(p or 0), int(c or 0), int(k or 0))
-        out.append(AgentTotal(instance_id, usernames.get(instance_id), int(r or 0), tokens,
-                              estimated_cost(tokens, prices)))
+        out.append(
+            AgentTotal(
+                instance_id, usernames.get(instance_id), int(r or 0), tokens, estimated_cost(tokens, prices)
+            )
+        )
     out.sort(key=lambda a: (-a.tokens.total, a.instance_id))
     return out[:limit] if limit else out

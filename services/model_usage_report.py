@@ -42,15 +42,22 @@ async def usage_rows(month: date, packages: tuple[Package, ...], prices: Prices)
     for total in totals:
         instance = instances.get(total.instance_id)
         quota = await quota_for(total.instance_id, instance.order_id if instance else None, packages)
-        rows.append({
-            "instance": total.instance_id, "bot_username": total.bot_username,
-            "status": str(instance.status) if instance else None, "month": f"{month:%Y-%m}",
-            "requests": total.requests, "prompt_tokens": total.tokens.prompt,
-            "completion_tokens": total.tokens.completion, "cached_tokens": total.tokens.cached,
-            "total_tokens": total.tokens.total, "quota_tokens": quota.tokens_per_month or None,
-            "quota_used_pct": _percent(total.tokens.total, quota.tokens_per_month),
-            "estimated_cost_usd": round(total.cost, 4),
-        })
+        rows.append(
+            {
+                "instance": total.instance_id,
+                "bot_username": total.bot_username,
+                "status": str(instance.status) if instance else None,
+                "month": f"{month:%Y-%m}",
+                "requests": total.requests,
+                "prompt_tokens": total.tokens.prompt,
+                "completion_tokens": total.tokens.completion,
+                "cached_tokens": total.tokens.cached,
+                "total_tokens": total.tokens.total,
+                "quota_tokens": quota.tokens_per_month or None,
+                "quota_used_pct": _percent(total.tokens.total, quota.tokens_per_month),
+                "estimated_cost_usd": round(total.cost, 4),
+            }
+        )
     return rows
 
 
@@ -71,8 +78,9 @@ class MonthUse:
         return _percent(self.tokens, self.quota.tokens_per_month)
 
 
-async def month_use(instances: list[Instance], now: datetime,
-                    packages: tuple[Package, ...]) -> dict[int, MonthUse]:
+async def month_use(
+    instances: list[Instance], now: datetime, packages: tuple[Package, ...]
+) -> dict[int, MonthUse]:
     """This month's tokens and quota for each instance (two queries plus one per quota lookup)."""
     used = await month_tokens([i.id for i in instances], now)
     out = {}
@@ -94,7 +102,12 @@ class StatsUsage:
 
 async def stats_usage(now: datetime, prices: Prices, *, days: int = 7, top: int = 5) -> StatsUsage:
     rows = await ModelUsage.filter(day__gte=month_start(now)).values_list(
-        "prompt_tokens", "completion_tokens", "cached_tokens")
+        "prompt_tokens", "completion_tokens", "cached_tokens"
+    )
     month = Tokens(sum(int(r[0]) for r in rows), sum(int(r[1]) for r in rows), sum(int(r[2]) for r in rows))
-    return StatsUsage(await daily_totals(now, days, prices), month, estimated_cost(month, prices),
-                      await agent_totals(month_start(now), prices, limit=top))
+    return StatsUsage(
+        await daily_totals(now, days, prices),
+        month,
+        estimated_cost(month, prices),
+        await agent_totals(month_start(now), prices, limit=top),
+    )

@@ -35,9 +35,9 @@ class Messenger(Protocol):
         """Send; buttons are (label, url or `action(...)`). Returns the message id."""
         ...
 
-    async def edit(self, chat_id: int, message_id: int, text: str | Text,
-                   buttons: Buttons | None = None) -> None:
-        ...
+    async def edit(
+        self, chat_id: int, message_id: int, text: str | Text, buttons: Buttons | None = None
+    ) -> None: ...
 
 
 async def render_for(messenger: Messenger, chat_id: int, text: str | Text) -> str:
@@ -50,11 +50,21 @@ async def render_for(messenger: Messenger, chat_id: int, text: str | Text) -> st
     return plain(text)
 
 
-async def queue_customer_message(queue: JobQueue, chat_id: int, text: str | Text, *, key: str | None = None,
-                                 buttons: Buttons | None = None, using_db: Any = None) -> None:
+async def queue_customer_message(
+    queue: JobQueue,
+    chat_id: int,
+    text: str | Text,
+    *,
+    key: str | None = None,
+    buttons: Buttons | None = None,
+    using_db: Any = None,
+) -> None:
     """Queue one message for a customer. With `key`, the same message is never queued twice."""
-    payload = {"chat_id": chat_id, "text": encode(text),
-               "buttons": [[encode(label), target] for label, target in buttons or []]}
+    payload = {
+        "chat_id": chat_id,
+        "text": encode(text),
+        "buttons": [[encode(label), target] for label, target in buttons or []],
+    }
     await queue.enqueue(NOTIFY_CUSTOMER, payload, key=key, using_db=using_db)
 
 

@@ -79,8 +79,12 @@ async def check_stripe(settings: Settings) -> OnlineCheck:
     except stripe.AuthenticationError:
         return OnlineCheck(name, False, "Stripe refused STRIPE_SECRET_KEY (authentication failed)")
     except stripe.PermissionError:
-        return OnlineCheck(name, False, "STRIPE_SECRET_KEY is valid but may not read the balance "
-                                        "(a restricted key: give it Balance read)")
+        return OnlineCheck(
+            name,
+            False,
+            "STRIPE_SECRET_KEY is valid but may not read the balance "
+            "(a restricted key: give it Balance read)",
+        )
     except stripe.APIConnectionError as exc:
         return OnlineCheck(name, False, _unreachable("Stripe", exc))
     except stripe.StripeError as exc:
@@ -99,12 +103,15 @@ async def check_aws(settings: Settings) -> OnlineCheck:
     from botocore.config import Config
     from botocore.exceptions import BotoCoreError, ClientError
 
-    session = aioboto3.Session(aws_access_key_id=key_id, aws_secret_access_key=secret,
-                               region_name=settings.aws_region)
+    session = aioboto3.Session(
+        aws_access_key_id=key_id, aws_secret_access_key=secret, region_name=settings.aws_region
+    )
     config = Config(retries={"max_attempts": 1}, connect_timeout=5, read_timeout=TIMEOUT_S)
     try:
-        async with asyncio.timeout(TIMEOUT_S), session.client(
-                "sts", endpoint_url=settings.aws_endpoint_url, config=config) as sts:
+        async with (
+            asyncio.timeout(TIMEOUT_S),
+            session.client("sts", endpoint_url=settings.aws_endpoint_url, config=config) as sts,
+        ):
             identity = await sts.get_caller_identity()
         account = str(identity.get("Account", ""))
         return OnlineCheck(name, True, f"AWS accepted the keys (account …{account[-4:]})")
@@ -115,8 +122,9 @@ async def check_aws(settings: Settings) -> OnlineCheck:
         return OnlineCheck(name, False, _unreachable("AWS", exc))
 
 
-async def check_env_accounts(client_factory: Callable[[Any], Any] | None = None,
-                             env: Mapping[str, str] | None = None) -> list[OnlineCheck]:
+async def check_env_accounts(
+    client_factory: Callable[[Any], Any] | None = None, env: Mapping[str, str] | None = None
+) -> list[OnlineCheck]:
     """Each creator account the environment describes: its session logs in and `get_me` answers."""
     from services.account_pool import telethon_client_factory
     from services.accounts_env import environment, read_env_accounts
@@ -127,11 +135,22 @@ async def check_env_accounts(client_factory: Callable[[Any], Any] | None = None,
     for item in accounts:
         name = f"creator account {item.label} …{item.phone[-4:]} get_me"
         if not item.session:
-            checks.append(OnlineCheck(name, False, f"{item.label}_SESSION is empty: run `python main.py "
-                                                   f"accounts login`"))
+            checks.append(
+                OnlineCheck(
+                    name, False, f"{item.label}_SESSION is empty: run `python main.py accounts login`"
+                )
+            )
             continue
-        checks.append(await _check_account(name, factory(SimpleNamespace(
-            phone=item.phone, api_id=item.api_id, api_hash=item.api_hash, session=item.session))))
+        checks.append(
+            await _check_account(
+                name,
+                factory(
+                    SimpleNamespace(
+                        phone=item.phone, api_id=item.api_id, api_hash=item.api_hash, session=item.session
+                    )
+                ),
+            )
+        )
     return checks
 
 
@@ -140,8 +159,11 @@ async def _check_account(name: str, client: Any) -> OnlineCheck:
         async with asyncio.timeout(TIMEOUT_S):
             await client.connect()
             if not await client.is_user_authorized():
-                return OnlineCheck(name, False, "the session is not authorised (logged out): run "
-                                                "`python main.py accounts login` again")
+                return OnlineCheck(
+                    name,
+                    False,
+                    "the session is not authorised (logged out): run `python main.py accounts login` again",
+                )
             me = await client.get_me()
         if me is None:
             return OnlineCheck(name, False, "get_me returned nothing: the session is not authorised")
@@ -155,9 +177,12 @@ async def _check_account(name: str, client: Any) -> OnlineCheck:
             pass
 
 
-async def run_online_checks(settings: Settings, *,
-                            client_factory: Callable[[Any], Any] | None = None,
-                            env: Mapping[str, str] | None = None) -> list[OnlineCheck]:
+async def run_online_checks(
+    settings: Settings,
+    *,
+    client_factory: Callable[[Any], Any] | None = None,
+    env: Mapping[str, str] | None = None,
+) -> list[OnlineCheck]:
     parts: list[Awaitable[Any]] = [check_bot_api(settings), check_stripe(settings), check_aws(settings)]
     bot, stripe_check, aws = await asyncio.gather(*parts)
     return [bot, stripe_check, aws, *await check_env_accounts(client_factory, env)]

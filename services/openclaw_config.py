@@ -91,8 +91,10 @@ def render_soul(persona: Persona | None) -> str | None:
     if persona is None or not persona.instructions:
         return None
     _check_persona(persona)
-    return (f"# {persona.name}\n\nYou are {persona.name}, the personal assistant of the one person who "
-            f"talks to you. Your owner asked you to behave like this:\n\n{persona.instructions}\n")
+    return (
+        f"# {persona.name}\n\nYou are {persona.name}, the personal assistant of the one person who "
+        f"talks to you. Your owner asked you to behave like this:\n\n{persona.instructions}\n"
+    )
 
 
 def _check_url(name: str, value: str) -> str:
@@ -101,9 +103,16 @@ def _check_url(name: str, value: str) -> str:
     return value.rstrip("/")
 
 
-def build_openclaw_config(*, bot_token: str, allowed_user_id: int, gateway_token: str,
-                          model_base_url: str = MOONSHOT_BASE_URL, telegram_api_root: str | None = None,
-                          port: int = GATEWAY_PORT, persona: Persona | None = None) -> dict[str, Any]:
+def build_openclaw_config(
+    *,
+    bot_token: str,
+    allowed_user_id: int,
+    gateway_token: str,
+    model_base_url: str = MOONSHOT_BASE_URL,
+    telegram_api_root: str | None = None,
+    port: int = GATEWAY_PORT,
+    persona: Persona | None = None,
+) -> dict[str, Any]:
     """The config as a dict: loopback token-auth gateway, Telegram for one user, Kimi K2.5."""
     if not _BOT_TOKEN_RE.match(bot_token or ""):
         raise ConfigValueError("bot_token is not a Telegram bot token (<digits>:<secret>)")
@@ -166,15 +175,30 @@ def build_openclaw_config(*, bot_token: str, allowed_user_id: int, gateway_token
     }
 
 
-def render_openclaw_config(*, bot_token: str, allowed_user_id: int, gateway_token: str,
-                           model_base_url: str = MOONSHOT_BASE_URL, telegram_api_root: str | None = None,
-                           port: int = GATEWAY_PORT, persona: Persona | None = None) -> str:
+def render_openclaw_config(
+    *,
+    bot_token: str,
+    allowed_user_id: int,
+    gateway_token: str,
+    model_base_url: str = MOONSHOT_BASE_URL,
+    telegram_api_root: str | None = None,
+    port: int = GATEWAY_PORT,
+    persona: Persona | None = None,
+) -> str:
     """`openclaw.json` text (JSON5). Holds the bot token and gateway token: write it mode 0600."""
-    config = build_openclaw_config(bot_token=bot_token, allowed_user_id=allowed_user_id,
-                                   gateway_token=gateway_token, model_base_url=model_base_url,
-                                   telegram_api_root=telegram_api_root, port=port, persona=persona)
-    header = ("// OpenClaw configuration written by Meet Matt at activation. Each activation overwrites\n"
-              "// this file completely; the model key lives in .env beside it.\n")
+    config = build_openclaw_config(
+        bot_token=bot_token,
+        allowed_user_id=allowed_user_id,
+        gateway_token=gateway_token,
+        model_base_url=model_base_url,
+        telegram_api_root=telegram_api_root,
+        port=port,
+        persona=persona,
+    )
+    header = (
+        "// OpenClaw configuration written by Meet Matt at activation. Each activation overwrites\n"
+        "// this file completely; the model key lives in .env beside it.\n"
+    )
     return header + json.dumps(config, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -185,14 +209,24 @@ def render_env(*, model_api_key: str) -> str:
     return f"{MODEL_KEY_ENV}={model_api_key}\n"
 
 
-def render_agent_files(*, bot_token: str, allowed_user_id: int, gateway_token: str,
-                       endpoints: AgentEndpoints, persona: Persona | None = None) -> AgentFiles:
+def render_agent_files(
+    *,
+    bot_token: str,
+    allowed_user_id: int,
+    gateway_token: str,
+    endpoints: AgentEndpoints,
+    persona: Persona | None = None,
+) -> AgentFiles:
     """The files an instance gets at activation (what `instances agent-config` prints)."""
     return AgentFiles(
         config_text=render_openclaw_config(
-            bot_token=bot_token, allowed_user_id=allowed_user_id, gateway_token=gateway_token,
-            model_base_url=endpoints.model_base_url, telegram_api_root=endpoints.telegram_api_root,
-            persona=persona),
+            bot_token=bot_token,
+            allowed_user_id=allowed_user_id,
+            gateway_token=gateway_token,
+            model_base_url=endpoints.model_base_url,
+            telegram_api_root=endpoints.telegram_api_root,
+            persona=persona,
+        ),
         env_text=render_env(model_api_key=endpoints.model_api_key),
         soul_text=render_soul(persona),
     )

@@ -9,6 +9,7 @@ class OperatorError(RuntimeError):
 class DatabaseNotMigrated(OperatorError):
     def __init__(self, missing: list[str]) -> None:
         shown = ", ".join(missing[:3]) + (" …" if len(missing) > 3 else "")
-        super().__init__(f"the database has no Meet Matt tables yet ({shown} missing): "
-                         f"run `python main.py migrate` first")
+        super().__init__(
+            f"the database has no Meet Matt tables yet ({shown} missing): run `python main.py migrate` first"
+        )
         self.missing = missing

@@ -19,9 +19,18 @@ async def order_rows(limit: int = 50, status: str | None = None) -> list[dict[st
     if status:
         query = query.filter(status=status)
     return [
-        {"id": o.id, "status": str(o.status), "customer": o.customer.telegram_id, "package": o.package,
-         "bot_name": o.bot_name, "bot_username": o.bot_username, "amount": o.amount,
-         "currency": o.currency, "paid_at": _iso(o.paid_at), "created_at": _iso(o.created_at)}
+        {
+            "id": o.id,
+            "status": str(o.status),
+            "customer": o.customer.telegram_id,
+            "package": o.package,
+            "bot_name": o.bot_name,
+            "bot_username": o.bot_username,
+            "amount": o.amount,
+            "currency": o.currency,
+            "paid_at": _iso(o.paid_at),
+            "created_at": _iso(o.created_at),
+        }
         for o in await query
     ]
 
@@ -31,19 +40,35 @@ async def instance_rows(limit: int = 50, status: str | None = None) -> list[dict
     if status:
         query = query.filter(status=status)
     return [
-        {"id": i.id, "status": str(i.status), "order": i.order_id, "ec2_instance_id": i.ec2_instance_id,
-         "public_ip": i.public_ip, "bot_username": i.bot_username, "owner": i.owner_telegram_id,
-         "expires_at": _iso(i.expires_at), "created_at": _iso(i.created_at)}
+        {
+            "id": i.id,
+            "status": str(i.status),
+            "order": i.order_id,
+            "ec2_instance_id": i.ec2_instance_id,
+            "public_ip": i.public_ip,
+            "bot_username": i.bot_username,
+            "owner": i.owner_telegram_id,
+            "expires_at": _iso(i.expires_at),
+            "created_at": _iso(i.created_at),
+        }
         for i in await query
     ]
 
 
 async def account_rows() -> list[dict[str, Any]]:
     return [
-        {"id": a.id, "phone": a.masked_phone, "status": str(a.status), "priority": a.priority,
-         "cooldown_until": _iso(a.cooldown_until), "created_bots": a.created_bots,
-         "bot_limit": a.bot_limit, "source": a.source, "last_used": _iso(a.last_used),
-         "last_error": a.last_error}
+        {
+            "id": a.id,
+            "phone": a.masked_phone,
+            "status": str(a.status),
+            "priority": a.priority,
+            "cooldown_until": _iso(a.cooldown_until),
+            "created_bots": a.created_bots,
+            "bot_limit": a.bot_limit,
+            "source": a.source,
+            "last_used": _iso(a.last_used),
+            "last_error": a.last_error,
+        }
         for a in await TelegramAccount.all().order_by("priority", "id")
     ]
 
@@ -53,9 +78,17 @@ async def job_rows(limit: int = 50, status: str | None = None) -> list[dict[str,
     if status:
         query = query.filter(status=status)
     return [
-        {"id": j.id, "kind": j.kind, "status": str(j.status), "attempts": j.attempts,
-         "max_attempts": j.max_attempts, "steps": sorted(j.state.keys()) if j.state else [],
-         "run_after": _iso(j.run_after), "locked_by": j.locked_by, "last_error": j.last_error}
+        {
+            "id": j.id,
+            "kind": j.kind,
+            "status": str(j.status),
+            "attempts": j.attempts,
+            "max_attempts": j.max_attempts,
+            "steps": sorted(j.state.keys()) if j.state else [],
+            "run_after": _iso(j.run_after),
+            "locked_by": j.locked_by,
+            "last_error": j.last_error,
+        }
         for j in await query
     ]
 

@@ -108,16 +108,24 @@ async def ensure_can_order(customer: Customer, max_unpaid: int) -> None:
         raise TooManyUnpaid(count)
 
 
-async def create_order(customer: Customer, draft: OrderDraft, packages: tuple[Package, ...],
-                       *, max_unpaid: int = 3) -> Order:
+async def create_order(
+    customer: Customer, draft: OrderDraft, packages: tuple[Package, ...], *, max_unpaid: int = 3
+) -> Order:
     """An order awaiting payment, from the dialogue's draft."""
     await ensure_can_order(customer, max_unpaid)
-    return await Order.create(customer=customer, status=OrderStatus.AWAITING_PAYMENT,
-                              **_order_fields(draft, packages))
+    return await Order.create(
+        customer=customer, status=OrderStatus.AWAITING_PAYMENT, **_order_fields(draft, packages)
+    )
 
 
-async def save_draft(customer: Customer, draft: OrderDraft, packages: tuple[Package, ...],
-                     order_id: int | None, *, max_unpaid: int = 3) -> Order:
+async def save_draft(
+    customer: Customer,
+    draft: OrderDraft,
+    packages: tuple[Package, ...],
+    order_id: int | None,
+    *,
+    max_unpaid: int = 3,
+) -> Order:
     """The dialogue's order: created on the first Confirm. After a Confirm whose checkout failed,
     the same unpaid order takes the customer's edits (price included); once it has a Checkout
     Session it stays as it was paid for. A username another order took meanwhile is refused."""
@@ -125,8 +133,13 @@ async def save_draft(customer: Customer, draft: OrderDraft, packages: tuple[Pack
     unpaid_draft = order is None or not order.stripe_session_id
     if draft.bot_username and draft.creation_mode != "managed" and unpaid_draft:
         if await username_refusal(draft.bot_username, order.id if order else None):
-            raise OrderError(N_("@{username} is already taken by another Meet Matt agent. Send /new to "
-                                "start again with another username."), username=draft.bot_username)
+            raise OrderError(
+                N_(
+                    "@{username} is already taken by another Meet Matt agent. Send /new to "
+                    "start again with another username."
+                ),
+                username=draft.bot_username,
+            )
     if order is None:
         return await create_order(customer, draft, packages, max_unpaid=max_unpaid)
     if not order.stripe_session_id:
@@ -139,8 +152,9 @@ async def renewable_instances(customer: Customer) -> list[Instance]:
     return await Instance.filter(customer=customer, status__in=RENEWABLE).order_by("id")
 
 
-async def create_renewal(customer: Customer, instance_id: int, packages: tuple[Package, ...],
-                         *, max_unpaid: int = 3) -> Order:
+async def create_renewal(
+    customer: Customer, instance_id: int, packages: tuple[Package, ...], *, max_unpaid: int = 3
+) -> Order:
     """An order that extends one of the customer's agents by another term of its package."""
     instance = await Instance.get_or_none(id=instance_id, customer=customer).select_related("order")
     if instance is None or instance.status not in RENEWABLE:
@@ -248,8 +262,10 @@ async def usernames_held_elsewhere(usernames: list[str], order_id: int | None) -
     if order_id is not None:
         orders, instances = orders.exclude(id=order_id), instances.exclude(order_id=order_id)
     for name in wanted:  # a handful of candidates: one indexed-free query each is fine
-        if await orders.filter(bot_username__iexact=name).exists() or \
-                await instances.filter(bot_username__iexact=name).exists():
+        if (
+            await orders.filter(bot_username__iexact=name).exists()
+            or await instances.filter(bot_username__iexact=name).exists()
+        ):
             held.add(name)
     return held
 
@@ -257,6 +273,10 @@ async def usernames_held_elsewhere(usernames: list[str], order_id: int | None) -
 async def username_refusal(username: str, order_id: int | None) -> Checked | None:
     """Why the dialogue must refuse `username` (another order has it), or None."""
     if await usernames_held_elsewhere([username], order_id):
-        return Checked(problem=N_("@{username} is already taken by another Meet Matt agent. Please "
-                                  "choose another username."), params={"username": username})
+        return Checked(
+            problem=N_(
+                "@{username} is already taken by another Meet Matt agent. Please choose another username."
+            ),
+            params={"username": username},
+        )
     return None

@@ -37,15 +37,39 @@ class Package:
 
 
 DEFAULT_PACKAGES: tuple[Package, ...] = (
-    Package("starter", "Starter", 2900, "usd", 30, "t3.small",
-            "One personal agent on its own t3.small server for 30 days",
-            model_tokens_per_month=20_000_000, model_requests_per_minute=20),
-    Package("pro", "Pro", 7900, "usd", 30, "t3.medium",
-            "One agent on a larger t3.medium server for 30 days, for heavier use",
-            model_tokens_per_month=60_000_000, model_requests_per_minute=60),
-    Package("annual", "Starter, 1 year", 29000, "usd", 365, "t3.small",
-            "The Starter agent for a full year, two months free",
-            model_tokens_per_month=20_000_000, model_requests_per_minute=20),
+    Package(
+        "starter",
+        "Starter",
+        2900,
+        "usd",
+        30,
+        "t3.small",
+        "One personal agent on its own t3.small server for 30 days",
+        model_tokens_per_month=20_000_000,
+        model_requests_per_minute=20,
+    ),
+    Package(
+        "pro",
+        "Pro",
+        7900,
+        "usd",
+        30,
+        "t3.medium",
+        "One agent on a larger t3.medium server for 30 days, for heavier use",
+        model_tokens_per_month=60_000_000,
+        model_requests_per_minute=60,
+    ),
+    Package(
+        "annual",
+        "Starter, 1 year",
+        29000,
+        "usd",
+        365,
+        "t3.small",
+        "The Starter agent for a full year, two months free",
+        model_tokens_per_month=20_000_000,
+        model_requests_per_minute=20,
+    ),
 )
 
 
@@ -67,10 +91,13 @@ def parse_packages(raw: str | None) -> tuple[Package, ...]:
     for p in packages:
         if p.price <= 0 or p.term_days <= 0 or not p.code.isidentifier():
             raise PackageError(f"PACKAGES_JSON: package {p.code!r} needs a positive price and term")
-        if not all(isinstance(v, int) and v >= 0
-                   for v in (p.model_tokens_per_month, p.model_requests_per_minute)):
-            raise PackageError(f"PACKAGES_JSON: package {p.code!r}: model quotas must be whole numbers "
-                               "of 0 or more (0: no limit)")
+        if not all(
+            isinstance(v, int) and v >= 0 for v in (p.model_tokens_per_month, p.model_requests_per_minute)
+        ):
+            raise PackageError(
+                f"PACKAGES_JSON: package {p.code!r}: model quotas must be whole numbers "
+                "of 0 or more (0: no limit)"
+            )
     if len({p.code for p in packages}) != len(packages):
         raise PackageError("PACKAGES_JSON: package codes must be unique")
     return packages

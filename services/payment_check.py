@@ -25,12 +25,16 @@ class Charge:
     @classmethod
     def of_session(cls, session: dict[str, Any]) -> Charge:
         totals = session.get("total_details") if isinstance(session.get("total_details"), dict) else {}
-        return cls(_int(session.get("amount_total")), str(session.get("currency") or "").lower()[:8],
-                   _int(totals.get("amount_discount")))
+        return cls(
+            _int(session.get("amount_total")),
+            str(session.get("currency") or "").lower()[:8],
+            _int(totals.get("amount_discount")),
+        )
 
 
-def charge_problems(charge: Charge, price: int, currency: str, *, discounts_allowed: bool = False
-                    ) -> list[str]:
+def charge_problems(
+    charge: Charge, price: int, currency: str, *, discounts_allowed: bool = False
+) -> list[str]:
     """Why `charge` does not pay `price` in `currency` (empty: it does).
 
     A discount counts towards the price only when the package allows it (`Package.allow_discounts`):
@@ -38,8 +42,9 @@ def charge_problems(charge: Charge, price: int, currency: str, *, discounts_allo
     """
     problems = []
     if charge.currency != currency.lower():
-        problems.append(f"charged in {charge.currency.upper() or 'no currency'}, the price is in "
-                        f"{currency.upper()}")
+        problems.append(
+            f"charged in {charge.currency.upper() or 'no currency'}, the price is in {currency.upper()}"
+        )
     covered = charge.amount + (charge.discount if discounts_allowed else 0)
     if covered < price:
         problem = f"charged {charge.amount}, the price is {price}"

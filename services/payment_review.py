@@ -21,47 +21,77 @@ from services.jobs import JobQueue
 
 REVIEW_ALERT = "stripe.needs_review"
 # an order can be refunded from these: it holds money we have not earned (or an admin says so)
-REFUNDABLE = (OrderStatus.NEEDS_REVIEW, OrderStatus.PAID, OrderStatus.PROVISIONING,
-              OrderStatus.AWAITING_VERIFICATION, OrderStatus.ACTIVE, OrderStatus.FAILED,
-              OrderStatus.EXPIRED, OrderStatus.CANCELLED)
+REFUNDABLE = (
+    OrderStatus.NEEDS_REVIEW,
+    OrderStatus.PAID,
+    OrderStatus.PROVISIONING,
+    OrderStatus.AWAITING_VERIFICATION,
+    OrderStatus.ACTIVE,
+    OrderStatus.FAILED,
+    OrderStatus.EXPIRED,
+    OrderStatus.CANCELLED,
+)
 
 
 class ReviewError(ValueError):
     """The admin's approve/refund cannot be done; the message says why."""
 
 
-def review_text(event_id: str, session: dict[str, Any], order_id: int | None, problems: list[str],
-                *, price: str = "") -> str:
+def review_text(
+    event_id: str, session: dict[str, Any], order_id: int | None, problems: list[str], *, price: str = ""
+) -> str:
     """The one alert an admin gets: what was paid, for what, and how to settle it."""
     where = f"Order {order_id}" if order_id else "No order"
-    settle = (f"Approve with /approve {order_id} or refund with /refund {order_id} in the bot "
-              f"(or `python main.py orders approve|refund {order_id}`)." if order_id else
-              "Refund it in the Stripe dashboard if it is not yours to keep.")
-    return (f"{where}: a Stripe payment was held, nothing was provisioned. "
-            f"{'; '.join(problems)}. Charged {session.get('amount_total')} "
-            f"{str(session.get('currency') or '?').upper()}{f' for a price of {price}' if price else ''}; "
-            f"session {session.get('id') or '?'}, payment {payment_intent_of(session) or '?'}, "
-            f"client_reference_id {session.get('client_reference_id') or '-'}, event {event_id}. {settle}")
+    settle = (
+        f"Approve with /approve {order_id} or refund with /refund {order_id} in the bot "
+        f"(or `python main.py orders approve|refund {order_id}`)."
+        if order_id
+        else "Refund it in the Stripe dashboard if it is not yours to keep."
+    )
+    return (
+        f"{where}: a Stripe payment was held, nothing was provisioned. "
+        f"{'; '.join(problems)}. Charged {session.get('amount_total')} "
+        f"{str(session.get('currency') or '?').upper()}{f' for a price of {price}' if price else ''}; "
+        f"session {session.get('id') or '?'}, payment {payment_intent_of(session) or '?'}, "
+        f"client_reference_id {session.get('client_reference_id') or '-'}, event {event_id}. {settle}"
+    )
 
 
-async def hold_for_review(queue: JobQueue, conn: Any, *, event_id: str, session: dict[str, Any],
-                          order: Order | None, problems: list[str], price: str = "") -> bool:
+async def hold_for_review(
+    queue: JobQueue,
+    conn: Any,
+    *,
+    event_id: str,
+    session: dict[str, Any],
+    order: Order | None,
+    problems: list[str],
+    price: str = "",
+) -> bool:
     """Inside the webhook's transaction: put `order` (when it can still take a payment) in
     needs_review with what was actually charged, and raise the one alert. Returns whether the order
     was moved."""
     moved = False
     if order is not None:
-        moved = bool(await Order.filter(id=order.id, status__in=(OrderStatus.AWAITING_PAYMENT,
-                                                                  OrderStatus.CANCELLED))
-                     .using_db(conn).update(
-                         status=OrderStatus.NEEDS_REVIEW, amount=_int(session.get("amount_total")),
-                         currency=str(session.get("currency") or "usd").lower()[:8],
-                         stripe_payment_intent=payment_intent_of(session), paid_at=datetime.now(UTC),
-                         closed_reason=("held for review: " + "; ".join(problems))[:1000]))
-    await raise_alert(queue, REVIEW_ALERT, review_text(event_id, session, order.id if order else None,
-                                                       problems, price=price),
-                      severity=AlertSeverity.CRITICAL,
-                      dedup_key=f"stripe:needs_review:{session.get('id') or event_id}", using_db=conn)
+        moved = bool(
+            await Order.filter(id=order.id, status__in=(OrderStatus.AWAITING_PAYMENT, OrderStatus.CANCELLED))
+            .using_db(conn)
+            .update(
+                status=OrderStatus.NEEDS_REVIEW,
+                amount=_int(session.get("amount_total")),
+                currency=str(session.get("currency") or "usd").lower()[:8],
+                stripe_payment_intent=payment_intent_of(session),
+                paid_at=datetime.now(UTC),
+                closed_reason=("held for review: " + "; ".join(problems))[:1000],
+            )
+        )
+    await raise_alert(
+        queue,
+        REVIEW_ALERT,
+        review_text(event_id, session, order.id if order else None, problems, price=price),
+        severity=AlertSeverity.CRITICAL,
+        dedup_key=f"stripe:needs_review:{session.get('id') or event_id}",
+        using_db=conn,
+    )
     return moved
 
 
@@ -71,13 +101,22 @@ async def approve_order(queue: JobQueue, order_id: int, *, max_attempts: int = 8
         order = await Order.get_or_none(id=order_id).using_db(conn)
         if order is None:
             raise ReviewError(f"order {order_id} does not exist")
-        moved = await Order.filter(id=order_id, status=OrderStatus.NEEDS_REVIEW).using_db(conn).update(
-            status=OrderStatus.PAID, closed_reason=None)
+        moved = (
+            await Order.filter(id=order_id, status=OrderStatus.NEEDS_REVIEW)
+            .using_db(conn)
+            .update(status=OrderStatus.PAID, closed_reason=None)
+        )
         if not moved:
-            raise ReviewError(f"order {order_id} is {order.status.value}, not needs_review: "
-                              "nothing to approve")
-        await queue.enqueue(job_kinds.PROVISION, {"order_id": order_id}, key=f"provision:order:{order_id}",
-                            max_attempts=max_attempts, using_db=conn)
+            raise ReviewError(
+                f"order {order_id} is {order.status.value}, not needs_review: nothing to approve"
+            )
+        await queue.enqueue(
+            job_kinds.PROVISION,
+            {"order_id": order_id},
+            key=f"provision:order:{order_id}",
+            max_attempts=max_attempts,
+            using_db=conn,
+        )
     await order.refresh_from_db()
     return order
 
@@ -92,9 +131,11 @@ async def refund_order(queue: JobQueue, order_id: int, reason: str) -> Any:
     if order.status == OrderStatus.NEEDS_REVIEW:
         # a held payment that is refunded is over: it can no longer be approved
         await Order.filter(id=order.id, status=OrderStatus.NEEDS_REVIEW).update(
-            status=OrderStatus.CANCELLED, closed_reason=f"refunded after review: {reason}"[:1000])
-    return await queue.enqueue(job_kinds.REFUND_ORDER, {"order_id": order.id, "reason": reason},
-                               key=f"refund:order:{order.id}")
+            status=OrderStatus.CANCELLED, closed_reason=f"refunded after review: {reason}"[:1000]
+        )
+    return await queue.enqueue(
+        job_kinds.REFUND_ORDER, {"order_id": order.id, "reason": reason}, key=f"refund:order:{order.id}"
+    )
 
 
 def _int(value: Any) -> int:

@@ -65,8 +65,9 @@ class PaymentConfigError(PaymentError):
     """Stripe is not configured (e.g. STRIPE_SECRET_KEY missing)."""
 
 
-def make_stripe_client(settings: Any, *, timeout: float = 20.0, max_network_retries: int = 2
-                       ) -> stripe.StripeClient:
+def make_stripe_client(
+    settings: Any, *, timeout: float = 20.0, max_network_retries: int = 2
+) -> stripe.StripeClient:
     """A StripeClient on aiohttp (async) with STRIPE_SECRET_KEY and the STRIPE_API_BASE override.
 
     Close it with `close_stripe_client` when the process stops (it owns an aiohttp session).
@@ -137,8 +138,14 @@ def refund_idempotency_key(order_id: int) -> str:
 class PaymentsService:
     """Checkout links and refunds for orders, over a `stripe.StripeClient`."""
 
-    def __init__(self, client: stripe.StripeClient, packages: tuple[Package, ...], *,
-                 bot_username: str | None, session_ttl_minutes: int = 60) -> None:
+    def __init__(
+        self,
+        client: stripe.StripeClient,
+        packages: tuple[Package, ...],
+        *,
+        bot_username: str | None,
+        session_ttl_minutes: int = 60,
+    ) -> None:
         self.client = client
         self.packages = packages
         self.bot_username = (bot_username or "").lstrip("@") or None
@@ -151,8 +158,9 @@ class PaymentsService:
         base = f"https://t.me/{self.bot_username}?start="
         return f"{base}{START_PAID_PREFIX}{order_id}", f"{base}{START_CANCEL_PREFIX}{order_id}"
 
-    def checkout_params(self, order: Order, customer: Customer, package: Package,
-                        expires_at: datetime) -> dict[str, Any]:
+    def checkout_params(
+        self, order: Order, customer: Customer, package: Package, expires_at: datetime
+    ) -> dict[str, Any]:
         success_url, cancel_url = self.return_urls(order.id)
         product = f"{package.title}: {order.bot_name}" if order.bot_name else package.title
         if order.renews_id is not None:
@@ -165,19 +173,26 @@ class PaymentsService:
         }
         return {
             "mode": "payment",
-            "line_items": [{
-                "quantity": 1,
-                "price_data": {
-                    "currency": package.currency.lower(),
-                    "unit_amount": package.price,
-                    "product_data": {"name": product[:250], "description": package.blurb or package.title},
-                },
-            }],
+            "line_items": [
+                {
+                    "quantity": 1,
+                    "price_data": {
+                        "currency": package.currency.lower(),
+                        "unit_amount": package.price,
+                        "product_data": {
+                            "name": product[:250],
+                            "description": package.blurb or package.title,
+                        },
+                    },
+                }
+            ],
             "metadata": metadata,
             "payment_intent_data": {"metadata": metadata},
             # a receipt the customer can keep: Stripe issues a paid invoice (PDF, e-mailed) after payment
-            "invoice_creation": {"enabled": True, "invoice_data": {
-                "description": f"Meet Matt: {product}"[:500], "metadata": metadata}},
+            "invoice_creation": {
+                "enabled": True,
+                "invoice_data": {"description": f"Meet Matt: {product}"[:500], "metadata": metadata},
+            },
             "client_reference_id": str(order.id),
             "success_url": success_url,
             "cancel_url": cancel_url,
@@ -203,18 +218,22 @@ class PaymentsService:
         key = checkout_idempotency_key(order.id, expires_at)
         try:
             session = await self.client.v1.checkout.sessions.create_async(
-                params=params, options={"idempotency_key": key})  # type: ignore[arg-type]
+                params=params, options={"idempotency_key": key}
+            )  # type: ignore[arg-type]
         except stripe.StripeError as exc:
-            raise PaymentError(f"Stripe refused the checkout session for order {order.id}: "
-                               f"{_describe_stripe_error(exc)}", retryable=_retryable(exc)) from None
+            raise PaymentError(
+                f"Stripe refused the checkout session for order {order.id}: {_describe_stripe_error(exc)}",
+                retryable=_retryable(exc),
+            ) from None
         if not session.url:
             raise PaymentError(f"Stripe returned checkout session {session.id} without a URL")
         order.stripe_session_id = session.id
         order.checkout_url = session.url
         order.amount = package.price
         order.currency = package.currency.lower()
-        await order.save(update_fields=["stripe_session_id", "checkout_url", "amount", "currency",
-                                        "updated_at"])
+        await order.save(
+            update_fields=["stripe_session_id", "checkout_url", "amount", "currency", "updated_at"]
+        )
         log.info("checkout session created order=%s session=%s", order.id, session.id)
         return CheckoutLink(session.id, session.url)
 
@@ -227,11 +246,15 @@ class PaymentsService:
         try:
             session = await self.client.v1.checkout.sessions.retrieve_async(order.stripe_session_id or "")
         except stripe.StripeError as exc:
-            raise PaymentError(f"Stripe could not say whether order {order.id}'s checkout session is "
-                               f"open: {_describe_stripe_error(exc)}", retryable=_retryable(exc)) from None
+            raise PaymentError(
+                f"Stripe could not say whether order {order.id}'s checkout session is "
+                f"open: {_describe_stripe_error(exc)}",
+                retryable=_retryable(exc),
+            ) from None
         if session.status == "complete":
-            raise PaymentError(f"order {order.id}'s checkout session is already paid; the payment is "
-                               f"being recorded")
+            raise PaymentError(
+                f"order {order.id}'s checkout session is already paid; the payment is being recorded"
+            )
         return session.status == "open"
 
     async def refund(self, order: Order, reason: str) -> str:
@@ -240,13 +263,17 @@ class PaymentsService:
             raise PaymentError(f"order {order.id} has no recorded payment to refund")
         try:
             refund = await self.client.v1.refunds.create_async(
-                params={"payment_intent": order.stripe_payment_intent,
-                        "metadata": {"order_id": str(order.id)}},
+                params={
+                    "payment_intent": order.stripe_payment_intent,
+                    "metadata": {"order_id": str(order.id)},
+                },
                 options={"idempotency_key": refund_idempotency_key(order.id)},
             )
         except stripe.StripeError as exc:
-            raise PaymentError(f"Stripe refused the refund for order {order.id}: "
-                               f"{_describe_stripe_error(exc)}", retryable=_retryable(exc)) from None
+            raise PaymentError(
+                f"Stripe refused the refund for order {order.id}: {_describe_stripe_error(exc)}",
+                retryable=_retryable(exc),
+            ) from None
         amount = int(refund.amount or 0)
         order.amount_refunded = max(order.amount_refunded, amount)
         fields = ["amount_refunded", "updated_at"]
@@ -257,13 +284,20 @@ class PaymentsService:
             order.closed_reason = f"refunded: {reason}"[:2000]
             fields.append("closed_reason")
         await order.save(update_fields=fields)
-        log.info("refund created order=%s refund=%s amount=%s status=%s", order.id, refund.id, amount,
-                 refund.status)
+        log.info(
+            "refund created order=%s refund=%s amount=%s status=%s",
+            order.id,
+            refund.id,
+            amount,
+            refund.status,
+        )
         return refund.id
 
 
-REFUND_TEXT = N_("Your payment of {amount} for <b>{bot}</b> has been refunded. It can take 5-10 business "
-                  "days to show on your statement.")  # a Text: the bot renders it in the customer's language
+REFUND_TEXT = N_(
+    "Your payment of {amount} for <b>{bot}</b> has been refunded. It can take 5-10 business "
+    "days to show on your statement."
+)  # a Text: the bot renders it in the customer's language
 
 
 def money_text(amount: int, currency: str) -> str:
@@ -287,7 +321,9 @@ async def run_refund_job(payments: PaymentsService, queue: JobQueue, payload: di
     if not (order.amount and order.amount_refunded >= order.amount):
         refund_id = await payments.refund(order, str(payload.get("reason") or "refund requested"))
     customer = await Customer.get(id=order.customer_id)
-    text = Text(REFUND_TEXT, {"amount": money_text(order.amount_refunded or order.amount, order.currency),
-                              "bot": order.bot_name})
+    text = Text(
+        REFUND_TEXT,
+        {"amount": money_text(order.amount_refunded or order.amount, order.currency), "bot": order.bot_name},
+    )
     await queue_customer_message(queue, customer.telegram_id, text, key=f"refund:order:{order_id}:customer")
     return refund_id

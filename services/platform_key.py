@@ -66,12 +66,18 @@ def ec2_fingerprints(public_openssh: str) -> set[str]:
     """Every spelling EC2 (or moto) may report for this key's fingerprint, normalised."""
     blob = _blob(public_openssh)
     der = serialization.load_ssh_public_key(public_openssh.strip().encode()).public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     sha_b64 = base64.b64encode(hashlib.sha256(blob).digest()).decode()
-    return {_normal(value) for value in (
-        sha_b64, "SHA256:" + sha_b64.rstrip("="),
-        hashlib.sha256(der).hexdigest(), hashlib.md5(der, usedforsecurity=False).hexdigest(),
-    )}
+    return {
+        _normal(value)
+        for value in (
+            sha_b64,
+            "SHA256:" + sha_b64.rstrip("="),
+            hashlib.sha256(der).hexdigest(),
+            hashlib.md5(der, usedforsecurity=False).hexdigest(),
+        )
+    }
 
 
 def _normal(fingerprint: str) -> str:
@@ -133,23 +139,27 @@ async def load_platform_key(legacy_path: str | None = None) -> PlatformSshKey:
     if key is None:
         key = asyncssh.generate_private_key(KEY_ALGORITHM, comment="meetmatt-platform")
     try:
-        row = await PlatformKey.create(name=SSH_CLIENT_KEY,
-                                       private_openssh=key.export_private_key("openssh").decode(),
-                                       public_openssh=public_key_line(key))
+        row = await PlatformKey.create(
+            name=SSH_CLIENT_KEY,
+            private_openssh=key.export_private_key("openssh").decode(),
+            public_openssh=public_key_line(key),
+        )
     except IntegrityError:  # another replica stored its key first: use that one
         row = await PlatformKey.get(name=SSH_CLIENT_KEY)
         return _from_row(row)
     stored = _from_row(row)
-    log.info("platform SSH key stored in the database", extra={"source": source,
-                                                               "fingerprint": stored.fingerprint})
+    log.info(
+        "platform SSH key stored in the database", extra={"source": source, "fingerprint": stored.fingerprint}
+    )
     return stored
 
 
 async def replace_platform_key(key: asyncssh.SSHKey | None = None) -> PlatformSshKey:
     """Store a new platform key (a fresh one unless given). Instances keep trusting the old one."""
     key = key or asyncssh.generate_private_key(KEY_ALGORITHM, comment="meetmatt-platform")
-    row, _ = await PlatformKey.get_or_create(name=SSH_CLIENT_KEY, defaults={
-        "private_openssh": "", "public_openssh": ""})
+    row, _ = await PlatformKey.get_or_create(
+        name=SSH_CLIENT_KEY, defaults={"private_openssh": "", "public_openssh": ""}
+    )
     row.private_openssh = key.export_private_key("openssh").decode()
     row.public_openssh = public_key_line(key)
     await row.save()

@@ -77,8 +77,9 @@ def progress_bar(level: int, slots: int = BAR_SLOTS) -> str:
 
 def _lines(*lines: Text) -> Text:
     """Several texts as one message, a line each (each translated on its own)."""
-    return Text("\n".join(f"{{l{i}}}" for i in range(len(lines))),
-                {f"l{i}": line for i, line in enumerate(lines)})
+    return Text(
+        "\n".join(f"{{l{i}}}" for i in range(len(lines))), {f"l{i}": line for i, line in enumerate(lines)}
+    )
 
 
 def render_progress(
@@ -106,8 +107,9 @@ def render_progress(
         lines = [Text(N_("{bar} <b>Setting up your agent hit a problem.</b>"), {"bar": bar})]
         if known is not None and step != FAILED:
             lines.append(Text(N_("It happened at: {step}."), {"step": Text(STEP_NAMES[step])}))
-        next_step = detail or Text(N_("our team has been alerted and will retry or refund you. You don't "
-                                      "need to do anything."))
+        next_step = detail or Text(
+            N_("our team has been alerted and will retry or refund you. You don't need to do anything.")
+        )
         lines.append(Text(N_("<b>What happens next:</b> {next}"), {"next": next_step}))
         return _lines(*lines), buttons
     lines = [Text(N_("{bar} {step}"), {"bar": progress_bar(known.level), "step": Text(known.text)})]
@@ -115,18 +117,29 @@ def render_progress(
         lines.append(detail if isinstance(detail, Text) else Text("{detail}", {"detail": detail}))
     if step == LIVE:
         if bot_username:
-            lines.append(Text(N_("Say hello to @{username}: it answers only you."),
-                              {"username": bot_username}))
-            buttons.append((Text(N_("Open @{username}"), {"username": bot_username}),
-                            f"https://t.me/{bot_username}"))
+            lines.append(
+                Text(N_("Say hello to @{username}: it answers only you."), {"username": bot_username})
+            )
+            buttons.append(
+                (Text(N_("Open @{username}"), {"username": bot_username}), f"https://t.me/{bot_username}")
+            )
         lines.append(Text(N_("See all your agents with /mybots.")))
         return _lines(*lines), buttons
     if deep_link:
-        lines.append(Text(N_("Open your new bot with the button below and press <b>Start</b>: that "
-                             "proves this Telegram account owns it, and only you will be able to talk to "
-                             "your agent.")))
-        label = (Text(N_("Open @{username} and press Start"), {"username": bot_username}) if bot_username
-                 else Text(N_("Open your bot and press Start")))
+        lines.append(
+            Text(
+                N_(
+                    "Open your new bot with the button below and press <b>Start</b>: that "
+                    "proves this Telegram account owns it, and only you will be able to talk to "
+                    "your agent."
+                )
+            )
+        )
+        label = (
+            Text(N_("Open @{username} and press Start"), {"username": bot_username})
+            if bot_username
+            else Text(N_("Open your bot and press Start"))
+        )
         buttons.append((label, deep_link))
     return _lines(*lines), buttons
 
@@ -160,24 +173,36 @@ class ProgressReporter:
         self.queue = queue
         self._locks: dict[int, asyncio.Lock] = {}
 
-    async def report(self, order_id: int, step: str, *, failed: bool = False,
-                     detail: str | Text = "") -> None:
+    async def report(
+        self, order_id: int, step: str, *, failed: bool = False, detail: str | Text = ""
+    ) -> None:
         """Show `step` for the order: send the message the first time, edit it afterwards."""
         try:
             await self._report(order_id, step, failed=failed, detail=detail)
         except _DeliveryFailed as exc:
-            log.warning("progress message not delivered order=%s step=%s error=%s", order_id, step,
-                        type(exc.cause).__name__)
+            log.warning(
+                "progress message not delivered order=%s step=%s error=%s",
+                order_id,
+                step,
+                type(exc.cause).__name__,
+            )
             if self.queue is not None:
-                await queue_customer_message(self.queue, exc.chat_id, exc.text, buttons=exc.buttons,
-                                             key=f"progress:{order_id}:{'failed' if failed else step}")
+                await queue_customer_message(
+                    self.queue,
+                    exc.chat_id,
+                    exc.text,
+                    buttons=exc.buttons,
+                    key=f"progress:{order_id}:{'failed' if failed else step}",
+                )
                 await raise_alert(
-                    self.queue, "customer_unreachable",
+                    self.queue,
+                    "customer_unreachable",
                     f"Order {order_id}: the customer (chat {exc.chat_id}) could not be sent the "
                     f"{'failure' if failed else step} progress message ({type(exc.cause).__name__}: "
                     f"{str(exc.cause)[:200]}). Provisioning goes on; the message is retried. If they "
                     f"blocked the bot, reach them another way: they may need the verification link.",
-                    dedup_key=f"customer_unreachable:{order_id}")
+                    dedup_key=f"customer_unreachable:{order_id}",
+                )
 
     async def _report(self, order_id: int, step: str, *, failed: bool, detail: str | Text) -> None:
         lock = self._locks.setdefault(order_id, asyncio.Lock())

@@ -53,13 +53,21 @@ from services.worker import PermanentError, RetryLater
 
 log = logging.getLogger("meetmatt.provisioning")
 
-POOL_WAIT_TEXT = Text(N_("Telegram is not letting us create new bots right now. Your order is paid and "
-                         "queued: it continues by itself as soon as a bot can be made. You don't need to do "
-                         "anything."))
+POOL_WAIT_TEXT = Text(
+    N_(
+        "Telegram is not letting us create new bots right now. Your order is paid and "
+        "queued: it continues by itself as soon as a bot can be made. You don't need to do "
+        "anything."
+    )
+)
 
 
-POOL_GAVE_UP_TEXT = Text(N_("Telegram did not let us create your bot for too long, so we stopped setting "
-                            "up your agent and released its server."))
+POOL_GAVE_UP_TEXT = Text(
+    N_(
+        "Telegram did not let us create your bot for too long, so we stopped setting "
+        "up your agent and released its server."
+    )
+)
 
 
 @dataclass
@@ -105,8 +113,11 @@ class ProvisioningSaga:
         order = await Order.get(id=claimed.job.payload["order_id"]).select_related("customer")
         if claimed.job.state.get("live"):
             return
-        if order.status not in (OrderStatus.PAID, OrderStatus.PROVISIONING,
-                                OrderStatus.AWAITING_VERIFICATION):
+        if order.status not in (
+            OrderStatus.PAID,
+            OrderStatus.PROVISIONING,
+            OrderStatus.AWAITING_VERIFICATION,
+        ):
             raise PermanentError(f"order {order.id} is {order.status}, not paid: nothing to provision")
         package = find_package(self.d.packages, order.package)
         if package is None:
@@ -119,8 +130,11 @@ class ProvisioningSaga:
             await order.save(update_fields=["status", "updated_at"])
             await self.d.progress.report(order.id, progress.PAID)
         instance = await self._instance(claimed, order, package)
-        results = await asyncio.gather(self._server_branch(claimed, order, instance),
-                                       self._bot_branch(claimed, order, instance), return_exceptions=True)
+        results = await asyncio.gather(
+            self._server_branch(claimed, order, instance),
+            self._bot_branch(claimed, order, instance),
+            return_exceptions=True,
+        )
         for result in results:
             if isinstance(result, PoolWait):
                 waited = utcnow() - (order.paid_at or order.created_at)
@@ -149,19 +163,30 @@ class ProvisioningSaga:
         if recorded:
             return await Instance.get(id=recorded["instance_id"])
         # a run that died before recording the step may already have made (or claimed) the row
-        instance = await Instance.filter(order_id=order.id).exclude(
-            status__in=(InstanceStatus.TERMINATED, InstanceStatus.TERMINATING, InstanceStatus.FAILED)
-        ).order_by("id").first()
+        instance = (
+            await Instance.filter(order_id=order.id)
+            .exclude(
+                status__in=(InstanceStatus.TERMINATED, InstanceStatus.TERMINATING, InstanceStatus.FAILED)
+            )
+            .order_by("id")
+            .first()
+        )
         if instance is None and self.d.claim_warm_instance is not None:
             instance = await self.d.claim_warm_instance(order)
         if instance is None:
             keys = self.d.generate_host_key()
             instance = await Instance.create(
-                order_id=order.id, customer_id=order.customer_id, status=InstanceStatus.LAUNCHING,
-                instance_type=package.instance_type, host_key_public=keys.public_openssh,
-                host_key_private=keys.private_openssh, ever_assigned=True)
-        await self.d.queue.save_step(claimed, "instance", {"instance_id": instance.id,
-                                                           "warm": instance.ec2_instance_id is not None})
+                order_id=order.id,
+                customer_id=order.customer_id,
+                status=InstanceStatus.LAUNCHING,
+                instance_type=package.instance_type,
+                host_key_public=keys.public_openssh,
+                host_key_private=keys.private_openssh,
+                ever_assigned=True,
+            )
+        await self.d.queue.save_step(
+            claimed, "instance", {"instance_id": instance.id, "warm": instance.ec2_instance_id is not None}
+        )
         return instance
 
     async def _server_branch(self, claimed: Claimed, order: Order, instance: Instance) -> None:
@@ -178,14 +203,22 @@ class ProvisioningSaga:
             return
         if instance.ec2_instance_id and (claimed.job.state.get("instance") or {}).get("warm"):
             # a pre-booted instance from the warm pool: label it as this order's server
-            await self.d.fleet.tag_for_order(instance.ec2_instance_id, job_id=claimed.id, order_id=order.id,
-                                             user_id=order.customer.telegram_id)
+            await self.d.fleet.tag_for_order(
+                instance.ec2_instance_id,
+                job_id=claimed.id,
+                order_id=order.id,
+                user_id=order.customer.telegram_id,
+            )
         if not instance.ec2_instance_id:
             await self.d.progress.report(order.id, progress.LAUNCHING)
             keys = HostKeyPair(instance.host_key_private or "", instance.host_key_public or "")
             ec2_id = await self.d.fleet.launch(
-                job_id=claimed.id, order_id=order.id, user_id=order.customer.telegram_id,
-                instance_type=instance.instance_type, user_data=self.d.render_user_data(keys))
+                job_id=claimed.id,
+                order_id=order.id,
+                user_id=order.customer.telegram_id,
+                instance_type=instance.instance_type,
+                user_data=self.d.render_user_data(keys),
+            )
             instance.ec2_instance_id = ec2_id
             instance.status = InstanceStatus.BOOTING
             await instance.save(update_fields=["ec2_instance_id", "status", "updated_at"])
@@ -216,28 +249,34 @@ class ProvisioningSaga:
                         raise PermanentError("managed bot creation is not configured")
                     created = await self.d.managed_bot_token(order)
                 else:
+
                     async def chosen_cb(account_id: int, username: str) -> None:
-                        await self.d.queue.save_step(claimed, "bot_chosen",
-                                                     {"account_id": account_id, "username": username})
+                        await self.d.queue.save_step(
+                            claimed, "bot_chosen", {"account_id": account_id, "username": username}
+                        )
 
                     async def created_cb(account_id: int, username: str) -> None:
                         # BotFather said "Done!": from now on this bot is this job's to recover or delete
-                        await self.d.queue.save_step(claimed, "bot_created",
-                                                     {"account_id": account_id, "username": username})
+                        await self.d.queue.save_step(
+                            claimed, "bot_created", {"account_id": account_id, "username": username}
+                        )
 
                     candidates = username_candidates(order.bot_username, order.id)
                     held = await usernames_held_elsewhere(candidates, order.id)
                     free = [c for c in candidates if c.lower() not in held]
                     created = await self.d.bot_maker.create(
-                        order, free or username_candidates(None, order.id), chosen_cb, created_cb)
+                        order, free or username_candidates(None, order.id), chosen_cb, created_cb
+                    )
             log_secrets.add(created.token)
             instance.bot_username = created.username
             instance.bot_token = created.token
             instance.creator_account_id = created.account_id
-            await instance.save(update_fields=["bot_username", "bot_token", "creator_account_id",
-                                               "updated_at"])
-        await self.d.queue.save_step(claimed, "bot", {"username": created.username,
-                                                      "account_id": created.account_id})
+            await instance.save(
+                update_fields=["bot_username", "bot_token", "creator_account_id", "updated_at"]
+            )
+        await self.d.queue.save_step(
+            claimed, "bot", {"username": created.username, "account_id": created.account_id}
+        )
 
     async def _resume_bot(self, claimed: Claimed, order: Order) -> CreatedBot | None:
         """The bot a previous run of this job made, if BotFather made it: by /token, but only for a
@@ -265,8 +304,10 @@ class ProvisioningSaga:
         ours only if no other order or instance holds it and the creator account lists it."""
         username, account_id = chosen["username"], chosen.get("account_id")
         if await usernames_held_elsewhere([username], order.id):
-            log.warning("a requested username another order holds is not this job's bot",
-                        extra={"order_id": order.id, "username": username})
+            log.warning(
+                "a requested username another order holds is not this job's bot",
+                extra={"order_id": order.id, "username": username},
+            )
             return False
         return account_id is not None and await self.d.bot_maker.owns(account_id, username)
 
@@ -294,20 +335,27 @@ class ProvisioningSaga:
         verification = await self.d.verifier.issue(instance)
         if not claimed.job.state.get("ready_reported"):
             # the server is ready now: keep the deep link in front of the customer
-            await self.d.progress.report(order.id, progress.VERIFY,
-                                         detail=deep_link(instance.bot_username, verification.code))
+            await self.d.progress.report(
+                order.id, progress.VERIFY, detail=deep_link(instance.bot_username, verification.code)
+            )
             await self.d.queue.save_step(claimed, "ready_reported", True)
         token = instance.bot_token or ""
         offset = claimed.job.state.get("verify_offset")
         deadline = asyncio.get_running_loop().time() + self.d.verification_window
         # the new bot answers in the customer's language (the bot's catalogue, via its Messenger)
-        replies = {outcome: await render_for(self.d.progress.messenger, order.customer.telegram_id, text)
-                   for outcome, text in VERIFICATION_REPLIES.items()}
+        replies = {
+            outcome: await render_for(self.d.progress.messenger, order.customer.telegram_id, text)
+            for outcome, text in VERIFICATION_REPLIES.items()
+        }
         while True:
             result = await self.d.verifier.poll(
-                verification, token, offset=offset, wait_seconds=self.d.verification_long_poll,
+                verification,
+                token,
+                offset=offset,
+                wait_seconds=self.d.verification_long_poll,
                 texts_for=replies.get,
-                owner_id=order.customer.telegram_id)
+                owner_id=order.customer.telegram_id,
+            )
             if result.last_update_id is not None:
                 offset = result.last_update_id + 1
                 await self.d.queue.save_step(claimed, "verify_offset", offset)
@@ -319,8 +367,9 @@ class ProvisioningSaga:
                 return result.verified_user_id
             if result.outcome == StartOutcome.EXPIRED:
                 # the customer's own step failed: compensation tells them so, not just "a problem"
-                await self.d.queue.save_step(claimed, "customer_reason",
-                                           encode(CUSTOMER_REASONS[result.outcome]))
+                await self.d.queue.save_step(
+                    claimed, "customer_reason", encode(CUSTOMER_REASONS[result.outcome])
+                )
                 raise PermanentError("ownership verification expired: nobody opened the link in time")
             if asyncio.get_running_loop().time() >= deadline:
                 # free this worker slot; the job comes back and keeps listening, less often as the
@@ -328,8 +377,9 @@ class ProvisioningSaga:
                 pause = verification_pause(utcnow() - verification.created_at)
                 raise RetryLater(utcnow() + pause, "waiting for the customer to verify")
 
-    async def _activate(self, claimed: Claimed, order: Order, instance: Instance, package: Package,
-                        owner: int) -> None:
+    async def _activate(
+        self, claimed: Claimed, order: Order, instance: Instance, package: Package, owner: int
+    ) -> None:
         if "ready" not in claimed.job.state:
             raise RuntimeError("activation reached before the server was ready")
         await self.d.progress.report(order.id, progress.ACTIVATING)
@@ -364,12 +414,16 @@ class ProvisioningSaga:
             instance.status = InstanceStatus.ACTIVE
             instance.reminded_at = None
             instance.stopped_at = None
-            await instance.save(update_fields=["expires_at", "status", "reminded_at", "stopped_at",
-                                               "updated_at"])
+            await instance.save(
+                update_fields=["expires_at", "status", "reminded_at", "stopped_at", "updated_at"]
+            )
             await Order.filter(id=order.id).update(status=OrderStatus.ACTIVE, updated_at=now)
             await self.d.queue.save_step(claimed, "live", {"renewed_until": instance.expires_at.isoformat()})
-        await self.d.progress.report(order.id, progress.LIVE, detail=Text(
-            N_("Renewed until {date}."), {"date": f"{instance.expires_at:%Y-%m-%d}"}))
+        await self.d.progress.report(
+            order.id,
+            progress.LIVE,
+            detail=Text(N_("Renewed until {date}."), {"date": f"{instance.expires_at:%Y-%m-%d}"}),
+        )
 
     # --- when the job is dead --------------------------------------------------------------------
 
@@ -392,10 +446,14 @@ class ProvisioningSaga:
             bot = state.get("bot") or state.get("bot_created") or state.get("bot_chosen")
             if bot and order.creation_mode != "managed":
                 try:
-                    mine = bool(state.get("bot") or state.get("bot_created")) or \
-                        await self._unconfirmed_bot_is_ours(order, bot)
-                    if mine and not await usernames_held_elsewhere([bot["username"]], order.id) and \
-                            await self.d.bot_maker.delete(bot.get("account_id"), bot["username"]):
+                    mine = bool(
+                        state.get("bot") or state.get("bot_created")
+                    ) or await self._unconfirmed_bot_is_ours(order, bot)
+                    if (
+                        mine
+                        and not await usernames_held_elsewhere([bot["username"]], order.id)
+                        and await self.d.bot_maker.delete(bot.get("account_id"), bot["username"])
+                    ):
                         released.append(f"bot @{bot['username']} deleted")
                 except Exception as exc:  # deletion is best effort; the alert says so
                     released.append(f"bot @{bot['username']} NOT deleted ({type(exc).__name__})")
@@ -405,25 +463,37 @@ class ProvisioningSaga:
         order.closed_reason = error[:1000]
         await order.save(update_fields=["status", "closed_reason", "updated_at"])
         if self.d.refund_on_failure:
-            await self.d.queue.enqueue(job_kinds.REFUND_ORDER, {"order_id": order.id, "reason": error[:200]},
-                                       key=f"refund:order:{order.id}")
+            await self.d.queue.enqueue(
+                job_kinds.REFUND_ORDER,
+                {"order_id": order.id, "reason": error[:200]},
+                key=f"refund:order:{order.id}",
+            )
             next_step = Text(N_("We are refunding your payment in full; you will see it in a few days."))
             refund_note = "refund queued (REFUND_ORDER)"
         else:
-            next_step = Text(N_("Our team has been alerted and will either retry or refund you. "
-                                "You don't need to do anything."))
+            next_step = Text(
+                N_(
+                    "Our team has been alerted and will either retry or refund you. "
+                    "You don't need to do anything."
+                )
+            )
             refund_note = f"REFUND_ON_FAILURE is off: refund with `python main.py orders refund {order.id}`"
         why = decode(state["customer_reason"]) if state.get("customer_reason") else None
         # the admins first: a customer who blocked the bot must never hide a failure from them
         await raise_alert(
-            self.d.queue, "provision_failed",
+            self.d.queue,
+            "provision_failed",
             f"Order {order.id} (customer {order.customer.telegram_id}, {order.package}) could not be "
             f"provisioned: {error}. Released: {', '.join(released) or 'nothing to release'}. {refund_note}.",
-            dedup_key=f"provision_failed:{order.id}")
+            dedup_key=f"provision_failed:{order.id}",
+        )
         # `why` (the customer's own step that failed) is a Text stored in the job's state
-        await self.d.progress.report(order.id, progress.FAILED, failed=True,
-                                     detail=Text("{why} {next}", {"why": why, "next": next_step}) if why
-                                     else next_step)
+        await self.d.progress.report(
+            order.id,
+            progress.FAILED,
+            failed=True,
+            detail=Text("{why} {next}", {"why": why, "next": next_step}) if why else next_step,
+        )
 
     async def release_abandoned(self, lease_seconds: float) -> int:
         """Compensate provision jobs that died without it: the stale-lease sweep marks a job dead
@@ -431,26 +501,39 @@ class ProvisioningSaga:
         failed (EC2 unreachable) left its order open. Their order is still in a provisioning
         state; jobs dead for less than a lease are left to the worker compensating them now."""
         cutoff = utcnow() - timedelta(seconds=lease_seconds)
-        open_orders = await Order.filter(status__in=[
-            OrderStatus.PAID, OrderStatus.PROVISIONING, OrderStatus.AWAITING_VERIFICATION,
-        ]).values_list("id", flat=True)
+        open_orders = await Order.filter(
+            status__in=[
+                OrderStatus.PAID,
+                OrderStatus.PROVISIONING,
+                OrderStatus.AWAITING_VERIFICATION,
+            ]
+        ).values_list("id", flat=True)
         if not open_orders:
             return 0
-        dead = await Job.filter(kind=job_kinds.PROVISION, status=JobStatus.DEAD, finished_at__lt=cutoff,
-                                key__in=[f"provision:order:{i}" for i in open_orders]).order_by("id")
+        dead = await Job.filter(
+            kind=job_kinds.PROVISION,
+            status=JobStatus.DEAD,
+            finished_at__lt=cutoff,
+            key__in=[f"provision:order:{i}" for i in open_orders],
+        ).order_by("id")
         for job in dead:
-            log.warning("releasing an order whose provision job died uncompensated",
-                        extra={"job_id": job.id, "order_id": job.payload.get("order_id")})
+            log.warning(
+                "releasing an order whose provision job died uncompensated",
+                extra={"job_id": job.id, "order_id": job.payload.get("order_id")},
+            )
             try:
                 await self.compensate(job, job.last_error or "the provision job died")
             except Exception as exc:
                 log.exception("compensation failed; retried by the next sweep", extra={"job_id": job.id})
                 await raise_alert(
-                    self.d.queue, "compensation_failed",
+                    self.d.queue,
+                    "compensation_failed",
                     f"Order {job.payload.get('order_id')}: releasing the server and bot of dead job "
                     f"{job.id} failed ({type(exc).__name__}: {exc}); retrying every sweep. Check EC2 "
                     f"and BotFather by hand if this repeats.",
-                    severity=AlertSeverity.CRITICAL, dedup_key=f"compensation_failed:{job.id}")
+                    severity=AlertSeverity.CRITICAL,
+                    dedup_key=f"compensation_failed:{job.id}",
+                )
         return len(dead)
 
 
@@ -468,8 +551,12 @@ async def wake_pool_waiters() -> int:
     ).exists()
     if not serving:
         return 0
-    woken = await Job.filter(kind=job_kinds.PROVISION, status=JobStatus.PENDING, run_after__gt=now,
-                             last_error__startswith=POOL_WAIT_REASON).update(run_after=now, updated_at=now)
+    woken = await Job.filter(
+        kind=job_kinds.PROVISION,
+        status=JobStatus.PENDING,
+        run_after__gt=now,
+        last_error__startswith=POOL_WAIT_REASON,
+    ).update(run_after=now, updated_at=now)
     if woken:
         log.info("a creator account can serve again: waiting orders resume", extra={"jobs": woken})
     return woken

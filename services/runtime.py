@@ -39,20 +39,26 @@ from services.worker import Handler, PermanentError, Sweep, Worker
 log = logging.getLogger("meetmatt.runtime")
 
 
-
 class PoolBotMaker(BotMaker):
     """Customer bots from the creator-account pool (@BotFather over Telethon)."""
 
-    def __init__(self, pool: AccountPool,
-                 avatar_loader: Callable[[str], Awaitable[bytes | None]] | None = None,
-                 about: str = "A personal AI agent by Meet Matt") -> None:
+    def __init__(
+        self,
+        pool: AccountPool,
+        avatar_loader: Callable[[str], Awaitable[bytes | None]] | None = None,
+        about: str = "A personal AI agent by Meet Matt",
+    ) -> None:
         self.pool = pool
         self.avatar_loader = avatar_loader
         self.about = about
 
-    async def create(self, order: Order, candidates: list[str],
-                     on_username_chosen: Callable[[int, str], Awaitable[None]],
-                     on_created: Callable[[int, str], Awaitable[None]] | None = None) -> CreatedBot:
+    async def create(
+        self,
+        order: Order,
+        candidates: list[str],
+        on_username_chosen: Callable[[int, str], Awaitable[None]],
+        on_created: Callable[[int, str], Awaitable[None]] | None = None,
+    ) -> CreatedBot:
         photo = None
         if order.avatar_file_id and self.avatar_loader is not None:
             try:
@@ -60,9 +66,15 @@ class PoolBotMaker(BotMaker):
             except Exception:  # the avatar is cosmetic: the bot is still made without it
                 log.warning("avatar download failed", extra={"order_id": order.id})
         try:
-            made = await self.pool.create_bot(name=order.bot_name, username_candidates=candidates,
-                                              description=order.description, about=self.about, photo=photo,
-                                              on_username_chosen=on_username_chosen, on_created=on_created)
+            made = await self.pool.create_bot(
+                name=order.bot_name,
+                username_candidates=candidates,
+                description=order.description,
+                about=self.about,
+                photo=photo,
+                on_username_chosen=on_username_chosen,
+                on_created=on_created,
+            )
         except PoolExhausted as exc:
             raise PoolWait(exc.retry_at) from None
         except UsernamesExhausted as exc:
@@ -75,8 +87,10 @@ class PoolBotMaker(BotMaker):
         except AccountUnavailable as exc:
             if exc.retry_at is not None:
                 raise PoolWait(exc.retry_at) from None
-            log.warning("the account that made the bot is gone; making a new bot",
-                        extra={"account_id": account_id, "username": username})
+            log.warning(
+                "the account that made the bot is gone; making a new bot",
+                extra={"account_id": account_id, "username": username},
+            )
             return None
 
     async def owns(self, account_id: int, username: str) -> bool:
@@ -105,8 +119,14 @@ class Runtime:
     extras: dict[str, Any] = field(default_factory=dict)
 
     def worker(self, concurrency: int | None = None, poll_interval: float = 0.5) -> Worker:
-        return Worker(self.queue, self.handlers, concurrency=concurrency or self.settings.worker_concurrency,
-                      poll_interval=poll_interval, sweeps=self.sweeps, on_dead=self.on_dead)
+        return Worker(
+            self.queue,
+            self.handlers,
+            concurrency=concurrency or self.settings.worker_concurrency,
+            poll_interval=poll_interval,
+            sweeps=self.sweeps,
+            on_dead=self.on_dead,
+        )
 
 
 async def _name_broken_env_accounts(queue: JobQueue, errors: list[str]) -> None:
@@ -117,9 +137,12 @@ async def _name_broken_env_accounts(queue: JobQueue, errors: list[str]) -> None:
 
     for error in errors:
         log.error("creator account from the environment not imported: %s", error)
-    await raise_alert(queue, "env_accounts_not_imported",
-                      "Creator accounts in the environment could not be imported:\n- " + "\n- ".join(errors),
-                      severity=AlertSeverity.WARNING)
+    await raise_alert(
+        queue,
+        "env_accounts_not_imported",
+        "Creator accounts in the environment could not be imported:\n- " + "\n- ".join(errors),
+        severity=AlertSeverity.WARNING,
+    )
 
 
 async def _check_key_pair(fleet: Any) -> None:
@@ -131,8 +154,11 @@ async def _check_key_pair(fleet: Any) -> None:
     try:
         await fleet.ensure_key_pair()
     except (Ec2Error, BotoCoreError) as exc:
-        log.warning("could not compare the EC2 key pair with the platform key now; it is checked again "
-                    "before the first launch", extra={"error": type(exc).__name__})
+        log.warning(
+            "could not compare the EC2 key pair with the platform key now; it is checked again "
+            "before the first launch",
+            extra={"error": type(exc).__name__},
+        )
 
 
 def worker_id() -> str:
@@ -140,12 +166,18 @@ def worker_id() -> str:
 
 
 @asynccontextmanager
-async def open_runtime(settings: Settings, messenger: Messenger, *,
-                       client_factory: Callable[[Any], Any] = telethon_client_factory,
-                       avatar_loader: Callable[[str], Awaitable[bytes | None]] | None = None,
-                       host_key_factory: Callable[[], Any] | None = None,
-                       poll_interval_s: float = 10.0, sweep_scale: float = 1.0,
-                       import_env: bool = True, verify_key_pair: bool = True) -> AsyncIterator[Runtime]:
+async def open_runtime(
+    settings: Settings,
+    messenger: Messenger,
+    *,
+    client_factory: Callable[[Any], Any] = telethon_client_factory,
+    avatar_loader: Callable[[str], Awaitable[bytes | None]] | None = None,
+    host_key_factory: Callable[[], Any] | None = None,
+    poll_interval_s: float = 10.0,
+    sweep_scale: float = 1.0,
+    import_env: bool = True,
+    verify_key_pair: bool = True,
+) -> AsyncIterator[Runtime]:
     """Every background service, built once. The ORM must already be open.
 
     With `import_env`, creator accounts named in the environment (TELEGRAM_*, TELEGRAM_FALLBACK_<n>_*)
@@ -175,8 +207,9 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
             from services.accounts_env import import_env_accounts
 
             imported = await import_env_accounts(bot_limit=settings.creator_bot_limit)
-        queue = JobQueue(worker_id(), settings.job_lease_seconds,
-                         backoff_base=settings.job_backoff_base_seconds)
+        queue = JobQueue(
+            worker_id(), settings.job_lease_seconds, backoff_base=settings.job_backoff_base_seconds
+        )
         if import_env and imported.errors:
             await _name_broken_env_accounts(queue, imported.errors)
         bot_api = BotApi(settings.telegram_api_server)
@@ -188,8 +221,15 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
             await _check_key_pair(fleet)
         ssh = SshConnector.from_settings(settings, platform_key.private)
         pool = AccountPool(client_factory, queue, bot_limit=settings.creator_bot_limit)
-        care = InstanceCare(settings=settings, queue=queue, ssh=ssh, fleet=fleet, bot_api=bot_api,
-                            poll_interval_s=min(poll_interval_s, 2.0), host_key_factory=make_host_key)
+        care = InstanceCare(
+            settings=settings,
+            queue=queue,
+            ssh=ssh,
+            fleet=fleet,
+            bot_api=bot_api,
+            poll_interval_s=min(poll_interval_s, 2.0),
+            host_key_factory=make_host_key,
+        )
         delivery = AlertDelivery.from_settings(settings)
         stack.push_async_callback(delivery.close)
         payments = None
@@ -204,30 +244,44 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
             # agent calls Meet Matt's model gateway with it, never Moonshot with the platform key
             activation.agent_endpoints(settings, "")  # PUBLIC_BASE_URL missing: refused before a key
             model_key = await issue_instance_key(instance.id, reason="activated again")
-            await activation.activate(ssh, instance, bot_token=token, allowed_user_id=user_id,
-                                      gateway_token=gateway_token,
-                                      endpoints=activation.agent_endpoints(settings, model_key),
-                                      ready_timeout_s=settings.readiness_timeout_s,
-                                      poll_interval_s=min(poll_interval_s, 2.0))
+            await activation.activate(
+                ssh,
+                instance,
+                bot_token=token,
+                allowed_user_id=user_id,
+                gateway_token=gateway_token,
+                endpoints=activation.agent_endpoints(settings, model_key),
+                ready_timeout_s=settings.readiness_timeout_s,
+                poll_interval_s=min(poll_interval_s, 2.0),
+            )
 
         async def restart_gateway(instance: Any) -> None:
             # a renewal of a stopped agent: its model key was revoked at the stop, so the config is
             # written again with a new key (which restarts the gateway)
-            await care.push_agent_config(instance, connect_deadline_s=settings.ssh_connect_timeout,
-                                         reason="renewed")
+            await care.push_agent_config(
+                instance, connect_deadline_s=settings.ssh_connect_timeout, reason="renewed"
+            )
 
         deps = SagaDeps(
-            queue=queue, fleet=fleet, bot_maker=PoolBotMaker(pool, avatar_loader), bot_api=bot_api,
+            queue=queue,
+            fleet=fleet,
+            bot_maker=PoolBotMaker(pool, avatar_loader),
+            bot_api=bot_api,
             verifier=Verifier(bot_api, ttl=timedelta(minutes=settings.verification_ttl_minutes)),
-            progress=ProgressReporter(messenger, queue), packages=settings.packages,
+            progress=ProgressReporter(messenger, queue),
+            packages=settings.packages,
             generate_host_key=make_host_key,
-            render_user_data=lambda keys: render_user_data(host_key=keys,
-                                                           openclaw_version=settings.openclaw_version),
-            wait_bootstrapped=lambda instance: wait_bootstrapped(ssh, instance, settings.bootstrap_timeout_s,
-                                                                 poll_interval_s=poll_interval_s),
-            activate=activate, restart_gateway=restart_gateway,
+            render_user_data=lambda keys: render_user_data(
+                host_key=keys, openclaw_version=settings.openclaw_version
+            ),
+            wait_bootstrapped=lambda instance: wait_bootstrapped(
+                ssh, instance, settings.bootstrap_timeout_s, poll_interval_s=poll_interval_s
+            ),
+            activate=activate,
+            restart_gateway=restart_gateway,
             claim_warm_instance=claim_warm_instance if settings.warm_pool_size > 0 else None,
-            managed_bot_token=managed_bot_token, refund_on_failure=settings.refund_on_failure,
+            managed_bot_token=managed_bot_token,
+            refund_on_failure=settings.refund_on_failure,
             pool_wait_limit=timedelta(hours=settings.pool_wait_limit_hours),
         )
         saga = ProvisioningSaga(deps)
@@ -268,17 +322,36 @@ async def open_runtime(settings: Settings, messenger: Messenger, *,
         }
         sweeps = [
             Sweep("stale_leases", 30 * sweep_scale, queue.reclaim_expired),
-            Sweep("abandoned_orders", 60 * sweep_scale,
-                  lambda: saga.release_abandoned(settings.job_lease_seconds)),
+            Sweep(
+                "abandoned_orders",
+                60 * sweep_scale,
+                lambda: saga.release_abandoned(settings.job_lease_seconds),
+            ),
             Sweep("accounts", 600 * sweep_scale, check_accounts),
             # an account put back in service (accounts enable, /accounts) resumes waiting orders soon
             Sweep("pool_waiters", 60 * sweep_scale, wake_pool_waiters),
             # a paid customer who has not opened their ownership link yet is reminded, with the button
             Sweep("link_reminders", 300 * sweep_scale, lambda: remind_unused_links(queue)),
-            *care.sweeps(health_interval=300 * sweep_scale, expiry_interval=600 * sweep_scale,
-                         warm_pool_interval=60 * sweep_scale),
+            *care.sweeps(
+                health_interval=300 * sweep_scale,
+                expiry_interval=600 * sweep_scale,
+                warm_pool_interval=60 * sweep_scale,
+            ),
         ]
-        yield Runtime(settings=settings, queue=queue, bot_api=bot_api, saga=saga, handlers=handlers,
-                      on_dead={job_kinds.PROVISION: saga.compensate}, sweeps=sweeps,
-                      extras={"fleet": fleet, "ssh": ssh, "pool": pool, "payments": payments, "care": care,
-                              "delivery": delivery})
+        yield Runtime(
+            settings=settings,
+            queue=queue,
+            bot_api=bot_api,
+            saga=saga,
+            handlers=handlers,
+            on_dead={job_kinds.PROVISION: saga.compensate},
+            sweeps=sweeps,
+            extras={
+                "fleet": fleet,
+                "ssh": ssh,
+                "pool": pool,
+                "payments": payments,
+                "care": care,
+                "delivery": delivery,
+            },
+        )

@@ -77,31 +77,39 @@ class SshSession:
         except (TimeoutError, OSError):
             pass
 
-    async def run(self, cmd: str, timeout: float = 30.0, *, input: str | None = None,
-                  log_output: bool = True) -> CommandResult:
+    async def run(
+        self, cmd: str, timeout: float = 30.0, *, input: str | None = None, log_output: bool = True
+    ) -> CommandResult:
         """Run `cmd`; returns its exit status and output. Raises CommandTimeout after `timeout` s."""
         started = time.monotonic()
         try:
             completed = await self._conn.run(cmd, input=input, check=False, timeout=timeout)
         except asyncssh.TimeoutError:
-            log.warning("ssh command timed out", extra={"host": self.label, "cmd": redact(cmd),
-                                                        "timeout_s": timeout})
+            log.warning(
+                "ssh command timed out", extra={"host": self.label, "cmd": redact(cmd), "timeout_s": timeout}
+            )
             raise CommandTimeout(
-                f"{self.label}: `{redact(cmd)}` did not finish within {timeout:g}s") from None
+                f"{self.label}: `{redact(cmd)}` did not finish within {timeout:g}s"
+            ) from None
         except (asyncssh.Error, OSError) as exc:
             raise SshError(f"{self.label}: `{redact(cmd)}` failed: {redact(str(exc))}") from None
         status = completed.exit_status if completed.exit_status is not None else -1
         result = CommandResult(status, _text(completed.stdout), _text(completed.stderr))
-        extra: dict[str, Any] = {"host": self.label, "cmd": redact(cmd), "exit_status": status,
-                                 "ms": int((time.monotonic() - started) * 1000)}
+        extra: dict[str, Any] = {
+            "host": self.label,
+            "cmd": redact(cmd),
+            "exit_status": status,
+            "ms": int((time.monotonic() - started) * 1000),
+        }
         if log_output:
             extra["stdout"] = redact(result.stdout[-_OUTPUT_LOG_LIMIT:])
             extra["stderr"] = redact(result.stderr[-_OUTPUT_LOG_LIMIT:])
         log.debug("ssh command", extra=extra)
         return result
 
-    async def upload(self, path: str, content: str, mode: int = 0o600, *, owner: str | None = None,
-                     timeout: float = 30.0) -> None:
+    async def upload(
+        self, path: str, content: str, mode: int = 0o600, *, owner: str | None = None, timeout: float = 30.0
+    ) -> None:
         """Write `content` to `path` on the host (full overwrite), via stdin: never on a command line.
 
         With `owner`, the file belongs to that user (and its group); written with sudo.
@@ -112,10 +120,14 @@ class SshSession:
         cmd = f"sudo -n install -m {mode:04o}{ownership} {source} {shlex.quote(path)}"
         result = await self.run(cmd, timeout, input=content or None, log_output=False)
         if not result.ok:
-            raise SshError(f"{self.label}: writing {path} failed (exit {result.exit_status}): "
-                           f"{redact(result.stderr.strip()[-500:])}")
-        log.info("ssh upload", extra={"host": self.label, "path": path, "bytes": len(content.encode()),
-                                      "mode": f"{mode:04o}"})
+            raise SshError(
+                f"{self.label}: writing {path} failed (exit {result.exit_status}): "
+                f"{redact(result.stderr.strip()[-500:])}"
+            )
+        log.info(
+            "ssh upload",
+            extra={"host": self.label, "path": path, "bytes": len(content.encode()), "mode": f"{mode:04o}"},
+        )
 
 
 def _text(value: Any) -> str:
@@ -130,9 +142,16 @@ class SshConnector:
     `host_override`/`port` let tests (and bastion setups) reach every instance at one address.
     """
 
-    def __init__(self, client_key: asyncssh.SSHKey, *, username: str = "ubuntu", port: int = 22,
-                 host_override: str | None = None, connect_timeout: float = 20.0,
-                 retry_interval: float = 3.0) -> None:
+    def __init__(
+        self,
+        client_key: asyncssh.SSHKey,
+        *,
+        username: str = "ubuntu",
+        port: int = 22,
+        host_override: str | None = None,
+        connect_timeout: float = 20.0,
+        retry_interval: float = 3.0,
+    ) -> None:
         self.client_key = client_key
         self.username = username
         self.port = port
@@ -144,12 +163,17 @@ class SshConnector:
     def from_settings(cls, settings: Any, client_key: asyncssh.SSHKey | None = None) -> SshConnector:
         """With `client_key` (the platform key from the database); without, SSH_PRIVATE_KEY_PATH's key."""
         key = client_key or load_or_create_client_key(settings.ssh_private_key_path)
-        return cls(key, username=settings.ssh_user,
-                   port=settings.ssh_port, host_override=settings.ssh_host_override,
-                   connect_timeout=settings.ssh_connect_timeout)
+        return cls(
+            key,
+            username=settings.ssh_user,
+            port=settings.ssh_port,
+            host_override=settings.ssh_host_override,
+            connect_timeout=settings.ssh_connect_timeout,
+        )
 
-    async def connect(self, host: str | None, host_key_public: str | None, *,
-                      deadline_s: float | None = None) -> SshSession:
+    async def connect(
+        self, host: str | None, host_key_public: str | None, *, deadline_s: float | None = None
+    ) -> SshSession:
         """Connect to `host`, trusting only `host_key_public`; retry until `deadline_s` runs out.
 
         Raises HostKeyMismatch at once on a wrong key (never retried), SshAuthFailed when the
@@ -157,7 +181,8 @@ class SshConnector:
         """
         if not host_key_public:
             raise HostKeyMismatch(
-                f"{host}: no pinned host key is stored for this instance; refusing to connect")
+                f"{host}: no pinned host key is stored for this instance; refusing to connect"
+            )
         target = self.host_override or host
         if not target:
             raise SshUnreachable("the instance has no public IP address yet")
@@ -171,8 +196,13 @@ class SshConnector:
             remaining = deadline - time.monotonic()
             try:
                 conn = await asyncssh.connect(
-                    target, self.port, username=self.username, client_keys=[self.client_key],
-                    known_hosts=([trusted], [], []), agent_path=None, config=None,
+                    target,
+                    self.port,
+                    username=self.username,
+                    client_keys=[self.client_key],
+                    known_hosts=([trusted], [], []),
+                    agent_path=None,
+                    config=None,
                     connect_timeout=max(0.5, min(self.connect_timeout, remaining)),
                     login_timeout=max(0.5, min(self.connect_timeout, remaining)),
                     keepalive_interval=30,

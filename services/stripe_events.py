@@ -137,8 +137,9 @@ def _int(value: Any, default: int = 0) -> int:
 class StripeEventProcessor:
     """Applies verified Stripe events to orders and jobs, once each, in one transaction per event."""
 
-    def __init__(self, queue: JobQueue, packages: tuple[Package, ...], *,
-                 provision_max_attempts: int = 8) -> None:
+    def __init__(
+        self, queue: JobQueue, packages: tuple[Package, ...], *, provision_max_attempts: int = 8
+    ) -> None:
         self.queue = queue
         self.packages = packages
         self.provision_max_attempts = provision_max_attempts  # PROVISION_MAX_ATTEMPTS
@@ -177,26 +178,31 @@ class StripeEventProcessor:
         log.info("stripe event id=%s type=%s outcome=%s order=%s", event_id, type_, outcome, order_id)
         return EventResult(event_id, type_, outcome, order_id)
 
-    async def _needs_attention(self, payload: str, event_id: str, type_: str, obj: dict[str, Any],
-                               exc: Exception) -> EventResult:
+    async def _needs_attention(
+        self, payload: str, event_id: str, type_: str, obj: dict[str, Any], exc: Exception
+    ) -> EventResult:
         log.error("stripe event id=%s type=%s conflicts with stored data: %s", event_id, type_, exc)
         now = datetime.now(UTC)
         try:
             async with in_transaction() as conn:
                 await _execute(conn, _INSERT_EVENT, event_id, type_, NEEDS_ATTENTION, payload, now, now)
                 await raise_alert(
-                    self.queue, "stripe.needs_attention",
+                    self.queue,
+                    "stripe.needs_attention",
                     f"Stripe event {event_id} ({type_}, object {obj.get('id')}) conflicts with stored "
                     f"data and was not applied: {type(exc).__name__}: {str(exc)[:300]}. Check the order "
                     f"in its metadata ({_order_id(obj)}) by hand.",
-                    severity=AlertSeverity.CRITICAL, dedup_key=f"stripe:needs_attention:{event_id}",
-                    using_db=conn)
+                    severity=AlertSeverity.CRITICAL,
+                    dedup_key=f"stripe:needs_attention:{event_id}",
+                    using_db=conn,
+                )
         except IntegrityError:
             return EventResult(event_id, type_, DUPLICATE)  # a copy of this event got there first
         return EventResult(event_id, type_, NEEDS_ATTENTION, _order_id(obj))
 
-    async def _apply(self, conn: Any, event_id: str, type_: str, obj: dict[str, Any]
-                     ) -> tuple[str, int | None]:
+    async def _apply(
+        self, conn: Any, event_id: str, type_: str, obj: dict[str, Any]
+    ) -> tuple[str, int | None]:
         if type_ in PAID_TYPES:
             status = obj.get("payment_status")
             if type_ == "checkout.session.completed" and status not in ("paid", "no_payment_required"):
@@ -231,27 +237,45 @@ class StripeEventProcessor:
             package = find_package(self.packages, order.package)
             price = order.amount or (package.price if package else 0)
             currency = order.currency if order.amount else (package.currency if package else order.currency)
-            problems = charge_problems(charge, price, currency,
-                                       discounts_allowed=bool(package and package.allow_discounts))
+            problems = charge_problems(
+                charge, price, currency, discounts_allowed=bool(package and package.allow_discounts)
+            )
             if package is None:
                 problems.append(f"the order's package {order.package!r} is no longer offered")
             if named is not None and named != order.id:
-                problems.append(f"the session belongs to order {order.id} but its metadata names "
-                                f"order {named}")
+                problems.append(
+                    f"the session belongs to order {order.id} but its metadata names order {named}"
+                )
             if problems:
                 if order.status == OrderStatus.NEEDS_REVIEW:
                     return NEEDS_REVIEW, order.id  # held and alerted already (e.g. completed, then async)
                 if order.status not in PAYABLE:
                     return ALREADY_PAID, order.id
-                await hold_for_review(self.queue, conn, event_id=event_id, session=session, order=order,
-                                      problems=problems, price=f"{price} {currency.upper()}")
+                await hold_for_review(
+                    self.queue,
+                    conn,
+                    event_id=event_id,
+                    session=session,
+                    order=order,
+                    problems=problems,
+                    price=f"{price} {currency.upper()}",
+                )
                 return NEEDS_REVIEW, order.id
             # the conditional UPDATE is the decision: only the event that moves the order to PAID
             # enqueues provisioning
-            marked = await _execute(conn, _MARK_PAID, OrderStatus.PAID, payment["amount"],
-                                    payment["currency"], payment["stripe_session_id"],
-                                    payment["stripe_payment_intent"], payment["paid_at"], payment["paid_at"],
-                                    order.id, *PAYABLE)
+            marked = await _execute(
+                conn,
+                _MARK_PAID,
+                OrderStatus.PAID,
+                payment["amount"],
+                payment["currency"],
+                payment["stripe_session_id"],
+                payment["stripe_payment_intent"],
+                payment["paid_at"],
+                payment["paid_at"],
+                order.id,
+                *PAYABLE,
+            )
             if marked:
                 await self._enqueue_provision(conn, order.id)
                 return PAID, order.id
@@ -260,39 +284,61 @@ class StripeEventProcessor:
             # a session we did not create for that order claims to pay it: keep the money for an
             # admin, touch nothing of that order
             await hold_for_review(
-                self.queue, conn, event_id=event_id, session=session, order=None,
-                problems=[f"the session names order {named} (metadata order_id or client_reference_id) "
-                          f"but is not the Checkout Session created for it"])
+                self.queue,
+                conn,
+                event_id=event_id,
+                session=session,
+                order=None,
+                problems=[
+                    f"the session names order {named} (metadata order_id or client_reference_id) "
+                    f"but is not the Checkout Session created for it"
+                ],
+            )
             return NEEDS_REVIEW, None
         # no order of ours: a Payment Link made by an admin. The metadata must say what was bought.
         parsed, problem = parse_metadata(session.get("metadata"), self.packages)
         if parsed is None:
             where = f"order {named} does not exist" if named else "no order_id"
             await raise_alert(
-                self.queue, "stripe.needs_attention",
+                self.queue,
+                "stripe.needs_attention",
                 f"Stripe event {event_id}: a paid Checkout Session ({session_id or 'no id'}, "
                 f"{payment['amount']} {payment['currency']}) could not be matched ({where}) and its "
                 f"metadata cannot create an order: {problem}. Nothing was provisioned; create the "
                 f"order by hand or refund.",
-                severity=AlertSeverity.CRITICAL, dedup_key=f"stripe:needs_attention:{event_id}",
-                using_db=conn)
+                severity=AlertSeverity.CRITICAL,
+                dedup_key=f"stripe:needs_attention:{event_id}",
+                using_db=conn,
+            )
             return NEEDS_ATTENTION, None
         package = parsed.package
-        problems = charge_problems(charge, package.price, package.currency,
-                                   discounts_allowed=package.allow_discounts)
+        problems = charge_problems(
+            charge, package.price, package.currency, discounts_allowed=package.allow_discounts
+        )
         customer, _ = await Customer.get_or_create(telegram_id=parsed.telegram_id, using_db=conn)
         if problems:
             # the order exists so that an admin can approve or refund it from the bot or the CLI
-            held = {**payment, "status": OrderStatus.NEEDS_REVIEW,
-                    "closed_reason": ("held for review: " + "; ".join(problems))[:1000]}
-            order = await Order.create(customer=customer, package=package.code, bot_name=parsed.bot_name,
-                                       using_db=conn, **held)
-            await hold_for_review(self.queue, conn, event_id=event_id, session=session, order=None,
-                                  problems=[f"order {order.id} made from a Payment Link", *problems],
-                                  price=package.price_text)
+            held = {
+                **payment,
+                "status": OrderStatus.NEEDS_REVIEW,
+                "closed_reason": ("held for review: " + "; ".join(problems))[:1000],
+            }
+            order = await Order.create(
+                customer=customer, package=package.code, bot_name=parsed.bot_name, using_db=conn, **held
+            )
+            await hold_for_review(
+                self.queue,
+                conn,
+                event_id=event_id,
+                session=session,
+                order=None,
+                problems=[f"order {order.id} made from a Payment Link", *problems],
+                price=package.price_text,
+            )
             return NEEDS_REVIEW, order.id
-        order = await Order.create(customer=customer, package=package.code, bot_name=parsed.bot_name,
-                                   using_db=conn, **payment)
+        order = await Order.create(
+            customer=customer, package=package.code, bot_name=parsed.bot_name, using_db=conn, **payment
+        )
         await self._enqueue_provision(conn, order.id)
         return ORDER_CREATED, order.id
 
@@ -300,14 +346,25 @@ class StripeEventProcessor:
         # the same row JobQueue.enqueue(PROVISION, ..., key=...) writes, in one statement that
         # leaves an existing job with that key alone
         now = utcnow()
-        await _execute(conn, _ENQUEUE_ONCE, PROVISION, f"provision:order:{order_id}",
-                       _json({"order_id": order_id}), "{}", JobStatus.PENDING, self.provision_max_attempts,
-                       now, now, now)
+        await _execute(
+            conn,
+            _ENQUEUE_ONCE,
+            PROVISION,
+            f"provision:order:{order_id}",
+            _json({"order_id": order_id}),
+            "{}",
+            JobStatus.PENDING,
+            self.provision_max_attempts,
+            now,
+            now,
+            now,
+        )
 
     # --- expired / failed ------------------------------------------------------------------------
 
-    async def _closed(self, conn: Any, event_id: str, type_: str,
-                      session: dict[str, Any]) -> tuple[str, int | None]:
+    async def _closed(
+        self, conn: Any, event_id: str, type_: str, session: dict[str, Any]
+    ) -> tuple[str, int | None]:
         session_id = session.get("id")
         order_id = _order_id(session)
         order = await Order.get_or_none(id=order_id).using_db(conn) if order_id else None
@@ -319,14 +376,18 @@ class StripeEventProcessor:
         # neither does a session that merely names the order (client_reference_id)
         if order.stripe_session_id != session_id:
             return STALE, order.id
-        closed = await Order.filter(id=order.id, status=OrderStatus.AWAITING_PAYMENT).using_db(conn).update(
-            status=OrderStatus.CANCELLED, closed_reason=CLOSING_TYPES[type_])
+        closed = (
+            await Order.filter(id=order.id, status=OrderStatus.AWAITING_PAYMENT)
+            .using_db(conn)
+            .update(status=OrderStatus.CANCELLED, closed_reason=CLOSING_TYPES[type_])
+        )
         if not closed:
             return STALE, order.id
         customer = await Customer.get(id=order.customer_id).using_db(conn)
         text = Text(TEXTS[type_], {"bot": order.bot_name})  # Text escapes the name
-        await queue_customer_message(self.queue, customer.telegram_id, text,
-                                     key=f"stripe:{event_id}:customer", using_db=conn)
+        await queue_customer_message(
+            self.queue, customer.telegram_id, text, key=f"stripe:{event_id}:customer", using_db=conn
+        )
         return CLOSED, order.id
 
     # --- refunds ---------------------------------------------------------------------------------
@@ -346,13 +407,21 @@ class StripeEventProcessor:
             if not order.closed_reason:
                 values["closed_reason"] = "refunded in Stripe"
         await Order.filter(id=order.id).using_db(conn).update(**values)
-        if full and order.status in (OrderStatus.PAID, OrderStatus.PROVISIONING,
-                                     OrderStatus.AWAITING_VERIFICATION, OrderStatus.ACTIVE):
+        if full and order.status in (
+            OrderStatus.PAID,
+            OrderStatus.PROVISIONING,
+            OrderStatus.AWAITING_VERIFICATION,
+            OrderStatus.ACTIVE,
+        ):
             await raise_alert(
-                self.queue, "stripe.refunded_while_active",
+                self.queue,
+                "stripe.refunded_while_active",
                 f"Order {order.id} was refunded in full in Stripe (event {event_id}) while it was "
                 f"{order.status.value}: stop its agent if that was intended.",
-                severity=AlertSeverity.WARNING, dedup_key=f"stripe:refunded:{order.id}", using_db=conn)
+                severity=AlertSeverity.WARNING,
+                dedup_key=f"stripe:refunded:{order.id}",
+                using_db=conn,
+            )
         return (REFUNDED if full else PARTIALLY_REFUNDED), order.id
 
 
@@ -362,8 +431,10 @@ class StripeEventProcessor:
 # with the query builder on every event cost more CPU than the database work itself (see
 # bench/webhook_load.py). Columns and defaults mirror models.Job / models.StripeEvent / models.Order.
 
-_INSERT_EVENT = ('INSERT INTO "stripe_event" ("event_id", "type", "outcome", "payload", "received_at", '
-                 '"processed_at") VALUES (%s, %s, %s, %s, %s, %s)')
+_INSERT_EVENT = (
+    'INSERT INTO "stripe_event" ("event_id", "type", "outcome", "payload", "received_at", '
+    '"processed_at") VALUES (%s, %s, %s, %s, %s, %s)'
+)
 _SET_OUTCOME = 'UPDATE "stripe_event" SET "outcome" = %s, "processed_at" = %s WHERE "event_id" = %s'
 _MARK_PAID = (
     'UPDATE "order" SET "status" = %s, "amount" = %s, "currency" = %s, "stripe_session_id" = %s, '

@@ -25,11 +25,15 @@ async def recent_orders(customer: Customer, limit: int = ORDERS_SHOWN) -> list[O
     return await Order.filter(customer=customer).order_by("-id").limit(limit)
 
 
-async def record_question(customer: Customer, admin_chat_id: int, admin_message_id: int,
-                          question: str) -> SupportMessage:
-    return await SupportMessage.create(customer_telegram_id=customer.telegram_id,
-                                       admin_chat_id=admin_chat_id, admin_message_id=admin_message_id,
-                                       question=question)
+async def record_question(
+    customer: Customer, admin_chat_id: int, admin_message_id: int, question: str
+) -> SupportMessage:
+    return await SupportMessage.create(
+        customer_telegram_id=customer.telegram_id,
+        admin_chat_id=admin_chat_id,
+        admin_message_id=admin_message_id,
+        question=question,
+    )
 
 
 async def question_replied_to(admin_chat_id: int, admin_message_id: int) -> SupportMessage | None:

@@ -24,8 +24,12 @@ class AccountProblem:
 _LIMITED = (errors.PeerFloodError, errors.UserRestrictedError)
 _BANNED = (errors.UserDeactivatedBanError, errors.UserDeactivatedError, errors.PhoneNumberBannedError)
 _SESSION_DEAD = (
-    errors.AuthKeyUnregisteredError, errors.AuthKeyInvalidError, errors.SessionRevokedError,
-    errors.SessionExpiredError, errors.AuthKeyDuplicatedError, errors.SessionPasswordNeededError,
+    errors.AuthKeyUnregisteredError,
+    errors.AuthKeyInvalidError,
+    errors.SessionRevokedError,
+    errors.SessionExpiredError,
+    errors.AuthKeyDuplicatedError,
+    errors.SessionPasswordNeededError,
 )
 
 

@@ -86,14 +86,19 @@ def hidden_characters(text: str, *, allow_newlines: bool = False) -> list[str]:
 
 
 _HIDDEN = {
-    "name": N_("The name contains invisible or control characters ({chars}). "
-               "Please type it again without them."),
-    "username": N_("The username contains invisible or control characters ({chars}). "
-                   "Please type it again without them."),
-    "description": N_("The description contains invisible or control characters ({chars}). "
-                      "Please type it again without them."),
-    "persona": N_("The persona contains invisible or control characters ({chars}). "
-                  "Please type it again without them."),
+    "name": N_(
+        "The name contains invisible or control characters ({chars}). Please type it again without them."
+    ),
+    "username": N_(
+        "The username contains invisible or control characters ({chars}). Please type it again without them."
+    ),
+    "description": N_(
+        "The description contains invisible or control characters ({chars}). "
+        "Please type it again without them."
+    ),
+    "persona": N_(
+        "The persona contains invisible or control characters ({chars}). Please type it again without them."
+    ),
 }
 
 
@@ -110,8 +115,10 @@ def validate_display_name(raw: str | None) -> Checked:
     if not text:
         return Checked(problem=N_("The name is empty. Please send 1 to 64 characters."))
     if len(text) > NAME_MAX:
-        return Checked(problem=N_("The name is {length} characters long; the limit is {limit}."),
-                       params={"length": len(text), "limit": NAME_MAX})
+        return Checked(
+            problem=N_("The name is {length} characters long; the limit is {limit}."),
+            params={"length": len(text), "limit": NAME_MAX},
+        )
     if problem := _hidden_problem(text, "name"):
         return problem
     return Checked(value=text)
@@ -135,11 +142,15 @@ def validate_username(raw: str | None) -> Checked:
             params={"shown": shown},
         )
     if len(text) < USERNAME_MIN:
-        return Checked(problem=N_("The username is {length} characters long; it needs at least {minimum}."),
-                       params={"length": len(text), "minimum": USERNAME_MIN})
+        return Checked(
+            problem=N_("The username is {length} characters long; it needs at least {minimum}."),
+            params={"length": len(text), "minimum": USERNAME_MIN},
+        )
     if len(text) > USERNAME_MAX:
-        return Checked(problem=N_("The username is {length} characters long; the limit is {limit}."),
-                       params={"length": len(text), "limit": USERNAME_MAX})
+        return Checked(
+            problem=N_("The username is {length} characters long; the limit is {limit}."),
+            params={"length": len(text), "limit": USERNAME_MAX},
+        )
     if not text[0].isascii() or not text[0].isalpha():
         return Checked(problem=N_("A username must start with a letter."))
     if not text.lower().endswith("bot"):
@@ -151,8 +162,10 @@ def validate_description(raw: str | None) -> Checked:
     """Short description: up to 512 characters; line breaks allowed, other control characters not."""
     text = (raw or "").strip()
     if len(text) > DESCRIPTION_MAX:
-        return Checked(problem=N_("The description is {length} characters long; the limit is {limit}."),
-                       params={"length": len(text), "limit": DESCRIPTION_MAX})
+        return Checked(
+            problem=N_("The description is {length} characters long; the limit is {limit}."),
+            params={"length": len(text), "limit": DESCRIPTION_MAX},
+        )
     if problem := _hidden_problem(text, "description", allow_newlines=True):
         return problem
     return Checked(value=text)
@@ -168,32 +181,46 @@ def validate_persona(raw: str | None) -> tuple[Checked, Checked]:
     name, _, prompt = text.partition("\n")
     name, prompt = name.strip(), prompt.strip()
     if not name:
-        return Checked(problem=N_("The persona is empty. Send the agent's name on the first line and "
-                                  "how it should behave below.")), Checked()
+        return Checked(
+            problem=N_(
+                "The persona is empty. Send the agent's name on the first line and "
+                "how it should behave below."
+            )
+        ), Checked()
     if len(name) > PERSONA_NAME_MAX:
-        return Checked(problem=N_("The name (first line) is {length} characters long; the limit is {limit}."),
-                       params={"length": len(name), "limit": PERSONA_NAME_MAX}), Checked()
+        return Checked(
+            problem=N_("The name (first line) is {length} characters long; the limit is {limit}."),
+            params={"length": len(name), "limit": PERSONA_NAME_MAX},
+        ), Checked()
     if len(prompt) > PERSONA_PROMPT_MAX:
         return Checked(value=name), Checked(
             problem=N_("The instructions are {length} characters long; the limit is {limit}."),
-            params={"length": len(prompt), "limit": PERSONA_PROMPT_MAX})
+            params={"length": len(prompt), "limit": PERSONA_PROMPT_MAX},
+        )
     return Checked(value=name), Checked(value=prompt)
 
 
 def validate_avatar(width: int, height: int, file_size: int | None) -> Checked:
     """A photo of sane size: each side 150-10,000 px, at most 5 MB, no more than 3:1."""
     if min(width, height) < AVATAR_MIN_SIDE:
-        return Checked(problem=N_("The photo is {width}×{height} px; it needs at least {side}×{side} px."),
-                       params={"width": width, "height": height, "side": AVATAR_MIN_SIDE})
+        return Checked(
+            problem=N_("The photo is {width}×{height} px; it needs at least {side}×{side} px."),
+            params={"width": width, "height": height, "side": AVATAR_MIN_SIDE},
+        )
     if max(width, height) > AVATAR_MAX_SIDE:
-        return Checked(problem=N_("The photo is {width}×{height} px; the limit is {side} px a side."),
-                       params={"width": width, "height": height, "side": AVATAR_MAX_SIDE})
+        return Checked(
+            problem=N_("The photo is {width}×{height} px; the limit is {side} px a side."),
+            params={"width": width, "height": height, "side": AVATAR_MAX_SIDE},
+        )
     if file_size is not None and file_size > AVATAR_MAX_BYTES:
-        return Checked(problem=N_("The photo is {size} MB; the limit is {limit} MB."),
-                       params={"size": f"{file_size / 1048576:.1f}", "limit": AVATAR_MAX_BYTES // 1048576})
+        return Checked(
+            problem=N_("The photo is {size} MB; the limit is {limit} MB."),
+            params={"size": f"{file_size / 1048576:.1f}", "limit": AVATAR_MAX_BYTES // 1048576},
+        )
     if max(width, height) / min(width, height) > AVATAR_MAX_RATIO:
-        return Checked(problem=N_("The photo is too long and thin for a profile picture; "
-                                  "a square one works best."))
+        return Checked(
+            problem=N_("The photo is too long and thin for a profile picture; a square one works best.")
+        )
     return Checked(value="ok")
 
 

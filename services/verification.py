@@ -43,28 +43,46 @@ class StartOutcome(StrEnum):
 # sent by the NEW bot (its token), in the customer's language: the worker renders these `Text`s with
 # the bot's catalogue (services.notifications.render_for)
 VERIFICATION_REPLIES: dict[StartOutcome, Text] = {
-    StartOutcome.VERIFIED: Text(N_("✅ Verified: this agent is yours, and it will answer only you. "
-                                   "Switching it on now; Meet Matt tells you when it is live.")),
-    StartOutcome.WRONG_CODE: Text(N_("That link is not valid for this bot. Please use the button Meet Matt "
-                                     "sent you.")),
-    StartOutcome.EXPIRED: Text(N_("This verification link has expired. Meet Matt will tell you what happens "
-                                  "next.")),
-    StartOutcome.EXHAUSTED: Text(N_("Too many wrong attempts from this account: further codes from it are "
-                                    "ignored.")),
-    StartOutcome.NO_CODE: Text(N_("This agent is not switched on yet. Its owner switches it on with the link "
-                                  "Meet Matt sent them.")),
-    StartOutcome.FOREIGN_CODE: Text(N_("That link belongs to another bot. Please use the button Meet Matt "
-                                       "sent you for this one.")),
-    StartOutcome.NOT_THE_OWNER: Text(N_("This link belongs to the Telegram account that ordered this agent, "
-                                        "and only that account can switch it on. Nothing was changed.")),
-    StartOutcome.NOT_A_START: Text(N_("This agent is not switched on yet. Open the link Meet Matt sent you "
-                                      "and press Start.")),
+    StartOutcome.VERIFIED: Text(
+        N_(
+            "✅ Verified: this agent is yours, and it will answer only you. "
+            "Switching it on now; Meet Matt tells you when it is live."
+        )
+    ),
+    StartOutcome.WRONG_CODE: Text(
+        N_("That link is not valid for this bot. Please use the button Meet Matt sent you.")
+    ),
+    StartOutcome.EXPIRED: Text(
+        N_("This verification link has expired. Meet Matt will tell you what happens next.")
+    ),
+    StartOutcome.EXHAUSTED: Text(
+        N_("Too many wrong attempts from this account: further codes from it are ignored.")
+    ),
+    StartOutcome.NO_CODE: Text(
+        N_("This agent is not switched on yet. Its owner switches it on with the link Meet Matt sent them.")
+    ),
+    StartOutcome.FOREIGN_CODE: Text(
+        N_("That link belongs to another bot. Please use the button Meet Matt sent you for this one.")
+    ),
+    StartOutcome.NOT_THE_OWNER: Text(
+        N_(
+            "This link belongs to the Telegram account that ordered this agent, "
+            "and only that account can switch it on. Nothing was changed."
+        )
+    ),
+    StartOutcome.NOT_A_START: Text(
+        N_("This agent is not switched on yet. Open the link Meet Matt sent you and press Start.")
+    ),
 }
 
 # what the customer is told when their own step (verification) ended the order
 CUSTOMER_REASONS: dict[StartOutcome, Text] = {
-    StartOutcome.EXPIRED: Text(N_("The link to prove this bot is yours was not opened in time, so we "
-                                  "stopped setting up your agent and released its server and bot.")),
+    StartOutcome.EXPIRED: Text(
+        N_(
+            "The link to prove this bot is yours was not opened in time, so we "
+            "stopped setting up your agent and released its server and bot."
+        )
+    ),
 }
 
 
@@ -85,8 +103,17 @@ def start_code(text: str) -> str | None:
     return parts[1].strip() if len(parts) > 1 else ""
 
 
-def judge_start(text: str, code: str, *, sender_id: int, owner_id: int, sender_attempts: int,
-                expires_at: datetime, now: datetime, foreign: bool = False) -> StartOutcome:
+def judge_start(
+    text: str,
+    code: str,
+    *,
+    sender_id: int,
+    owner_id: int,
+    sender_attempts: int,
+    expires_at: datetime,
+    now: datetime,
+    foreign: bool = False,
+) -> StartOutcome:
     """What one message to the new bot means for a verification. `sender_attempts`: the wrong codes
     this sender already sent; `foreign`: the code is another order's."""
     if now >= expires_at:
@@ -120,11 +147,20 @@ class Verifier:
         existing = await Verification.get_or_none(instance_id=instance.id)
         if existing is not None:
             return existing
-        return await Verification.create(instance_id=instance.id, code=new_code(),
-                                         expires_at=utcnow() + self.ttl)
+        return await Verification.create(
+            instance_id=instance.id, code=new_code(), expires_at=utcnow() + self.ttl
+        )
 
-    async def poll(self, verification: Verification, token: str, *, offset: int | None,
-                   wait_seconds: int, texts_for, owner_id: int) -> PollResult:
+    async def poll(
+        self,
+        verification: Verification,
+        token: str,
+        *,
+        offset: int | None,
+        wait_seconds: int,
+        texts_for,
+        owner_id: int,
+    ) -> PollResult:
         """Read the new bot's messages once (long poll up to `wait_seconds`) and judge each `/start`.
 
         `owner_id`: the Telegram id of the customer who ordered, the only one who can verify.
@@ -147,8 +183,11 @@ class Verifier:
                 try:
                     await self.bot_api.send_text(token, message.chat_id, reply)
                 except Exception as exc:  # a sender who blocked the new bot must not stall the check
-                    log.warning("verification reply not delivered outcome=%s error=%s", outcome.value,
-                                type(exc).__name__)
+                    log.warning(
+                        "verification reply not delivered outcome=%s error=%s",
+                        outcome.value,
+                        type(exc).__name__,
+                    )
             if outcome == StartOutcome.VERIFIED:
                 verification.telegram_user_id = message.user_id
                 verification.verified_at = utcnow()
@@ -160,17 +199,28 @@ class Verifier:
             return PollResult(None, last, StartOutcome.EXPIRED)
         return PollResult(None, last, None)
 
-    async def judge(self, verification: Verification, text: str, sender_id: int, owner_id: int
-                    ) -> StartOutcome:
+    async def judge(
+        self, verification: Verification, text: str, sender_id: int, owner_id: int
+    ) -> StartOutcome:
         """What one message from `sender_id` means for this verification (database facts included:
         another order's code, the order released meanwhile)."""
         given = start_code(text) or ""
-        foreign = bool(given) and given != verification.code and await Verification.filter(
-            code=given).exclude(id=verification.id).exists()
+        foreign = (
+            bool(given)
+            and given != verification.code
+            and await Verification.filter(code=given).exclude(id=verification.id).exists()
+        )
         sender_attempts = (verification.wrong_by_sender or {}).get(str(sender_id), 0)
-        outcome = judge_start(text, verification.code, sender_id=sender_id, owner_id=owner_id,
-                              sender_attempts=sender_attempts, expires_at=verification.expires_at,
-                              now=utcnow(), foreign=foreign)
+        outcome = judge_start(
+            text,
+            verification.code,
+            sender_id=sender_id,
+            owner_id=owner_id,
+            sender_attempts=sender_attempts,
+            expires_at=verification.expires_at,
+            now=utcnow(),
+            foreign=foreign,
+        )
         if outcome == StartOutcome.VERIFIED and await released(verification):
             return StartOutcome.EXPIRED  # the order was given up meanwhile: nothing to switch on
         return outcome
@@ -179,8 +229,11 @@ class Verifier:
 async def released(verification: Verification) -> bool:
     """Whether the verification's instance or order has been let go (terminated, failed, refunded)."""
     instance = await Instance.get_or_none(id=verification.instance_id).select_related("order")
-    if instance is None or instance.status in (InstanceStatus.TERMINATED, InstanceStatus.TERMINATING,
-                                               InstanceStatus.FAILED):
+    if instance is None or instance.status in (
+        InstanceStatus.TERMINATED,
+        InstanceStatus.TERMINATING,
+        InstanceStatus.FAILED,
+    ):
         return True
     order = instance.order
     return order is None or order.status in (OrderStatus.FAILED, OrderStatus.CANCELLED, OrderStatus.REFUNDED)

@@ -46,9 +46,17 @@ class Sweep:
 
 
 class Worker:
-    def __init__(self, queue: JobQueue, handlers: dict[str, Handler], *, concurrency: int = 4,
-                 poll_interval: float = 0.5, sweeps: list[Sweep] | None = None,
-                 on_dead: dict[str, DeadHook] | None = None, shutdown_grace: float = 20.0) -> None:
+    def __init__(
+        self,
+        queue: JobQueue,
+        handlers: dict[str, Handler],
+        *,
+        concurrency: int = 4,
+        poll_interval: float = 0.5,
+        sweeps: list[Sweep] | None = None,
+        on_dead: dict[str, DeadHook] | None = None,
+        shutdown_grace: float = 20.0,
+    ) -> None:
         self.queue = queue
         self.handlers = handlers
         self.concurrency = concurrency
@@ -67,8 +75,9 @@ class Worker:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        sweep_tasks = [asyncio.create_task(self._sweep_loop(s, stop), name=f"sweep:{s.name}")
-                       for s in self.sweeps]
+        sweep_tasks = [
+            asyncio.create_task(self._sweep_loop(s, stop), name=f"sweep:{s.name}") for s in self.sweeps
+        ]
         log.info("worker started", extra={"worker": self.queue.worker_id, "kinds": ",".join(self.handlers)})
         self.running = True
         try:
@@ -106,8 +115,9 @@ class Worker:
     async def _wait_any_or(self, stop: asyncio.Event) -> None:
         stopper = asyncio.create_task(stop.wait())
         # a timeout keeps the loop (and its heartbeat) turning while every slot runs a long job
-        await asyncio.wait([*self._running, stopper], timeout=self.poll_interval,
-                           return_when=asyncio.FIRST_COMPLETED)
+        await asyncio.wait(
+            [*self._running, stopper], timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED
+        )
         stopper.cancel()
 
     async def _drain(self) -> None:
@@ -153,15 +163,25 @@ class Worker:
             raise
         except RetryLater as later:
             await self.queue.reschedule(claimed, later.run_after, later.reason)
-            log.info("job waits", extra={"job_id": job.id, "kind": job.kind,
-                                         "until": later.run_after.isoformat(), "reason": later.reason})
+            log.info(
+                "job waits",
+                extra={
+                    "job_id": job.id,
+                    "kind": job.kind,
+                    "until": later.run_after.isoformat(),
+                    "reason": later.reason,
+                },
+            )
         except LeaseLost:
             log.warning("job lost its lease", extra={"job_id": job.id})
         except Exception as exc:
             error = redact(f"{type(exc).__name__}: {exc}")
             permanent = isinstance(exc, PermanentError)
-            log.warning("job failed", exc_info=not permanent,
-                        extra={"job_id": job.id, "kind": job.kind, "attempt": job.attempts, "error": error})
+            log.warning(
+                "job failed",
+                exc_info=not permanent,
+                extra={"job_id": job.id, "kind": job.kind, "attempt": job.attempts, "error": error},
+            )
             try:
                 status = await self.queue.fail(claimed, error, retry=not permanent)
             except LeaseLost:

@@ -23,8 +23,9 @@ def register(sub, groups) -> None:
     worker.add_argument("--concurrency", type=int, default=None, help="override WORKER_CONCURRENCY")
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("run", help="bot + web server + worker in one process").set_defaults(func=cmd_run)
-    sandbox = sub.add_parser("sandbox", help="walk one order end to end through local stand-ins "
-                                             "(needs the test extra)")
+    sandbox = sub.add_parser(
+        "sandbox", help="walk one order end to end through local stand-ins (needs the test extra)"
+    )
     sandbox.set_defaults(func=cmd_sandbox)
     refund = groups["orders"].add_parser("refund", help="queue a full refund of an order")
     refund.add_argument("order_id", type=int)
@@ -81,8 +82,11 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
     if not can_start(settings, "run"):
-        print("To watch Meet Matt work without any account first: pip install -e '.[test]' && "
-              "python main.py sandbox", file=sys.stderr)
+        print(
+            "To watch Meet Matt work without any account first: pip install -e '.[test]' && "
+            "python main.py sandbox",
+            file=sys.stderr,
+        )
         return 1
 
     async def body(stop: asyncio.Event) -> None:
@@ -108,8 +112,9 @@ class Running:
 
 
 @asynccontextmanager
-async def running(settings: Settings, *, worker_concurrency: int | None = None, open_db: bool = True,
-                  **runtime_options: Any) -> AsyncIterator[Running]:
+async def running(
+    settings: Settings, *, worker_concurrency: int | None = None, open_db: bool = True, **runtime_options: Any
+) -> AsyncIterator[Running]:
     """Start the web server, the bot and the worker in this event loop; stop them on exit.
 
     The database is opened once here and shared by all three (`open_db=False`: the caller has it open).
@@ -130,26 +135,30 @@ async def running(settings: Settings, *, worker_concurrency: int | None = None, 
     try:
         queue = JobQueue(f"web-{worker_id()}", settings.job_lease_seconds)
         app = create_web_app(settings, queue=queue, manage_db=False, health=board)
-        bot_runtime = await start_bot(settings, app if settings.telegram_mode == "webhook" else None,
-                                      queue=queue)
+        bot_runtime = await start_bot(
+            settings, app if settings.telegram_mode == "webhook" else None, queue=queue
+        )
         if bot_runtime.polling is not None:
             board.watch_task("bot", bot_runtime.polling)
         try:
             web_runner, port = await start_web_app(app, settings.web_host, settings.web_port)
             try:
+
                 async def avatar(file_id: str) -> bytes | None:
                     data = await bot_runtime.bot.download(file_id)
                     return data.getvalue() if data is not None else None
 
-                async with open_runtime(settings, AiogramMessenger(bot_runtime.bot), avatar_loader=avatar,
-                                        **runtime_options) as runtime:
+                async with open_runtime(
+                    settings, AiogramMessenger(bot_runtime.bot), avatar_loader=avatar, **runtime_options
+                ) as runtime:
                     worker = runtime.worker(worker_concurrency)
                     task = asyncio.create_task(worker.run(stop), name="meetmatt-worker")
                     board.watch_worker(worker, settings.worker_heartbeat_limit_s)
                     ops_runner, ops_port = await start_ops_server(settings, board)
                     try:
-                        yield Running(settings, port, bot_runtime, runtime, task, board, ops_port,
-                                      web_app=app)
+                        yield Running(
+                            settings, port, bot_runtime, runtime, task, board, ops_port, web_app=app
+                        )
                     finally:
                         stop.set()
                         if ops_runner is not None:

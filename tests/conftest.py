@@ -29,9 +29,22 @@ os.environ.setdefault("OPS_PORT", "0")
 PG_ADMIN_URL = os.environ.get("MEETMATT_TEST_PG_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/test")
 BACKENDS = [b for b in os.environ.get("MEETMATT_TEST_BACKENDS", "sqlite,postgres").split(",") if b]
 TEST_ENCRYPTION_KEY = Fernet.generate_key().decode()
-TABLES = ["model_key", "model_usage", "model_quota_override", "verification", "instance", "order",
-          "stripe_event", "customer", "telegram_account", "job", "alert", "admin_action", "support_message",
-          "platform_key"]
+TABLES = [
+    "model_key",
+    "model_usage",
+    "model_quota_override",
+    "verification",
+    "instance",
+    "order",
+    "stripe_event",
+    "customer",
+    "telegram_account",
+    "job",
+    "alert",
+    "admin_action",
+    "support_message",
+    "platform_key",
+]
 
 
 def _pg_url(name: str) -> str:
@@ -48,24 +61,28 @@ def database_urls(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
         path: Path = tmp_path_factory.mktemp("sqlite") / "test.sqlite3"
         urls["sqlite"] = f"sqlite://{path}"
     if "postgres" in BACKENDS:
+
         async def create() -> None:
             conn = await asyncpg.connect(PG_ADMIN_URL)
             try:
                 await conn.execute(f'CREATE DATABASE "{pg_name}"')
             finally:
                 await conn.close()
+
         asyncio.run(create())
         urls["postgres"] = _pg_url(pg_name)
     for url in urls.values():
         asyncio.run(migrate(url, TEST_ENCRYPTION_KEY))
     yield urls
     if "postgres" in urls:
+
         async def drop() -> None:
             conn = await asyncpg.connect(PG_ADMIN_URL)
             try:
                 await conn.execute(f'DROP DATABASE IF EXISTS "{pg_name}" WITH (FORCE)')
             finally:
                 await conn.close()
+
         asyncio.run(drop())
 
 

@@ -26,13 +26,20 @@ from tests.standins.stripe_api import StripeStandIn
 from tests.test_cli import run, workdir  # noqa: F401
 
 ROOT = Path(__file__).resolve().parent.parent
-PLACEHOLDER_SETTINGS = ["ENCRYPTION_KEY", "BOT_TOKEN", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
-                        "TELEGRAM_API_HASH", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "MOONSHOT_API_KEY",
-                        "ADMIN_TELEGRAM_CHAT_ID"]
+PLACEHOLDER_SETTINGS = [
+    "ENCRYPTION_KEY",
+    "BOT_TOKEN",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "TELEGRAM_API_HASH",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "MOONSHOT_API_KEY",
+    "ADMIN_TELEGRAM_CHAT_ID",
+]
 
 
-def test_check_config_on_env_example_verbatim_exits_non_zero_naming_the_placeholders(
-        workdir: Path) -> None:  # noqa: F811
+def test_check_config_on_env_example_verbatim_exits_non_zero_naming_the_placeholders(workdir: Path) -> None:  # noqa: F811
     shutil.copy(ROOT / ".env.example", workdir / ".env")
     result = run(workdir, "check-config")
     assert result.returncode == 1, result.stdout
@@ -44,8 +51,7 @@ def test_check_config_on_env_example_verbatim_exits_non_zero_naming_the_placehol
     assert "SSH_SOURCE_CIDR=0.0.0.0/0 opens SSH" in result.stdout
 
 
-def test_check_config_json_reports_every_component_and_which_commands_can_start(
-        workdir: Path) -> None:  # noqa: F811
+def test_check_config_json_reports_every_component_and_which_commands_can_start(workdir: Path) -> None:  # noqa: F811
     shutil.copy(ROOT / ".env.example", workdir / ".env")
     result = run(workdir, "check-config", "--json")
     assert result.returncode == 1
@@ -59,24 +65,33 @@ def test_check_config_json_reports_every_component_and_which_commands_can_start(
 
 def _complete(**overrides) -> Settings:
     values = {
-        "encryption_key": Fernet.generate_key().decode(), "bot_token": bot_token_shaped(),
-        "admin_ids": "1", "stripe_secret_key": "sk_test_abc", "stripe_webhook_secret": "whsec_abc",
-        "aws_access_key_id": "AKIAEXAMPLEEXAMPLE", "aws_secret_access_key": "s" * 40,
-        "moonshot_api_key": "m", "admin_telegram_chat_id": -1, "ssh_source_cidr": "203.0.113.7/32",
+        "encryption_key": Fernet.generate_key().decode(),
+        "bot_token": bot_token_shaped(),
+        "admin_ids": "1",
+        "stripe_secret_key": "sk_test_abc",
+        "stripe_webhook_secret": "whsec_abc",
+        "aws_access_key_id": "AKIAEXAMPLEEXAMPLE",
+        "aws_secret_access_key": "s" * 40,
+        "moonshot_api_key": "m",
+        "admin_telegram_chat_id": -1,
+        "ssh_source_cidr": "203.0.113.7/32",
         "public_base_url": "https://meetmatt.example",
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)
 
 
-@pytest.mark.parametrize(("unset", "blocked"), [
-    ("bot_token", {"run", "bot", "worker"}),
-    ("stripe_secret_key", {"run"}),
-    ("stripe_webhook_secret", {"run", "web"}),
-    ("aws_access_key_id", {"run", "worker"}),
-    ("public_base_url", {"run", "worker"}),  # the model gateway's address, written into every agent
-    ("encryption_key", set(COMMANDS)),
-])
+@pytest.mark.parametrize(
+    ("unset", "blocked"),
+    [
+        ("bot_token", {"run", "bot", "worker"}),
+        ("stripe_secret_key", {"run"}),
+        ("stripe_webhook_secret", {"run", "web"}),
+        ("aws_access_key_id", {"run", "worker"}),
+        ("public_base_url", {"run", "worker"}),  # the model gateway's address, written into every agent
+        ("encryption_key", set(COMMANDS)),
+    ],
+)
 def test_one_table_decides_which_commands_a_missing_setting_blocks(unset: str, blocked: set[str]) -> None:
     settings = _complete(**{unset: None})
     assert {command for command in COMMANDS if problems_for(command, settings)} == blocked
@@ -92,13 +107,16 @@ def test_a_placeholder_counts_as_not_set_and_blocks_the_commands_that_need_it() 
 def test_ssh_open_to_the_world_is_a_warning_and_a_narrow_cidr_is_not() -> None:
     def cloud(settings: Settings):
         return next(r for r in check_settings(settings) if r.name == "cloud")
+
     assert any("0.0.0.0/0" in w for w in cloud(_complete(ssh_source_cidr="0.0.0.0/0")).warnings)
     assert cloud(_complete()).warnings == []
 
 
 def test_the_worker_needs_an_https_public_base_url_for_the_agents_model_gateway() -> None:
-    cloud = {str(url): next(r for r in check_settings(_complete(public_base_url=url)) if r.name == "cloud")
-             for url in (None, "meetmatt.example", "http://meetmatt.example")}
+    cloud = {
+        str(url): next(r for r in check_settings(_complete(public_base_url=url)) if r.name == "cloud")
+        for url in (None, "meetmatt.example", "http://meetmatt.example")
+    }
     assert any("PUBLIC_BASE_URL" in m and "/model/v1" in m for m in cloud["None"].missing)
     assert any("PUBLIC_BASE_URL" in m for m in cloud["meetmatt.example"].malformed)
     plain = cloud["http://meetmatt.example"]
@@ -126,24 +144,34 @@ async def stripe_api():
 
 
 def _online_settings(telegram_api, stripe_api, moto_server, **overrides) -> Settings:  # noqa: F811
-    values = {"telegram_api_server": telegram_api.base_url, "stripe_api_base": stripe_api.base_url,
-              "aws_endpoint_url": moto_server, "stripe_secret_key": "sk_test_" + "a" * 24}
+    values = {
+        "telegram_api_server": telegram_api.base_url,
+        "stripe_api_base": stripe_api.base_url,
+        "aws_endpoint_url": moto_server,
+        "stripe_secret_key": "sk_test_" + "a" * 24,
+    }
     values.update(overrides)
     return _complete(**values)
 
 
-ACCOUNT_ENV = {"TELEGRAM_PHONE": "+15550007777", "TELEGRAM_API_ID": "1234",
-               "TELEGRAM_API_HASH": "ab" * 16, "TELEGRAM_SESSION": "",
-               "TELEGRAM_FALLBACK_1_PHONE": "+15550008888", "TELEGRAM_FALLBACK_1_API_ID": "1234",
-               "TELEGRAM_FALLBACK_1_API_HASH": "cd" * 16}
+ACCOUNT_ENV = {
+    "TELEGRAM_PHONE": "+15550007777",
+    "TELEGRAM_API_ID": "1234",
+    "TELEGRAM_API_HASH": "ab" * 16,
+    "TELEGRAM_SESSION": "",
+    "TELEGRAM_FALLBACK_1_PHONE": "+15550008888",
+    "TELEGRAM_FALLBACK_1_API_ID": "1234",
+    "TELEGRAM_FALLBACK_1_API_HASH": "cd" * 16,
+}
 
 
 async def test_online_checks_pass_against_the_stand_ins(telegram_api, stripe_api, moto_server) -> None:  # noqa: F811
     world = ScriptedTelegram()
     env = {k: v for k, v in ACCOUNT_ENV.items() if not k.startswith("TELEGRAM_FALLBACK_")}
     env["TELEGRAM_SESSION"] = fake_string_session()
-    checks = await run_online_checks(_online_settings(telegram_api, stripe_api, moto_server),
-                                     client_factory=world.client_for, env=env)
+    checks = await run_online_checks(
+        _online_settings(telegram_api, stripe_api, moto_server), client_factory=world.client_for, env=env
+    )
     by_name = {c.name.split(" (")[0]: c for c in checks}
     assert all(c.ok for c in checks), checks
     assert by_name["Bot API getMe"].detail.startswith("the token belongs to @")
@@ -153,22 +181,32 @@ async def test_online_checks_pass_against_the_stand_ins(telegram_api, stripe_api
     assert world.connects["+15550007777"] == 1
 
 
-async def test_online_checks_name_each_failure_without_echoing_a_value(telegram_api, stripe_api,  # noqa: F811
-                                                                       moto_server) -> None:  # noqa: F811
+async def test_online_checks_name_each_failure_without_echoing_a_value(
+    telegram_api,
+    stripe_api,  # noqa: F811
+    moto_server,
+) -> None:  # noqa: F811
     world = ScriptedTelegram()
     world.deauthorize("+15550007777")
-    settings = _online_settings(telegram_api, stripe_api, moto_server,
-                                stripe_secret_key="sk_live_" + "b" * 24,  # the stand-in takes test keys only
-                                aws_endpoint_url=f"http://127.0.0.1:{free_port()}",
-                                telegram_api_server=f"http://127.0.0.1:{free_port()}")
+    settings = _online_settings(
+        telegram_api,
+        stripe_api,
+        moto_server,
+        stripe_secret_key="sk_live_" + "b" * 24,  # the stand-in takes test keys only
+        aws_endpoint_url=f"http://127.0.0.1:{free_port()}",
+        telegram_api_server=f"http://127.0.0.1:{free_port()}",
+    )
     env = {**ACCOUNT_ENV, "TELEGRAM_SESSION": fake_string_session()}
     checks = await run_online_checks(settings, client_factory=world.client_for, env=env)
     failed = {c.name: c.detail for c in checks if not c.ok}
     assert failed["Bot API getMe (BOT_TOKEN)"].startswith("cannot reach the Bot API")
-    assert failed["Stripe balance read (STRIPE_SECRET_KEY)"] == \
-        "Stripe refused STRIPE_SECRET_KEY (authentication failed)"
+    assert (
+        failed["Stripe balance read (STRIPE_SECRET_KEY)"]
+        == "Stripe refused STRIPE_SECRET_KEY (authentication failed)"
+    )
     assert failed["AWS sts get-caller-identity (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)"].startswith(
-        "cannot reach AWS")
+        "cannot reach AWS"
+    )
     assert "not authorised" in failed["creator account TELEGRAM …7777 get_me"]
     fallback = failed["creator account TELEGRAM_FALLBACK_1 …8888 get_me"]
     assert "TELEGRAM_FALLBACK_1_SESSION is empty" in fallback
@@ -177,8 +215,11 @@ async def test_online_checks_name_each_failure_without_echoing_a_value(telegram_
         assert isinstance(secret, SecretStr) and secret.get_secret_value() not in text
 
 
-def test_check_config_online_cli_reports_json_and_exits_by_the_checks(telegram_api, moto_server,  # noqa: F811
-                                                                      tmp_path) -> None:
+def test_check_config_online_cli_reports_json_and_exits_by_the_checks(
+    telegram_api,
+    moto_server,  # noqa: F811
+    tmp_path,
+) -> None:
     import asyncio
     import threading
 
@@ -189,23 +230,42 @@ def test_check_config_online_cli_reports_json_and_exits_by_the_checks(telegram_a
     thread.start()
     try:
         settings = _online_settings(telegram_api, api, moto_server)
-        env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path),
-               "ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
-               "BOT_TOKEN": settings.bot_token.get_secret_value(),
-               "TELEGRAM_API_SERVER": telegram_api.base_url, "STRIPE_API_BASE": api.base_url,
-               "STRIPE_SECRET_KEY": "sk_test_" + "c" * 24, "STRIPE_WEBHOOK_SECRET": "whsec_x",
-               "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE", "AWS_SECRET_ACCESS_KEY": "s" * 40,
-               "AWS_ENDPOINT_URL": moto_server, "MOONSHOT_API_KEY": "m",
-               "PUBLIC_BASE_URL": "https://meetmatt.example"}
-        ok = subprocess.run([sys.executable, str(ROOT / "main.py"), "check-config", "--online", "--json"],
-                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(tmp_path),
+            "ENCRYPTION_KEY": settings.encryption_key.get_secret_value(),
+            "BOT_TOKEN": settings.bot_token.get_secret_value(),
+            "TELEGRAM_API_SERVER": telegram_api.base_url,
+            "STRIPE_API_BASE": api.base_url,
+            "STRIPE_SECRET_KEY": "sk_test_" + "c" * 24,
+            "STRIPE_WEBHOOK_SECRET": "whsec_x",
+            "AWS_ACCESS_KEY_ID": "AKIAEXAMPLEEXAMPLE",
+            "AWS_SECRET_ACCESS_KEY": "s" * 40,
+            "AWS_ENDPOINT_URL": moto_server,
+            "MOONSHOT_API_KEY": "m",
+            "PUBLIC_BASE_URL": "https://meetmatt.example",
+        }
+        ok = subprocess.run(
+            [sys.executable, str(ROOT / "main.py"), "check-config", "--online", "--json"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert ok.returncode == 0, ok.stdout + ok.stderr
         online = {c["check"]: c for c in json.loads(ok.stdout)["online"]}
         assert all(c["ok"] for c in online.values()) and len(online) == 3
 
         env["STRIPE_SECRET_KEY"] = "sk_live_" + "d" * 24
-        bad = subprocess.run([sys.executable, str(ROOT / "main.py"), "check-config", "--online"],
-                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        bad = subprocess.run(
+            [sys.executable, str(ROOT / "main.py"), "check-config", "--online"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert bad.returncode == 1
         assert "[online FAILED] Stripe balance read (STRIPE_SECRET_KEY): Stripe refused" in bad.stdout
         assert env["STRIPE_SECRET_KEY"] not in bad.stdout + bad.stderr

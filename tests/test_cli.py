@@ -26,8 +26,14 @@ def workdir(tmp_path: Path) -> Path:
 
 def run(workdir: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     base = {"PATH": os.environ["PATH"], "HOME": str(workdir)}
-    return subprocess.run([sys.executable, "main.py", *args], cwd=workdir, env={**base, **(env or {})},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "main.py", *args],
+        cwd=workdir,
+        env={**base, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_migrate_twice_creates_the_sqlite_file_and_is_a_no_op_the_second_time(workdir: Path) -> None:
@@ -45,15 +51,28 @@ def test_check_config_with_an_empty_environment_reports_each_component(workdir: 
     assert result.returncode == 1
     for component in ("database", "bot", "payments", "creator pool", "cloud", "alerts"):
         assert component in result.stdout
-    for setting in ("ENCRYPTION_KEY", "BOT_TOKEN", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET",
-                    "AWS_ACCESS_KEY_ID", "MOONSHOT_API_KEY", "ADMIN_TELEGRAM_CHAT_ID"):
+    for setting in (
+        "ENCRYPTION_KEY",
+        "BOT_TOKEN",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_WEBHOOK_SECRET",
+        "AWS_ACCESS_KEY_ID",
+        "MOONSHOT_API_KEY",
+        "ADMIN_TELEGRAM_CHAT_ID",
+    ):
         assert setting in result.stdout
 
 
 def test_check_config_flags_malformed_values_without_echoing_them(workdir: Path) -> None:
-    result = run(workdir, "check-config", env={"ENCRYPTION_KEY": "short-secret-value",
-                                               "STRIPE_SECRET_KEY": "pk_wrong_kind_of_key",
-                                               "DATABASE_URL": "mysql://x"})
+    result = run(
+        workdir,
+        "check-config",
+        env={
+            "ENCRYPTION_KEY": "short-secret-value",
+            "STRIPE_SECRET_KEY": "pk_wrong_kind_of_key",
+            "DATABASE_URL": "mysql://x",
+        },
+    )
     assert result.returncode == 1
     assert "malformed: ENCRYPTION_KEY" in result.stdout
     assert "malformed: STRIPE_SECRET_KEY" in result.stdout
@@ -115,14 +134,19 @@ def test_instances_usage_shows_this_months_tokens_against_the_quota(workdir: Pat
         "    await close_db()\n"
         "asyncio.run(main())\n"
     )
-    seeded = subprocess.run([sys.executable, "-c", seed], cwd=workdir, check=True, timeout=60,
-                            capture_output=True, text=True)
+    seeded = subprocess.run(
+        [sys.executable, "-c", seed], cwd=workdir, check=True, timeout=60, capture_output=True, text=True
+    )
     model_key = seeded.stdout.strip().splitlines()[-1]
     result = run(workdir, "instances", "usage", "--json", env=env)
     assert result.returncode == 0, result.stderr
     [row] = json.loads(result.stdout)
     assert (row["bot_username"], row["requests"], row["total_tokens"], row["cached_tokens"]) == (
-        "ann_bot", 1, 2_000_000, 500_000)
+        "ann_bot",
+        1,
+        2_000_000,
+        500_000,
+    )
     assert row["quota_tokens"] == 20_000_000 and row["quota_used_pct"] == 10.0
     assert row["estimated_cost_usd"] == round((500_000 * 0.6 + 500_000 * 0.1 + 1_000_000 * 3.0) / 1e6, 4)
     assert model_key not in result.stdout

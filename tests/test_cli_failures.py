@@ -17,20 +17,29 @@ from tests.test_cli import run, workdir  # noqa: F401
 HINT = "run `python main.py migrate` first"
 
 
-@pytest.mark.parametrize("command", [
-    ["orders", "list"], ["instances", "list", "--json"], ["accounts", "list"], ["jobs", "list"],
-    ["orders", "refund", "1"], ["accounts", "enable", "1"], ["instances", "restart", "1"],
-])
-def test_a_command_on_a_never_migrated_database_says_run_migrate_first(workdir: Path,  # noqa: F811
-                                                                       command: list[str]) -> None:
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["orders", "list"],
+        ["instances", "list", "--json"],
+        ["accounts", "list"],
+        ["jobs", "list"],
+        ["orders", "refund", "1"],
+        ["accounts", "enable", "1"],
+        ["instances", "restart", "1"],
+    ],
+)
+def test_a_command_on_a_never_migrated_database_says_run_migrate_first(
+    workdir: Path,  # noqa: F811
+    command: list[str],
+) -> None:
     result = run(workdir, *command, env={"ENCRYPTION_KEY": Fernet.generate_key().decode()})
     assert result.returncode == 1, result.stdout + result.stderr
     assert HINT in result.stderr and "Traceback" not in result.stderr + result.stdout
     assert result.stdout == ""
 
 
-def test_orders_list_on_an_empty_postgres_database_exits_1_with_the_migrate_hint(
-        workdir: Path) -> None:  # noqa: F811
+def test_orders_list_on_an_empty_postgres_database_exits_1_with_the_migrate_hint(workdir: Path) -> None:  # noqa: F811
     name = f"meetmatt_unmigrated_{uuid.uuid4().hex[:8]}"
 
     async def admin(sql: str) -> None:
@@ -55,14 +64,17 @@ def test_after_migrate_the_same_command_works(workdir: Path) -> None:  # noqa: F
     assert result.returncode == 0 and result.stderr == ""
 
 
-@pytest.mark.parametrize("args", [
-    ["orders", "list", "--status", "payed"],
-    ["jobs", "list", "--status", "stuck"],
-    ["orders", "list", "--limit", "many"],
-    ["no-such-command"],
-    ["orders"],
-    ["check-config", "--for", "everything"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["orders", "list", "--status", "payed"],
+        ["jobs", "list", "--status", "stuck"],
+        ["orders", "list", "--limit", "many"],
+        ["no-such-command"],
+        ["orders"],
+        ["check-config", "--for", "everything"],
+    ],
+)
 def test_usage_errors_exit_2_on_stderr(workdir: Path, args: list[str]) -> None:  # noqa: F811
     result = run(workdir, *args)
     assert result.returncode == 2, result.stdout + result.stderr
@@ -72,5 +84,7 @@ def test_usage_errors_exit_2_on_stderr(workdir: Path, args: list[str]) -> None: 
 def test_status_choices_are_listed_in_help(workdir: Path) -> None:  # noqa: F811
     result = run(workdir, "instances", "list", "--help")
     assert result.returncode == 0
-    assert "{warm,launching,booting,ready,active,unhealthy,stopped,terminating,terminated,failed}" in \
-        result.stdout
+    assert (
+        "{warm,launching,booting,ready,active,unhealthy,stopped,terminating,terminated,failed}"
+        in result.stdout
+    )

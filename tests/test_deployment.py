@@ -27,8 +27,11 @@ def _seconds(value: str) -> float:
 
 def _instructions(name: str) -> list[str]:
     joined = DOCKERFILE.replace("\\\n", " ")
-    return [line.strip()[len(name):].strip() for line in joined.splitlines()
-            if line.strip().startswith(name + " ")]
+    return [
+        line.strip()[len(name) :].strip()
+        for line in joined.splitlines()
+        if line.strip().startswith(name + " ")
+    ]
 
 
 def test_the_app_is_pid_1_or_behind_an_init_and_stops_after_the_worker_drains() -> None:
@@ -105,7 +108,8 @@ def test_the_image_copies_every_package_the_project_ships() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     packages = [p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]]
     copied = {c.split()[0] for c in _instructions("COPY")} | {
-        name for c in _instructions("COPY") for name in c.split()[:-1]}
+        name for c in _instructions("COPY") for name in c.split()[:-1]
+    }
     for package in packages:
         assert package in copied, package
     for module in project["tool"]["setuptools"]["py-modules"]:
@@ -113,8 +117,11 @@ def test_the_image_copies_every_package_the_project_ships() -> None:
 
 
 def test_dockerignore_keeps_secrets_and_local_state_out_of_the_build_context() -> None:
-    ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()
-               if line.strip() and not line.startswith("#")}
+    ignored = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
     assert {".env", ".git", ".venv", "data", "tests", "**/node_modules"} <= ignored
     assert "requirements.lock" not in ignored
 
@@ -126,8 +133,12 @@ def test_the_lock_files_pin_every_dependency_with_hashes() -> None:
         assert pins, name
         blocks = re.split(r"\n(?=[A-Za-z0-9])", text.split("\n", 2)[2])
         assert all("--hash=sha256:" in block for block in blocks if "==" in block), name
-    locked = {p.lower() for p, _ in re.findall(r"^([A-Za-z0-9_.\-]+)==([^\s;]+)",
-                                               (ROOT / "requirements.lock").read_text(), re.M)}
+    locked = {
+        p.lower()
+        for p, _ in re.findall(
+            r"^([A-Za-z0-9_.\-]+)==([^\s;]+)", (ROOT / "requirements.lock").read_text(), re.M
+        )
+    }
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     for requirement in project["dependencies"]:
         name = re.match(r"[A-Za-z0-9_.\-]+", requirement).group(0).lower()

@@ -27,10 +27,17 @@ def _get(url: str) -> tuple[int, str]:
 def test_the_worker_alone_serves_livez_readyz_and_metrics_on_its_ops_port(tmp_path: Path) -> None:
     port = free_port()
     env = {**base_env(tmp_path), "OPS_PORT": str(port)}
-    subprocess.run([sys.executable, "main.py", "migrate"], cwd=ROOT, env=env, check=True,
-                   capture_output=True, timeout=60)
-    proc = subprocess.Popen([sys.executable, "main.py", "worker"], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    subprocess.run(
+        [sys.executable, "main.py", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=60
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "main.py", "worker"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

@@ -44,10 +44,15 @@ STRIPE_WEBHOOK_KEY = web.AppKey("stripe_webhook", StripeWebhook)
 Hook = Callable[[web.Application], Awaitable[None]]
 
 
-
-def create_web_app(settings: Settings, *, queue: JobQueue | None = None,
-                   on_startup_hooks: Iterable[Hook] = (), on_shutdown_hooks: Iterable[Hook] = (),
-                   manage_db: bool = True, health: HealthBoard | None = None) -> web.Application:
+def create_web_app(
+    settings: Settings,
+    *,
+    queue: JobQueue | None = None,
+    on_startup_hooks: Iterable[Hook] = (),
+    on_shutdown_hooks: Iterable[Hook] = (),
+    manage_db: bool = True,
+    health: HealthBoard | None = None,
+) -> web.Application:
     """The web application with `/webhooks/stripe`, the model gateway (MODEL_GATEWAY_PATH), `/livez`,
     `/readyz` (`/healthz`), and `/metrics` when METRICS_ON_WEB_PORT is set. Add routes before start.
 
@@ -63,8 +68,9 @@ def create_web_app(settings: Settings, *, queue: JobQueue | None = None,
     app[HEALTH_KEY] = health or HealthBoard()
     if manage_db:
         app.cleanup_ctx.append(_database(settings))
-    processor = StripeEventProcessor(queue, settings.packages,
-                                     provision_max_attempts=settings.provision_max_attempts)
+    processor = StripeEventProcessor(
+        queue, settings.packages, provision_max_attempts=settings.provision_max_attempts
+    )
     webhook = StripeWebhook(processor, secret_value(settings.stripe_webhook_secret), metrics)
     app[STRIPE_WEBHOOK_KEY] = webhook
     webhook.register(app)
@@ -94,8 +100,9 @@ def _database(settings: Settings) -> Callable[[web.Application], AsyncIterator[N
     return database
 
 
-async def start_web_app(app: web.Application, host: str, port: int, *,
-                        shutdown_timeout: float = 10.0) -> tuple[web.AppRunner, int]:
+async def start_web_app(
+    app: web.Application, host: str, port: int, *, shutdown_timeout: float = 10.0
+) -> tuple[web.AppRunner, int]:
     """Start serving `app` on host:port (port 0 picks a free one); returns the runner and the port."""
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=shutdown_timeout)
     await runner.setup()
@@ -110,8 +117,9 @@ async def start_web_app(app: web.Application, host: str, port: int, *,
     return runner, bound
 
 
-async def run_web_app(app: web.Application, host: str, port: int, stop: asyncio.Event, *,
-                      ops: Settings | None = None) -> None:
+async def run_web_app(
+    app: web.Application, host: str, port: int, stop: asyncio.Event, *, ops: Settings | None = None
+) -> None:
     """Serve until `stop` is set, then finish in-flight requests and run the cleanup hooks once.
 
     With `ops` (the settings), the private ops listener serves this app's health board and /metrics too.

@@ -10,8 +10,10 @@ from config import Settings, can_start
 
 
 def register(sub, groups) -> None:
-    parser = sub.add_parser("web", help="serve /webhooks/stripe, /livez and /readyz on WEB_HOST:WEB_PORT "
-                                        "(and /metrics on OPS_PORT)")
+    parser = sub.add_parser(
+        "web",
+        help="serve /webhooks/stripe, /livez and /readyz on WEB_HOST:WEB_PORT (and /metrics on OPS_PORT)",
+    )
     parser.add_argument("--host", default=None, help="override WEB_HOST")
     parser.add_argument("--port", type=int, default=None, help="override WEB_PORT")
     parser.set_defaults(func=cmd_web)

@@ -23,8 +23,9 @@ async def readyz(request: web.Request) -> web.Response:
     ready, report = await request.app[HEALTH_KEY].check()
     if not ready:
         log.warning("readyz: not ready: %s", ", ".join(f"{k}={v}" for k, v in report.items() if v != "ok"))
-    return web.json_response({"status": "ok" if ready else "unavailable", **report},
-                             status=200 if ready else 503)
+    return web.json_response(
+        {"status": "ok" if ready else "unavailable", **report}, status=200 if ready else 503
+    )
 
 
 def add_health_routes(app: web.Application) -> None:

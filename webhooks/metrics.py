@@ -33,9 +33,9 @@ def _route_name(request: web.Request) -> str:
 
 
 @web.middleware
-async def latency_middleware(request: web.Request,
-                             handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-                             ) -> web.StreamResponse:
+async def latency_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
     started = time.perf_counter()
     status = 500
     try:
@@ -46,8 +46,9 @@ async def latency_middleware(request: web.Request,
         status = exc.status
         raise
     finally:
-        request.app[METRICS_KEY].observe(_route_name(request), request.method, status,
-                                         time.perf_counter() - started)
+        request.app[METRICS_KEY].observe(
+            _route_name(request), request.method, status, time.perf_counter() - started
+        )
 
 
 async def metrics_handler(request: web.Request) -> web.Response:

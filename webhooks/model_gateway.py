@@ -57,11 +57,13 @@ USED_CACHE_S = 5.0  # this month's tokens in the database, re-read this often (o
 ERROR_BODY_LIMIT = 256 * 1024
 
 
-def openai_error(status: int, message: str, type_: str, code: str | None = None,
-                 headers: dict[str, str] | None = None) -> web.Response:
+def openai_error(
+    status: int, message: str, type_: str, code: str | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
     """An error in the shape OpenAI clients parse (`error.message` is what the agent shows)."""
-    return web.json_response({"error": {"message": message, "type": type_, "code": code}},
-                             status=status, headers=headers)
+    return web.json_response(
+        {"error": {"message": message, "type": type_, "code": code}}, status=status, headers=headers
+    )
 
 
 class SseUsageScanner:
@@ -104,10 +106,19 @@ class ClientGone(Exception):
 class ModelGateway:
     """The gateway's routes and its one upstream HTTP client (opened and closed with the app)."""
 
-    def __init__(self, *, upstream_base_url: str, upstream_key: str | None, packages: tuple[Package, ...],
-                 queue: JobQueue, path: str = "/model/v1", upstream_timeout_s: float = 600.0,
-                 max_body_bytes: int = 16 * 1024 * 1024, usage_flush_s: float = 0.5,
-                 clock: Callable[[], datetime] = utcnow) -> None:
+    def __init__(
+        self,
+        *,
+        upstream_base_url: str,
+        upstream_key: str | None,
+        packages: tuple[Package, ...],
+        queue: JobQueue,
+        path: str = "/model/v1",
+        upstream_timeout_s: float = 600.0,
+        max_body_bytes: int = 16 * 1024 * 1024,
+        usage_flush_s: float = 0.5,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         self.upstream = upstream_base_url.rstrip("/")
         self._upstream_key = upstream_key
         self.packages = packages
@@ -130,11 +141,15 @@ class ModelGateway:
     def from_settings(cls, settings: Any, queue: JobQueue) -> ModelGateway:
         from config import secret_value
 
-        return cls(upstream_base_url=settings.model_upstream_base_url,
-                   upstream_key=secret_value(settings.moonshot_api_key), packages=settings.packages,
-                   queue=queue, path=settings.model_gateway_path,
-                   upstream_timeout_s=settings.model_upstream_timeout_s,
-                   max_body_bytes=int(settings.model_gateway_max_body_mb * 1024 * 1024))
+        return cls(
+            upstream_base_url=settings.model_upstream_base_url,
+            upstream_key=secret_value(settings.moonshot_api_key),
+            packages=settings.packages,
+            queue=queue,
+            path=settings.model_gateway_path,
+            upstream_timeout_s=settings.model_upstream_timeout_s,
+            max_body_bytes=int(settings.model_gateway_max_body_mb * 1024 * 1024),
+        )
 
     def register(self, app: web.Application) -> None:
         app.router.add_post(f"{self.path}/chat/completions", self.chat_completions)
@@ -143,11 +158,14 @@ class ModelGateway:
 
     async def _client(self, _: web.Application) -> Any:
         self._http = aiohttp.ClientSession(
-            timeout=self.timeout, auto_decompress=False,
-            connector=aiohttp.TCPConnector(limit=512, ttl_dns_cache=300))
+            timeout=self.timeout,
+            auto_decompress=False,
+            connector=aiohttp.TCPConnector(limit=512, ttl_dns_cache=300),
+        )
         self.usage.start()
-        watcher = asyncio.get_running_loop().create_task(self._watch_disconnects(),
-                                                         name="model-gateway-disconnects")
+        watcher = asyncio.get_running_loop().create_task(
+            self._watch_disconnects(), name="model-gateway-disconnects"
+        )
         try:
             yield
         finally:
@@ -159,9 +177,12 @@ class ModelGateway:
             self._http = None
 
     def _upstream_headers(self, request: web.Request) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self._upstream_key}", "Content-Type": "application/json",
-                "Accept": request.headers.get("Accept", "application/json, text/event-stream"),
-                "Accept-Encoding": "identity"}
+        return {
+            "Authorization": f"Bearer {self._upstream_key}",
+            "Content-Type": "application/json",
+            "Accept": request.headers.get("Accept", "application/json, text/event-stream"),
+            "Accept-Encoding": "identity",
+        }
 
     # --- checks --------------------------------------------------------------------------------
 
@@ -184,17 +205,23 @@ class ModelGateway:
         holder = await self._holder(request)
         if holder is None:
             REQUESTS.labels("unauthorized").inc()
-            return None, openai_error(401, "Invalid or revoked model key.", "invalid_authentication_error",
-                                      "invalid_api_key")
+            return None, openai_error(
+                401, "Invalid or revoked model key.", "invalid_authentication_error", "invalid_api_key"
+            )
         if not self._upstream_key:
             REQUESTS.labels("not_configured").inc()
             log.error("model gateway: MOONSHOT_API_KEY is not set")
-            await self._alert("model_gateway_not_configured",
-                              "Agents are calling the model gateway but MOONSHOT_API_KEY is not set: every "
-                              "agent gets 503 until it is.")
-            return holder, openai_error(503, "The model service is not configured on this server yet; "
-                                             "the operator has been alerted.", "service_unavailable",
-                                        "not_configured")
+            await self._alert(
+                "model_gateway_not_configured",
+                "Agents are calling the model gateway but MOONSHOT_API_KEY is not set: every "
+                "agent gets 503 until it is.",
+            )
+            return holder, openai_error(
+                503,
+                "The model service is not configured on this server yet; the operator has been alerted.",
+                "service_unavailable",
+                "not_configured",
+            )
         return holder, None
 
     async def _tokens_used(self, instance_id: int, now: datetime) -> int:
@@ -213,14 +240,22 @@ class ModelGateway:
         quota = await self._quota(holder)
         if not self.limiter.take(holder.key_id, quota.requests_per_minute, now):
             REQUESTS.labels("rate_limited").inc()
-            return openai_error(429, rate_limit_message(quota), "rate_limit_error", "rate_limit_exceeded",
-                                headers={"Retry-After": str(seconds_to_next_minute(now))})
-        if quota.tokens_per_month > 0 and \
-                await self._tokens_used(holder.instance_id, now) >= quota.tokens_per_month:
+            return openai_error(
+                429,
+                rate_limit_message(quota),
+                "rate_limit_error",
+                "rate_limit_exceeded",
+                headers={"Retry-After": str(seconds_to_next_minute(now))},
+            )
+        if (
+            quota.tokens_per_month > 0
+            and await self._tokens_used(holder.instance_id, now) >= quota.tokens_per_month
+        ):
             REQUESTS.labels("quota_exceeded").inc()
             await self.notifier.over_monthly_quota(holder, quota, now)
-            return openai_error(429, monthly_limit_message(quota, now), "rate_limit_error",
-                                "monthly_limit_reached")
+            return openai_error(
+                429, monthly_limit_message(quota, now), "rate_limit_error", "monthly_limit_reached"
+            )
         return None
 
     async def _read_body(self, request: web.Request) -> bytes | web.Response:
@@ -230,8 +265,7 @@ class ModelGateway:
         async for chunk in request.content.iter_chunked(64 * 1024):
             body += chunk
             if len(body) > self.max_body:
-                return openai_error(413, f"Request body over {self.max_body} bytes.",
-                                    "invalid_request_error")
+                return openai_error(413, f"Request body over {self.max_body} bytes.", "invalid_request_error")
         return bytes(body)
 
     # --- routes --------------------------------------------------------------------------------
@@ -242,11 +276,15 @@ class ModelGateway:
             return refusal
         assert self._http is not None
         try:
-            async with self._http.get(f"{self.upstream}/models",
-                                      headers=self._upstream_headers(request)) as up:
+            async with self._http.get(
+                f"{self.upstream}/models", headers=self._upstream_headers(request)
+            ) as up:
                 body = await up.content.read(ERROR_BODY_LIMIT)
-                return web.Response(status=up.status, body=self._scrub(body),
-                                    content_type=up.content_type or "application/json")
+                return web.Response(
+                    status=up.status,
+                    body=self._scrub(body),
+                    content_type=up.content_type or "application/json",
+                )
         except (aiohttp.ClientError, TimeoutError) as exc:
             return self._unreachable(exc)
 
@@ -322,31 +360,41 @@ class ModelGateway:
         log.warning("model gateway: upstream unreachable: %s", type(exc).__name__)
         if isinstance(exc, TimeoutError):
             return openai_error(504, "The model did not answer in time. Please try again.", "timeout_error")
-        return openai_error(502, "The model service could not be reached. Please try again.",
-                            "upstream_error")
+        return openai_error(
+            502, "The model service could not be reached. Please try again.", "upstream_error"
+        )
 
     async def _forward(self, request: web.Request, holder: KeyHolder, body: bytes) -> web.StreamResponse:
         assert self._http is not None
         started = time.perf_counter()
         outcome, tokens = "client_disconnected", None
         try:
-            async with self._http.post(f"{self.upstream}/chat/completions", data=body,
-                                       headers=self._upstream_headers(request)) as up:
+            async with self._http.post(
+                f"{self.upstream}/chat/completions", data=body, headers=self._upstream_headers(request)
+            ) as up:
                 UPSTREAM_SECONDS.labels("first_byte").observe(time.perf_counter() - started)
                 if up.status != 200:
                     outcome = "upstream_error"
                     error_body = await up.content.read(ERROR_BODY_LIMIT)
                     if up.status in (401, 403):  # the platform key itself is refused: every agent is down
-                        await self._alert("model_upstream_auth",
-                                          f"The model upstream refused the platform key (HTTP {up.status}): "
-                                          "every agent's model calls fail. Check MOONSHOT_API_KEY and the "
-                                          "Moonshot account.")
-                    log.info("model gateway: upstream answered %s", up.status,
-                             extra={"instance_id": holder.instance_id})
+                        await self._alert(
+                            "model_upstream_auth",
+                            f"The model upstream refused the platform key (HTTP {up.status}): "
+                            "every agent's model calls fail. Check MOONSHOT_API_KEY and the "
+                            "Moonshot account.",
+                        )
+                    log.info(
+                        "model gateway: upstream answered %s",
+                        up.status,
+                        extra={"instance_id": holder.instance_id},
+                    )
                     retry_after = up.headers.get("Retry-After")  # so the agent backs off as asked
-                    return web.Response(status=up.status, body=self._scrub(error_body),
-                                        content_type=up.content_type or "application/json",
-                                        headers={"Retry-After": retry_after} if retry_after else None)
+                    return web.Response(
+                        status=up.status,
+                        body=self._scrub(error_body),
+                        content_type=up.content_type or "application/json",
+                        headers={"Retry-After": retry_after} if retry_after else None,
+                    )
                 if up.content_type == "text/event-stream":
                     response, tokens = await self._stream(request, up)
                 else:
@@ -355,8 +403,11 @@ class ModelGateway:
                         tokens = tokens_from_chunk(json.loads(answer))
                     except ValueError:
                         tokens = None
-                    response = web.Response(status=200, body=self._scrub(answer),
-                                            content_type=up.content_type or "application/json")
+                    response = web.Response(
+                        status=200,
+                        body=self._scrub(answer),
+                        content_type=up.content_type or "application/json",
+                    )
                 outcome = "ok"
                 UPSTREAM_SECONDS.labels("complete").observe(time.perf_counter() - started)
                 return response
@@ -368,11 +419,17 @@ class ModelGateway:
                 REQUESTS.labels(outcome).inc()
             self._record(holder, tokens)
 
-    async def _stream(self, request: web.Request,
-                      up: aiohttp.ClientResponse) -> tuple[web.StreamResponse, Tokens | None]:
-        response = web.StreamResponse(status=200, headers={
-            "Content-Type": up.headers.get("Content-Type", "text/event-stream"),
-            "Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    async def _stream(
+        self, request: web.Request, up: aiohttp.ClientResponse
+    ) -> tuple[web.StreamResponse, Tokens | None]:
+        response = web.StreamResponse(
+            status=200,
+            headers={
+                "Content-Type": up.headers.get("Content-Type", "text/event-stream"),
+                "Cache-Control": "no-cache",
+                "X-Accel-Buffering": "no",
+            },
+        )
         await response.prepare(request)
         scanner = SseUsageScanner()
         try:

@@ -33,7 +33,8 @@ async def start_ops_server(settings: Settings, board: HealthBoard) -> tuple[web.
         return None, None
     from webhooks.app import start_web_app
 
-    runner, port = await start_web_app(create_ops_app(board), settings.ops_host, settings.ops_port,
-                                       shutdown_timeout=1.0)
+    runner, port = await start_web_app(
+        create_ops_app(board), settings.ops_host, settings.ops_port, shutdown_timeout=1.0
+    )
     log.info("ops: serving /livez /readyz /metrics on http://%s:%s", settings.ops_host, port)
     return runner, port

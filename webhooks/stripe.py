@@ -35,8 +35,14 @@ def _reject(metrics: Metrics, status: int, reason: str, outcome: str) -> web.Res
 class StripeWebhook:
     """The aiohttp handler; the event's effects live in `services.stripe_events`."""
 
-    def __init__(self, processor: StripeEventProcessor, webhook_secret: str | None, metrics: Metrics, *,
-                 tolerance: int = stripe.Webhook.DEFAULT_TOLERANCE) -> None:
+    def __init__(
+        self,
+        processor: StripeEventProcessor,
+        webhook_secret: str | None,
+        metrics: Metrics,
+        *,
+        tolerance: int = stripe.Webhook.DEFAULT_TOLERANCE,
+    ) -> None:
         self.processor = processor
         self.secret = webhook_secret
         self.metrics = metrics

@@ -54,8 +54,9 @@ def _order_id(command: CommandObject) -> int | None:
 
 
 @router.message(Command("approve"))
-async def approve(message: Message, command: CommandObject, bot: Bot, settings: Settings,
-                  queue: JobQueue) -> None:
+async def approve(
+    message: Message, command: CommandObject, bot: Bot, settings: Settings, queue: JobQueue
+) -> None:
     order_id = _order_id(command)
     if order_id is None:
         await message.answer(texts.ADMIN_ORDER_ID_NEEDED.format(command="approve"))
@@ -70,8 +71,9 @@ async def approve(message: Message, command: CommandObject, bot: Bot, settings: 
 
 
 @router.message(Command("refund"))
-async def refund(message: Message, command: CommandObject, bot: Bot, settings: Settings,
-                 queue: JobQueue) -> None:
+async def refund(
+    message: Message, command: CommandObject, bot: Bot, settings: Settings, queue: JobQueue
+) -> None:
     order_id = _order_id(command)
     if order_id is None:
         await message.answer(texts.ADMIN_ORDER_ID_NEEDED.format(command="refund"))
@@ -81,6 +83,7 @@ async def refund(message: Message, command: CommandObject, bot: Bot, settings: S
     except ReviewError as exc:
         await message.answer(texts.esc(str(exc)))
         return
-    await record_action(bot, settings, message.from_user, "refund_order", f"order #{order_id}",
-                        f"job #{job.id}")
+    await record_action(
+        bot, settings, message.from_user, "refund_order", f"order #{order_id}", f"job #{job.id}"
+    )
     await message.answer(texts.ADMIN_REFUND_QUEUED.format(id=order_id))

@@ -36,13 +36,20 @@ class RepliesToSupportQuestion(Filter):
 async def answer_customer(message: Message, ticket: SupportMessage, bot: Bot, settings: Settings) -> None:
     answer = support.clean_question(message.text or message.caption)
     try:
-        await bot.send_message(ticket.customer_telegram_id,
-                               texts.SUPPORT_ANSWER.format(answer=texts.esc(answer)))
+        await bot.send_message(
+            ticket.customer_telegram_id, texts.SUPPORT_ANSWER.format(answer=texts.esc(answer))
+        )
     except TelegramAPIError as exc:
         log.warning("support answer not delivered ticket=%s error=%s", ticket.id, type(exc).__name__)
         await message.reply(texts.ADMIN_SUPPORT_NOT_DELIVERED.format(reason=texts.esc(exc.message)))
         return
     await support.mark_answered(ticket)
-    await record_action(bot, settings, message.from_user, "support_answer", f"support:{ticket.id}",
-                        f"customer {ticket.customer_telegram_id}")
+    await record_action(
+        bot,
+        settings,
+        message.from_user,
+        "support_answer",
+        f"support:{ticket.id}",
+        f"customer {ticket.customer_telegram_id}",
+    )
     await message.reply(texts.ADMIN_SUPPORT_DELIVERED)

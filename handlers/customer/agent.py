@@ -29,17 +29,21 @@ async def agent_page(instance: Instance, page: int, settings: Settings) -> tuple
     line = await agent_controls.health_line(instance)
     orders = await agent_controls.payments_of(instance)
     use = (await month_use([instance], utcnow(), settings.packages)).get(instance.id)
-    return (agent_texts.agent_page(instance, line, orders) + texts.model_use_line(use),
-            keyboards.agent_page(instance, page=page, renewable=instance.status in RENEWABLE))
+    return (
+        agent_texts.agent_page(instance, line, orders) + texts.model_use_line(use),
+        keyboards.agent_page(instance, page=page, renewable=instance.status in RENEWABLE),
+    )
 
 
 @router.callback_query(AgentCb.filter(F.action == "show"))
-async def show_agent(callback: CallbackQuery, callback_data: AgentCb, customer: Customer,
-                     settings: Settings) -> None:
+async def show_agent(
+    callback: CallbackQuery, callback_data: AgentCb, customer: Customer, settings: Settings
+) -> None:
     instance = await agent_controls.owned_instance(customer, callback_data.instance_id)
     if instance is None:
-        await callback.answer(agent_texts.restart_answer(agent_controls.RestartOutcome.NOT_FOUND),
-                              show_alert=True)
+        await callback.answer(
+            agent_texts.restart_answer(agent_controls.RestartOutcome.NOT_FOUND), show_alert=True
+        )
         return
     await callback.answer()
     text, markup = await agent_page(instance, callback_data.page, settings)
@@ -47,11 +51,13 @@ async def show_agent(callback: CallbackQuery, callback_data: AgentCb, customer: 
 
 
 @router.callback_query(AgentCb.filter(F.action == "restart"))
-async def restart_agent(callback: CallbackQuery, callback_data: AgentCb, customer: Customer,
-                        queue: JobQueue, settings: Settings) -> None:
+async def restart_agent(
+    callback: CallbackQuery, callback_data: AgentCb, customer: Customer, queue: JobQueue, settings: Settings
+) -> None:
     outcome = await agent_controls.request_restart(queue, customer, callback_data.instance_id)
-    await callback.answer(agent_texts.restart_answer(outcome),
-                          show_alert=outcome != agent_controls.RestartOutcome.QUEUED)
+    await callback.answer(
+        agent_texts.restart_answer(outcome), show_alert=outcome != agent_controls.RestartOutcome.QUEUED
+    )
     if outcome == agent_controls.RestartOutcome.NOT_FOUND:
         return
     instance = await agent_controls.owned_instance(customer, callback_data.instance_id)
@@ -61,12 +67,14 @@ async def restart_agent(callback: CallbackQuery, callback_data: AgentCb, custome
 
 
 @router.callback_query(AgentCb.filter(F.action == "persona"))
-async def ask_persona(callback: CallbackQuery, callback_data: AgentCb, customer: Customer,
-                      state: FSMContext) -> None:
+async def ask_persona(
+    callback: CallbackQuery, callback_data: AgentCb, customer: Customer, state: FSMContext
+) -> None:
     instance = await agent_controls.owned_instance(customer, callback_data.instance_id)
     if instance is None:
-        await callback.answer(agent_texts.restart_answer(agent_controls.RestartOutcome.NOT_FOUND),
-                              show_alert=True)
+        await callback.answer(
+            agent_texts.restart_answer(agent_controls.RestartOutcome.NOT_FOUND), show_alert=True
+        )
         return
     await callback.answer()
     await state.set_state(PersonaForm.text)
@@ -100,12 +108,14 @@ async def persona_not_text(message: Message) -> None:
 
 
 @router.callback_query(AgentCb.filter(F.action == "profile"))
-async def ask_profile(callback: CallbackQuery, callback_data: AgentCb, customer: Customer,
-                      state: FSMContext) -> None:
+async def ask_profile(
+    callback: CallbackQuery, callback_data: AgentCb, customer: Customer, state: FSMContext
+) -> None:
     instance = await agent_controls.owned_instance(customer, callback_data.instance_id)
     if instance is None:
-        await callback.answer(agent_texts.profile_answer(bot_profile.ProfileOutcome.NOT_FOUND),
-                              show_alert=True)
+        await callback.answer(
+            agent_texts.profile_answer(bot_profile.ProfileOutcome.NOT_FOUND), show_alert=True
+        )
         return
     await callback.answer()
     await state.set_state(ProfileForm.value)
@@ -113,8 +123,9 @@ async def ask_profile(callback: CallbackQuery, callback_data: AgentCb, customer:
     await callback.message.answer(agent_texts.ask_profile(instance))
 
 
-async def _request_profile(message: Message, state: FSMContext, customer: Customer, queue: JobQueue,
-                           **change: str) -> None:
+async def _request_profile(
+    message: Message, state: FSMContext, customer: Customer, queue: JobQueue, **change: str
+) -> None:
     instance_id = int((await state.get_data()).get("profile_instance_id") or 0)
     await state.clear()
     outcome = await bot_profile.request_profile(queue, customer, instance_id, **change)
@@ -132,8 +143,9 @@ async def profile_photo(message: Message, state: FSMContext, customer: Customer,
 
 
 @router.message(StateFilter(ProfileForm.value), F.text, NOT_COMMAND)
-async def profile_description(message: Message, state: FSMContext, customer: Customer,
-                              queue: JobQueue) -> None:
+async def profile_description(
+    message: Message, state: FSMContext, customer: Customer, queue: JobQueue
+) -> None:
     checked = validate_description(message.text)
     if not checked.ok:
         await message.answer(texts.refused(checked))

@@ -49,31 +49,45 @@ async def my_bots_page(customer: Customer, page: int, settings: Settings) -> tup
         return texts.NO_BOTS, keyboards.main_menu()
     pages = -(-len(items) // PAGE_SIZE)
     page = max(0, min(page, pages - 1))  # a forged or stale page number lands on a real page
-    shown = items[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
+    shown = items[page * PAGE_SIZE : (page + 1) * PAGE_SIZE]
     uses = await month_use([i for i in shown if isinstance(i, Instance)], utcnow(), settings.packages)
     blocks, rows = [], []
     for item in shown:
         if isinstance(item, Instance):
             # the progress message may be long gone: /mybots offers the open ownership check again
             _, link = await open_deep_link(item.order_id) if item.order_id else (None, None)
-            blocks.append(texts.my_bot(item, awaiting_verification=link is not None)
-                          + texts.model_use_line(uses.get(item.id)))
+            blocks.append(
+                texts.my_bot(item, awaiting_verification=link is not None)
+                + texts.model_use_line(uses.get(item.id))
+            )
             if item.bot_username:
                 label = (texts.BTN_OPEN_AND_START if link else texts.BTN_OPEN_BOT).format(
-                    username=item.bot_username)
+                    username=item.bot_username
+                )
                 rows.append((label, link or f"https://t.me/{item.bot_username}", None))
             if item.status in RENEWABLE:
-                rows.append((texts.BTN_RENEW.format(username=item.bot_username or item.id), None,
-                             RenewCb(instance_id=item.id).pack()))
+                rows.append(
+                    (
+                        texts.BTN_RENEW.format(username=item.bot_username or item.id),
+                        None,
+                        RenewCb(instance_id=item.id).pack(),
+                    )
+                )
             if item.bot_username and not link:  # restart, persona, payments: on the agent's own page
-                rows.append((agent_texts.btn_manage(item.bot_username), None,
-                             AgentCb(action="show", instance_id=item.id, page=page).pack()))
+                rows.append(
+                    (
+                        agent_texts.btn_manage(item.bot_username),
+                        None,
+                        AgentCb(action="show", instance_id=item.id, page=page).pack(),
+                    )
+                )
         else:
             blocks.append(texts.my_open_order(item))
             if item.status == OrderStatus.AWAITING_PAYMENT and item.checkout_url:
                 price = money(item.amount, item.currency)
-                rows.append((f"{texts.BTN_PAY.format(price=price)}: {item.bot_name[:24]}", item.checkout_url,
-                             None))
+                rows.append(
+                    (f"{texts.BTN_PAY.format(price=price)}: {item.bot_name[:24]}", item.checkout_url, None)
+                )
     header = texts.MY_BOTS_HEADER.format(total=len(items))
     if pages > 1:
         header += " · " + texts.MY_BOTS_PAGE.format(page=page + 1, pages=pages)
@@ -97,8 +111,9 @@ async def my_bots_button(callback: CallbackQuery, customer: Customer, settings: 
 
 
 @router.callback_query(MyBotsCb.filter())
-async def my_bots_paged(callback: CallbackQuery, callback_data: MyBotsCb, customer: Customer,
-                        settings: Settings) -> None:
+async def my_bots_paged(
+    callback: CallbackQuery, callback_data: MyBotsCb, customer: Customer, settings: Settings
+) -> None:
     await callback.answer()
     text, markup = await my_bots_page(customer, callback_data.page, settings)
     await callback.message.edit_text(text, reply_markup=markup)
@@ -109,8 +124,9 @@ async def renew_instance(
 ) -> None:
     """Checkout for another term of one of the customer's agents (refused, with the reason, otherwise)."""
     try:
-        order = await create_renewal(customer, instance_id, settings.packages,
-                                     max_unpaid=settings.max_unpaid_orders)
+        order = await create_renewal(
+            customer, instance_id, settings.packages, max_unpaid=settings.max_unpaid_orders
+        )
     except TooManyUnpaid as exc:
         await message.answer(texts.TOO_MANY_UNPAID.format(count=exc.count))
         return

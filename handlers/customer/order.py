@@ -175,8 +175,9 @@ async def new_order(message: Message, state: FSMContext, settings: Settings, cus
 
 
 @router.callback_query(MenuCb.filter(F.action == "new"))
-async def new_order_button(callback: CallbackQuery, state: FSMContext, settings: Settings,
-                           customer: Customer) -> None:
+async def new_order_button(
+    callback: CallbackQuery, state: FSMContext, settings: Settings, customer: Customer
+) -> None:
     await callback.answer()
     await _start_order(callback.message, state, settings, customer)
 
@@ -242,7 +243,7 @@ async def username_typed(message: Message, state: FSMContext, settings: Settings
     if _managed(settings):  # take away the "create my bot with Telegram" reply keyboard
         await message.answer(
             texts.USERNAME_CHOSEN.format(username=texts.esc(checked.value)),
-            reply_markup=keyboards.remove_reply_keyboard()
+            reply_markup=keyboards.remove_reply_keyboard(),
         )
     await _next(message, state, settings, "username")
 
@@ -287,8 +288,11 @@ async def _accept_managed_bot(
             await state.update_data(editing=False)
             await state.set_state(OrderForm.confirm)
             package = find_package(settings.packages, str(data.get("package")))
-            await bot.send_message(owner.id, texts.summary({**data, "bot_username": username}, package),
-                                   reply_markup=keyboards.confirm())
+            await bot.send_message(
+                owner.id,
+                texts.summary({**data, "bot_username": username}, package),
+                reply_markup=keyboards.confirm(),
+            )
         return
     if state is not None and (await state.get_data()).get("managed_bot_id") == bot_user.id:
         return
@@ -397,8 +401,9 @@ async def confirm(
     data = await state.get_data()
     try:
         draft = OrderDraft.from_state(data)
-        order = await save_draft(customer, draft, settings.packages, data.get("order_id"),
-                                 max_unpaid=settings.max_unpaid_orders)
+        order = await save_draft(
+            customer, draft, settings.packages, data.get("order_id"), max_unpaid=settings.max_unpaid_orders
+        )
     except TooManyUnpaid as exc:
         await state.clear()
         await callback.message.answer(texts.TOO_MANY_UNPAID.format(count=exc.count))

@@ -21,16 +21,22 @@ router = RouterTemplate("customer.start")
 
 
 @router.message(CommandStart())
-async def start(message: Message, command: CommandObject, state: FSMContext, settings: Settings,
-                customer: Customer, payments: Any = None) -> None:
+async def start(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    settings: Settings,
+    customer: Customer,
+    payments: Any = None,
+) -> None:
     # a payload is a return from Stripe or a plain referral: both get the welcome (verification
     # happens on the customer's own new bot, never here); `renew-<id>` is the over-quota message's button
     payload = command.args or ""
-    if payload.startswith(RENEW_START_PREFIX) and payload[len(RENEW_START_PREFIX):].isdigit():
+    if payload.startswith(RENEW_START_PREFIX) and payload[len(RENEW_START_PREFIX) :].isdigit():
         from handlers.customer.mybots import renew_instance
 
         await state.clear()
-        await renew_instance(message, customer, int(payload[len(RENEW_START_PREFIX):]), settings, payments)
+        await renew_instance(message, customer, int(payload[len(RENEW_START_PREFIX) :]), settings, payments)
         return
     if payload.startswith(START_PAID_PREFIX):
         await message.answer(texts.PAID_RETURN)

@@ -22,23 +22,38 @@ log = logging.getLogger(__name__)
 router = RouterTemplate("customer.support")
 
 
-async def _post_question(message: Message, bot: Bot, settings: Settings, customer: Customer,
-                         question: str, reference: str | None = None) -> None:
+async def _post_question(
+    message: Message,
+    bot: Bot,
+    settings: Settings,
+    customer: Customer,
+    question: str,
+    reference: str | None = None,
+) -> None:
     chat_id = settings.admin_telegram_chat_id
     if chat_id is None:
-        log.warning("support question dropped: ADMIN_TELEGRAM_CHAT_ID is not set customer=%s",
-                    customer.telegram_id)
+        log.warning(
+            "support question dropped: ADMIN_TELEGRAM_CHAT_ID is not set customer=%s", customer.telegram_id
+        )
         await message.answer(texts.SUPPORT_UNAVAILABLE)
         return
     user = message.from_user
-    text = texts.support_question(user.full_name if user else "", customer.telegram_id,
-                                  user.username if user else None, question,
-                                  await support.recent_orders(customer), reference)
+    text = texts.support_question(
+        user.full_name if user else "",
+        customer.telegram_id,
+        user.username if user else None,
+        question,
+        await support.recent_orders(customer),
+        reference,
+    )
     try:
         posted = await bot.send_message(chat_id, text)
     except TelegramAPIError as exc:
-        log.warning("support question could not be posted customer=%s error=%s", customer.telegram_id,
-                    type(exc).__name__)
+        log.warning(
+            "support question could not be posted customer=%s error=%s",
+            customer.telegram_id,
+            type(exc).__name__,
+        )
         await message.answer(texts.SUPPORT_UNAVAILABLE)
         return
     await support.record_question(customer, chat_id, posted.message_id, question)
@@ -46,8 +61,14 @@ async def _post_question(message: Message, bot: Bot, settings: Settings, custome
 
 
 @router.message(Command("support"))
-async def support_command(message: Message, command: CommandObject, state: FSMContext, bot: Bot,
-                          settings: Settings, customer: Customer) -> None:
+async def support_command(
+    message: Message,
+    command: CommandObject,
+    state: FSMContext,
+    bot: Bot,
+    settings: Settings,
+    customer: Customer,
+) -> None:
     question = support.clean_question(command.args)
     if question:
         await state.clear()
@@ -67,8 +88,9 @@ async def support_button(callback: CallbackQuery, callback_data: SupportCb, stat
 
 
 @router.message(SupportForm.question, F.text.startswith("/") == False)  # noqa: E712 (a magic filter)
-async def support_question(message: Message, state: FSMContext, bot: Bot, settings: Settings,
-                           customer: Customer) -> None:
+async def support_question(
+    message: Message, state: FSMContext, bot: Bot, settings: Settings, customer: Customer
+) -> None:
     question = support.clean_question(message.text or message.caption)
     if not question:
         await message.answer(texts.NEED_TEXT)

@@ -28,7 +28,8 @@ def _marked_in_code() -> set[str]:
     found: set[str] = set()
     for folder in ("bot", "handlers", "services"):
         for _file, _line, message, _comments, _context in extract_from_dir(
-                ROOT / folder, keywords=KEYWORDS, comment_tags=()):
+            ROOT / folder, keywords=KEYWORDS, comment_tags=()
+        ):
             if isinstance(message, str) and message:
                 found.add(message)
     return found
@@ -68,11 +69,19 @@ def test_the_compiled_catalogue_is_the_po_file(locale: str) -> None:
 
 
 def test_customer_constants_are_marked_and_only_admin_texts_are_english_only() -> None:
-    plain = {name for name, value in vars(texts).items()
-             if name[0].isalpha() and name.isupper() and isinstance(value, (str, dict))
-             and not isinstance(value, Msgid)}
-    assert {name for name in plain if not name.startswith(("ADMIN_", "COMMANDS_ADMIN", "ACCOUNT_BUTTONS",
-                                                          "INSTANCE_BUTTONS"))} == set()
+    plain = {
+        name
+        for name, value in vars(texts).items()
+        if name[0].isalpha()
+        and name.isupper()
+        and isinstance(value, (str, dict))
+        and not isinstance(value, Msgid)
+    }
+    assert {
+        name
+        for name in plain
+        if not name.startswith(("ADMIN_", "COMMANDS_ADMIN", "ACCOUNT_BUTTONS", "INSTANCE_BUTTONS"))
+    } == set()
 
 
 def test_constants_read_in_the_current_language() -> None:
@@ -83,29 +92,37 @@ def test_constants_read_in_the_current_language() -> None:
     assert texts.EDIT_FIELDS["name"] == "Name"
 
 
-@pytest.mark.parametrize(("chosen", "telegram", "expected"), [
-    (None, None, "en"),
-    (None, "ru", "ru"),
-    (None, "ru-RU", "ru"),
-    (None, "de", "en"),
-    ("en", "ru", "en"),
-    ("ru", "en", "ru"),
-    ("xx", "ru", "ru"),
-    ("", "pt-br", "en"),
-])
+@pytest.mark.parametrize(
+    ("chosen", "telegram", "expected"),
+    [
+        (None, None, "en"),
+        (None, "ru", "ru"),
+        (None, "ru-RU", "ru"),
+        (None, "de", "en"),
+        ("en", "ru", "en"),
+        ("ru", "en", "ru"),
+        ("xx", "ru", "ru"),
+        ("", "pt-br", "en"),
+    ],
+)
 def test_pick_locale_prefers_the_choice_then_the_app_language_then_english(
-        chosen: str | None, telegram: str | None, expected: str) -> None:
+    chosen: str | None, telegram: str | None, expected: str
+) -> None:
     assert pick_locale(chosen, telegram) == expected
 
 
-@pytest.mark.parametrize(("locale", "amount", "currency", "expected"), [
-    ("en", 2900, "usd", "$29.00"),
-    ("ru", 2900, "usd", "29,00\xa0$"),
-    ("en", 500, "jpy", "¥500"),
-    ("en", 1999, "eur", "€19.99"),
-    ("ru", 29000, "rub", "290,00\xa0₽"),
-])
+@pytest.mark.parametrize(
+    ("locale", "amount", "currency", "expected"),
+    [
+        ("en", 2900, "usd", "$29.00"),
+        ("ru", 2900, "usd", "29,00\xa0$"),
+        ("en", 500, "jpy", "¥500"),
+        ("en", 1999, "eur", "€19.99"),
+        ("ru", 29000, "rub", "290,00\xa0₽"),
+    ],
+)
 def test_money_is_formatted_by_babel_for_the_language_and_currency(
-        locale: str, amount: int, currency: str, expected: str) -> None:
+    locale: str, amount: int, currency: str, expected: str
+) -> None:
     with I18N.use_locale(locale):
         assert money(amount, currency) == expected

@@ -39,11 +39,13 @@ async def test_a_queued_reminder_is_rendered_at_delivery_in_the_language_chosen(
 
     await Customer.create(telegram_id=700_101, full_name="Ann", language="en", locale="ru")  # chose Russian
     now = utcnow()
-    await queue_customer_message(JobQueue("t", 30), 700_101,
-                                 reminder_text("ann_bot", FINAL, now + timedelta(minutes=95), now))
+    await queue_customer_message(
+        JobQueue("t", 30), 700_101, reminder_text("ann_bot", FINAL, now + timedelta(minutes=95), now)
+    )
     session = RecordingSession()
-    await deliver_customer_message(AiogramMessenger(create_bot(make_settings(), session=session)),
-                                   (await Job.get()).payload)
+    await deliver_customer_message(
+        AiogramMessenger(create_bot(make_settings(), session=session)), (await Job.get()).payload
+    )
     sent = await _sent(session)
     assert "Последнее напоминание" in sent.text and "1 ч 35 мин" in sent.text
 
@@ -55,7 +57,8 @@ async def test_an_english_or_unknown_customer_gets_english(db: str) -> None:
 
 
 async def test_the_new_bots_verification_replies_and_the_reason_an_order_ended_are_in_the_customers_language(
-        db: str) -> None:
+    db: str,
+) -> None:
     from services.customer_text import decode, encode
     from services.notifications import render_for
     from services.verification import CUSTOMER_REASONS, VERIFICATION_REPLIES, StartOutcome

@@ -37,7 +37,6 @@ def telegram_api() -> Iterator[TelegramTestApi]:
     _shared_api.stop()  # session teardown; stop() is a no-op once the process is gone
 
 
-
 @dataclass
 class LiveBot:
     settings: Settings

@@ -20,19 +20,23 @@ StackFactory = Callable[..., Any]
 
 
 @pytest.fixture
-def make_stack(db: str, tmp_path: Path, moto_server: str,  # noqa: F811
-               telegram_api: TelegramTestApi) -> StackFactory:  # noqa: F811
+def make_stack(
+    db: str,
+    tmp_path: Path,
+    moto_server: str,  # noqa: F811
+    telegram_api: TelegramTestApi,
+) -> StackFactory:  # noqa: F811
     """`async with make_stack(**setting_overrides) as stack`: every stand-in, moto emptied first."""
 
     @asynccontextmanager
     async def factory(**overrides: Any) -> AsyncIterator[Stack]:
         moto_reset(moto_server)
-        async with standin_stack(db, TEST_ENCRYPTION_KEY, tmp_path, moto_url=moto_server,
-                                 telegram=telegram_api, **overrides) as stack:
+        async with standin_stack(
+            db, TEST_ENCRYPTION_KEY, tmp_path, moto_url=moto_server, telegram=telegram_api, **overrides
+        ) as stack:
             yield stack
 
     return factory
-
 
 
 @pytest.fixture

@@ -62,11 +62,16 @@ FIRST_CUSTOMER = 940_000
 
 
 @pytest.fixture
-async def stack(db: str, tmp_path: Path, moto_server: str,  # noqa: F811
-                telegram_api: TelegramTestApi) -> AsyncIterator[Stack]:  # noqa: F811
+async def stack(
+    db: str,
+    tmp_path: Path,
+    moto_server: str,  # noqa: F811
+    telegram_api: TelegramTestApi,
+) -> AsyncIterator[Stack]:  # noqa: F811
     moto_reset(moto_server)
-    async with standin_stack(db, TEST_ENCRYPTION_KEY, tmp_path, moto_url=moto_server, telegram=telegram_api,
-                             worker_concurrency=6) as s:
+    async with standin_stack(
+        db, TEST_ENCRYPTION_KEY, tmp_path, moto_url=moto_server, telegram=telegram_api, worker_concurrency=6
+    ) as s:
         await s.add_creator_accounts()
         yield s
 
@@ -79,8 +84,13 @@ class Zygote:
 
     def __init__(self) -> None:
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.e2e.worker_proc", "--zygote"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, text=True, bufsize=1, cwd=str(Path(__file__).parents[2]))
+            [sys.executable, "-m", "tests.e2e.worker_proc", "--zygote"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            bufsize=1,
+            cwd=str(Path(__file__).parents[2]),
+        )
 
     def ask(self, **request: object) -> dict:
         assert self.proc.stdin is not None and self.proc.stdout is not None
@@ -169,14 +179,22 @@ class WorkerProcess:
 
 async def paid_order(n: int) -> Order:
     """A paid order and its provision job, as the Stripe webhook leaves them."""
-    customer = await Customer.create(telegram_id=FIRST_CUSTOMER + n, full_name=f"Customer {n}",
-                                     username=f"customer{n}")
+    customer = await Customer.create(
+        telegram_id=FIRST_CUSTOMER + n, full_name=f"Customer {n}", username=f"customer{n}"
+    )
     now = utcnow()
     order = await Order.create(
-        customer=customer, package="starter", bot_name=f"Agent {n}", description="Keeps my diary",
-        status=OrderStatus.PAID, paid_at=now, amount=2900, currency="usd",
+        customer=customer,
+        package="starter",
+        bot_name=f"Agent {n}",
+        description="Keeps my diary",
+        status=OrderStatus.PAID,
+        paid_at=now,
+        amount=2900,
+        currency="usd",
         stripe_session_id=f"cs_test_{secrets.token_hex(12)}",
-        stripe_payment_intent=f"pi_{secrets.token_hex(10)}")
+        stripe_payment_intent=f"pi_{secrets.token_hex(10)}",
+    )
     await JobQueue().enqueue(job_kinds.PROVISION, {"order_id": order.id}, key=f"provision:order:{order.id}")
     return order
 
@@ -189,8 +207,11 @@ class Customers:
         self.verified: set[int] = set()
 
     async def verify_ready_links(self) -> None:
-        pending = await Order.filter(status=OrderStatus.AWAITING_VERIFICATION).exclude(
-            id__in=list(self.verified) or [0]).select_related("customer")
+        pending = (
+            await Order.filter(status=OrderStatus.AWAITING_VERIFICATION)
+            .exclude(id__in=list(self.verified) or [0])
+            .select_related("customer")
+        )
         for order in pending:
             instance = await Instance.get_or_none(order_id=order.id)
             verification = await Verification.get_or_none(instance_id=instance.id) if instance else None
@@ -204,8 +225,15 @@ class Customers:
             self.verified.add(order.id)
 
 
-async def drive(customers: Customers, done: Callable[[], Awaitable[bool]], workers: list[WorkerProcess],
-                *, timeout: float, what: str, allow_exit: WorkerProcess | None = None) -> None:
+async def drive(
+    customers: Customers,
+    done: Callable[[], Awaitable[bool]],
+    workers: list[WorkerProcess],
+    *,
+    timeout: float,
+    what: str,
+    allow_exit: WorkerProcess | None = None,
+) -> None:
     """Play the customers until `done()`; fail early (with the logs) if a worker dies unexpectedly."""
     deadline = time.monotonic() + timeout
     while True:
@@ -227,7 +255,8 @@ async def all_instances(stack: Stack) -> list[dict]:
     session = aioboto3.Session(
         aws_access_key_id=stack.settings.aws_access_key_id.get_secret_value(),  # type: ignore[union-attr]
         aws_secret_access_key=stack.settings.aws_secret_access_key.get_secret_value(),  # type: ignore[union-attr]
-        region_name="us-east-1")
+        region_name="us-east-1",
+    )
     async with session.client("ec2", endpoint_url=stack.moto_url) as ec2:
         answer = await ec2.describe_instances()
     return [i for r in answer["Reservations"] for i in r["Instances"]]
@@ -235,8 +264,11 @@ async def all_instances(stack: Stack) -> list[dict]:
 
 def config_uploads(stack: Stack) -> list[dict]:
     """Every OpenClaw config the instances were given (one per activation)."""
-    return [json5.loads(c.stdin) for c in stack.ssh.commands
-            if "install -m" in c.command and c.command.endswith(CONFIG_PATH) and c.stdin]
+    return [
+        json5.loads(c.stdin)
+        for c in stack.ssh.commands
+        if "install -m" in c.command and c.command.endswith(CONFIG_PATH) and c.stdin
+    ]
 
 
 async def progress_messages(stack: Stack, customer_id: int) -> list:
@@ -257,22 +289,33 @@ def tags_of(server: dict) -> dict[str, str]:
 
 @pytest.mark.parametrize("kill_at", STEP_KILL_POINTS + MID_STEP_KILL_POINTS)
 async def test_worker_killed_at_each_step_leaves_one_server_one_bot_one_active_order(
-        stack: Stack, zygote: Zygote, tmp_path: Path, kill_at: str) -> None:
+    stack: Stack, zygote: Zygote, tmp_path: Path, kill_at: str
+) -> None:
     customers = Customers(stack)
     async with BotFatherServer(stack.botfather) as botfather:
+
         def config(name: str, **options) -> Path:
-            return write_config(tmp_path / f"{name}.json", stack.settings, host_key=stack.host_key,
-                                botfather_url=botfather.base_url, **options)
+            return write_config(
+                tmp_path / f"{name}.json",
+                stack.settings,
+                host_key=stack.host_key,
+                botfather_url=botfather.base_url,
+                **options,
+            )
 
         order = await paid_order(1)
         doomed = WorkerProcess.start(
-            zygote, "doomed", config("doomed", kill_at=kill_at, lease_seconds=CRASH_LEASE_SECONDS), tmp_path)
+            zygote, "doomed", config("doomed", kill_at=kill_at, lease_seconds=CRASH_LEASE_SECONDS), tmp_path
+        )
         fresh = None
         try:
+
             async def doomed_died() -> bool:
                 return doomed.exited
-            await drive(customers, doomed_died, [doomed], timeout=60, what=f"the kill at {kill_at}",
-                        allow_exit=doomed)
+
+            await drive(
+                customers, doomed_died, [doomed], timeout=60, what=f"the kill at {kill_at}", allow_exit=doomed
+            )
             assert doomed.returncode == -signal.SIGKILL, doomed.log()
             job = await Job.get(kind=job_kinds.PROVISION)
             assert job.status == JobStatus.RUNNING  # left mid-job, its lease still on the dead worker
@@ -300,10 +343,14 @@ async def test_worker_killed_at_each_step_leaves_one_server_one_bot_one_active_o
 
             async def live() -> bool:
                 job = await Job.get(kind=job_kinds.PROVISION)
-                return job.status == JobStatus.DONE and (await Order.get(id=order.id)).status == \
-                    OrderStatus.ACTIVE
-            await drive(customers, live, [doomed, fresh], timeout=60, what="the order to go live",
-                        allow_exit=doomed)
+                return (
+                    job.status == JobStatus.DONE
+                    and (await Order.get(id=order.id)).status == OrderStatus.ACTIVE
+                )
+
+            await drive(
+                customers, live, [doomed, fresh], timeout=60, what="the order to go live", allow_exit=doomed
+            )
         finally:
             fresh_exit = await fresh.stop() if fresh is not None else None
             await doomed.stop()
@@ -357,7 +404,8 @@ async def test_worker_killed_at_each_step_leaves_one_server_one_bot_one_active_o
 
 
 async def test_two_workers_share_twenty_orders_and_never_run_a_step_twice(
-        stack: Stack, zygote: Zygote, backend: str, tmp_path: Path) -> None:
+    stack: Stack, zygote: Zygote, backend: str, tmp_path: Path
+) -> None:
     if backend != "postgres":
         pytest.skip("several worker processes share one PostgreSQL; a SQLite deployment runs one process")
     n_orders = 20
@@ -366,18 +414,28 @@ async def test_two_workers_share_twenty_orders_and_never_run_a_step_twice(
     async with BotFatherServer(stack.botfather) as botfather:
         workers = []
         for name in ("worker_a", "worker_b"):
-            config = write_config(tmp_path / f"{name}.json", stack.settings, host_key=stack.host_key,
-                                  botfather_url=botfather.base_url, concurrency=6)
+            config = write_config(
+                tmp_path / f"{name}.json",
+                stack.settings,
+                host_key=stack.host_key,
+                botfather_url=botfather.base_url,
+                concurrency=6,
+            )
             workers.append(WorkerProcess.start(zygote, name, config, tmp_path))
         try:
+
             async def both_up() -> bool:
                 return all(w.started for w in workers)
+
             await drive(customers, both_up, workers, timeout=30, what="both workers to start")
             orders = [await paid_order(n) for n in range(1, n_orders + 1)]
 
             async def all_live() -> bool:
-                return await Order.filter(status=OrderStatus.ACTIVE).count() == n_orders and \
-                    await Job.filter(kind=job_kinds.PROVISION, status=JobStatus.DONE).count() == n_orders
+                return (
+                    await Order.filter(status=OrderStatus.ACTIVE).count() == n_orders
+                    and await Job.filter(kind=job_kinds.PROVISION, status=JobStatus.DONE).count() == n_orders
+                )
+
             await drive(customers, all_live, workers, timeout=150, what="all 20 orders to go live")
         finally:
             codes = [await w.stop() for w in workers]
@@ -394,9 +452,14 @@ async def test_two_workers_share_twenty_orders_and_never_run_a_step_twice(
     assert all(j.attempts == 1 for j in jobs), [(j.id, j.attempts, j.last_error) for j in jobs]
 
     # both processes did part of the work
-    done_by = {w.name: {r.get("job_id") for r in w.records()
-                        if r.get("msg") == "job done" and r.get("kind") == job_kinds.PROVISION}
-               for w in workers}
+    done_by = {
+        w.name: {
+            r.get("job_id")
+            for r in w.records()
+            if r.get("msg") == "job done" and r.get("kind") == job_kinds.PROVISION
+        }
+        for w in workers
+    }
     assert all(done_by.values()), done_by
     assert not (done_by["worker_a"] & done_by["worker_b"]), done_by
     assert len(done_by["worker_a"] | done_by["worker_b"]) == n_orders

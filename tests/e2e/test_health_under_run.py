@@ -49,8 +49,11 @@ async def test_readyz_turns_503_within_seconds_of_bot_polling_dying(stack: Stack
 
 
 async def test_readyz_turns_503_when_the_worker_loop_hangs(stack: Stack, monkeypatch) -> None:
-    async with running(stack.settings.model_copy(update={"worker_heartbeat_limit_s": 1.0}), open_db=False,
-                       **stack.runtime_options()) as app:
+    async with running(
+        stack.settings.model_copy(update={"worker_heartbeat_limit_s": 1.0}),
+        open_db=False,
+        **stack.runtime_options(),
+    ) as app:
         assert (await _readyz(app.web_port))[0] == 200
         hang = asyncio.Event()
 

@@ -62,7 +62,9 @@ async def drive_order_to_live(stack: Stack, customer: TelegramTestUser, web_port
     assert await stack.pay(order, web_port) == 200
     progress = await customer.wait_for(
         lambda ms: next((m for m in ms if any("?start=" in b.get("url", "") for b in m.buttons)), None),
-        timeout=30, what="the verification deep link")
+        timeout=30,
+        what="the verification deep link",
+    )
     link = progress.buttons[0]["url"]
     bot_username, code = link.removeprefix("https://t.me/").split("?start=")
     instance = await Instance.get(order_id=order.id)
@@ -74,6 +76,7 @@ async def drive_order_to_live(stack: Stack, customer: TelegramTestUser, web_port
 
         async def live() -> bool:
             return (await Order.get(id=order.id)).status == OrderStatus.ACTIVE
+
         await wait_until(live, 60, "the order to be active")
         await customer.wait_text("Your agent is live", timeout=10)
         await customer.wait_text("Manage it", timeout=10)  # the NEW "live" message, queued last
@@ -95,8 +98,9 @@ async def _one_order_from_chat_to_live_agent(stack: Stack) -> None:
         order = await drive_order_to_live(stack, customer, app.web_port)
         # the real gateway runs the written config and answers /readyz
         assert stack.ssh.real is not None and stack.ssh.real.gateway.running
-        assert (stack.ssh.real.gateway.home / ".openclaw" / "openclaw.json").read_text() == \
-            stack.ssh.files[CONFIG_PATH].content
+        assert (stack.ssh.real.gateway.home / ".openclaw" / "openclaw.json").read_text() == stack.ssh.files[
+            CONFIG_PATH
+        ].content
 
     order = await Order.get(id=order.id)
     instance = await Instance.get(order_id=order.id)
@@ -129,7 +133,7 @@ async def _one_order_from_chat_to_live_agent(stack: Stack) -> None:
     # payment (Telegram notifies on new messages only): "your turn" with the link, then "live"
     messages = await customer.messages()
     pay_index = next(i for i, m in enumerate(messages) if any("Pay" in b["text"] for b in m.buttons))
-    after_payment = messages[pay_index + 1:]
+    after_payment = messages[pay_index + 1 :]
     progress_messages = [m for m in after_payment if "▰" in m.text]
     assert len(progress_messages) == 1
     assert progress_messages[0].message_id == order.progress_message_id
@@ -141,7 +145,8 @@ async def _one_order_from_chat_to_live_agent(stack: Stack) -> None:
     assert "Your turn" in act.text and "?start=" in act.buttons[0]["url"]
     assert act.buttons[0]["url"].startswith(f"https://t.me/{instance.bot_username}?start=")
     assert "is live" in live.text and live.buttons == [
-        {"text": "Open your agent", "url": f"https://t.me/{instance.bot_username}"}]
+        {"text": "Open your agent", "url": f"https://t.me/{instance.bot_username}"}
+    ]
 
     # the admin chat was told nothing bad
     bad = await Alert.filter(severity__in=[AlertSeverity.WARNING, AlertSeverity.CRITICAL]).all()
@@ -164,8 +169,9 @@ async def test_the_owner_restarts_their_agent_from_mybots_and_sees_it_live_again
         assert "Payments:" in page.text and "order #" in page.text
         restarting = await customer.tap("Restart", "Health: 🔄 restarting", in_message=page)
         await customer.wait_text("restarted and is live again", timeout=30)
-        again = await customer.tap("Manage", "Health: ✅ live",
-                                   in_message=await customer.say("/mybots", "Your agents"))
+        again = await customer.tap(
+            "Manage", "Health: ✅ live", in_message=await customer.say("/mybots", "Your agents")
+        )
 
     assert restarting.message_id == page.message_id == listed.message_id  # one message, edited
     assert again.message_id != listed.message_id
@@ -197,12 +203,14 @@ async def _a_persona_set_in_mybots_is_in_the_agents_config_after_the_push(stack:
         async def pushed() -> bool:
             jobs = await Job.filter(kind="instance_reprovision")
             return bool(jobs) and all(j.status == JobStatus.DONE for j in jobs)
+
         await wait_until(pushed, 30, "the config push")
         real = stack.ssh.real
         assert real is not None
 
         async def serving() -> bool:
             return real.gateway.running and (await real.gateway.get("/readyz"))[0] == 200
+
         await wait_until(serving, 60, "the real gateway to serve the pushed config")
 
     config = json5.loads(stack.ssh.files[CONFIG_PATH].content)
@@ -216,6 +224,7 @@ async def _a_persona_set_in_mybots_is_in_the_agents_config_after_the_push(stack:
     # the REAL gateway runs on these files: the name in its config, the instructions in its workspace
     home = real.gateway.home / ".openclaw"
     assert json5.loads((home / "openclaw.json").read_text())["agents"]["entries"]["main"]["identity"] == {
-        "name": "Nova <3"}
+        "name": "Nova <3"
+    }
     assert "Sign with a star." in (home / "workspace" / "SOUL.md").read_text()
     await customer.close()

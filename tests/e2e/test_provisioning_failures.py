@@ -42,14 +42,19 @@ from tests.standins.telegram import BotMessage, TelegramTestUser
 # --- the harness ---------------------------------------------------------------------------------
 
 
-
 async def place_order(app: Running, customer_id: int, bot_name: str, wanted: str) -> Order:
     """An order awaiting payment with its Checkout Session at the Stripe stand-in (as /new leaves it)."""
     customer = await Customer.create(telegram_id=customer_id, full_name=bot_name.split("'")[0])
-    order = await Order.create(customer=customer, package=app.settings.packages[0].code, bot_name=bot_name,
-                               bot_username=wanted, description="Keeps my diary")
-    payments = PaymentsService(make_stripe_client(app.settings), app.settings.packages,
-                               bot_username="meetmatt_test_bot")
+    order = await Order.create(
+        customer=customer,
+        package=app.settings.packages[0].code,
+        bot_name=bot_name,
+        bot_username=wanted,
+        description="Keeps my diary",
+    )
+    payments = PaymentsService(
+        make_stripe_client(app.settings), app.settings.packages, bot_username="meetmatt_test_bot"
+    )
     await payments.create_checkout(order)
     return await Order.get(id=order.id)
 
@@ -74,7 +79,9 @@ async def progress_messages(customer: TelegramTestUser) -> list[BotMessage]:
 async def deep_link(customer: TelegramTestUser, timeout: float = 30) -> tuple[str, str]:
     message = await customer.wait_for(
         lambda ms: next((m for m in ms if any("?start=" in b.get("url", "") for b in m.buttons)), None),
-        timeout=timeout, what="the verification deep link")
+        timeout=timeout,
+        what="the verification deep link",
+    )
     link = next(b["url"] for b in message.buttons if "?start=" in b.get("url", ""))
     bot_username, code = link.removeprefix("https://t.me/").split("?start=")
     return bot_username, code
@@ -92,6 +99,7 @@ async def verify_and_go_live(stack: Stack, customer: TelegramTestUser, order: Or
 
     async def live() -> bool:
         return (await Order.get(id=order.id)).status == OrderStatus.ACTIVE
+
     await wait_until(live, 60, f"order {order.id} to go live")
 
 
@@ -99,6 +107,7 @@ async def dead_job(order: Order, timeout: float) -> Job:
     async def dead() -> bool:
         job = await _provision_job(order)
         return job is not None and job.status == JobStatus.DEAD
+
     await wait_until(dead, timeout, f"order {order.id}'s provision job to be dead")
     job = await _provision_job(order)
     assert job is not None
@@ -115,8 +124,10 @@ async def alerts_delivered() -> bool:
 
 async def delivered(kind: str, timeout: float = 20) -> None:
     """An alert of `kind` exists and every alert so far reached the admins."""
+
     async def done() -> bool:
         return await Alert.filter(kind=kind).exists() and await alerts_delivered()
+
     await wait_until(done, timeout, f"a delivered {kind!r} alert")
 
 
@@ -147,8 +158,9 @@ async def test_banned_primary_account_fails_over_and_the_order_still_goes_live(m
 
         # exactly one alert about it, critical, delivered to the admin chat through telegram-test-api
         alerts = await Alert.all()
-        assert [(a.kind, a.severity) for a in alerts] == [("account_status", AlertSeverity.CRITICAL)], \
-            [a.text for a in alerts]
+        assert [(a.kind, a.severity) for a in alerts] == [("account_status", AlertSeverity.CRITICAL)], [
+            a.text for a in alerts
+        ]
         assert f"#{primary.id}" in alerts[0].text and "banned" in alerts[0].text
         assert CREATOR_PHONES[0] not in alerts[0].text  # the phone is masked
         admin_texts = [m.text for m in await admin_chat.messages()]
@@ -177,8 +189,15 @@ def moto_validates_images(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(moto_settings, "ENABLE_AMI_VALIDATION", True)
 
 
-async def assert_failed_and_released(stack: Stack, order: Order, customer: TelegramTestUser,
-                                     admin_chat: TelegramTestUser, *, reason: str, refunded: bool) -> None:
+async def assert_failed_and_released(
+    stack: Stack,
+    order: Order,
+    customer: TelegramTestUser,
+    admin_chat: TelegramTestUser,
+    *,
+    reason: str,
+    refunded: bool,
+) -> None:
     """The dead job's compensation: server gone, bot deleted, order closed, both sides told."""
     order = await Order.get(id=order.id)
     assert order.status == (OrderStatus.REFUNDED if refunded else OrderStatus.FAILED), order.status
@@ -208,9 +227,14 @@ async def assert_failed_and_released(stack: Stack, order: Order, customer: Teleg
 
 @pytest.mark.parametrize("refund", [False, True], ids=["no-refund", "refund-on-failure"])
 async def test_ec2_launch_failing_ends_failed_with_the_bot_deleted_and_nothing_running(
-        make_stack, moto_validates_images, refund: bool) -> None:
-    async with make_stack(ec2_ami_id=MISSING_AMI, provision_max_attempts=2, job_backoff_base_seconds=0.2,
-                          refund_on_failure=refund) as stack:
+    make_stack, moto_validates_images, refund: bool
+) -> None:
+    async with make_stack(
+        ec2_ami_id=MISSING_AMI,
+        provision_max_attempts=2,
+        job_backoff_base_seconds=0.2,
+        refund_on_failure=refund,
+    ) as stack:
         await stack.add_creator_accounts()
         customer, admin_chat = stack.customer(930_002, "Cy"), stack.admin_chat()
         async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
@@ -221,6 +245,7 @@ async def test_ec2_launch_failing_ends_failed_with_the_bot_deleted_and_nothing_r
             async def closed() -> bool:
                 status = (await Order.get(id=order.id)).status
                 return status == (OrderStatus.REFUNDED if refund else OrderStatus.FAILED)
+
             await wait_until(closed, 20, "the order to be closed")
             await delivered("provision_failed")
             if refund:
@@ -228,8 +253,9 @@ async def test_ec2_launch_failing_ends_failed_with_the_bot_deleted_and_nothing_r
 
         assert job.attempts == 2 and "InvalidAMIID.NotFound" in (job.last_error or "")
         assert await stack.live_instances() == []
-        await assert_failed_and_released(stack, order, customer, admin_chat, reason="InvalidAMIID.NotFound",
-                                         refunded=refund)
+        await assert_failed_and_released(
+            stack, order, customer, admin_chat, reason="InvalidAMIID.NotFound", refunded=refund
+        )
         refunds = stack.stripe.requests_to("/v1/refunds")
         if refund:
             assert [r.status for r in refunds] == [200]
@@ -248,17 +274,24 @@ async def ec2_state(stack: Stack, ec2_id: str) -> str:
     session = aioboto3.Session(
         aws_access_key_id=stack.settings.aws_access_key_id.get_secret_value(),  # type: ignore[union-attr]
         aws_secret_access_key=stack.settings.aws_secret_access_key.get_secret_value(),  # type: ignore[union-attr]
-        region_name="us-east-1")
+        region_name="us-east-1",
+    )
     async with session.client("ec2", endpoint_url=stack.moto_url) as ec2:
         answer = await ec2.describe_instances(InstanceIds=[ec2_id])
     return answer["Reservations"][0]["Instances"][0]["State"]["Name"]
 
 
 async def test_ssh_never_reachable_ends_failed_with_the_server_terminated_and_the_bot_deleted(
-        make_stack) -> None:
+    make_stack,
+) -> None:
     closed_port = free_port()  # nothing listens here: every SSH connection is refused
-    async with make_stack(ssh_port=closed_port, ssh_connect_timeout=0.5, bootstrap_timeout_s=1.0,
-                          provision_max_attempts=2, job_backoff_base_seconds=0.2) as stack:
+    async with make_stack(
+        ssh_port=closed_port,
+        ssh_connect_timeout=0.5,
+        bootstrap_timeout_s=1.0,
+        provision_max_attempts=2,
+        job_backoff_base_seconds=0.2,
+    ) as stack:
         await stack.add_creator_accounts()
         customer, admin_chat = stack.customer(930_003, "Dee"), stack.admin_chat()
         async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
@@ -268,6 +301,7 @@ async def test_ssh_never_reachable_ends_failed_with_the_server_terminated_and_th
 
             async def closed() -> bool:
                 return (await Order.get(id=order.id)).status == OrderStatus.FAILED
+
             await wait_until(closed, 20, "the order to be closed")
             await delivered("provision_failed")
 
@@ -276,8 +310,9 @@ async def test_ssh_never_reachable_ends_failed_with_the_server_terminated_and_th
         assert instance.ec2_instance_id  # the server was launched, once, and is terminated now
         assert await ec2_state(stack, instance.ec2_instance_id) in ("shutting-down", "terminated")
         assert stack.ssh.commands == []  # nothing ever reached an SSH server
-        await assert_failed_and_released(stack, order, customer, admin_chat, reason="BootstrapError",
-                                         refunded=False)
+        await assert_failed_and_released(
+            stack, order, customer, admin_chat, reason="BootstrapError", refunded=False
+        )
         failed = await Alert.get(kind="provision_failed")
         assert f"server {instance.ec2_instance_id} terminated" in failed.text
         assert f"bot @{instance.bot_username} deleted" in failed.text
@@ -289,7 +324,8 @@ async def test_ssh_never_reachable_ends_failed_with_the_server_terminated_and_th
 
 
 async def test_verification_never_done_expires_and_the_order_ends_failed_with_everything_released(
-        make_stack) -> None:
+    make_stack,
+) -> None:
     async with make_stack(verification_ttl_minutes=0.05) as stack:  # the deep link lives 3 s
         await stack.add_creator_accounts()
         customer, admin_chat = stack.customer(930_004, "Eve"), stack.admin_chat()
@@ -301,6 +337,7 @@ async def test_verification_never_done_expires_and_the_order_ends_failed_with_ev
 
             async def closed() -> bool:
                 return (await Order.get(id=order.id)).status == OrderStatus.FAILED
+
             await wait_until(closed, 20, "the order to be closed")
             await delivered("provision_failed")
 
@@ -310,8 +347,9 @@ async def test_verification_never_done_expires_and_the_order_ends_failed_with_ev
         assert instance.ec2_instance_id
         assert await ec2_state(stack, instance.ec2_instance_id) in ("shutting-down", "terminated")
         assert CONFIG_PATH not in stack.ssh.files  # never activated
-        await assert_failed_and_released(stack, order, customer, admin_chat, reason="verification expired",
-                                         refunded=False)
+        await assert_failed_and_released(
+            stack, order, customer, admin_chat, reason="verification expired", refunded=False
+        )
         progress = (await progress_messages(customer))[0]
         assert "link to prove this bot is yours was not opened in time" in progress.text
         await customer.close()
@@ -344,8 +382,14 @@ async def test_paid_orders_wait_for_a_creator_account_and_complete_when_one_come
 
             async def both_waiting() -> bool:
                 jobs = [await _provision_job(o) for o in (first, second)]
-                return all(j is not None and j.status == JobStatus.PENDING and "ready" in j.state
-                           and j.run_after > utcnow() + timedelta(minutes=5) for j in jobs)
+                return all(
+                    j is not None
+                    and j.status == JobStatus.PENDING
+                    and "ready" in j.state
+                    and j.run_after > utcnow() + timedelta(minutes=5)
+                    for j in jobs
+                )
+
             await wait_until(both_waiting, 30, "both orders to wait for a creator account")
             await delivered("pool_exhausted")
             await ann.wait_text("Your order is paid and queued", timeout=10)
@@ -364,8 +408,9 @@ async def test_paid_orders_wait_for_a_creator_account_and_complete_when_one_come
             assert exhausted[0].count >= 2  # the second order's wait merged into the first alert
             assert "add one with `python main.py accounts login`" in exhausted[0].text
             admin_texts = [m.text for m in await admin_chat.messages()]
-            assert len([t for t in admin_texts if "No creator account can create bots" in t]) == 1, \
+            assert len([t for t in admin_texts if "No creator account can create bots" in t]) == 1, (
                 admin_texts
+            )
             assert stack.botfather.created == [] and stack.botfather.bots == {}
             servers = await stack.live_instances()
             assert len(servers) == 2  # each waiting order's own server, no more
@@ -374,8 +419,9 @@ async def test_paid_orders_wait_for_a_creator_account_and_complete_when_one_come
             # Telegram lifts the ban on the fallback; an admin puts it back in service
             # (what `accounts enable` and the /accounts button do)
             stack.botfather.scripts[CREATOR_PHONES[1]].errors.clear()
-            await TelegramAccount.filter(id=accounts[1].id).update(status=AccountStatus.ACTIVE,
-                                                                   cooldown_until=None)
+            await TelegramAccount.filter(id=accounts[1].id).update(
+                status=AccountStatus.ACTIVE, cooldown_until=None
+            )
             await verify_and_go_live(stack, ann, first, 930_005)
             await verify_and_go_live(stack, bob, second, 930_006)
             await ann.wait_text("Your agent is live", timeout=10)
@@ -388,7 +434,8 @@ async def test_paid_orders_wait_for_a_creator_account_and_complete_when_one_come
             assert instance.status == InstanceStatus.ACTIVE and instance.creator_account_id == accounts[1].id
         # the same two servers went live: none was launched twice or left behind
         assert sorted(i["InstanceId"] for i in await stack.live_instances()) == sorted(
-            s["InstanceId"] for s in servers)
+            s["InstanceId"] for s in servers
+        )
         assert sorted(p for p, _ in stack.botfather.created) == [CREATOR_PHONES[1]] * 2
         assert await Alert.filter(kind="pool_exhausted").count() == 1
         await assert_nothing_orphaned(stack)
@@ -406,14 +453,16 @@ async def set_termination_protection(stack: Stack, ec2_id: str, on: bool) -> Non
     session = aioboto3.Session(
         aws_access_key_id=stack.settings.aws_access_key_id.get_secret_value(),  # type: ignore[union-attr]
         aws_secret_access_key=stack.settings.aws_secret_access_key.get_secret_value(),  # type: ignore[union-attr]
-        region_name="us-east-1")
+        region_name="us-east-1",
+    )
     async with session.client("ec2", endpoint_url=stack.moto_url) as ec2:
         await ec2.modify_instance_attribute(InstanceId=ec2_id, DisableApiTermination={"Value": on})
 
 
 @pytest.mark.parametrize("protected", [False, True], ids=["released", "release-fails-then-retried"])
 async def test_a_job_that_dies_with_its_worker_on_the_last_attempt_is_still_released(
-        make_stack, protected: bool) -> None:
+    make_stack, protected: bool
+) -> None:
     """The worker dies right after BotFather made the bot, on the job's last attempt. Another
     worker's stale-lease sweep finds the job out of attempts and marks it dead, which runs no
     compensation hook; the next worker must still release the server and the bot and tell both sides.
@@ -429,12 +478,18 @@ async def test_a_job_that_dies_with_its_worker_on_the_last_attempt_is_still_rele
 
             async def crashed() -> bool:  # the job's task is gone: both branches ended, the bot exists
                 job = await _provision_job(order)
-                return bool(stack.botfather.created) and job is not None and "ready" in job.state \
+                return (
+                    bool(stack.botfather.created)
+                    and job is not None
+                    and "ready" in job.state
                     and job.status == JobStatus.RUNNING
+                )
+
             await wait_until(crashed, 30, "the worker to die mid-job")
         # that worker is gone; its lease runs out and another worker's stale-lease sweep runs
         await Job.filter(key=f"provision:order:{order.id}").update(
-            locked_until=utcnow() - timedelta(seconds=1))
+            locked_until=utcnow() - timedelta(seconds=1)
+        )
         assert await app.runtime.queue.reclaim_expired() == 1
         job = await dead_job(order, 1)
         assert job.attempts == 1 and "lease expired" in (job.last_error or "")
@@ -454,12 +509,14 @@ async def test_a_job_that_dies_with_its_worker_on_the_last_attempt_is_still_rele
 
             async def closed() -> bool:
                 return (await Order.get(id=order.id)).status == OrderStatus.FAILED
+
             await wait_until(closed, 30, "the abandoned order to be released")
             await delivered("provision_failed")
 
         assert await ec2_state(stack, instance.ec2_instance_id) in ("shutting-down", "terminated")
-        await assert_failed_and_released(stack, order, customer, admin_chat, reason="lease expired",
-                                         refunded=False)
+        await assert_failed_and_released(
+            stack, order, customer, admin_chat, reason="lease expired", refunded=False
+        )
         await customer.close()
         await admin_chat.close()
 
@@ -480,8 +537,13 @@ async def test_an_order_that_waits_past_the_pool_limit_fails_and_releases_its_se
 
             async def waiting() -> bool:
                 job = await _provision_job(order)
-                return job is not None and job.status == JobStatus.PENDING and "ready" in job.state \
+                return (
+                    job is not None
+                    and job.status == JobStatus.PENDING
+                    and "ready" in job.state
                     and job.run_after > utcnow() + timedelta(minutes=5)
+                )
+
             await wait_until(waiting, 30, "the order to wait for a creator account")
             assert len(await stack.live_instances()) == 1
 
@@ -491,6 +553,7 @@ async def test_an_order_that_waits_past_the_pool_limit_fails_and_releases_its_se
 
             async def closed() -> bool:
                 return (await Order.get(id=order.id)).status == OrderStatus.FAILED
+
             await wait_until(closed, 30, "the order to be closed")
             await cy.wait_text("did not let us create your bot for too long", timeout=10)
 

@@ -77,8 +77,7 @@ def files_holding(home: Path, secret: str) -> list[str]:
 
 
 @pytest.mark.parametrize("db", [BACKENDS[-1]], indirect=True)
-async def test_the_owner_is_answered_by_the_real_openclaw_and_a_stranger_is_not(
-        make_stack, openclaw) -> None:
+async def test_the_owner_is_answered_by_the_real_openclaw_and_a_stranger_is_not(make_stack, openclaw) -> None:
     async with make_stack(real_openclaw=True) as stack:
         await stack.add_creator_accounts()
         stack.kimi.responder = the_model
@@ -126,7 +125,8 @@ async def test_the_owner_is_answered_by_the_real_openclaw_and_a_stranger_is_not(
                 usage = await ModelUsage.filter(instance_id=instance.id)
                 assert sum(u.requests for u in usage) == len(asked)
                 assert sum(u.prompt_tokens for u in usage) == sum(
-                    usage_for(r.body, Reply())["prompt_tokens"] for r in asked)
+                    usage_for(r.body, Reply())["prompt_tokens"] for r in asked
+                )
                 assert sum(u.completion_tokens for u in usage) > 0
                 assert await ModelUsage.exclude(instance_id=instance.id).count() == 0
                 assert unauthorized_requests() == refused_before
@@ -140,8 +140,12 @@ async def test_the_owner_is_answered_by_the_real_openclaw_and_a_stranger_is_not(
                 assert "command" in tools["exec"]["parameters"]["properties"], sorted(tools)
                 await owner.send(OWNER_ASKS_FOR_ENV)
                 shown = await owner.wait_text(ENV_SHOWN, timeout=120)
-                results = [m for r in stack.kimi.chat_requests() for m in r.body.get("messages") or []
-                           if m.get("role") == "tool"]
+                results = [
+                    m
+                    for r in stack.kimi.chat_requests()
+                    for m in r.body.get("messages") or []
+                    if m.get("role") == "tool"
+                ]
                 # `cat` ran for real and printed the instance's key (which the pinned OpenClaw itself
                 # masks in tool output, "mm_liv…abcd": not a protection this design relies on)
                 printed = tool_result_text(results[-1]) if results else ""
@@ -173,6 +177,7 @@ async def test_the_owner_is_answered_by_the_real_openclaw_and_a_stranger_is_not(
 
             async def active() -> bool:
                 return (await Instance.get(id=instance.id)).status == InstanceStatus.ACTIVE
+
             await wait_until(active, 10, "the instance to be active again")
 
             # nothing on the instance (config, .env, sessions, the agent's workspace, its log) ever
@@ -181,10 +186,14 @@ async def test_the_owner_is_answered_by_the_real_openclaw_and_a_stranger_is_not(
 
             # terminated: the key the agent holds is refused from the very next request
             await care.terminate(instance.id, reason="test")
-            async with aiohttp.ClientSession() as http, http.post(
+            async with (
+                aiohttp.ClientSession() as http,
+                http.post(
                     f"{provider['baseUrl']}/chat/completions",
                     json={"model": "kimi-k2.5", "messages": [{"role": "user", "content": "still there?"}]},
-                    headers={"Authorization": f"Bearer {instance_key}"}) as answer:
+                    headers={"Authorization": f"Bearer {instance_key}"},
+                ) as answer,
+            ):
                 assert answer.status == 401
             assert unauthorized_requests() == refused_before + 1
         await customer.close()

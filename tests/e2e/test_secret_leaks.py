@@ -31,8 +31,9 @@ def captured_logs(stack: Stack) -> AsyncIterator[io.StringIO]:
     setup_logging("INFO", "kv", stream=io.StringIO())
 
 
-async def test_no_secret_in_any_log_line_or_message_of_a_full_run(stack: Stack,
-                                                                  captured_logs: io.StringIO) -> None:
+async def test_no_secret_in_any_log_line_or_message_of_a_full_run(
+    stack: Stack, captured_logs: io.StringIO
+) -> None:
     customer = stack.customer(CUSTOMER_ID, "Lee")
     admin_chat = stack.admin_chat()
     async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
@@ -55,8 +56,11 @@ async def test_no_secret_in_any_log_line_or_message_of_a_full_run(stack: Stack,
 
     logs = captured_logs.getvalue()
     assert "run finished" in logs and "job done" in logs  # the whole run was really captured
-    chats = [stack.customer(CUSTOMER_ID, "Lee"), admin_chat,
-             stack.on_bot(instance.bot_token, CUSTOMER_ID, "Lee")]
+    chats = [
+        stack.customer(CUSTOMER_ID, "Lee"),
+        admin_chat,
+        stack.on_bot(instance.bot_token, CUSTOMER_ID, "Lee"),
+    ]
     messages = []
     for chat in chats:
         messages += [m.text + json.dumps(m.reply_markup or {}) for m in await chat.messages()]
@@ -64,7 +68,8 @@ async def test_no_secret_in_any_log_line_or_message_of_a_full_run(stack: Stack,
     await customer.close()
     assert any("Verified" in m for m in messages) and any("Your agent is live" in m for m in messages)
     stored = [a.text for a in await Alert.all()] + [
-        json.dumps([j.payload, j.state, j.last_error]) for j in await Job.all()]
+        json.dumps([j.payload, j.state, j.last_error]) for j in await Job.all()
+    ]
 
     # the platform's model key is in no file written to the instance (only the gateway holds it)
     platform_key = stack.secrets_used["moonshot_api_key"]

@@ -64,16 +64,30 @@ def settings_values(settings: Settings) -> dict[str, Any]:
     return values
 
 
-def write_config(path: Path, settings: Settings, *, host_key: HostKeyPair, botfather_url: str,
-                 kill_at: str | None = None, lease_seconds: float | None = None,
-                 concurrency: int | None = None) -> Path:
+def write_config(
+    path: Path,
+    settings: Settings,
+    *,
+    host_key: HostKeyPair,
+    botfather_url: str,
+    kill_at: str | None = None,
+    lease_seconds: float | None = None,
+    concurrency: int | None = None,
+) -> Path:
     """The config file a worker process reads (test-generated secrets inside: keep it in tmp_path)."""
-    path.write_text(json.dumps({
-        "settings": settings_values(settings),
-        "host_key": [host_key.private_openssh, host_key.public_openssh],
-        "botfather_url": botfather_url, "kill_at": kill_at, "lease_seconds": lease_seconds,
-        "concurrency": concurrency,
-    }, default=str))
+    path.write_text(
+        json.dumps(
+            {
+                "settings": settings_values(settings),
+                "host_key": [host_key.private_openssh, host_key.public_openssh],
+                "botfather_url": botfather_url,
+                "kill_at": kill_at,
+                "lease_seconds": lease_seconds,
+                "concurrency": concurrency,
+            },
+            default=str,
+        )
+    )
     path.chmod(0o600)
     return path
 
@@ -146,9 +160,15 @@ async def run(config: dict[str, Any]) -> None:
     await init_db(settings.database_url, settings.encryption_key.get_secret_value())  # type: ignore[union-attr]
     bot = create_bot(settings)
     try:
-        async with open_runtime(settings, AiogramMessenger(bot), client_factory=botfather.client_for,
-                                host_key_factory=lambda: host_key, poll_interval_s=0.1, sweep_scale=0.05,
-                                import_env=False) as runtime:
+        async with open_runtime(
+            settings,
+            AiogramMessenger(bot),
+            client_factory=botfather.client_for,
+            host_key_factory=lambda: host_key,
+            poll_interval_s=0.1,
+            sweep_scale=0.05,
+            import_env=False,
+        ) as runtime:
             if config.get("lease_seconds"):
                 runtime.queue.lease = timedelta(seconds=float(config["lease_seconds"]))
             print(json.dumps({"worker": runtime.queue.worker_id}), flush=True)

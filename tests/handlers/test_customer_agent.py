@@ -14,21 +14,51 @@ from tests.bot.harness import BotHarness, FakeUser, joined, last_sent
 MALLORY = FakeUser(id=500_666, first_name="Mallory", username="mallory")
 
 
-async def live_agent(owner: FakeUser, username: str,
-                     status: InstanceStatus = InstanceStatus.ACTIVE) -> Instance:
+async def live_agent(
+    owner: FakeUser, username: str, status: InstanceStatus = InstanceStatus.ACTIVE
+) -> Instance:
     customer, _ = await Customer.get_or_create(telegram_id=owner.id, defaults={"full_name": owner.first_name})
     paid = utcnow() - timedelta(days=40)
-    order = await Order.create(customer=customer, package="starter", bot_name="Agent", bot_username=username,
-                               status=OrderStatus.ACTIVE, amount=2900, currency="usd", paid_at=paid)
-    instance = await Instance.create(order=order, customer=customer, status=status, bot_username=username,
-                                     owner_telegram_id=owner.id, expires_at=utcnow() + timedelta(days=20),
-                                     last_health_at=utcnow().replace(hour=9, minute=30, second=0,
-                                                                     microsecond=0))
-    await Order.create(customer=customer, package="starter", bot_name="Agent", bot_username=username,
-                       status=OrderStatus.ACTIVE, amount=2900, currency="usd", renews=instance,
-                       paid_at=paid + timedelta(days=30), amount_refunded=1000)
-    await Order.create(customer=customer, package="starter", bot_name="Agent", bot_username=username,
-                       status=OrderStatus.AWAITING_PAYMENT, amount=2900, renews=instance)  # unpaid: not shown
+    order = await Order.create(
+        customer=customer,
+        package="starter",
+        bot_name="Agent",
+        bot_username=username,
+        status=OrderStatus.ACTIVE,
+        amount=2900,
+        currency="usd",
+        paid_at=paid,
+    )
+    instance = await Instance.create(
+        order=order,
+        customer=customer,
+        status=status,
+        bot_username=username,
+        owner_telegram_id=owner.id,
+        expires_at=utcnow() + timedelta(days=20),
+        last_health_at=utcnow().replace(hour=9, minute=30, second=0, microsecond=0),
+    )
+    await Order.create(
+        customer=customer,
+        package="starter",
+        bot_name="Agent",
+        bot_username=username,
+        status=OrderStatus.ACTIVE,
+        amount=2900,
+        currency="usd",
+        renews=instance,
+        paid_at=paid + timedelta(days=30),
+        amount_refunded=1000,
+    )
+    await Order.create(
+        customer=customer,
+        package="starter",
+        bot_name="Agent",
+        bot_username=username,
+        status=OrderStatus.AWAITING_PAYMENT,
+        amount=2900,
+        renews=instance,
+    )  # unpaid: not shown
     return instance
 
 
@@ -37,7 +67,8 @@ def page(instance: Instance, action: str = "show") -> str:
 
 
 async def test_the_list_offers_manage_and_the_page_shows_health_persona_and_past_payments(
-        harness: BotHarness, alice: FakeUser) -> None:
+    harness: BotHarness, alice: FakeUser
+) -> None:
     instance = await live_agent(alice, "alice_one_bot")
     listed = last_sent(await harness.press(alice, MenuCb(action="mybots").pack()))
     assert listed.button("Manage @alice_one_bot").callback_data == page(instance)
@@ -56,7 +87,8 @@ async def test_the_list_offers_manage_and_the_page_shows_health_persona_and_past
 
 
 async def test_the_owner_restarts_their_agent_once_and_sees_it_restarting(
-        harness: BotHarness, alice: FakeUser) -> None:
+    harness: BotHarness, alice: FakeUser
+) -> None:
     instance = await live_agent(alice, "alice_one_bot")
     calls = await harness.press(alice, page(instance, "restart"))
     answer = next(c for c in calls if c.name == "AnswerCallbackQuery")
@@ -78,7 +110,8 @@ async def test_a_stopped_agent_has_nothing_to_restart(harness: BotHarness, alice
 
 
 async def test_an_attacker_pressing_restart_show_or_persona_on_someone_elses_agent_gets_nothing(
-        harness: BotHarness, alice: FakeUser) -> None:
+    harness: BotHarness, alice: FakeUser
+) -> None:
     instance = await live_agent(alice, "alice_one_bot")
     await Customer.create(telegram_id=MALLORY.id, full_name="Mallory")
     for action in ("restart", "show", "persona"):
@@ -94,7 +127,8 @@ async def test_an_attacker_pressing_restart_show_or_persona_on_someone_elses_age
 
 
 async def test_a_persona_is_validated_then_saved_escaped_and_pushed_to_the_live_agent(
-        harness: BotHarness, alice: FakeUser) -> None:
+    harness: BotHarness, alice: FakeUser
+) -> None:
     instance = await live_agent(alice, "alice_one_bot")
     asked = last_sent(await harness.press(alice, page(instance, "persona")))
     assert "first line: the name" in asked.text and "32" in asked.text
@@ -120,7 +154,8 @@ async def test_a_persona_is_validated_then_saved_escaped_and_pushed_to_the_live_
 
 
 async def test_a_persona_for_an_agent_not_live_yet_waits_for_its_activation(
-        harness: BotHarness, alice: FakeUser) -> None:
+    harness: BotHarness, alice: FakeUser
+) -> None:
     instance = await live_agent(alice, "alice_new_bot", InstanceStatus.READY)
     await harness.press(alice, page(instance, "persona"))
     saved = last_sent(await harness.send(alice, "Nova\nBe brief."))
@@ -130,7 +165,8 @@ async def test_a_persona_for_an_agent_not_live_yet_waits_for_its_activation(
 
 
 async def test_a_russian_owner_gets_the_page_and_the_persona_refusal_in_russian_still_escaped(
-        harness: BotHarness) -> None:
+    harness: BotHarness,
+) -> None:
     ivan = FakeUser(id=500_780, first_name="Иван", username="ivan", language_code="ru")
     instance = await live_agent(ivan, "ivan_agent_bot")
     await Instance.filter(id=instance.id).update(persona_name="<i>Ник</i>", persona_prompt="a & b")

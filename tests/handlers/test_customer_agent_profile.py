@@ -20,7 +20,8 @@ async def _pool_agent(owner: FakeUser, username: str, status: InstanceStatus = I
 
 
 async def test_the_owner_sets_a_validated_description_and_a_photo_and_each_is_queued_for_their_bot(
-        harness: BotHarness, alice: FakeUser) -> None:
+    harness: BotHarness, alice: FakeUser
+) -> None:
     instance = await _pool_agent(alice, "alice_one_bot")
     shown = last_sent(await harness.press(alice, page(instance)))
     assert "🖼 Profile" in shown.markup_texts
@@ -36,22 +37,31 @@ async def test_the_owner_sets_a_validated_description_and_a_photo_and_each_is_qu
     queued = last_sent(await harness.send(alice, "<b>My</b> helper & friend"))
     assert "Changing it now" in queued.text
     job = await Job.get(kind=BOT_PROFILE)
-    assert job.payload == {"instance_id": instance.id, "notify_chat_id": alice.id,
-                           "description": "<b>My</b> helper & friend"}
+    assert job.payload == {
+        "instance_id": instance.id,
+        "notify_chat_id": alice.id,
+        "description": "<b>My</b> helper & friend",
+    }
 
     await harness.press(alice, page(instance, "profile"))
     tiny = [PhotoSize(file_id="tiny", file_unique_id="t", width=90, height=90)]
     assert "at least 150×150" in joined(await harness.send(alice, None, photo=tiny))
-    photo = [PhotoSize(file_id="small", file_unique_id="s", width=90, height=90),
-             PhotoSize(file_id="big-photo", file_unique_id="b", width=640, height=640, file_size=50_000)]
+    photo = [
+        PhotoSize(file_id="small", file_unique_id="s", width=90, height=90),
+        PhotoSize(file_id="big-photo", file_unique_id="b", width=640, height=640, file_size=50_000),
+    ]
     await harness.send(alice, None, photo=photo)
     jobs = await Job.filter(kind=BOT_PROFILE).order_by("id")
-    assert jobs[1].payload == {"instance_id": instance.id, "notify_chat_id": alice.id,
-                               "photo_file_id": "big-photo"}
+    assert jobs[1].payload == {
+        "instance_id": instance.id,
+        "notify_chat_id": alice.id,
+        "photo_file_id": "big-photo",
+    }
 
 
 async def test_an_agent_not_live_or_a_managed_bot_queues_nothing_and_says_why(
-        harness: BotHarness, alice: FakeUser) -> None:
+    harness: BotHarness, alice: FakeUser
+) -> None:
     stopped = await _pool_agent(alice, "alice_old_bot", InstanceStatus.STOPPED)
     await harness.press(alice, page(stopped, "profile"))
     assert "not live" in last_sent(await harness.send(alice, "A helper")).text
@@ -66,7 +76,8 @@ async def test_an_agent_not_live_or_a_managed_bot_queues_nothing_and_says_why(
 
 
 async def test_an_attacker_pressing_profile_on_someone_elses_agent_gets_nothing_and_queues_nothing(
-        harness: BotHarness, alice: FakeUser) -> None:
+    harness: BotHarness, alice: FakeUser
+) -> None:
     instance = await _pool_agent(alice, "alice_one_bot")
     await Customer.create(telegram_id=MALLORY.id, full_name="Mallory")
     calls = await harness.press(MALLORY, page(instance, "profile"))

@@ -14,8 +14,9 @@ from models import Customer, Order
 from tests.bot.harness import BotHarness, Call, FakeUser, joined, last_sent
 
 CYRILLIC = re.compile("[а-яА-ЯёЁ]")
-ENGLISH_WORDS = re.compile(r"\b(the|your|you|and|please|send|tap|order|package|name|username|pay|agent)\b",
-                           re.IGNORECASE)
+ENGLISH_WORDS = re.compile(
+    r"\b(the|your|you|and|please|send|tap|order|package|name|username|pay|agent)\b", re.IGNORECASE
+)
 
 
 def _shown(calls: list[Call]) -> list[str]:
@@ -39,7 +40,8 @@ def _assert_russian(calls: list[Call]) -> None:
 
 
 async def test_a_russian_speaking_customer_goes_from_start_to_pay_entirely_in_russian(
-        harness: BotHarness, stripe_api) -> None:
+    harness: BotHarness, stripe_api
+) -> None:
     ivan = FakeUser(id=500_777, first_name="Иван", username="ivan", language_code="ru")
     journey: list[Call] = []
     journey += await harness.send(ivan, "/start")
@@ -72,7 +74,8 @@ async def test_a_russian_speaking_customer_goes_from_start_to_pay_entirely_in_ru
 
 
 async def test_language_command_switches_and_is_remembered_over_the_app_language(
-        harness: BotHarness, alice: FakeUser) -> None:
+    harness: BotHarness, alice: FakeUser
+) -> None:
     calls = await harness.send(alice, "/language")
     assert last_sent(calls).text == texts.CHOOSE_LANGUAGE
     assert {"English", "Русский"} <= set(last_sent(calls).markup_texts)
@@ -99,7 +102,8 @@ async def test_an_app_in_a_language_we_do_not_speak_gets_english(harness: BotHar
 
 
 async def test_the_cooldown_and_the_error_boundary_answer_in_the_app_language(
-        db: str, settings, payments) -> None:
+    db: str, settings, payments
+) -> None:
     from bot.factory import create_dispatcher
     from bot.routing import RouterTemplate
     from services.jobs import JobQueue

@@ -22,14 +22,19 @@ def _sent_to(calls: list, chat_id: int) -> list:
 
 
 def _reply_to(harness: BotHarness, admin: FakeUser, message_id: int, text: str) -> object:
-    replied = Message(message_id=message_id, date=datetime.now(UTC),
-                      chat=Chat(id=ADMIN_CHAT_ID, type="supergroup"),
-                      from_user=User(id=harness.bot.id, is_bot=True, first_name="Matt"), text="question")
+    replied = Message(
+        message_id=message_id,
+        date=datetime.now(UTC),
+        chat=Chat(id=ADMIN_CHAT_ID, type="supergroup"),
+        from_user=User(id=harness.bot.id, is_bot=True, first_name="Matt"),
+        text="question",
+    )
     return harness.message(admin, text, chat_id=ADMIN_CHAT_ID, reply_to_message=replied)
 
 
 async def test_a_question_reaches_the_admin_chat_with_orders_and_the_admins_reply_reaches_the_customer(
-        harness: BotHarness, alice: FakeUser, admin: FakeUser) -> None:
+    harness: BotHarness, alice: FakeUser, admin: FakeUser
+) -> None:
     await harness.send(alice, "/start")
     customer = await Customer.get(telegram_id=alice.id)
     await Order.create(customer=customer, package="pro", bot_name="Helper", bot_username="alice_helper_bot")
@@ -56,7 +61,8 @@ async def test_a_question_reaches_the_admin_chat_with_orders_and_the_admins_repl
 
 
 async def test_support_with_the_question_inline_posts_it_at_once(
-        harness: BotHarness, alice: FakeUser) -> None:
+    harness: BotHarness, alice: FakeUser
+) -> None:
     calls = await harness.send(alice, "/support where is my receipt?")
     [posted] = _sent_to(calls, ADMIN_CHAT_ID)
     assert "where is my receipt?" in posted.text and "Orders: none" in posted.text
@@ -64,30 +70,41 @@ async def test_support_with_the_question_inline_posts_it_at_once(
 
 
 async def test_an_admin_reply_to_any_other_message_reaches_no_customer(
-        harness: BotHarness, alice: FakeUser, admin: FakeUser) -> None:
+    harness: BotHarness, alice: FakeUser, admin: FakeUser
+) -> None:
     await harness.send(alice, "/support hello")
     calls = await harness.feed(_reply_to(harness, admin, 987_654, "who gets this?"))
     assert _sent_to(calls, alice.id) == []
 
 
 async def test_a_customer_replying_in_their_own_chat_cannot_reach_another_customer(
-        harness: BotHarness, alice: FakeUser) -> None:
+    harness: BotHarness, alice: FakeUser
+) -> None:
     bob = FakeUser(id=500_002, first_name="Bob", username="bob")
     await harness.send(alice, "/support hello")
     ticket = await SupportMessage.get(customer_telegram_id=alice.id)
-    replied = Message(message_id=ticket.admin_message_id, date=datetime.now(UTC),
-                      chat=Chat(id=bob.id, type="private"),
-                      from_user=User(id=harness.bot.id, is_bot=True, first_name="Matt"), text="x")
+    replied = Message(
+        message_id=ticket.admin_message_id,
+        date=datetime.now(UTC),
+        chat=Chat(id=bob.id, type="private"),
+        from_user=User(id=harness.bot.id, is_bot=True, first_name="Matt"),
+        text="x",
+    )
     calls = await harness.send(bob, "pretend answer", reply_to_message=replied)
     assert _sent_to(calls, alice.id) == []
 
 
 async def test_an_undeliverable_answer_is_reported_to_the_admin(
-        harness: BotHarness, alice: FakeUser, admin: FakeUser) -> None:
+    harness: BotHarness, alice: FakeUser, admin: FakeUser
+) -> None:
     await harness.send(alice, "/support hello")
     ticket = await SupportMessage.get(customer_telegram_id=alice.id)
-    harness.session.fail_next("SendMessage", TelegramForbiddenError(
-        method=SendMessage(chat_id=alice.id, text="x"), message="Forbidden: bot was blocked by the user"))
+    harness.session.fail_next(
+        "SendMessage",
+        TelegramForbiddenError(
+            method=SendMessage(chat_id=alice.id, text="x"), message="Forbidden: bot was blocked by the user"
+        ),
+    )
     calls = await harness.feed(_reply_to(harness, admin, ticket.admin_message_id, "answer"))
     assert "bot was blocked by the user" in joined(calls)
     await ticket.refresh_from_db()
@@ -95,16 +112,22 @@ async def test_an_undeliverable_answer_is_reported_to_the_admin(
 
 
 async def test_an_unreachable_admin_chat_tells_the_customer_to_retry_and_records_nothing(
-        harness: BotHarness, alice: FakeUser) -> None:
-    harness.session.fail_next("SendMessage", TelegramBadRequest(
-        method=SendMessage(chat_id=ADMIN_CHAT_ID, text="x"), message="Bad Request: chat not found"))
+    harness: BotHarness, alice: FakeUser
+) -> None:
+    harness.session.fail_next(
+        "SendMessage",
+        TelegramBadRequest(
+            method=SendMessage(chat_id=ADMIN_CHAT_ID, text="x"), message="Bad Request: chat not found"
+        ),
+    )
     calls = await harness.send(alice, "/support hello")
     assert last_sent(calls).text == texts.SUPPORT_UNAVAILABLE
     assert await SupportMessage.all().count() == 0
 
 
 async def test_the_support_button_of_an_error_carries_its_reference_into_the_question(
-        harness: BotHarness, alice: FakeUser) -> None:
+    harness: BotHarness, alice: FakeUser
+) -> None:
     await harness.press(alice, SupportCb(reference="abc123def0").pack())
     calls = await harness.send(alice, "it broke")
     [posted] = _sent_to(calls, ADMIN_CHAT_ID)
@@ -112,14 +135,16 @@ async def test_the_support_button_of_an_error_carries_its_reference_into_the_que
 
 
 async def test_a_command_while_asking_is_not_taken_as_the_question(
-        harness: BotHarness, alice: FakeUser) -> None:
+    harness: BotHarness, alice: FakeUser
+) -> None:
     await harness.send(alice, "/support")
     calls = await harness.send(alice, "/mybots")
     assert _sent_to(calls, ADMIN_CHAT_ID) == []
 
 
 async def test_terms_show_the_file_the_setting_names_escaped_and_the_refund_policy(
-        db: str, tmp_path: Path, alice: FakeUser, payments: object) -> None:
+    db: str, tmp_path: Path, alice: FakeUser, payments: object
+) -> None:
     from bot.factory import create_dispatcher
     from services.jobs import JobQueue
 
@@ -132,7 +157,8 @@ async def test_terms_show_the_file_the_setting_names_escaped_and_the_refund_poli
 
 
 async def test_terms_without_a_source_say_so_and_give_the_manual_refund_policy(
-        harness: BotHarness, alice: FakeUser) -> None:
+    harness: BotHarness, alice: FakeUser
+) -> None:
     text = last_sent(await harness.send(alice, "/terms")).text
     assert texts.TERMS_NOT_PUBLISHED in text and texts.REFUND_POLICY_MANUAL in text
 

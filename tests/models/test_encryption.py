@@ -21,8 +21,9 @@ async def _raw_row(account_id: int) -> dict:
 
 
 async def test_encrypted_columns_hold_no_plaintext(db: str) -> None:
-    account = await TelegramAccount.create(phone="+15550001111", api_id=1, api_hash=API_HASH,
-                                           session=SESSION, status=AccountStatus.ACTIVE)
+    account = await TelegramAccount.create(
+        phone="+15550001111", api_id=1, api_hash=API_HASH, session=SESSION, status=AccountStatus.ACTIVE
+    )
     raw = await _raw_row(account.id)
     assert API_HASH not in raw["api_hash"] and SESSION not in raw["session"]
     assert raw["api_hash"].startswith("gAAAAA")

@@ -12,7 +12,8 @@ async def _columns(backend: str, table: str) -> set[str]:
     conn = connections.get("default")
     if backend == "postgres":
         rows = await conn.execute_query_dict(
-            "SELECT column_name AS name FROM information_schema.columns WHERE table_name = $1", [table])
+            "SELECT column_name AS name FROM information_schema.columns WHERE table_name = $1", [table]
+        )
     else:
         rows = await conn.execute_query_dict(f'PRAGMA table_info("{table}")')
     return {r["name"] for r in rows}
@@ -24,7 +25,8 @@ async def _indexed_columns(backend: str, table: str) -> set[str]:
         rows = await conn.execute_query_dict(
             "SELECT a.attname AS name FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid "
             "JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY(i.indkey) WHERE t.relname = $1",
-            [table])
+            [table],
+        )
         return {r["name"] for r in rows}
     names = [r["name"] for r in await conn.execute_query_dict(f'PRAGMA index_list("{table}")')]
     columns: set[str] = set()
@@ -53,5 +55,8 @@ async def test_instance_relations_work(db: str) -> None:
     account = await TelegramAccount.create(phone="+15550009999", api_id=1, api_hash="h" * 32)
     instance = await Instance.create(order=order, customer=customer, creator_account=account)
     fetched = await Instance.get(id=instance.id).select_related("order", "customer", "creator_account")
-    assert (fetched.order.id, fetched.customer.id, fetched.creator_account.id) == (order.id, customer.id,
-                                                                                   account.id)
+    assert (fetched.order.id, fetched.customer.id, fetched.creator_account.id) == (
+        order.id,
+        customer.id,
+        account.id,
+    )

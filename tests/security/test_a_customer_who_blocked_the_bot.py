@@ -40,6 +40,7 @@ async def test_a_customer_who_blocked_the_bot_still_gets_a_live_agent_and_admins
 
             async def live() -> bool:
                 return (await Order.get(id=order.id)).status == OrderStatus.ACTIVE
+
             await wait_until(live, 60, "the order to go live")
             await delivered("customer_unreachable")
 
@@ -63,6 +64,7 @@ async def test_a_blocked_customer_whose_order_fails_never_hides_the_failure_from
 
             async def closed() -> bool:
                 return (await Order.get(id=order.id)).status == OrderStatus.FAILED
+
             await wait_until(closed, 20, "the order to be closed")
             await delivered("provision_failed")
 

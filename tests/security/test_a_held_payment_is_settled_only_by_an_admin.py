@@ -20,9 +20,16 @@ ROOT = Path(__file__).resolve().parents[2]
 
 async def held_order(telegram_id: int) -> Order:
     customer, _ = await Customer.get_or_create(telegram_id=telegram_id)
-    return await Order.create(customer=customer, package="starter", bot_name="Held", amount=100,
-                              status=OrderStatus.NEEDS_REVIEW, stripe_session_id="cs_test_held",
-                              stripe_payment_intent="pi_held", paid_at=utcnow())
+    return await Order.create(
+        customer=customer,
+        package="starter",
+        bot_name="Held",
+        amount=100,
+        status=OrderStatus.NEEDS_REVIEW,
+        stripe_session_id="cs_test_held",
+        stripe_payment_intent="pi_held",
+        paid_at=utcnow(),
+    )
 
 
 async def test_the_customer_cannot_approve_their_own_held_order(harness: BotHarness, alice: FakeUser):
@@ -56,11 +63,15 @@ async def test_an_admin_refund_closes_the_held_order_for_good(harness: BotHarnes
 
 
 def test_the_cli_approves_a_held_order_and_refuses_a_second_time(tmp_path: Path) -> None:
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path),
-           "DATABASE_URL": f"sqlite://{tmp_path / 'cli.sqlite3'}",
-           "ENCRYPTION_KEY": Fernet.generate_key().decode()}
-    subprocess.run([sys.executable, "main.py", "migrate"], cwd=ROOT, env=env, check=True,
-                   capture_output=True, timeout=60)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "DATABASE_URL": f"sqlite://{tmp_path / 'cli.sqlite3'}",
+        "ENCRYPTION_KEY": Fernet.generate_key().decode(),
+    }
+    subprocess.run(
+        [sys.executable, "main.py", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=60
+    )
     seed = (
         "import asyncio\n"
         "from services.db import init_db, close_db\n"
@@ -74,12 +85,24 @@ def test_the_cli_approves_a_held_order_and_refuses_a_second_time(tmp_path: Path)
     subprocess.run([sys.executable, "-c", seed], cwd=ROOT, env=env, check=True, timeout=60)
 
     def approve() -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, "main.py", "orders", "approve", "1"], cwd=ROOT, env=env,
-                              capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [sys.executable, "main.py", "orders", "approve", "1"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
 
     first, again = approve(), approve()
     assert first.returncode == 0 and "approved" in first.stdout, first.stderr
     assert again.returncode == 1 and "is paid, not needs_review" in again.stderr
-    jobs = subprocess.run([sys.executable, "main.py", "jobs", "list", "--json"], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=60)
+    jobs = subprocess.run(
+        [sys.executable, "main.py", "jobs", "list", "--json"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert jobs.stdout.count('"kind": "provision"') == 1

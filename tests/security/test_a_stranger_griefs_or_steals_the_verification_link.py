@@ -26,8 +26,16 @@ async def test_five_wrong_or_empty_codes_from_a_stranger_then_the_owners_tap_goe
             thief = stack.on_bot(instance.bot_token or "", THIEF, "Trudy")  # was forwarded the link
             owner = stack.on_bot(instance.bot_token or "", OWNER, "Fay")
             try:
-                for text in ("/start", "/start", "/start wrong1", "/start wrong2", "/start wrong3",
-                             "/start wrong4", "/start wrong5", "/start wrong6"):
+                for text in (
+                    "/start",
+                    "/start",
+                    "/start wrong1",
+                    "/start wrong2",
+                    "/start wrong3",
+                    "/start wrong4",
+                    "/start wrong5",
+                    "/start wrong6",
+                ):
                     await stranger.send(text)
                 await stranger.wait_text("Too many wrong attempts from this account", timeout=30)
                 await thief.send(f"/start {code}")  # the right code, from the wrong account
@@ -43,6 +51,7 @@ async def test_five_wrong_or_empty_codes_from_a_stranger_then_the_owners_tap_goe
 
             async def live() -> bool:
                 return (await Order.get(id=order.id)).status == OrderStatus.ACTIVE
+
             await wait_until(live, 60, "the order to go live for its owner")
 
         live_instance = await Instance.get(id=instance.id)

@@ -10,8 +10,12 @@ from tests.webhooks.conftest import make_event, paid_session
 
 
 async def test_client_reference_id_alone_selects_no_order(server, order):
-    link = paid_session(None, session_id="cs_test_cheap_link", amount=2900,
-                        metadata={"userId": "777", "botName": "Link", "packageType": "starter"})
+    link = paid_session(
+        None,
+        session_id="cs_test_cheap_link",
+        amount=2900,
+        metadata={"userId": "777", "botName": "Link", "packageType": "starter"},
+    )
     link["client_reference_id"] = str(order.id)
     event = make_event("checkout.session.completed", link)
     status, body = await server.post_event(event)
@@ -21,7 +25,10 @@ async def test_client_reference_id_alone_selects_no_order(server, order):
     assert f"names order {order.id}" in alert.text and "cs_test_cheap_link" in alert.text
     untouched = await Order.get(id=order.id)
     assert (untouched.status, untouched.paid_at, untouched.stripe_payment_intent) == (
-        OrderStatus.AWAITING_PAYMENT, None, None)
+        OrderStatus.AWAITING_PAYMENT,
+        None,
+        None,
+    )
     assert await Order.all().count() == 1
 
 
@@ -38,8 +45,11 @@ async def test_another_sessions_metadata_order_id_selects_no_order(server, order
 async def test_an_expiry_naming_the_order_does_not_close_it(server, order):
     order.stripe_session_id = None
     await order.save()
-    foreign = {**paid_session(None, session_id="cs_test_foreign", payment_status="unpaid"),
-               "client_reference_id": str(order.id), "status": "expired"}
+    foreign = {
+        **paid_session(None, session_id="cs_test_foreign", payment_status="unpaid"),
+        "client_reference_id": str(order.id),
+        "status": "expired",
+    }
     status, body = await server.post_event(make_event("checkout.session.expired", foreign))
     assert (status, body["outcome"]) == (200, "stale")
     assert (await Order.get(id=order.id)).status == OrderStatus.AWAITING_PAYMENT

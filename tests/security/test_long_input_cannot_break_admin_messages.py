@@ -18,8 +18,9 @@ def well_formed(text: str) -> bool:
 
 
 async def test_an_account_error_full_of_ampersands_is_cut_then_escaped(db):
-    account = await TelegramAccount.create(phone="+15550001111", api_id=1, api_hash="f" * 32,
-                                           last_error="&" * 400)
+    account = await TelegramAccount.create(
+        phone="+15550001111", api_id=1, api_hash="f" * 32, last_error="&" * 400
+    )
     card, line = texts.admin_account(account), texts.admin_account_line(account)
     assert card.endswith("&amp;" * 299 + "…") and line.endswith("&amp;" * 59 + "…")
     assert well_formed(card) and well_formed(line)

@@ -15,14 +15,22 @@ from tests.webhooks.conftest import make_event, paid_session
 
 async def unpaid_orders(user: FakeUser, count: int) -> list[Order]:
     customer, _ = await Customer.get_or_create(telegram_id=user.id)
-    return [await Order.create(customer=customer, package="starter", bot_name=f"Spam {n}",
-                               stripe_session_id=f"cs_test_spam_{user.id}_{n}",
-                               checkout_url=f"https://pay.example/{n}", amount=2900)
-            for n in range(count)]
+    return [
+        await Order.create(
+            customer=customer,
+            package="starter",
+            bot_name=f"Spam {n}",
+            stripe_session_id=f"cs_test_spam_{user.id}_{n}",
+            checkout_url=f"https://pay.example/{n}",
+            amount=2900,
+        )
+        for n in range(count)
+    ]
 
 
-async def test_a_fourth_unpaid_order_is_refused_with_a_clear_answer(harness: BotHarness, alice: FakeUser,
-                                                                    stripe_api):
+async def test_a_fourth_unpaid_order_is_refused_with_a_clear_answer(
+    harness: BotHarness, alice: FakeUser, stripe_api
+):
     await walk_to_summary(harness, alice)  # the dialogue started while there was still room
     await unpaid_orders(alice, 3)
     calls = await harness.press(alice, OrderCb(action="confirm").pack())
@@ -42,8 +50,9 @@ async def test_an_expired_checkout_frees_a_slot(harness: BotHarness, alice: Fake
     assert texts.ASK_PACKAGE in joined(calls)
 
 
-async def test_checkout_sessions_ask_stripe_to_expire_within_the_hour(harness: BotHarness, alice: FakeUser,
-                                                                      stripe_api):
+async def test_checkout_sessions_ask_stripe_to_expire_within_the_hour(
+    harness: BotHarness, alice: FakeUser, stripe_api
+):
     await walk_to_summary(harness, alice)
     before = time.time()
     await harness.press(alice, OrderCb(action="confirm").pack())
@@ -54,8 +63,9 @@ async def test_checkout_sessions_ask_stripe_to_expire_within_the_hour(harness: B
 async def test_mybots_is_one_message_with_pages_however_many_orders(harness: BotHarness, alice: FakeUser):
     customer = await Customer.create(telegram_id=alice.id)
     for n in range(23):  # e.g. paid orders still being set up, or held for review
-        await Order.create(customer=customer, package="starter", bot_name=f"Agent {n}",
-                           status=OrderStatus.PAID)
+        await Order.create(
+            customer=customer, package="starter", bot_name=f"Agent {n}", status=OrderStatus.PAID
+        )
     calls = await harness.send(alice, "/mybots")
     [listing] = [c for c in calls if c.name == "SendMessage"]
     assert "(23)" in listing.text and "Page 1 of 5" in listing.text and "Agent 4" in listing.text

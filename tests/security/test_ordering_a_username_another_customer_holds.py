@@ -16,14 +16,17 @@ LIVE = "ann_helper_bot"
 
 async def live_agent(username: str = LIVE) -> Instance:
     ann = await Customer.create(telegram_id=700_001, full_name="Ann")
-    order = await Order.create(customer=ann, package="starter", bot_name="Ann", bot_username=username,
-                               status=OrderStatus.ACTIVE)
-    return await Instance.create(order=order, customer=ann, status=InstanceStatus.ACTIVE,
-                                 bot_username=username)
+    order = await Order.create(
+        customer=ann, package="starter", bot_name="Ann", bot_username=username, status=OrderStatus.ACTIVE
+    )
+    return await Instance.create(
+        order=order, customer=ann, status=InstanceStatus.ACTIVE, bot_username=username
+    )
 
 
-async def test_a_typed_username_of_a_live_bot_is_refused_in_the_dialogue(harness: BotHarness,
-                                                                   alice: FakeUser):
+async def test_a_typed_username_of_a_live_bot_is_refused_in_the_dialogue(
+    harness: BotHarness, alice: FakeUser
+):
     await live_agent()
     await harness.send(alice, "/new")
     await harness.press(alice, PackageCb(code="starter").pack())
@@ -36,8 +39,9 @@ async def test_a_typed_username_of_a_live_bot_is_refused_in_the_dialogue(harness
     assert "already taken" not in joined(ok)
 
 
-async def test_a_username_taken_after_it_was_typed_is_refused_at_confirm(harness: BotHarness,
-                                                                   alice: FakeUser):
+async def test_a_username_taken_after_it_was_typed_is_refused_at_confirm(
+    harness: BotHarness, alice: FakeUser
+):
     await walk_to_summary(harness, alice, username=LIVE)
     await live_agent()  # another customer's order got there first
     calls = await harness.press(alice, OrderCb(action="confirm").pack())
@@ -46,8 +50,7 @@ async def test_a_username_taken_after_it_was_typed_is_refused_at_confirm(harness
     assert await Order.filter(customer__telegram_id=alice.id).count() == 0
 
 
-async def test_a_released_username_can_be_ordered_again(harness: BotHarness,
-                                                                   alice: FakeUser):
+async def test_a_released_username_can_be_ordered_again(harness: BotHarness, alice: FakeUser):
     instance = await live_agent()
     await Order.filter(id=instance.order_id).update(status=OrderStatus.FAILED)
     await Instance.filter(id=instance.id).update(status=InstanceStatus.TERMINATED)
@@ -57,7 +60,8 @@ async def test_a_released_username_can_be_ordered_again(harness: BotHarness,
 
 
 async def test_over_telegram_a_second_customer_asking_for_a_live_bots_username_is_refused(
-        live_bot: LiveBot) -> None:
+    live_bot: LiveBot,
+) -> None:
     """The same through the real aiogram stack and telegram-test-api, polling and webhook mode."""
     await live_agent()
     bob = live_bot.user(810_077, "Bob")

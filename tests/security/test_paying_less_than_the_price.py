@@ -20,14 +20,22 @@ async def test_an_underpaid_session_is_held_for_review_with_one_alert(server, or
     held = await Order.get(id=order.id)
     assert held.status == OrderStatus.NEEDS_REVIEW
     assert (held.amount, held.stripe_payment_intent) == (100, session["payment_intent"])
-    for shown in (f"Order {order.id}", "charged 100, the price is 2900", session["id"],
-                  session["payment_intent"], event["id"], f"/approve {order.id}"):
+    for shown in (
+        f"Order {order.id}",
+        "charged 100, the price is 2900",
+        session["id"],
+        session["payment_intent"],
+        event["id"],
+        f"/approve {order.id}",
+    ):
         assert shown in alert.text
 
 
 async def test_a_full_coupon_is_not_a_payment(server, order):
-    session = {**paid_session(order, amount=0, payment_status="no_payment_required"),
-               "total_details": {"amount_discount": 2900}}
+    session = {
+        **paid_session(order, amount=0, payment_status="no_payment_required"),
+        "total_details": {"amount_discount": 2900},
+    }
     event = make_event("checkout.session.completed", session)
     status, body = await server.post_event(event)
 
@@ -50,8 +58,10 @@ async def test_a_payment_link_for_less_than_the_package_makes_a_held_order(serve
 
 async def test_the_full_price_still_provisions_exactly_once(server, order):
     session = paid_session(order, amount=2900)
-    events = [make_event("checkout.session.completed", session),
-              make_event("checkout.session.async_payment_succeeded", session)]
+    events = [
+        make_event("checkout.session.completed", session),
+        make_event("checkout.session.async_payment_succeeded", session),
+    ]
     outcomes = [(await server.post_event(e))[1]["outcome"] for e in events]
 
     assert outcomes == ["paid", "already_paid"]

@@ -48,17 +48,29 @@ class Fleet:
 
 @pytest.fixture
 async def world(db: str) -> ScriptedTelegram:
-    await TelegramAccount.create(phone=PHONE, api_id=1, api_hash=secrets.token_hex(16),
-                                 session=fake_string_session(), priority=1)
+    await TelegramAccount.create(
+        phone=PHONE, api_id=1, api_hash=secrets.token_hex(16), session=fake_string_session(), priority=1
+    )
     return ScriptedTelegram()
 
 
 def saga_for(world: ScriptedTelegram, queue: JobQueue) -> tuple[ProvisioningSaga, Fleet]:
     fleet = Fleet()
     pool = AccountPool(world.client_for, queue, reply_timeout=1.0)
-    deps = SagaDeps(queue=queue, fleet=fleet, bot_maker=PoolBotMaker(pool), bot_api=None, verifier=None,
-                    progress=Progress(), packages=DEFAULT_PACKAGES, generate_host_key=None,
-                    render_user_data=None, wait_bootstrapped=None, activate=None, restart_gateway=None)
+    deps = SagaDeps(
+        queue=queue,
+        fleet=fleet,
+        bot_maker=PoolBotMaker(pool),
+        bot_api=None,
+        verifier=None,
+        progress=Progress(),
+        packages=DEFAULT_PACKAGES,
+        generate_host_key=None,
+        render_user_data=None,
+        wait_bootstrapped=None,
+        activate=None,
+        restart_gateway=None,
+    )
     return ProvisioningSaga(deps), fleet
 
 
@@ -68,22 +80,41 @@ async def ann_live_on_the_same_account(world: ScriptedTelegram, queue: JobQueue)
     async def chosen(account_id: int, username: str) -> None:
         return None
 
-    made = await pool.create_bot(name="Ann", username_candidates=[LIVE], description="", about="", photo=None,
-                                 on_username_chosen=chosen)
+    made = await pool.create_bot(
+        name="Ann",
+        username_candidates=[LIVE],
+        description="",
+        about="",
+        photo=None,
+        on_username_chosen=chosen,
+    )
     ann = await Customer.create(telegram_id=700_001)
-    order = await Order.create(customer=ann, package="starter", bot_name="Ann", bot_username=LIVE,
-                               status=OrderStatus.ACTIVE)
-    await Instance.create(order=order, customer=ann, status=InstanceStatus.ACTIVE, bot_username=LIVE,
-                          bot_token=made.token, creator_account_id=made.account_id)
+    order = await Order.create(
+        customer=ann, package="starter", bot_name="Ann", bot_username=LIVE, status=OrderStatus.ACTIVE
+    )
+    await Instance.create(
+        order=order,
+        customer=ann,
+        status=InstanceStatus.ACTIVE,
+        bot_username=LIVE,
+        bot_token=made.token,
+        creator_account_id=made.account_id,
+    )
     return made.token
 
 
 async def bobs_job_killed_after_recording(queue: JobQueue, username: str):
     bob = await Customer.create(telegram_id=700_002)
-    order = await Order.create(customer=bob, package="starter", bot_name="Copycat", bot_username=username,
-                               status=OrderStatus.PROVISIONING)
-    instance = await Instance.create(order=order, customer=bob, status=InstanceStatus.BOOTING,
-                                     ec2_instance_id="i-0bob")
+    order = await Order.create(
+        customer=bob,
+        package="starter",
+        bot_name="Copycat",
+        bot_username=username,
+        status=OrderStatus.PROVISIONING,
+    )
+    instance = await Instance.create(
+        order=order, customer=bob, status=InstanceStatus.BOOTING, ec2_instance_id="i-0bob"
+    )
     await queue.enqueue(PROVISION, {"order_id": order.id}, key=f"provision:order:{order.id}")
     claimed = await queue.claim([PROVISION])
     account = await TelegramAccount.get(phone=PHONE)
@@ -129,8 +160,14 @@ async def test_a_bot_botfather_made_before_the_crash_is_still_adopted_not_made_t
     pool = AccountPool(world.client_for, queue, reply_timeout=1.0)
     world.crash_after_create(PHONE)
     with pytest.raises(SimulatedCrash):
-        await pool.create_bot(name="Bob", username_candidates=["bob_own_agent_bot"], description="",
-                              about="", photo=None, on_username_chosen=lambda *_: _none())
+        await pool.create_bot(
+            name="Bob",
+            username_candidates=["bob_own_agent_bot"],
+            description="",
+            about="",
+            photo=None,
+            on_username_chosen=lambda *_: _none(),
+        )
     saga, _ = saga_for(world, queue)
     await saga._create_bot(claimed, order, instance)
 

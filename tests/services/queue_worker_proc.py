@@ -32,5 +32,12 @@ async def main(url: str, key: str, mode: str, name: str, lease: float) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4],
-                     float(sys.argv[5]) if len(sys.argv) > 5 else 60.0))
+    asyncio.run(
+        main(
+            sys.argv[1],
+            sys.argv[2],
+            sys.argv[3],
+            sys.argv[4],
+            float(sys.argv[5]) if len(sys.argv) > 5 else 60.0,
+        )
+    )

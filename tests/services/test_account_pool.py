@@ -38,8 +38,14 @@ class Clock:
 
 
 async def _account(phone: str, priority: int, **values) -> TelegramAccount:
-    return await TelegramAccount.create(phone=phone, api_id=1000 + priority, api_hash=secrets.token_hex(16),
-                                        session=fake_string_session(), priority=priority, **values)
+    return await TelegramAccount.create(
+        phone=phone,
+        api_id=1000 + priority,
+        api_hash=secrets.token_hex(16),
+        session=fake_string_session(),
+        priority=priority,
+        **values,
+    )
 
 
 def _pool(world: ScriptedTelegram, queue: JobQueue, **kw) -> AccountPool:
@@ -55,8 +61,14 @@ class Recorder:
 
 
 async def _create(pool: AccountPool, candidates: list[str], on_chosen=None) -> CreatedBot:
-    return await pool.create_bot(name="Matt", username_candidates=candidates, description="An agent",
-                                 about="About", photo=None, on_username_chosen=on_chosen or Recorder())
+    return await pool.create_bot(
+        name="Matt",
+        username_candidates=candidates,
+        description="An agent",
+        about="About",
+        photo=None,
+        on_username_chosen=on_chosen or Recorder(),
+    )
 
 
 async def _alerts(kind: str | None = None) -> list[Alert]:
@@ -171,8 +183,9 @@ async def test_username_taken_twice_then_the_third_candidate_is_used(db: str) ->
     world = ScriptedTelegram(taken={"wanted_bot", "wanted_7_bot"})
     primary = await _account(PRIMARY, 10)
     chosen = Recorder()
-    created = await _create(_pool(world, JobQueue("test")), ["wanted_bot", "wanted_7_bot", "wanted_8_bot"],
-                            chosen)
+    created = await _create(
+        _pool(world, JobQueue("test")), ["wanted_bot", "wanted_7_bot", "wanted_8_bot"], chosen
+    )
     assert created.username == "wanted_8_bot"
     assert chosen.calls == [(primary.id, u) for u in ("wanted_bot", "wanted_7_bot", "wanted_8_bot")]
     assert world.created == [(PRIMARY, "wanted_8_bot")]
@@ -240,8 +253,11 @@ async def test_two_worker_processes_never_overlap_on_one_account(db: str, backen
     accounts = [await _account(phone, 10 * (i + 1)) for i, phone in enumerate((PRIMARY, FALLBACK, THIRD))]
     # two pools = two workers: their in-process locks know nothing of each other
     worker_a, worker_b = _pool(world, JobQueue("a")), _pool(world, JobQueue("b"))
-    orders = [_create(worker, [f"w{n}_{name}_agent_bot"]) for n in range(6)
-              for name, worker in (("a", worker_a), ("b", worker_b))]
+    orders = [
+        _create(worker, [f"w{n}_{name}_agent_bot"])
+        for n in range(6)
+        for name, worker in (("a", worker_a), ("b", worker_b))
+    ]
     results = await asyncio.gather(*orders)
     assert world.overlaps == []
     assert all(world.max_parallel[a.phone] == 1 for a in accounts)
@@ -278,8 +294,9 @@ async def test_botfather_bot_limit_and_too_many_attempts_replies_change_the_acco
     assert len(await _alerts("account_status")) == 2
 
 
-@pytest.mark.parametrize("error", [errors.AuthKeyUnregisteredError(request=None),
-                                   errors.SessionRevokedError(request=None)])
+@pytest.mark.parametrize(
+    "error", [errors.AuthKeyUnregisteredError(request=None), errors.SessionRevokedError(request=None)]
+)
 async def test_a_dead_session_marks_the_account_and_fails_over(db: str, error: Exception) -> None:
     world = ScriptedTelegram()
     primary, fallback = await _account(PRIMARY, 10), await _account(FALLBACK, 20)
@@ -312,8 +329,11 @@ async def test_health_check_records_status_changes_and_alerts_once_per_change(db
     world.fail(THIRD, "get_me", errors.UserDeactivatedBanError(request=None))
     pool = _pool(world, JobQueue("test"))
 
-    assert await pool.check_all() == {primary.id: AccountStatus.ACTIVE,
-                                      fallback.id: AccountStatus.SESSION_DEAD, third.id: AccountStatus.BANNED}
+    assert await pool.check_all() == {
+        primary.id: AccountStatus.ACTIVE,
+        fallback.id: AccountStatus.SESSION_DEAD,
+        third.id: AccountStatus.BANNED,
+    }
     assert len(await _alerts("account_status")) == 2
     assert await pool.check_account(disabled.id) == AccountStatus.DISABLED
     # a second sweep with nothing new changes nothing and alerts nothing new
@@ -402,8 +422,9 @@ async def test_the_real_client_factory_builds_a_telethon_client_that_never_sleep
 
     from services.account_pool import telethon_client_factory
 
-    account = TelegramAccount(phone=PRIMARY, api_id=12345, api_hash=secrets.token_hex(16),
-                              session=fake_string_session())
+    account = TelegramAccount(
+        phone=PRIMARY, api_id=12345, api_hash=secrets.token_hex(16), session=fake_string_session()
+    )
     client = telethon_client_factory(account)
     assert isinstance(client, TelegramClient)
     assert client.flood_sleep_threshold == 0  # the pool records the wait and fails over instead

@@ -30,17 +30,29 @@ def workdir(tmp_path: Path) -> Path:
 
 def run(workdir: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
     base = {"PATH": os.environ["PATH"], "HOME": str(workdir)}
-    return subprocess.run([sys.executable, "main.py", *args], cwd=workdir, env={**base, **env},
-                          capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "main.py", *args],
+        cwd=workdir,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_import_env_then_list_enable_disable_priority_never_show_secrets(workdir: Path) -> None:
     session = fake_string_session()
     api_hash = secrets.token_hex(16)
-    env = {"ENCRYPTION_KEY": Fernet.generate_key().decode(), "TELEGRAM_API_ID": "12345",
-           "TELEGRAM_API_HASH": api_hash, "TELEGRAM_PHONE": "+15550001234", "TELEGRAM_SESSION": session,
-           "TELEGRAM_FALLBACK_3_API_ID": "54321", "TELEGRAM_FALLBACK_3_API_HASH": secrets.token_hex(16),
-           "TELEGRAM_FALLBACK_3_PHONE": "+15550009876"}
+    env = {
+        "ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "TELEGRAM_API_ID": "12345",
+        "TELEGRAM_API_HASH": api_hash,
+        "TELEGRAM_PHONE": "+15550001234",
+        "TELEGRAM_SESSION": session,
+        "TELEGRAM_FALLBACK_3_API_ID": "54321",
+        "TELEGRAM_FALLBACK_3_API_HASH": secrets.token_hex(16),
+        "TELEGRAM_FALLBACK_3_PHONE": "+15550009876",
+    }
     assert run(workdir, env, "migrate").returncode == 0
 
     imported = run(workdir, env, "accounts", "import-env")
@@ -70,9 +82,13 @@ def test_import_env_then_list_enable_disable_priority_never_show_secrets(workdir
 
 
 def test_import_env_reports_a_broken_session_by_name_and_fails(workdir: Path) -> None:
-    env = {"ENCRYPTION_KEY": Fernet.generate_key().decode(), "TELEGRAM_API_ID": "12345",
-           "TELEGRAM_API_HASH": secrets.token_hex(16), "TELEGRAM_PHONE": "+15550001234",
-           "TELEGRAM_SESSION": "garbage-session-value"}
+    env = {
+        "ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "TELEGRAM_API_ID": "12345",
+        "TELEGRAM_API_HASH": secrets.token_hex(16),
+        "TELEGRAM_PHONE": "+15550001234",
+        "TELEGRAM_SESSION": "garbage-session-value",
+    }
     assert run(workdir, env, "migrate").returncode == 0
     result = run(workdir, env, "accounts", "import-env")
     assert result.returncode == 1

@@ -63,14 +63,20 @@ def test_read_env_accounts_finds_the_primary_and_any_numbered_fallbacks_in_order
     path, _ = session_file(tmp_path / "fallback7.session")
     hashes = [secrets.token_hex(16) for _ in range(4)]
     env = {
-        "TELEGRAM_API_ID": "111", "TELEGRAM_API_HASH": hashes[0], "TELEGRAM_PHONE": "+1 555 000 0001",
+        "TELEGRAM_API_ID": "111",
+        "TELEGRAM_API_HASH": hashes[0],
+        "TELEGRAM_PHONE": "+1 555 000 0001",
         "TELEGRAM_SESSION": fake_string_session(),
-        "TELEGRAM_FALLBACK_7_API_ID": "777", "TELEGRAM_FALLBACK_7_API_HASH": hashes[1],
-        "TELEGRAM_FALLBACK_7_PHONE": "15550000007", "TELEGRAM_FALLBACK_7_SESSION": str(path),
-        "TELEGRAM_FALLBACK_2_API_ID": "222", "TELEGRAM_FALLBACK_2_API_HASH": hashes[2],
+        "TELEGRAM_FALLBACK_7_API_ID": "777",
+        "TELEGRAM_FALLBACK_7_API_HASH": hashes[1],
+        "TELEGRAM_FALLBACK_7_PHONE": "15550000007",
+        "TELEGRAM_FALLBACK_7_SESSION": str(path),
+        "TELEGRAM_FALLBACK_2_API_ID": "222",
+        "TELEGRAM_FALLBACK_2_API_HASH": hashes[2],
         "TELEGRAM_FALLBACK_2_PHONE": "+15550000002",
         "TELEGRAM_FALLBACK_3_PHONE": "+15550000003",  # incomplete
-        "TELEGRAM_FALLBACK_4_API_ID": "abc", "TELEGRAM_FALLBACK_4_API_HASH": hashes[3],
+        "TELEGRAM_FALLBACK_4_API_ID": "abc",
+        "TELEGRAM_FALLBACK_4_API_HASH": hashes[3],
         "TELEGRAM_FALLBACK_4_PHONE": "+15550000004",
     }
     accounts, problems = read_env_accounts(env)
@@ -89,16 +95,25 @@ def test_read_env_accounts_finds_the_primary_and_any_numbered_fallbacks_in_order
 
 
 async def test_import_stores_encrypted_and_a_second_import_updates_without_duplicates(db: str) -> None:
-    env = {"TELEGRAM_API_ID": "111", "TELEGRAM_API_HASH": secrets.token_hex(16),
-           "TELEGRAM_PHONE": "+15550000001", "TELEGRAM_SESSION": fake_string_session(),
-           "TELEGRAM_FALLBACK_1_API_ID": "222", "TELEGRAM_FALLBACK_1_API_HASH": secrets.token_hex(16),
-           "TELEGRAM_FALLBACK_1_PHONE": "+15550000002"}
+    env = {
+        "TELEGRAM_API_ID": "111",
+        "TELEGRAM_API_HASH": secrets.token_hex(16),
+        "TELEGRAM_PHONE": "+15550000001",
+        "TELEGRAM_SESSION": fake_string_session(),
+        "TELEGRAM_FALLBACK_1_API_ID": "222",
+        "TELEGRAM_FALLBACK_1_API_HASH": secrets.token_hex(16),
+        "TELEGRAM_FALLBACK_1_PHONE": "+15550000002",
+    }
     report = await import_env_accounts(env, bot_limit=15)
     assert report.created == ["…0001 (TELEGRAM)", "…0002 (TELEGRAM_FALLBACK_1)"] and report.errors == []
     primary = await TelegramAccount.get(phone="+15550000001")
     fallback = await TelegramAccount.get(phone="+15550000002")
     assert (primary.status, primary.source, primary.bot_limit, primary.session) == (
-        AccountStatus.ACTIVE, "env", 15, env["TELEGRAM_SESSION"])
+        AccountStatus.ACTIVE,
+        "env",
+        15,
+        env["TELEGRAM_SESSION"],
+    )
     assert fallback.status == AccountStatus.SESSION_DEAD and "accounts login" in fallback.last_error
 
     # an admin changed the primary's priority; the fallback gets a session: re-import keeps / revives
@@ -116,28 +131,41 @@ async def test_import_stores_encrypted_and_a_second_import_updates_without_dupli
 NOW = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
 
-@pytest.mark.parametrize(("stored_from", "stored_dead", "env_mtime", "wins"), [
-    (None, False, None, True),  # a session the environment put there: the environment manages it
-    ("env", False, None, True),
-    ("login", False, None, False),  # a string of unknown age never beats a working login
-    ("login", False, NOW - timedelta(hours=1), False),  # a session file older than the login
-    ("login", False, NOW + timedelta(hours=1), True),  # a session file saved after the login
-    ("login", True, None, True),  # the login's session died: anything is better
-])
+@pytest.mark.parametrize(
+    ("stored_from", "stored_dead", "env_mtime", "wins"),
+    [
+        (None, False, None, True),  # a session the environment put there: the environment manages it
+        ("env", False, None, True),
+        ("login", False, None, False),  # a string of unknown age never beats a working login
+        ("login", False, NOW - timedelta(hours=1), False),  # a session file older than the login
+        ("login", False, NOW + timedelta(hours=1), True),  # a session file saved after the login
+        ("login", True, None, True),  # the login's session died: anything is better
+    ],
+)
 def test_env_session_wins_only_when_newer_than_a_login(stored_from, stored_dead, env_mtime, wins) -> None:
-    assert env_session_wins(stored_from=stored_from, stored_at=NOW, stored_dead=stored_dead,
-                            env_mtime=env_mtime) is wins
+    assert (
+        env_session_wins(stored_from=stored_from, stored_at=NOW, stored_dead=stored_dead, env_mtime=env_mtime)
+        is wins
+    )
 
 
 async def test_import_env_at_start_keeps_the_session_accounts_login_refreshed_and_says_so(
-        db: str, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    db: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     old = fake_string_session()
-    env = {"TELEGRAM_API_ID": "111", "TELEGRAM_API_HASH": secrets.token_hex(16),
-           "TELEGRAM_PHONE": "+15550000001", "TELEGRAM_SESSION": old}
+    env = {
+        "TELEGRAM_API_ID": "111",
+        "TELEGRAM_API_HASH": secrets.token_hex(16),
+        "TELEGRAM_PHONE": "+15550000001",
+        "TELEGRAM_SESSION": old,
+    }
     await import_env_accounts(env)
     fresh = fake_string_session()
-    await store_login(LoginResult(phone="+15550000001", session=fresh, user_id=1, name="Creator"),
-                      api_id=111, api_hash=env["TELEGRAM_API_HASH"])
+    await store_login(
+        LoginResult(phone="+15550000001", session=fresh, user_id=1, name="Creator"),
+        api_id=111,
+        api_hash=env["TELEGRAM_API_HASH"],
+    )
 
     with caplog.at_level("WARNING", logger="services.accounts_env"):
         report = await import_env_accounts(env)  # the next `python main.py run`

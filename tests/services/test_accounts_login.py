@@ -33,9 +33,15 @@ def no_input(prompt: str) -> str:
 
 
 async def _login(login: ScriptedLogin, ask_code, ask_password=no_input, said: list[str] | None = None):
-    return await telegram_login(login.client_factory, phone=PHONE, api_id=12345, api_hash=API_HASH,
-                                ask_code=ask_code, ask_password=ask_password,
-                                say=(said.append if said is not None else print))
+    return await telegram_login(
+        login.client_factory,
+        phone=PHONE,
+        api_id=12345,
+        api_hash=API_HASH,
+        ask_code=ask_code,
+        ask_password=ask_password,
+        say=(said.append if said is not None else print),
+    )
 
 
 async def test_login_with_the_code_returns_a_string_session_and_disconnects() -> None:
@@ -105,7 +111,8 @@ async def test_store_login_keeps_the_session_encrypted_and_revives_a_dead_accoun
     account, created = await store_login(result, api_id=12345, api_hash=API_HASH, priority=5)
     assert created and account.status == AccountStatus.ACTIVE and account.priority == 5
     rows = await connections.get("default").execute_query_dict(
-        "SELECT session, api_hash FROM telegram_account WHERE id = " + str(account.id))
+        "SELECT session, api_hash FROM telegram_account WHERE id = " + str(account.id)
+    )
     assert rows[0]["session"] != result.session and result.session not in rows[0]["session"]
     assert API_HASH not in rows[0]["api_hash"]
     assert (await TelegramAccount.get(id=account.id)).session == result.session

@@ -26,7 +26,6 @@ from tests.standins.botfather import fake_token
 ADMIN_CHAT = -100123456
 
 
-
 # --- stand-ins ------------------------------------------------------------------------------------
 
 
@@ -69,12 +68,22 @@ class HttpStandIn:
         data = await request.json() if is_json else dict(await request.post())
         self.tokens.append(request.match_info["token"])
         if self.telegram_status != 200:
-            return web.json_response({"ok": False, "error_code": self.telegram_status,
-                                      "description": "Internal Server Error"}, status=self.telegram_status)
+            return web.json_response(
+                {"ok": False, "error_code": self.telegram_status, "description": "Internal Server Error"},
+                status=self.telegram_status,
+            )
         self.sent.append(data)
-        return web.json_response({"ok": True, "result": {
-            "message_id": len(self.sent), "date": 0, "text": data.get("text", ""),
-            "chat": {"id": int(data["chat_id"]), "type": "supergroup", "title": "admins"}}})
+        return web.json_response(
+            {
+                "ok": True,
+                "result": {
+                    "message_id": len(self.sent),
+                    "date": 0,
+                    "text": data.get("text", ""),
+                    "chat": {"id": int(data["chat_id"]), "type": "supergroup", "title": "admins"},
+                },
+            }
+        )
 
     async def hook(self, request: web.Request) -> web.Response:
         if self.webhook_status != 200:
@@ -105,24 +114,37 @@ def settings_for(**values: Any) -> Settings:
 
 
 def admin_settings(http: HttpStandIn | None, smtp_port: int | None, **extra: Any) -> Settings:
-    values: dict[str, Any] = {"admin_telegram_chat_id": ADMIN_CHAT, "admin_telegram_bot_token": fake_token(),
-                              "telegram_api_server": http.url if http else f"http://127.0.0.1:{free_port()}"}
+    values: dict[str, Any] = {
+        "admin_telegram_chat_id": ADMIN_CHAT,
+        "admin_telegram_bot_token": fake_token(),
+        "telegram_api_server": http.url if http else f"http://127.0.0.1:{free_port()}",
+    }
     if smtp_port:
-        values.update(smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_from="alerts@meetmatt.test",
-                      smtp_to="ops@meetmatt.test, oncall@meetmatt.test", smtp_starttls=False)
+        values.update(
+            smtp_host="127.0.0.1",
+            smtp_port=smtp_port,
+            smtp_from="alerts@meetmatt.test",
+            smtp_to="ops@meetmatt.test, oncall@meetmatt.test",
+            smtp_starttls=False,
+        )
     return settings_for(**values, **extra)
 
 
-async def _alert(text: str = "Creator account #1 (…0001) is now banned", *,
-                 severity: AlertSeverity = AlertSeverity.WARNING, kind: str = "account_status") -> Alert:
+async def _alert(
+    text: str = "Creator account #1 (…0001) is now banned",
+    *,
+    severity: AlertSeverity = AlertSeverity.WARNING,
+    kind: str = "account_status",
+) -> Alert:
     return await raise_alert(JobQueue("test"), kind, text, severity=severity)
 
 
 # --- delivery -------------------------------------------------------------------------------------
 
 
-async def test_admin_chat_delivery_through_the_bot_api_records_the_channel(db: str, http: HttpStandIn,
-                                                                        smtp) -> None:
+async def test_admin_chat_delivery_through_the_bot_api_records_the_channel(
+    db: str, http: HttpStandIn, smtp
+) -> None:
     inbox, port = smtp
     settings = admin_settings(http, port)
     delivery = AlertDelivery.from_settings(settings)
@@ -182,8 +204,9 @@ async def test_bot_api_on_a_closed_port_falls_back_to_email(db: str, smtp) -> No
 async def test_critical_alerts_go_to_the_chat_and_always_by_email(db: str, http: HttpStandIn, smtp) -> None:
     inbox, port = smtp
     delivery = AlertDelivery.from_settings(admin_settings(http, port))
-    alert = await _alert("No creator account can create bots", severity=AlertSeverity.CRITICAL,
-                         kind="pool_exhausted")
+    alert = await _alert(
+        "No creator account can create bots", severity=AlertSeverity.CRITICAL, kind="pool_exhausted"
+    )
     try:
         assert await delivery.deliver(alert.id) == ["telegram", "email"]
     finally:
@@ -192,8 +215,9 @@ async def test_critical_alerts_go_to_the_chat_and_always_by_email(db: str, http:
     assert str(inbox.messages[0]["Subject"]).strip().startswith("[Meet Matt] CRITICAL pool_exhausted")
 
 
-async def test_webhook_gets_json_and_a_retry_never_resends_a_channel_that_worked(db: str,
-                                                                               http: HttpStandIn) -> None:
+async def test_webhook_gets_json_and_a_retry_never_resends_a_channel_that_worked(
+    db: str, http: HttpStandIn
+) -> None:
     settings = admin_settings(http, None, alert_webhook_url=f"{http.url}/hook")
     http.webhook_status = 503
     delivery = AlertDelivery.from_settings(settings)
@@ -231,8 +255,9 @@ async def test_every_channel_failing_leaves_the_alert_undelivered_and_the_job_re
     assert alert.delivered_via is None and alert.delivered_at is None
 
 
-async def test_the_full_path_from_raise_alert_to_the_admin_chat_hides_secrets(db: str,
-                                                                            http: HttpStandIn) -> None:
+async def test_the_full_path_from_raise_alert_to_the_admin_chat_hides_secrets(
+    db: str, http: HttpStandIn
+) -> None:
     queue = JobQueue("test")
     leaked = fake_token()
     await raise_alert(queue, "provision_failed", f"order 7: BotFather gave {leaked} then failed")
@@ -266,8 +291,9 @@ def test_smtp_config_never_shows_its_password() -> None:
 async def test_identical_alerts_within_the_window_merge_into_one_delivery(db: str, http: HttpStandIn) -> None:
     queue = JobQueue("test")
     for _ in range(3):
-        await raise_alert(queue, "pool_exhausted", "No creator account can create bots",
-                          dedup_key="pool:exhausted")
+        await raise_alert(
+            queue, "pool_exhausted", "No creator account can create bots", dedup_key="pool:exhausted"
+        )
     other = await raise_alert(queue, "account_status", "Creator account #3 is now banned")
     assert await Alert.filter(kind="pool_exhausted").count() == 1
     merged = await Alert.get(kind="pool_exhausted")
@@ -291,7 +317,8 @@ async def test_the_same_alert_after_the_merge_window_is_a_new_alert(db: str) -> 
     assert second.id != first.id
     assert await Job.filter(kind=DELIVER_ALERT).count() == 2
     assert json.loads(json.dumps((await Job.filter(kind=DELIVER_ALERT).order_by("-id").first()).payload)) == {
-        "alert_id": second.id}
+        "alert_id": second.id
+    }
 
 
 async def test_a_very_long_alert_is_cut_to_fit_one_telegram_message(db: str, http: HttpStandIn) -> None:

@@ -45,8 +45,9 @@ def _document(user_data: str) -> dict:
 def test_user_data_passes_cloud_init_schema_validation(debian_tools, tmp_path: Path) -> None:
     path = tmp_path / "user-data.yaml"
     path.write_text(render_user_data(host_key=generate_host_key(), openclaw_version=VERSION))
-    done = subprocess.run(["cloud-init", "schema", "--config-file", str(path)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["cloud-init", "schema", "--config-file", str(path)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, f"cloud-init schema refused the user data:\n{done.stdout}\n{done.stderr}"
     assert "Valid cloud-config" in done.stdout
 
@@ -56,8 +57,12 @@ def test_bootstrap_shell_passes_shellcheck(debian_tools, tmp_path: Path) -> None
     script = next(f["content"] for f in document["write_files"] if f["path"] == BOOTSTRAP_SCRIPT)
     path = tmp_path / "bootstrap.sh"
     path.write_text(script)
-    done = subprocess.run(["shellcheck", "--shell=bash", "--severity=style", str(path)],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        ["shellcheck", "--shell=bash", "--severity=style", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, f"shellcheck findings:\n{done.stdout}{done.stderr}"
     assert document["runcmd"] == [["bash", BOOTSTRAP_SCRIPT]]
 
@@ -65,8 +70,10 @@ def test_bootstrap_shell_passes_shellcheck(debian_tools, tmp_path: Path) -> None
 def test_user_data_pins_the_generated_host_key_and_installs_openclaw_as_designed() -> None:
     key = generate_host_key()
     document = _document(render_user_data(host_key=key, openclaw_version=VERSION))
-    assert document["ssh_keys"] == {"ed25519_private": key.private_openssh,
-                                    "ed25519_public": key.public_openssh}
+    assert document["ssh_keys"] == {
+        "ed25519_private": key.private_openssh,
+        "ed25519_public": key.public_openssh,
+    }
     assert document["ssh_deletekeys"] is True
     assert document["swap"]["filename"] == "/swapfile"
     assert document["swap"]["size"] == 2 * 1024**3
@@ -92,8 +99,14 @@ def test_user_data_pins_the_generated_host_key_and_installs_openclaw_as_designed
 
 def test_user_data_has_no_customer_secret_or_platform_key() -> None:
     text = render_user_data(host_key=generate_host_key(), openclaw_version=VERSION)
-    for forbidden in ("MOONSHOT_API_KEY=", "MEETMATT_MODEL_API_KEY=", "botToken", "BOT_TOKEN",
-                      "gateway_token", "auth"):
+    for forbidden in (
+        "MOONSHOT_API_KEY=",
+        "MEETMATT_MODEL_API_KEY=",
+        "botToken",
+        "BOT_TOKEN",
+        "gateway_token",
+        "auth",
+    ):
         assert forbidden not in text
     assert text.count("PRIVATE KEY-----") == 2  # only the instance's own host key (BEGIN/END)
 
@@ -104,26 +117,30 @@ def test_an_unpinned_version_string_is_refused() -> None:
 
 
 async def test_wait_bootstrapped_returns_once_the_marker_is_present(
-        ssh_box, platform_key, instance_key) -> None:
+    ssh_box, platform_key, instance_key
+) -> None:
     instance = _Target(1, "198.51.100.7", instance_key.public_openssh)
     await wait_bootstrapped(connector_for(ssh_box, platform_key), instance, deadline_s=5)
     assert ssh_box.commands_matching("bootstrap.done")
 
 
 async def test_wait_bootstrapped_fails_at_its_deadline_while_the_bootstrap_still_runs(
-        ssh_box, platform_key, instance_key) -> None:
+    ssh_box, platform_key, instance_key
+) -> None:
     ssh_box.behaviour.bootstrap_state = "pending"
     instance = _Target(2, "198.51.100.8", instance_key.public_openssh)
     started = time.monotonic()
     with pytest.raises(BootstrapError, match="not bootstrapped within 1s"):
-        await wait_bootstrapped(connector_for(ssh_box, platform_key), instance, deadline_s=1,
-                                poll_interval_s=0.2)
+        await wait_bootstrapped(
+            connector_for(ssh_box, platform_key), instance, deadline_s=1, poll_interval_s=0.2
+        )
     assert time.monotonic() - started < 3
     assert len(ssh_box.commands_matching("bootstrap.done")) >= 2
 
 
 async def test_wait_bootstrapped_reports_a_failed_bootstrap_at_once(
-        ssh_box, platform_key, instance_key) -> None:
+    ssh_box, platform_key, instance_key
+) -> None:
     ssh_box.behaviour.bootstrap_state = "failed"
     instance = _Target(3, "198.51.100.9", instance_key.public_openssh)
     with pytest.raises(BootstrapError, match="bootstrap script failed"):

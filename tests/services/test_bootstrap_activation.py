@@ -28,8 +28,10 @@ class _Target:
 def _secrets() -> dict:
     return {
         "bot_token": f"{secrets.randbelow(9 * 10**8) + 10**8}:AA{secrets.token_urlsafe(26)[:33]}",
-        "endpoints": AgentEndpoints(model_api_key="mm_live_" + secrets.token_urlsafe(32),
-                                    model_base_url="https://meetmatt.example/model/v1"),
+        "endpoints": AgentEndpoints(
+            model_api_key="mm_live_" + secrets.token_urlsafe(32),
+            model_base_url="https://meetmatt.example/model/v1",
+        ),
         "gateway_token": secrets.token_urlsafe(32),
     }
 
@@ -39,10 +41,17 @@ def _secret_values(values: dict) -> list[str]:
 
 
 async def test_activation_writes_both_files_restarts_the_gateway_and_waits_for_readyz(
-        ssh_box, platform_key, instance_key) -> None:
+    ssh_box, platform_key, instance_key
+) -> None:
     values = _secrets()
-    await activate(connector_for(ssh_box, platform_key), _Target(instance_key.public_openssh),
-                   allowed_user_id=5550001, ready_timeout_s=5, poll_interval_s=0.05, **values)
+    await activate(
+        connector_for(ssh_box, platform_key),
+        _Target(instance_key.public_openssh),
+        allowed_user_id=5550001,
+        ready_timeout_s=5,
+        poll_interval_s=0.05,
+        **values,
+    )
 
     commands = [c.command for c in ssh_box.commands]
     assert commands == [
@@ -67,10 +76,22 @@ async def test_activation_writes_both_files_restarts_the_gateway_and_waits_for_r
 async def test_activation_twice_overwrites_the_files_completely(ssh_box, platform_key, instance_key) -> None:
     connector = connector_for(ssh_box, platform_key)
     first, second = _secrets(), _secrets()
-    await activate(connector, _Target(instance_key.public_openssh), allowed_user_id=1, ready_timeout_s=5,
-                   poll_interval_s=0.05, **first)
-    await activate(connector, _Target(instance_key.public_openssh), allowed_user_id=2, ready_timeout_s=5,
-                   poll_interval_s=0.05, **second)
+    await activate(
+        connector,
+        _Target(instance_key.public_openssh),
+        allowed_user_id=1,
+        ready_timeout_s=5,
+        poll_interval_s=0.05,
+        **first,
+    )
+    await activate(
+        connector,
+        _Target(instance_key.public_openssh),
+        allowed_user_id=2,
+        ready_timeout_s=5,
+        poll_interval_s=0.05,
+        **second,
+    )
     config = json5.loads(ssh_box.files[CONFIG_PATH].content)
     assert config["channels"]["telegram"]["allowFrom"] == ["2"]
     assert first["bot_token"] not in ssh_box.files[CONFIG_PATH].content
@@ -78,12 +99,19 @@ async def test_activation_twice_overwrites_the_files_completely(ssh_box, platfor
 
 
 async def test_a_gateway_that_never_gets_ready_fails_activation_at_its_timeout(
-        ssh_box, platform_key, instance_key) -> None:
+    ssh_box, platform_key, instance_key
+) -> None:
     ssh_box.behaviour.readiness_broken = True
     started = time.monotonic()
     with pytest.raises(GatewayNotReady, match="not ready 0.5s after start") as caught:
-        await activate(connector_for(ssh_box, platform_key), _Target(instance_key.public_openssh),
-                       allowed_user_id=3, ready_timeout_s=0.5, poll_interval_s=0.05, **_secrets())
+        await activate(
+            connector_for(ssh_box, platform_key),
+            _Target(instance_key.public_openssh),
+            allowed_user_id=3,
+            ready_timeout_s=0.5,
+            poll_interval_s=0.05,
+            **_secrets(),
+        )
     assert time.monotonic() - started < 3
     assert "503" in str(caught.value)
     assert len(ssh_box.commands_matching("systemctl restart")) == 1
@@ -93,8 +121,13 @@ async def test_activation_refuses_an_instance_with_another_host_key(ssh_box, pla
     from services.host_keys import generate_host_key
 
     with pytest.raises(HostKeyMismatch):
-        await activate(connector_for(ssh_box, platform_key), _Target(generate_host_key().public_openssh),
-                       allowed_user_id=3, ready_timeout_s=1, **_secrets())
+        await activate(
+            connector_for(ssh_box, platform_key),
+            _Target(generate_host_key().public_openssh),
+            allowed_user_id=3,
+            ready_timeout_s=1,
+            **_secrets(),
+        )
     assert ssh_box.files == {}
 
 
@@ -105,17 +138,32 @@ def test_agents_reach_the_model_gateway_with_their_own_key_never_the_platform_ke
     from services.activation import GatewayUrlMissing, agent_endpoints
 
     platform_key, instance_key = "sk-" + secrets.token_hex(16), "mm_live_" + secrets.token_urlsafe(32)
-    production = agent_endpoints(Settings(_env_file=None, moonshot_api_key=SecretStr(platform_key),
-                                          public_base_url="https://meetmatt.example/",
-                                          agent_telegram_api_root=""), instance_key)
-    assert production == AgentEndpoints(model_api_key=instance_key,
-                                        model_base_url="https://meetmatt.example/model/v1",
-                                        telegram_api_root=None)
-    local = agent_endpoints(Settings(_env_file=None, moonshot_api_key=SecretStr(platform_key),
-                                     public_base_url="http://127.0.0.1:4100", model_gateway_path="/llm/v1",
-                                     agent_telegram_api_root="http://127.0.0.1:4200"), instance_key)
-    assert (local.model_base_url, local.telegram_api_root) == ("http://127.0.0.1:4100/llm/v1",
-                                                               "http://127.0.0.1:4200")
+    production = agent_endpoints(
+        Settings(
+            _env_file=None,
+            moonshot_api_key=SecretStr(platform_key),
+            public_base_url="https://meetmatt.example/",
+            agent_telegram_api_root="",
+        ),
+        instance_key,
+    )
+    assert production == AgentEndpoints(
+        model_api_key=instance_key, model_base_url="https://meetmatt.example/model/v1", telegram_api_root=None
+    )
+    local = agent_endpoints(
+        Settings(
+            _env_file=None,
+            moonshot_api_key=SecretStr(platform_key),
+            public_base_url="http://127.0.0.1:4100",
+            model_gateway_path="/llm/v1",
+            agent_telegram_api_root="http://127.0.0.1:4200",
+        ),
+        instance_key,
+    )
+    assert (local.model_base_url, local.telegram_api_root) == (
+        "http://127.0.0.1:4100/llm/v1",
+        "http://127.0.0.1:4200",
+    )
     assert platform_key not in repr(production) + repr(local)
     with pytest.raises(GatewayUrlMissing, match="PUBLIC_BASE_URL"):
         agent_endpoints(Settings(_env_file=None, moonshot_api_key=SecretStr(platform_key)), instance_key)

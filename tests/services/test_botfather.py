@@ -34,8 +34,11 @@ TABLE: list[tuple[str, Outcome, int | None]] = [
     ("Sorry, too many attempts. Please try again later.", Outcome.TOO_MANY_ATTEMPTS, None),
     (bf.BOT_LIMIT, Outcome.BOT_LIMIT_REACHED, None),
     (bf.BOT_LIMIT_SHORT, Outcome.BOT_LIMIT_REACHED, None),
-    ("Sorry, you can't add more than 20 bots. To create a new bot, delete one of your bots.",
-     Outcome.BOT_LIMIT_REACHED, None),
+    (
+        "Sorry, you can't add more than 20 bots. To create a new bot, delete one of your bots.",
+        Outcome.BOT_LIMIT_REACHED,
+        None,
+    ),
     (bf.RESTRICTED, Outcome.ACCOUNT_RESTRICTED, None),
     ("Sorry, you can't create new bots at this time.", Outcome.ACCOUNT_RESTRICTED, None),
     (bf.CHOOSE_TOKEN, Outcome.ASKED_FOR_BOT, None),
@@ -67,7 +70,8 @@ def _variants(text: str) -> list[str]:
 
 @pytest.mark.parametrize(("text", "outcome", "seconds"), TABLE)
 def test_parse_reply_classifies_every_botfather_text_and_its_whitespace_variants(
-        text: str, outcome: Outcome, seconds: int | None) -> None:
+    text: str, outcome: Outcome, seconds: int | None
+) -> None:
     for variant in _variants(text):
         reply = parse_reply(variant)
         assert reply.outcome is outcome, variant
@@ -129,14 +133,19 @@ async def test_create_bot_walks_newbot_name_username_then_description_about_and_
         chosen.append(username)
 
     dialogue = await _dialogue(world)
-    result = await dialogue.create_bot("Matt for Ann", ["ann_agent_bot"], "Your agent", "About Ann's agent",
-                                       b"\x89PNG-avatar", on_chosen)
+    result = await dialogue.create_bot(
+        "Matt for Ann", ["ann_agent_bot"], "Your agent", "About Ann's agent", b"\x89PNG-avatar", on_chosen
+    )
     assert result.username == "ann_agent_bot"
     assert result.token == world.bots["ann_agent_bot"].token
     assert result.warnings == []
     bot = world.bots["ann_agent_bot"]
     assert (bot.name, bot.description, bot.about, bot.photo) == (
-        "Matt for Ann", "Your agent", "About Ann's agent", b"\x89PNG-avatar")
+        "Matt for Ann",
+        "Your agent",
+        "About Ann's agent",
+        b"\x89PNG-avatar",
+    )
     assert chosen == ["ann_agent_bot"]
     assert [t for _, t in world.sent][:3] == ["/newbot", "Matt for Ann", "ann_agent_bot"]
 
@@ -232,12 +241,15 @@ async def test_scripted_botfather_detects_two_dialogues_open_on_one_account() ->
     assert world.overlaps == [PHONE]
 
 
-@pytest.mark.parametrize(("text", "buttons", "expected"), [
-    ("Choose a bot from the list below:", ["@Ann_Bot", "@tom_helper_bot"], {"ann_bot", "tom_helper_bot"}),
-    ("You have currently no bots.", [], set()),
-    ("Choose a bot from the list below:", [], set()),
-    ("Unrecognized command. Say what?", [], None),
-    ("Choose a bot from the list below:", ["« Back", "@x_bot"], {"x_bot"}),
-])
+@pytest.mark.parametrize(
+    ("text", "buttons", "expected"),
+    [
+        ("Choose a bot from the list below:", ["@Ann_Bot", "@tom_helper_bot"], {"ann_bot", "tom_helper_bot"}),
+        ("You have currently no bots.", [], set()),
+        ("Choose a bot from the list below:", [], set()),
+        ("Unrecognized command. Say what?", [], None),
+        ("Choose a bot from the list below:", ["« Back", "@x_bot"], {"x_bot"}),
+    ],
+)
 def test_bots_listed_reads_the_mybots_buttons(text, buttons, expected):
     assert bots_listed(text, buttons) == expected

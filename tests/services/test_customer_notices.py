@@ -29,7 +29,8 @@ EXPIRES = SENT + timedelta(hours=24)
     ],
 )
 def test_an_unused_link_is_reminded_after_one_hour_and_two_hours_before_it_expires(
-        now: datetime, due: str | None) -> None:
+    now: datetime, due: str | None
+) -> None:
     assert link_reminder_due(SENT, EXPIRES, now) == due
 
 
@@ -42,13 +43,16 @@ def test_the_reminder_escapes_the_bot_name_and_says_how_long_is_left() -> None:
     assert "@&lt;b&gt;x" in text and "1 h 35 min" in text and "Last reminder" in text
 
 
-async def _open_link(telegram_id: int, username: str, *,
-                     status: OrderStatus = OrderStatus.AWAITING_VERIFICATION) -> Verification:
+async def _open_link(
+    telegram_id: int, username: str, *, status: OrderStatus = OrderStatus.AWAITING_VERIFICATION
+) -> Verification:
     customer = await Customer.create(telegram_id=telegram_id, full_name="Pat")
-    order = await Order.create(customer=customer, package="starter", bot_name="Pat's", bot_username=username,
-                               status=status)
-    instance = await Instance.create(order=order, customer=customer, bot_username=username,
-                                     status=InstanceStatus.READY)
+    order = await Order.create(
+        customer=customer, package="starter", bot_name="Pat's", bot_username=username, status=status
+    )
+    instance = await Instance.create(
+        order=order, customer=customer, bot_username=username, status=InstanceStatus.READY
+    )
     verification = await Verification.create(instance=instance, code=f"code{telegram_id}", expires_at=EXPIRES)
     await Verification.filter(id=verification.id).update(created_at=SENT)
     return await Verification.get(id=verification.id)

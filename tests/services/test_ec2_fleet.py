@@ -22,7 +22,8 @@ def _tags(instance: dict) -> dict[str, str]:
 
 async def _live_instances(fleet: Ec2Fleet) -> list[dict]:
     answer = await fleet.ec2.describe_instances(
-        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}])
+        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]
+    )
     return [i for r in answer["Reservations"] for i in r["Instances"]]
 
 
@@ -32,17 +33,21 @@ async def test_launch_creates_the_instance_as_designed(aws_endpoint, tmp_path) -
     user_data = render_user_data(host_key=key, openclaw_version=settings.openclaw_version)
     async with Ec2Fleet(settings) as fleet:
         await fleet.ensure_network()
-        ec2_id = await fleet.launch(job_id=41, order_id=7, user_id=9001, instance_type="t3.small",
-                                    user_data=user_data)
+        ec2_id = await fleet.launch(
+            job_id=41, order_id=7, user_id=9001, instance_type="t3.small", user_data=user_data
+        )
         public_ip = await fleet.wait_running(ec2_id)
         instance = await fleet.describe(ec2_id)
-        volumes = (await fleet.ec2.describe_volumes(
-            Filters=[{"Name": "attachment.instance-id", "Values": [ec2_id]}]))["Volumes"]
+        volumes = (
+            await fleet.ec2.describe_volumes(Filters=[{"Name": "attachment.instance-id", "Values": [ec2_id]}])
+        )["Volumes"]
         attribute = await fleet.ec2.describe_instance_attribute(InstanceId=ec2_id, Attribute="userData")
-        group = (await fleet.ec2.describe_security_groups(
-            GroupNames=[settings.ec2_security_group]))["SecurityGroups"][0]
-        pair = (await fleet.ec2.describe_key_pairs(KeyNames=[settings.ec2_key_name],
-                                                   IncludePublicKey=True))["KeyPairs"][0]
+        group = (await fleet.ec2.describe_security_groups(GroupNames=[settings.ec2_security_group]))[
+            "SecurityGroups"
+        ][0]
+        pair = (await fleet.ec2.describe_key_pairs(KeyNames=[settings.ec2_key_name], IncludePublicKey=True))[
+            "KeyPairs"
+        ][0]
 
     assert instance is not None and public_ip == instance["PublicIpAddress"]
     assert instance["ImageId"] == "ami-0c7217cdde317cfec"
@@ -76,8 +81,11 @@ async def test_ensure_network_twice_creates_nothing_twice(aws_endpoint, tmp_path
     async with Ec2Fleet(settings) as fleet:
         await fleet.ensure_network()
         await fleet.ensure_network()
-        groups = (await fleet.ec2.describe_security_groups(
-            Filters=[{"Name": "group-name", "Values": [settings.ec2_security_group]}]))["SecurityGroups"]
+        groups = (
+            await fleet.ec2.describe_security_groups(
+                Filters=[{"Name": "group-name", "Values": [settings.ec2_security_group]}]
+            )
+        )["SecurityGroups"]
         pairs = (await fleet.ec2.describe_key_pairs())["KeyPairs"]
     assert len(groups) == 1
     assert sum(len(p["IpRanges"]) for p in groups[0]["IpPermissions"]) == 2
@@ -85,17 +93,20 @@ async def test_ensure_network_twice_creates_nothing_twice(aws_endpoint, tmp_path
 
 
 async def test_a_job_resumed_after_a_crash_finds_its_instance_by_tag_and_launches_no_second(
-        aws_endpoint, tmp_path) -> None:
+    aws_endpoint, tmp_path
+) -> None:
     settings = cloud_settings(aws_endpoint, tmp_path)
     user_data = render_user_data(host_key=generate_host_key(), openclaw_version=settings.openclaw_version)
     async with Ec2Fleet(settings) as fleet:
-        first = await fleet.launch(job_id=77, order_id=5, user_id=1, instance_type="t3.small",
-                                   user_data=user_data)
+        first = await fleet.launch(
+            job_id=77, order_id=5, user_id=1, instance_type="t3.small", user_data=user_data
+        )
     # the worker died before saving `first`; a new worker (new clients) resumes the job
     async with Ec2Fleet(settings) as fleet:
         assert await fleet.find_by_job(77) == first
-        again = await fleet.launch(job_id=77, order_id=5, user_id=1, instance_type="t3.small",
-                                   user_data=user_data)
+        again = await fleet.launch(
+            job_id=77, order_id=5, user_id=1, instance_type="t3.small", user_data=user_data
+        )
         live = await _live_instances(fleet)
     assert again == first
     assert [i["InstanceId"] for i in live] == [first]
@@ -104,21 +115,25 @@ async def test_a_job_resumed_after_a_crash_finds_its_instance_by_tag_and_launche
 async def test_another_job_gets_its_own_instance(aws_endpoint, tmp_path) -> None:
     settings = cloud_settings(aws_endpoint, tmp_path)
     async with Ec2Fleet(settings) as fleet:
-        a = await fleet.launch(job_id=1, order_id=1, user_id=1, instance_type="t3.small",
-                               user_data="#cloud-config\n")
-        b = await fleet.launch(job_id=2, order_id=2, user_id=2, instance_type="t3.small",
-                               user_data="#cloud-config\n")
+        a = await fleet.launch(
+            job_id=1, order_id=1, user_id=1, instance_type="t3.small", user_data="#cloud-config\n"
+        )
+        b = await fleet.launch(
+            job_id=2, order_id=2, user_id=2, instance_type="t3.small", user_data="#cloud-config\n"
+        )
         live = await _live_instances(fleet)
     assert a != b
     assert {_tags(i)[TAG_JOB] for i in live} == {"1", "2"}
 
 
 async def test_terminate_leaves_no_running_instance_and_a_terminated_job_instance_is_not_found(
-        aws_endpoint, tmp_path) -> None:
+    aws_endpoint, tmp_path
+) -> None:
     settings = cloud_settings(aws_endpoint, tmp_path)
     async with Ec2Fleet(settings) as fleet:
-        ec2_id = await fleet.launch(job_id=3, order_id=3, user_id=3, instance_type="t3.small",
-                                    user_data="#cloud-config\n")
+        ec2_id = await fleet.launch(
+            job_id=3, order_id=3, user_id=3, instance_type="t3.small", user_data="#cloud-config\n"
+        )
         await fleet.wait_running(ec2_id)
         await fleet.terminate(ec2_id)
         await fleet.terminate(ec2_id)  # idempotent
@@ -132,8 +147,9 @@ async def test_terminate_leaves_no_running_instance_and_a_terminated_job_instanc
 async def test_stop_leaves_the_instance_stopped(aws_endpoint, tmp_path) -> None:
     settings = cloud_settings(aws_endpoint, tmp_path)
     async with Ec2Fleet(settings) as fleet:
-        ec2_id = await fleet.launch(job_id=4, order_id=4, user_id=4, instance_type="t3.small",
-                                    user_data="#cloud-config\n")
+        ec2_id = await fleet.launch(
+            job_id=4, order_id=4, user_id=4, instance_type="t3.small", user_data="#cloud-config\n"
+        )
         await fleet.stop(ec2_id)
         assert await fleet.state(ec2_id) in ("stopping", "stopped")
         assert await _live_instances(fleet) == []
@@ -144,13 +160,18 @@ async def test_resolve_ami_prefers_the_setting_then_the_seed_image_then_ssm(aws_
         assert await fleet.resolve_ami() == "ami-0abcdef1234567890"
     async with Ec2Fleet(cloud_settings(aws_endpoint, tmp_path)) as fleet:
         assert await fleet.resolve_ami() == "ami-0c7217cdde317cfec"
-    settings = cloud_settings(aws_endpoint, tmp_path, aws_region="eu-west-1",
-                              ec2_ami_ssm_parameter="/meetmatt/test/ubuntu-22.04-ami")
+    settings = cloud_settings(
+        aws_endpoint,
+        tmp_path,
+        aws_region="eu-west-1",
+        ec2_ami_ssm_parameter="/meetmatt/test/ubuntu-22.04-ami",
+    )
     async with Ec2Fleet(settings) as fleet:
         with pytest.raises(Ec2Error, match="set EC2_AMI_ID"):
             await fleet.resolve_ami()
-        await fleet.ssm.put_parameter(Name="/meetmatt/test/ubuntu-22.04-ami", Value="ami-0feedface0000beef",
-                                      Type="String")
+        await fleet.ssm.put_parameter(
+            Name="/meetmatt/test/ubuntu-22.04-ami", Value="ami-0feedface0000beef", Type="String"
+        )
         assert await fleet.resolve_ami() == "ami-0feedface0000beef"
 
 

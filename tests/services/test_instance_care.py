@@ -62,13 +62,16 @@ async def _require_instance_relations() -> None:
         columns = {r["name"] for r in rows}
     else:
         rows = await conn.execute_query_dict(
-            "SELECT column_name FROM information_schema.columns WHERE table_name = 'instance'")
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'instance'"
+        )
         columns = {r["column_name"] for r in rows}
     missing = {"order_id", "customer_id", "creator_account_id"} - columns
     if missing:
-        pytest.fail(f"the migrated `instance` table lacks {sorted(missing)}: migrations/0001 creates "
-                    "Instance before Order (Order.renews <-> Instance.order is a cycle) and Tortoise "
-                    "drops the FK columns; the migrations need fixing (see the issue 6 report)")
+        pytest.fail(
+            f"the migrated `instance` table lacks {sorted(missing)}: migrations/0001 creates "
+            "Instance before Order (Order.renews <-> Instance.order is a cycle) and Tortoise "
+            "drops the FK columns; the migrations need fixing (see the issue 6 report)"
+        )
 
 
 @pytest.fixture
@@ -76,16 +79,30 @@ async def rig(db, aws_endpoint, tmp_path, ssh_box, platform_key, instance_key) -
     await _require_instance_relations()
     async with BotApiStandIn() as api:
         settings = cloud_settings(
-            aws_endpoint, tmp_path, readiness_timeout_s=0.3, ssh_connect_timeout=1.0,
-            expiry_reminder_days="3,1", expiry_grace_days=7, warm_pool_size=0,
-            moonshot_api_key=SecretStr("sk-" + secrets.token_hex(24)), telegram_api_server=api.base_url,
-            public_base_url="https://meetmatt.example")
+            aws_endpoint,
+            tmp_path,
+            readiness_timeout_s=0.3,
+            ssh_connect_timeout=1.0,
+            expiry_reminder_days="3,1",
+            expiry_grace_days=7,
+            warm_pool_size=0,
+            moonshot_api_key=SecretStr("sk-" + secrets.token_hex(24)),
+            telegram_api_server=api.base_url,
+            public_base_url="https://meetmatt.example",
+        )
         queue = JobQueue(lease_seconds=30)
         fleet = await Ec2Fleet.open(settings)
         client = BotApi(api_server=api.base_url)
-        care = InstanceCare(settings=settings, queue=queue, ssh=connector_for(ssh_box, platform_key),
-                            fleet=fleet, bot_api=client, poll_interval_s=0.05, min_check_interval_s=0,
-                            host_key_factory=lambda: instance_key)
+        care = InstanceCare(
+            settings=settings,
+            queue=queue,
+            ssh=connector_for(ssh_box, platform_key),
+            fleet=fleet,
+            bot_api=client,
+            poll_interval_s=0.05,
+            min_check_interval_s=0,
+            host_key_factory=lambda: instance_key,
+        )
         try:
             yield Rig(care, queue, fleet, ssh_box, api, settings, instance_key.public_openssh)
         finally:
@@ -93,23 +110,42 @@ async def rig(db, aws_endpoint, tmp_path, ssh_box, platform_key, instance_key) -
             await fleet.close()
 
 
-async def live_instance(rig: Rig, *, status: InstanceStatus = InstanceStatus.ACTIVE,
-                        expires_in: timedelta | None = timedelta(days=20), launch: bool = True) -> Instance:
+async def live_instance(
+    rig: Rig,
+    *,
+    status: InstanceStatus = InstanceStatus.ACTIVE,
+    expires_in: timedelta | None = timedelta(days=20),
+    launch: bool = True,
+) -> Instance:
     customer = await Customer.create(telegram_id=secrets.randbelow(10**9) + 1000, full_name="Ada")
-    order = await Order.create(customer=customer, package="month", bot_name="Ada's agent",
-                               status=OrderStatus.ACTIVE)
+    order = await Order.create(
+        customer=customer, package="month", bot_name="Ada's agent", status=OrderStatus.ACTIVE
+    )
     ec2_id, ip = None, "198.51.100.20"
     if launch:
-        ec2_id = await rig.fleet.launch(job_id=order.id * 1000, order_id=order.id,
-                                        user_id=customer.telegram_id, instance_type="t3.small",
-                                        user_data="#cloud-config\n")
+        ec2_id = await rig.fleet.launch(
+            job_id=order.id * 1000,
+            order_id=order.id,
+            user_id=customer.telegram_id,
+            instance_type="t3.small",
+            user_data="#cloud-config\n",
+        )
         ip = await rig.fleet.wait_running(ec2_id)
     rig.box.behaviour.gateway_running = True
     return await Instance.create(
-        order=order, customer=customer, status=status, ec2_instance_id=ec2_id, public_ip=ip,
-        host_key_public=rig.host_key_public, bot_username="ada_agent_bot", bot_token=bot_token(),
-        owner_telegram_id=customer.telegram_id, gateway_token=secrets.token_urlsafe(32), ever_assigned=True,
-        expires_at=(utcnow() + expires_in) if expires_in is not None else None)
+        order=order,
+        customer=customer,
+        status=status,
+        ec2_instance_id=ec2_id,
+        public_ip=ip,
+        host_key_public=rig.host_key_public,
+        bot_username="ada_agent_bot",
+        bot_token=bot_token(),
+        owner_telegram_id=customer.telegram_id,
+        gateway_token=secrets.token_urlsafe(32),
+        ever_assigned=True,
+        expires_at=(utcnow() + expires_in) if expires_in is not None else None,
+    )
 
 
 # --- health ----------------------------------------------------------------------------------------
@@ -125,8 +161,9 @@ async def test_a_healthy_instance_is_recorded_and_left_alone(rig: Rig) -> None:
     assert row.last_health["mem_used_mb"] == 820 and row.last_health["gateway_memory_mb"] == 480
     assert rig.box.commands_matching("systemctl restart") == []
     assert await Alert.all().count() == 0
-    checked = {c.command.split(" http")[0] if "curl" in c.command else c.command.split()[0]
-               for c in rig.box.commands}
+    checked = {
+        c.command.split(" http")[0] if "curl" in c.command else c.command.split()[0] for c in rig.box.commands
+    }
     assert {"curl -fsS -m 5", "systemctl", "free", "sudo"} <= checked
     assert rig.box.commands_matching("/healthz") and rig.box.commands_matching("/readyz")
     assert rig.box.commands_matching("systemctl show -p NRestarts")
@@ -201,8 +238,14 @@ async def test_sweep_health_checks_live_instances_only_and_one_worker_per_instan
     assert await rig.care.sweep_health() == 1
     assert (await Instance.get(id=active.id)).last_health_at is not None
     assert (await Instance.get(id=stopped.id)).last_health_at is None
-    throttled = InstanceCare(settings=rig.settings, queue=rig.queue, ssh=rig.care.ssh, fleet=rig.fleet,
-                             bot_api=None, min_check_interval_s=600)
+    throttled = InstanceCare(
+        settings=rig.settings,
+        queue=rig.queue,
+        ssh=rig.care.ssh,
+        fleet=rig.fleet,
+        bot_api=None,
+        min_check_interval_s=600,
+    )
     assert await throttled.sweep_health() == 0  # just checked: another worker leaves it alone
 
 
@@ -312,8 +355,10 @@ async def test_expiry_stops_the_server_then_terminates_it_after_the_grace_period
     assert row.status == InstanceStatus.STOPPED and row.stopped_at is not None
     assert await rig.fleet.state(instance.ec2_instance_id) in ("stopping", "stopped")
     assert (await Order.get(id=instance.order_id)).status == OrderStatus.EXPIRED
-    assert any("expired and is paused" in plain(decode(j.payload["text"]))
-               for j in await Job.filter(kind=NOTIFY_CUSTOMER))
+    assert any(
+        "expired and is paused" in plain(decode(j.payload["text"]))
+        for j in await Job.filter(kind=NOTIFY_CUSTOMER)
+    )
     assert await ModelKey.filter(instance_id=instance.id, revoked_at=None).count() == 0
 
     within_grace = await rig.care.sweep_expiry(now=utcnow() + timedelta(days=6))
@@ -323,15 +368,17 @@ async def test_expiry_stops_the_server_then_terminates_it_after_the_grace_period
     assert (await Instance.get(id=instance.id)).status == InstanceStatus.TERMINATED
     assert await rig.fleet.state(instance.ec2_instance_id) == "terminated"
     running = await rig.fleet.ec2.describe_instances(
-        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}])
+        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]
+    )
     assert running["Reservations"] == []
 
 
 async def test_an_interrupted_termination_is_finished_by_the_expiry_sweep(rig: Rig) -> None:
     instance = await live_instance(rig)
     # the worker died right after marking the row, before the EC2 call
-    await Instance.filter(id=instance.id).update(status=InstanceStatus.TERMINATING,
-                                                 updated_at=utcnow() - timedelta(minutes=30))
+    await Instance.filter(id=instance.id).update(
+        status=InstanceStatus.TERMINATING, updated_at=utcnow() - timedelta(minutes=30)
+    )
     swept = await rig.care.sweep_expiry()
     assert swept.terminated == [instance.id]
     assert await rig.fleet.state(instance.ec2_instance_id) == "terminated"
@@ -350,8 +397,10 @@ async def test_a_stopped_instance_renewed_in_its_grace_period_is_started_again(r
     assert (await Instance.get(id=instance.id)).status == InstanceStatus.ACTIVE
     assert rig.box.commands_matching("systemctl restart")
     # the key revoked at the stop is replaced by a new live one, written with the config
-    assert [k.revoked_reason for k in await ModelKey.filter(instance_id=instance.id).order_by("id")] \
-        == ["expired", None]
+    assert [k.revoked_reason for k in await ModelKey.filter(instance_id=instance.id).order_by("id")] == [
+        "expired",
+        None,
+    ]
 
 
 # --- warm pool -------------------------------------------------------------------------------------
@@ -363,7 +412,8 @@ def with_pool(rig: Rig, size: int) -> None:
 
 async def live_ec2_ids(rig: Rig) -> set[str]:
     answer = await rig.fleet.ec2.describe_instances(
-        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}])
+        Filters=[{"Name": "instance-state-name", "Values": ["pending", "running"]}]
+    )
     return {i["InstanceId"] for r in answer["Reservations"] for i in r["Instances"]}
 
 
@@ -399,8 +449,9 @@ async def test_warm_instances_are_handed_out_before_new_ones_are_launched(rig: R
     launched_before = await live_ec2_ids(rig)
 
     order = await new_order()
-    instance, ready = await acquire_instance_for_order(rig.fleet, rig.settings, order=order, job_id=501,
-                                                       user_id=777)
+    instance, ready = await acquire_instance_for_order(
+        rig.fleet, rig.settings, order=order, job_id=501, user_id=777
+    )
     assert (instance.id, ready) == (warm.id, True)
     assert await live_ec2_ids(rig) == launched_before  # no RunInstances for this order
     assert instance.ever_assigned and instance.order_id == order.id
@@ -411,8 +462,9 @@ async def test_warm_instances_are_handed_out_before_new_ones_are_launched(rig: R
     assert again.id == warm.id  # a resumed job never claims a second one
 
     other = await new_order()
-    fresh, ready = await acquire_instance_for_order(rig.fleet, rig.settings, order=other, job_id=502,
-                                                    user_id=778)
+    fresh, ready = await acquire_instance_for_order(
+        rig.fleet, rig.settings, order=other, job_id=502, user_id=778
+    )
     assert not ready and fresh.status == InstanceStatus.BOOTING and fresh.ever_assigned
     assert await rig.fleet.find_by_job(502) == fresh.ec2_instance_id
     assert len(await live_ec2_ids(rig)) == 2
@@ -422,8 +474,12 @@ async def test_concurrent_orders_claim_each_warm_instance_once(rig: Rig) -> None
     from services.instance_care import claim_warm_instance
 
     for n in range(2):
-        await Instance.create(status=InstanceStatus.WARM, ec2_instance_id=f"i-warm{n:012d}",
-                              public_ip=f"198.51.100.{n + 40}", host_key_public=rig.host_key_public)
+        await Instance.create(
+            status=InstanceStatus.WARM,
+            ec2_instance_id=f"i-warm{n:012d}",
+            public_ip=f"198.51.100.{n + 40}",
+            host_key_public=rig.host_key_public,
+        )
     orders = [await new_order() for _ in range(6)]
     results = await asyncio.gather(*(claim_warm_instance(o) for o in orders))
     winners = [r for r in results if r is not None]
@@ -437,8 +493,12 @@ async def test_concurrent_orders_claim_each_warm_instance_once(rig: Rig) -> None
 async def test_an_instance_that_served_a_customer_is_never_handed_out_again(rig: Rig) -> None:
     from services.instance_care import claim_warm_instance
 
-    used = await Instance.create(status=InstanceStatus.WARM, ever_assigned=True,
-                                 ec2_instance_id="i-used0000000001", host_key_public=rig.host_key_public)
+    used = await Instance.create(
+        status=InstanceStatus.WARM,
+        ever_assigned=True,
+        ec2_instance_id="i-used0000000001",
+        host_key_public=rig.host_key_public,
+    )
     assert await claim_warm_instance(await new_order()) is None
     assert (await Instance.get(id=used.id)).order_id is None
 

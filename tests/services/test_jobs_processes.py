@@ -20,8 +20,17 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 async def _spawn(url: str, mode: str, name: str, lease: float = 60.0) -> asyncio.subprocess.Process:
     return await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "tests.services.queue_worker_proc", url, TEST_ENCRYPTION_KEY, mode, name,
-        str(lease), cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "tests.services.queue_worker_proc",
+        url,
+        TEST_ENCRYPTION_KEY,
+        mode,
+        name,
+        str(lease),
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
 
 
@@ -40,8 +49,9 @@ async def test_two_processes_drain_1000_jobs_each_exactly_once(db: str) -> None:
         assert proc.returncode == 0, err.decode()
         ran += json.loads(out.decode().strip().splitlines()[-1])["ran"]
     assert sorted(ran) == list(range(1000))
-    assert all(json.loads(o.decode().strip().splitlines()[-1])["ran"] for o, _ in outputs), \
+    assert all(json.loads(o.decode().strip().splitlines()[-1])["ran"] for o, _ in outputs), (
         "both processes took part"
+    )
     assert await Job.filter(status=JobStatus.DONE).count() == 1000
 
 

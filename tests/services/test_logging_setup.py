@@ -14,7 +14,8 @@ from services.logging_setup import REDACTED, redact, secrets, setup_logging
 def fake_bot_token() -> str:
     alphabet = string.ascii_letters + string.digits + "_-"
     return f"{pysecrets.randbelow(9 * 10**8) + 10**8}:" + "".join(
-        pysecrets.choice(alphabet) for _ in range(35))
+        pysecrets.choice(alphabet) for _ in range(35)
+    )
 
 
 @pytest.fixture
@@ -25,14 +26,17 @@ def captured() -> io.StringIO:
     setup_logging("INFO", "kv", stream=io.StringIO())
 
 
-@pytest.mark.parametrize("secret", [
-    fake_bot_token(),
-    "0123456789abcdef0123456789abcdef",  # Telegram API hash shape
-    "1" + "BvQ3x_" * 60,  # Telethon StringSession shape
-    "sk_test_" + "a1B2c3D4e5" * 3,
-    "whsec_" + "Zz09" * 8,
-    "AKIA" + "ABCDEFGHIJKLMNOP",
-])
+@pytest.mark.parametrize(
+    "secret",
+    [
+        fake_bot_token(),
+        "0123456789abcdef0123456789abcdef",  # Telegram API hash shape
+        "1" + "BvQ3x_" * 60,  # Telethon StringSession shape
+        "sk_test_" + "a1B2c3D4e5" * 3,
+        "whsec_" + "Zz09" * 8,
+        "AKIA" + "ABCDEFGHIJKLMNOP",
+    ],
+)
 def test_secret_shapes_are_redacted(secret: str) -> None:
     text = redact(f"before {secret} after")
     assert secret not in text and REDACTED in text and text.startswith("before")

@@ -25,8 +25,9 @@ async def api():
 
 async def managed_order() -> Order:
     customer = await Customer.create(telegram_id=OWNER)
-    return await Order.create(customer=customer, package="starter", bot_name="Tom", creation_mode="managed",
-                              status=OrderStatus.PAID)
+    return await Order.create(
+        customer=customer, package="starter", bot_name="Tom", creation_mode="managed", status=OrderStatus.PAID
+    )
 
 
 async def test_a_bot_attached_after_the_job_loaded_the_order_is_used(db, api):

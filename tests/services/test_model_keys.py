@@ -39,7 +39,11 @@ async def test_the_holder_of_a_live_key_is_its_instance(db):
     holder = await authenticate(await issue_instance_key(instance.id))
     assert holder is not None
     assert (holder.instance_id, holder.customer_id, holder.order_id, holder.bot_username) == (
-        instance.id, instance.customer_id, instance.order_id, "x_bot")
+        instance.id,
+        instance.customer_id,
+        instance.order_id,
+        "x_bot",
+    )
 
 
 async def test_issuing_again_revokes_the_previous_key(db):
@@ -63,8 +67,14 @@ async def test_revocation_is_final_and_idempotent(db):
 async def test_malformed_or_foreign_keys_are_refused_without_a_match(db):
     instance = await _instance()
     key = await issue_instance_key(instance.id)
-    for candidate in ("", key[:-1], key + "x", key.upper(), "sk-" + key[len(KEY_PREFIX):],
-                      KEY_PREFIX + "A" * 43):
+    for candidate in (
+        "",
+        key[:-1],
+        key + "x",
+        key.upper(),
+        "sk-" + key[len(KEY_PREFIX) :],
+        KEY_PREFIX + "A" * 43,
+    ):
         assert await authenticate(candidate) is None
 
 
@@ -76,9 +86,12 @@ async def test_concurrent_issues_leave_exactly_one_live_key(db):
     assert await ModelKey.filter(instance_id=instance.id, revoked_at=None).count() == 1
 
 
-@pytest.mark.parametrize(("base", "path", "url"), [
-    ("https://matt.example.com", "/model/v1", "https://matt.example.com/model/v1"),
-    ("https://matt.example.com/", "model/v1/", "https://matt.example.com/model/v1"),
-])
+@pytest.mark.parametrize(
+    ("base", "path", "url"),
+    [
+        ("https://matt.example.com", "/model/v1", "https://matt.example.com/model/v1"),
+        ("https://matt.example.com/", "model/v1/", "https://matt.example.com/model/v1"),
+    ],
+)
 def test_the_agents_base_url_is_the_public_url_plus_the_gateway_path(base, path, url):
     assert gateway_base_url(base, path) == url

@@ -33,15 +33,22 @@ def test_the_pinned_openclaw_version_is_published_on_npm() -> None:
     version = pinned_version()
     npm_cli = node_home() / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
     env = {**os.environ, "PATH": f"{node_home() / 'bin'}:{os.environ.get('PATH', '')}"}
-    answer = subprocess.run([str(node_home() / "bin" / "node"), str(npm_cli), "view", f"openclaw@{version}",
-                             "version", "--json"], env=env, capture_output=True, text=True, timeout=120,
-                            stdin=subprocess.DEVNULL, check=False)
+    answer = subprocess.run(
+        [str(node_home() / "bin" / "node"), str(npm_cli), "view", f"openclaw@{version}", "version", "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        check=False,
+    )
     assert answer.returncode == 0, f"npm view openclaw@{version}: {answer.stderr[-500:]}"
     assert json.loads(answer.stdout) == version, f"openclaw@{version} is not published"
 
 
-def test_the_unit_and_the_bootstrap_use_only_commands_and_flags_the_pinned_cli_has(openclaw,
-                                                                                   tmp_path) -> None:
+def test_the_unit_and_the_bootstrap_use_only_commands_and_flags_the_pinned_cli_has(
+    openclaw, tmp_path
+) -> None:
     top = run_cli("--help", home=tmp_path)
     gateway = run_cli("gateway", "--help", home=tmp_path)
     assert top.returncode == 0 and gateway.returncode == 0, top.stderr + gateway.stderr
@@ -66,19 +73,28 @@ def test_the_unit_and_the_bootstrap_use_only_commands_and_flags_the_pinned_cli_h
 
 
 ENDPOINTS = {
-    "production": AgentEndpoints(model_api_key="mm_live_" + "2" * 43,
-                                 model_base_url="https://meetmatt.example.com/model/v1"),
-    "stand-ins": AgentEndpoints(model_api_key="mm_live_" + "1" * 43, model_base_url="http://127.0.0.1:4100/model/v1",
-                                telegram_api_root="http://127.0.0.1:4200"),
-    "agent-config placeholder": AgentEndpoints(model_api_key=PLACEHOLDER_KEY,
-                                               model_base_url="https://meetmatt.example.com/model/v1"),
+    "production": AgentEndpoints(
+        model_api_key="mm_live_" + "2" * 43, model_base_url="https://meetmatt.example.com/model/v1"
+    ),
+    "stand-ins": AgentEndpoints(
+        model_api_key="mm_live_" + "1" * 43,
+        model_base_url="http://127.0.0.1:4100/model/v1",
+        telegram_api_root="http://127.0.0.1:4200",
+    ),
+    "agent-config placeholder": AgentEndpoints(
+        model_api_key=PLACEHOLDER_KEY, model_base_url="https://meetmatt.example.com/model/v1"
+    ),
 }
 
 
 @pytest.mark.parametrize("name", list(ENDPOINTS))
 def test_every_config_we_can_render_is_valid_for_the_pinned_cli(openclaw, tmp_path, name) -> None:
-    files = agent_files(bot_token=_bot_token(), allowed_user_id=424242,
-                        gateway_token=secrets.token_urlsafe(32), endpoints=ENDPOINTS[name])
+    files = agent_files(
+        bot_token=_bot_token(),
+        allowed_user_id=424242,
+        gateway_token=secrets.token_urlsafe(32),
+        endpoints=ENDPOINTS[name],
+    )
     install_home(tmp_path, files.config_text, files.env_text)
     answer = run_cli("config", "validate", "--json", home=tmp_path)
     assert answer.returncode == 0, answer.stdout + answer.stderr
@@ -88,9 +104,13 @@ def test_every_config_we_can_render_is_valid_for_the_pinned_cli(openclaw, tmp_pa
 
 def test_a_config_with_the_customers_persona_is_valid_for_the_pinned_cli(openclaw, tmp_path) -> None:
     persona = Persona('Nova "<3"', "Answer in one sentence.\nSign with a star.")
-    files = agent_files(bot_token=_bot_token(), allowed_user_id=424242,
-                        gateway_token=secrets.token_urlsafe(32),
-                        endpoints=ENDPOINTS["stand-ins"], persona=persona)
+    files = agent_files(
+        bot_token=_bot_token(),
+        allowed_user_id=424242,
+        gateway_token=secrets.token_urlsafe(32),
+        endpoints=ENDPOINTS["stand-ins"],
+        persona=persona,
+    )
     install_home(tmp_path, files.config_text, files.env_text)
     answer = run_cli("config", "validate", "--json", home=tmp_path)
     assert answer.returncode == 0, answer.stdout + answer.stderr
@@ -102,13 +122,34 @@ def test_a_config_with_the_customers_persona_is_valid_for_the_pinned_cli(opencla
 def test_agent_config_prints_what_activation_writes_and_the_pinned_cli_accepts_it(openclaw, tmp_path) -> None:
     token = _bot_token()
     platform_key = "sk-" + secrets.token_hex(24)
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MOONSHOT_API_KEY": platform_key,
-           "PUBLIC_BASE_URL": "https://meetmatt.example.com", "AGENT_TELEGRAM_API_ROOT": "http://127.0.0.1:4200"}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "MOONSHOT_API_KEY": platform_key,
+        "PUBLIC_BASE_URL": "https://meetmatt.example.com",
+        "AGENT_TELEGRAM_API_ROOT": "http://127.0.0.1:4200",
+    }
 
     def cli(*extra: str) -> tuple[str, str]:
-        answer = subprocess.run([sys.executable, str(ROOT / "main.py"), "instances", "agent-config",
-                                 "--owner", "515151", "--bot-token", token, *extra], cwd=tmp_path, env=env,
-                                capture_output=True, text=True, timeout=60, check=False)
+        answer = subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "main.py"),
+                "instances",
+                "agent-config",
+                "--owner",
+                "515151",
+                "--bot-token",
+                token,
+                *extra,
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert answer.returncode == 0, answer.stderr
         return answer.stdout, answer.stderr
 
@@ -118,12 +159,20 @@ def test_agent_config_prints_what_activation_writes_and_the_pinned_cli_accepts_i
     for printed in (config_text, config_err, env_text, env_err):
         assert platform_key not in printed
     assert env_text == f"MEETMATT_MODEL_API_KEY={PLACEHOLDER_KEY}\n" and "placeholder" in env_err
-    assert json5.loads(config_text)["models"]["providers"]["meetmatt"]["baseUrl"] == \
-        "https://meetmatt.example.com/model/v1"
-    expected = agent_files(bot_token=token, allowed_user_id=515151, gateway_token="x" * 43,
-                           endpoints=AgentEndpoints(model_api_key=PLACEHOLDER_KEY,
-                                                    model_base_url="https://meetmatt.example.com/model/v1",
-                                                    telegram_api_root=env["AGENT_TELEGRAM_API_ROOT"]))
+    assert (
+        json5.loads(config_text)["models"]["providers"]["meetmatt"]["baseUrl"]
+        == "https://meetmatt.example.com/model/v1"
+    )
+    expected = agent_files(
+        bot_token=token,
+        allowed_user_id=515151,
+        gateway_token="x" * 43,
+        endpoints=AgentEndpoints(
+            model_api_key=PLACEHOLDER_KEY,
+            model_base_url="https://meetmatt.example.com/model/v1",
+            telegram_api_root=env["AGENT_TELEGRAM_API_ROOT"],
+        ),
+    )
     printed_token = re.search(r'"token": "([^"]+)"', config_text)
     assert printed_token and len(printed_token.group(1)) >= 32  # a fresh throwaway gateway token
     assert config_text == expected.config_text.replace("x" * 43, printed_token.group(1))
@@ -138,18 +187,53 @@ def test_agent_config_prints_what_activation_writes_and_the_pinned_cli_accepts_i
 
 def test_agent_config_without_public_base_url_says_the_gateway_needs_it(tmp_path) -> None:
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MOONSHOT_API_KEY": "sk-" + "4" * 32}
-    answer = subprocess.run([sys.executable, str(ROOT / "main.py"), "instances", "agent-config",
-                             "--owner", "5", "--bot-token", _bot_token(), "--env"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60, check=False)
+    answer = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "instances",
+            "agent-config",
+            "--owner",
+            "5",
+            "--bot-token",
+            _bot_token(),
+            "--env",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert answer.returncode == 2 and answer.stdout == ""
     assert "PUBLIC_BASE_URL is not set" in answer.stderr and env["MOONSHOT_API_KEY"] not in answer.stderr
 
 
 def test_agent_config_refuses_a_malformed_bot_token_clearly(tmp_path) -> None:
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MOONSHOT_API_KEY": "sk-1",
-           "PUBLIC_BASE_URL": "https://meetmatt.example.com"}
-    answer = subprocess.run([sys.executable, str(ROOT / "main.py"), "instances", "agent-config",
-                             "--owner", "5", "--bot-token", "not-a-token"], cwd=tmp_path, env=env,
-                            capture_output=True, text=True, timeout=60, check=False)
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "MOONSHOT_API_KEY": "sk-1",
+        "PUBLIC_BASE_URL": "https://meetmatt.example.com",
+    }
+    answer = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "main.py"),
+            "instances",
+            "agent-config",
+            "--owner",
+            "5",
+            "--bot-token",
+            "not-a-token",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert answer.returncode == 2 and answer.stdout == ""
     assert "bot_token is not a Telegram bot token" in answer.stderr and "not-a-token" not in answer.stderr

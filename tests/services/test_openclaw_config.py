@@ -55,22 +55,30 @@ def test_rendered_config_parses_as_json5_with_the_design_keys_and_values() -> No
 def test_the_endpoints_move_only_the_model_url_and_the_telegram_root() -> None:
     args = {"bot_token": _bot_token(), "allowed_user_id": 5, "gateway_token": secrets.token_urlsafe(32)}
     production = build_openclaw_config(**args)
-    local = build_openclaw_config(**args, model_base_url="http://127.0.0.1:4100/v1/",
-                                  telegram_api_root="http://127.0.0.1:4200")
+    local = build_openclaw_config(
+        **args, model_base_url="http://127.0.0.1:4100/v1/", telegram_api_root="http://127.0.0.1:4200"
+    )
     assert local["models"]["providers"]["meetmatt"]["baseUrl"] == "http://127.0.0.1:4100/v1"
     assert local["channels"]["telegram"].pop("apiRoot") == "http://127.0.0.1:4200"
     local["models"]["providers"]["meetmatt"]["baseUrl"] = "https://api.moonshot.ai/v1"
     assert local == production
 
 
-@pytest.mark.parametrize(("field", "value"), [
-    ("model_base_url", "api.moonshot.ai/v1"),
-    ("model_base_url", "https://api.example/v1?key=x"),
-    ("telegram_api_root", "ftp://127.0.0.1"),
-])
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("model_base_url", "api.moonshot.ai/v1"),
+        ("model_base_url", "https://api.example/v1?key=x"),
+        ("telegram_api_root", "ftp://127.0.0.1"),
+    ],
+)
 def test_endpoint_urls_that_are_not_plain_http_urls_are_refused(field, value) -> None:
-    args = {"bot_token": _bot_token(), "allowed_user_id": 5, "gateway_token": secrets.token_urlsafe(32),
-            field: value}
+    args = {
+        "bot_token": _bot_token(),
+        "allowed_user_id": 5,
+        "gateway_token": secrets.token_urlsafe(32),
+        field: value,
+    }
     with pytest.raises(ConfigValueError, match=field):
         build_openclaw_config(**args)
 
@@ -78,17 +86,21 @@ def test_endpoint_urls_that_are_not_plain_http_urls_are_refused(field, value) ->
 def test_env_file_holds_the_model_key_the_config_refers_to() -> None:
     key = "sk-" + secrets.token_hex(24)
     assert render_env(model_api_key=key) == f"MEETMATT_MODEL_API_KEY={key}\n"
-    text = render_openclaw_config(bot_token=_bot_token(), allowed_user_id=7,
-                                  gateway_token=secrets.token_urlsafe(32))
+    text = render_openclaw_config(
+        bot_token=_bot_token(), allowed_user_id=7, gateway_token=secrets.token_urlsafe(32)
+    )
     assert key not in text
 
 
-@pytest.mark.parametrize(("field", "value", "reason"), [
-    ("bot_token", "not-a-token", "bot_token"),
-    ("allowed_user_id", 0, "allowed_user_id"),
-    ("allowed_user_id", -5, "allowed_user_id"),
-    ("gateway_token", "short", "gateway_token"),
-])
+@pytest.mark.parametrize(
+    ("field", "value", "reason"),
+    [
+        ("bot_token", "not-a-token", "bot_token"),
+        ("allowed_user_id", 0, "allowed_user_id"),
+        ("allowed_user_id", -5, "allowed_user_id"),
+        ("gateway_token", "short", "gateway_token"),
+    ],
+)
 def test_malformed_inputs_are_refused_naming_the_field_but_not_the_value(field, value, reason) -> None:
     args = {"bot_token": _bot_token(), "allowed_user_id": 99, "gateway_token": secrets.token_urlsafe(32)}
     args[field] = value
@@ -109,25 +121,37 @@ def test_env_refuses_a_key_that_would_break_the_env_file() -> None:
 def test_a_persona_names_the_agent_in_the_config_and_its_instructions_go_to_soul_md() -> None:
     from services.openclaw_config import Persona, render_soul
 
-    persona = Persona("Nova \"<x>\"", "Answer briefly.\nNever say \"}\" breaks JSON.")
-    text = render_openclaw_config(bot_token=_bot_token(), allowed_user_id=424242,
-                                  gateway_token=secrets.token_urlsafe(32), persona=persona)
+    persona = Persona('Nova "<x>"', 'Answer briefly.\nNever say "}" breaks JSON.')
+    text = render_openclaw_config(
+        bot_token=_bot_token(),
+        allowed_user_id=424242,
+        gateway_token=secrets.token_urlsafe(32),
+        persona=persona,
+    )
     config = json5.loads(text)
     assert config["agents"]["entries"] == {"main": {"identity": {"name": 'Nova "<x>"'}}}
     assert config["agents"]["defaults"]["model"]["primary"]  # the model stays as it was
     soul = render_soul(persona)
-    assert soul is not None and "Answer briefly.\nNever say \"}\" breaks JSON." in soul
+    assert soul is not None and 'Answer briefly.\nNever say "}" breaks JSON.' in soul
     assert render_soul(Persona("Nova")) is None and render_soul(None) is None
-    plain = json5.loads(render_openclaw_config(bot_token=_bot_token(), allowed_user_id=1,
-                                               gateway_token=secrets.token_urlsafe(32)))
+    plain = json5.loads(
+        render_openclaw_config(
+            bot_token=_bot_token(), allowed_user_id=1, gateway_token=secrets.token_urlsafe(32)
+        )
+    )
     assert "entries" not in plain["agents"]  # no persona: OpenClaw's default agent
 
 
-@pytest.mark.parametrize("persona", [("", "x"), ("N" * 33, ""), ("two\nlines", ""), ("ok", "y" * 1001),
-                                     ("ok", "bell\x07")])
+@pytest.mark.parametrize(
+    "persona", [("", "x"), ("N" * 33, ""), ("two\nlines", ""), ("ok", "y" * 1001), ("ok", "bell\x07")]
+)
 def test_a_persona_the_bot_would_have_refused_is_refused_here_too(persona: tuple[str, str]) -> None:
     from services.openclaw_config import Persona
 
     with pytest.raises(ConfigValueError):
-        build_openclaw_config(bot_token=_bot_token(), allowed_user_id=1,
-                              gateway_token=secrets.token_urlsafe(32), persona=Persona(*persona))
+        build_openclaw_config(
+            bot_token=_bot_token(),
+            allowed_user_id=1,
+            gateway_token=secrets.token_urlsafe(32),
+            persona=Persona(*persona),
+        )

@@ -31,8 +31,11 @@ async def stripe_api():
 
 @pytest.fixture
 async def payments(stripe_api: StripeStandIn):
-    settings = Settings(_env_file=None, stripe_secret_key=f"sk_test_{secrets.token_hex(12)}",
-                        stripe_api_base=stripe_api.base_url)
+    settings = Settings(
+        _env_file=None,
+        stripe_secret_key=f"sk_test_{secrets.token_hex(12)}",
+        stripe_api_base=stripe_api.base_url,
+    )
     client = make_stripe_client(settings, timeout=5, max_network_retries=0)
     yield PaymentsService(client, DEFAULT_PACKAGES, bot_username=BOT)
     await close_stripe_client(client)
@@ -157,8 +160,9 @@ async def test_refund_job_refunds_once_and_tells_the_customer_once(db, stripe_ap
     order = await _order()
     link = await payments.create_checkout(order)
     paid = stripe_api.complete_session(link.session_id)
-    await Order.filter(id=order.id).update(status=OrderStatus.PAID,
-                                           stripe_payment_intent=paid["payment_intent"])
+    await Order.filter(id=order.id).update(
+        status=OrderStatus.PAID, stripe_payment_intent=paid["payment_intent"]
+    )
     queue = JobQueue("test")
 
     refund_id = await run_refund_job(payments, queue, {"order_id": order.id, "reason": "saga dead"})

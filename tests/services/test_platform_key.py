@@ -41,28 +41,33 @@ def _aws_style(line: str) -> str:  # AWS: base64 SHA-256 of the OpenSSH blob, as
 
 def _moto_style(line: str) -> str:  # moto: hex SHA-256 of the DER key, with colons
     der = serialization.load_ssh_public_key(line.encode()).public_bytes(
-        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
     digest = hashlib.sha256(der).hexdigest()
-    return ":".join(digest[i:i + 2] for i in range(0, len(digest), 2))
+    return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
 OURS, OTHER = _ed25519_line("ours"), _ed25519_line("other")
 
 
-@pytest.mark.parametrize(("ec2_public_key", "ec2_fingerprint", "matches"), [
-    (OURS, None, True),
-    (" ".join(OURS.split()[:2]) + " renamed-comment", None, True),  # the comment does not matter
-    (OTHER, None, False),
-    (None, _aws_style(OURS), True),
-    (None, _aws_style(OURS).rstrip("="), True),
-    (None, openssh_fingerprint(OURS), True),  # SHA256:… as ssh-keygen prints it
-    (None, _moto_style(OURS), True),
-    (None, _moto_style(OTHER), False),
-    (None, _aws_style(OTHER), False),
-    (None, None, False),  # nothing to compare: never assume it matches
-])
-def test_the_key_pair_comparison_reads_every_fingerprint_spelling(ec2_public_key, ec2_fingerprint,
-                                                                  matches) -> None:
+@pytest.mark.parametrize(
+    ("ec2_public_key", "ec2_fingerprint", "matches"),
+    [
+        (OURS, None, True),
+        (" ".join(OURS.split()[:2]) + " renamed-comment", None, True),  # the comment does not matter
+        (OTHER, None, False),
+        (None, _aws_style(OURS), True),
+        (None, _aws_style(OURS).rstrip("="), True),
+        (None, openssh_fingerprint(OURS), True),  # SHA256:… as ssh-keygen prints it
+        (None, _moto_style(OURS), True),
+        (None, _moto_style(OTHER), False),
+        (None, _aws_style(OTHER), False),
+        (None, None, False),  # nothing to compare: never assume it matches
+    ],
+)
+def test_the_key_pair_comparison_reads_every_fingerprint_spelling(
+    ec2_public_key, ec2_fingerprint, matches
+) -> None:
     assert key_pair_matches(OURS, ec2_public_key=ec2_public_key, ec2_fingerprint=ec2_fingerprint) is matches
 
 
@@ -76,15 +81,15 @@ async def test_a_key_stored_once_is_the_key_every_replica_uses(db: str) -> None:
 
 async def test_the_private_key_is_encrypted_at_rest(db: str) -> None:
     key = await load_platform_key()
-    rows = await connections.get("default").execute_query_dict(
-        "SELECT private_openssh FROM platform_key")
+    rows = await connections.get("default").execute_query_dict("SELECT private_openssh FROM platform_key")
     stored = rows[0]["private_openssh"]
     private = key.private.export_private_key("openssh").decode()
     assert "PRIVATE KEY" not in stored and private.splitlines()[1] not in stored
 
 
-async def test_an_existing_key_file_is_imported_once_so_running_instances_stay_reachable(db: str,
-                                                                                        tmp_path) -> None:
+async def test_an_existing_key_file_is_imported_once_so_running_instances_stay_reachable(
+    db: str, tmp_path
+) -> None:
     legacy = load_or_create_client_key(tmp_path / "platform_ssh_key")
     stored = await load_platform_key(str(tmp_path / "platform_ssh_key"))
     assert stored.public_openssh.split()[:2] == public_key_line(legacy).split()[:2]
@@ -94,7 +99,8 @@ async def test_an_existing_key_file_is_imported_once_so_running_instances_stay_r
 
 
 async def test_a_second_worker_with_a_different_key_refuses_to_start_naming_the_mismatch(
-        db: str, aws_endpoint, tmp_path) -> None:
+    db: str, aws_endpoint, tmp_path
+) -> None:
     settings = cloud_settings(aws_endpoint, tmp_path)
     other = asyncssh.generate_private_key("ssh-ed25519")  # another deployment's key owns the pair
     async with Ec2Fleet(settings, platform_public_key=public_key_line(other)) as fleet:
@@ -116,41 +122,62 @@ async def test_a_worker_with_the_key_of_the_key_pair_starts(db: str, aws_endpoin
     async with Ec2Fleet(settings, platform_public_key=ours.public_openssh) as fleet:
         await fleet.ensure_key_pair()
     async with open_runtime(settings, messenger=None, import_env=False) as runtime:  # type: ignore[arg-type]
-        assert runtime.extras["ssh"].client_key.export_public_key("openssh").split()[:2] == \
-            ours.public_openssh.encode().split()[:2]
+        assert (
+            runtime.extras["ssh"].client_key.export_public_key("openssh").split()[:2]
+            == ours.public_openssh.encode().split()[:2]
+        )
 
 
 def test_main_py_worker_refuses_a_mismatched_key_pair_with_a_message_and_rotate_key_fixes_it(
-        aws_endpoint, tmp_path) -> None:
+    aws_endpoint, tmp_path
+) -> None:
     env = {**base_env(tmp_path), "AWS_ENDPOINT_URL": aws_endpoint}
-    subprocess.run([sys.executable, "main.py", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True,
-                   timeout=60)
+    subprocess.run(
+        [sys.executable, "main.py", "migrate"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=60
+    )
 
     async def plant_foreign_pair() -> None:
-        settings = cloud_settings(aws_endpoint, tmp_path, aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
-                                  aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"])
+        settings = cloud_settings(
+            aws_endpoint,
+            tmp_path,
+            aws_access_key_id=env["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=env["AWS_SECRET_ACCESS_KEY"],
+        )
         async with Ec2Fleet(settings, platform_public_key=_ed25519_line("foreign")) as fleet:
             await fleet.ensure_key_pair()
 
     asyncio.run(plant_foreign_pair())
-    refused = subprocess.run([sys.executable, "main.py", "worker"], cwd=ROOT, env=env, capture_output=True,
-                             text=True, timeout=90)
+    refused = subprocess.run(
+        [sys.executable, "main.py", "worker"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=90
+    )
     assert refused.returncode == 1, refused.stdout + refused.stderr
     assert "does not hold this deployment's platform SSH key" in refused.stderr
     assert "Traceback" not in refused.stderr + refused.stdout
 
-    rotated = subprocess.run([sys.executable, "main.py", "instances", "network", "--rotate-key"], cwd=ROOT,
-                             env=env, capture_output=True, text=True, timeout=90)
+    rotated = subprocess.run(
+        [sys.executable, "main.py", "instances", "network", "--rotate-key"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert rotated.returncode == 0, rotated.stdout + rotated.stderr
     assert "re-imported" in rotated.stdout
-    again = subprocess.run([sys.executable, "main.py", "instances", "network"], cwd=ROOT, env=env,
-                           capture_output=True, text=True, timeout=90)
+    again = subprocess.run(
+        [sys.executable, "main.py", "instances", "network"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
     assert again.returncode == 0, again.stdout + again.stderr
 
 
-
 def test_a_new_key_is_refused_while_instances_trust_the_old_one_and_rotates_the_pair_otherwise(
-        aws_endpoint, tmp_path, capsys) -> None:
+    aws_endpoint, tmp_path, capsys
+) -> None:
     import argparse
 
     from cryptography.fernet import Fernet
@@ -168,8 +195,9 @@ def test_a_new_key_is_refused_while_instances_trust_the_old_one_and_rotates_the_
         async with open_database(settings):
             stored = await load_platform_key()
         async with Ec2Fleet(settings) as fleet:
-            pair = (await fleet.ec2.describe_key_pairs(KeyNames=[settings.ec2_key_name],
-                                                       IncludePublicKey=True))["KeyPairs"][0]
+            pair = (
+                await fleet.ec2.describe_key_pairs(KeyNames=[settings.ec2_key_name], IncludePublicKey=True)
+            )["KeyPairs"][0]
         return stored.public_openssh, pair["PublicKey"]
 
     async def add_live_instance(status: InstanceStatus) -> None:

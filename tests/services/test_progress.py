@@ -62,8 +62,9 @@ def test_verify_shows_the_deep_link_button() -> None:
 
 
 def test_failure_says_where_and_what_happens_next_escaped() -> None:
-    text, buttons = english(render_progress(LAUNCHING, failed=True,
-                                            detail="We'll retry <soon> & refund if not"))
+    text, buttons = english(
+        render_progress(LAUNCHING, failed=True, detail="We'll retry <soon> & refund if not")
+    )
     assert "hit a problem" in text and "Starting your server" in text
     assert "What happens next:</b> We'll retry &lt;soon&gt; &amp; refund if not" in text
     assert buttons == []
@@ -184,8 +185,9 @@ async def test_aiogram_messenger_sends_edits_and_resends_when_the_message_is_gon
 
 async def test_a_russian_customer_watches_the_progress_in_russian(db: str) -> None:
     customer = await Customer.create(telegram_id=600_002, full_name="Иван", language="ru")
-    order = await Order.create(customer=customer, package="starter", bot_name="Иван",
-                               bot_username="ivan_x_bot")
+    order = await Order.create(
+        customer=customer, package="starter", bot_name="Иван", bot_username="ivan_x_bot"
+    )
     session = RecordingSession()
     reporter = ProgressReporter(AiogramMessenger(create_bot(make_settings(), session=session)))
     await reporter.report(order.id, PAID)
@@ -199,8 +201,9 @@ async def test_a_russian_customer_watches_the_progress_in_russian(db: str) -> No
 async def test_a_start_link_button_opens_the_meet_matt_bot_with_its_payload(db: str) -> None:
     session = RecordingSession()
     messenger = AiogramMessenger(create_bot(make_settings(), session=session))
-    await messenger.send(42, "over quota", [("🔁 Renew or upgrade", "start:renew-7"),
-                                           ("Docs", "https://example.com/")])
+    await messenger.send(
+        42, "over quota", [("🔁 Renew or upgrade", "start:renew-7"), ("Docs", "https://example.com/")]
+    )
     sent = session.calls[-1].method
     assert isinstance(sent, SendMessage)
     urls = [row[0].url for row in sent.reply_markup.inline_keyboard]

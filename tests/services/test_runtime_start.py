@@ -9,8 +9,9 @@ from tests.standins.moto_ec2 import cloud_settings
 moto_server, aws_endpoint = moto_ec2.moto_server, moto_ec2.aws_endpoint
 
 
-async def test_env_accounts_that_fail_to_import_are_named_at_start(db: str, aws_endpoint, tmp_path,
-                                                                   monkeypatch, caplog) -> None:
+async def test_env_accounts_that_fail_to_import_are_named_at_start(
+    db: str, aws_endpoint, tmp_path, monkeypatch, caplog
+) -> None:
     from models import Alert, TelegramAccount
 
     monkeypatch.setenv("TELEGRAM_FALLBACK_3_PHONE", "+15550003333")

@@ -24,31 +24,38 @@ platform_key, instance_key, ssh_box = ssh_server.platform_key, ssh_server.instan
 
 async def test_run_returns_exit_status_and_output(ssh_box, platform_key, instance_key) -> None:
     ssh_box.behaviour.gateway_running = True
-    async with await connector_for(ssh_box, platform_key).connect("198.51.100.1",
-                                                                  instance_key.public_openssh) as session:
+    async with await connector_for(ssh_box, platform_key).connect(
+        "198.51.100.1", instance_key.public_openssh
+    ) as session:
         ok = await session.run("curl -fsS http://127.0.0.1:18789/readyz", timeout=5)
         missing = await session.run("no-such-tool --flag", timeout=5)
     assert (ok.exit_status, ok.stdout, ok.ok) == (0, '{"ready":true}', True)
     assert missing.exit_status == 127 and "command not found" in missing.stderr and not missing.ok
-    assert [c.command for c in ssh_box.commands] == ["curl -fsS http://127.0.0.1:18789/readyz",
-                                                     "no-such-tool --flag"]
+    assert [c.command for c in ssh_box.commands] == [
+        "curl -fsS http://127.0.0.1:18789/readyz",
+        "no-such-tool --flag",
+    ]
 
 
-async def test_upload_sends_content_through_stdin_not_the_command_line(ssh_box, platform_key,
-                                                                       instance_key) -> None:
+async def test_upload_sends_content_through_stdin_not_the_command_line(
+    ssh_box, platform_key, instance_key
+) -> None:
     content = "SECRET_VALUE=" + secrets.token_hex(16) + "\n"
-    async with await connector_for(ssh_box, platform_key).connect("198.51.100.1",
-                                                                  instance_key.public_openssh) as session:
+    async with await connector_for(ssh_box, platform_key).connect(
+        "198.51.100.1", instance_key.public_openssh
+    ) as session:
         await session.upload("/home/openclaw/.openclaw/.env", content, 0o600, owner="openclaw")
     uploaded = ssh_box.files["/home/openclaw/.openclaw/.env"]
     assert (uploaded.content, uploaded.mode, uploaded.owner) == (content, "0600", "openclaw")
     assert all(content.strip() not in c.command for c in ssh_box.commands)
 
 
-async def test_an_empty_upload_writes_an_empty_file_without_waiting_for_stdin(ssh_box, platform_key,
-                                                                             instance_key) -> None:
-    async with await connector_for(ssh_box, platform_key).connect("198.51.100.1",
-                                                                  instance_key.public_openssh) as session:
+async def test_an_empty_upload_writes_an_empty_file_without_waiting_for_stdin(
+    ssh_box, platform_key, instance_key
+) -> None:
+    async with await connector_for(ssh_box, platform_key).connect(
+        "198.51.100.1", instance_key.public_openssh
+    ) as session:
         await session.upload("/tmp/empty", "", 0o644)
     assert ssh_box.files["/tmp/empty"].content == ""
     assert ssh_box.commands[-1].command == "sudo -n install -m 0644 /dev/null /tmp/empty"
@@ -74,13 +81,15 @@ async def test_an_unknown_client_key_is_refused(ssh_box, instance_key) -> None:
         await connector_for(ssh_box, stranger).connect("198.51.100.1", instance_key.public_openssh)
 
 
-async def test_an_unreachable_host_fails_within_its_deadline_with_a_clear_error(platform_key,
-                                                                                instance_key) -> None:
+async def test_an_unreachable_host_fails_within_its_deadline_with_a_clear_error(
+    platform_key, instance_key
+) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    connector = SshConnector(platform_key, port=port, host_override="127.0.0.1", connect_timeout=5,
-                             retry_interval=0.2)
+    connector = SshConnector(
+        platform_key, port=port, host_override="127.0.0.1", connect_timeout=5, retry_interval=0.2
+    )
     started = time.monotonic()
     with pytest.raises(SshUnreachable) as caught:
         await connector.connect("198.51.100.1", instance_key.public_openssh, deadline_s=1.0)
@@ -95,22 +104,29 @@ async def test_connect_retries_until_the_host_comes_up(platform_key, instance_ke
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    box = ssh_server.SshInstanceStandIn(asyncssh.import_private_key(instance_key.private_openssh),
-                                        platform_key)
+    box = ssh_server.SshInstanceStandIn(
+        asyncssh.import_private_key(instance_key.private_openssh), platform_key
+    )
 
     async def boot_later() -> None:
         await asyncio.sleep(0.5)
         server = await asyncssh.create_server(
-            asyncssh.SSHServer, "127.0.0.1", port, server_host_keys=[box.host_key],
+            asyncssh.SSHServer,
+            "127.0.0.1",
+            port,
+            server_host_keys=[box.host_key],
             authorized_client_keys=asyncssh.import_authorized_keys(public_key_line(platform_key)),
-            process_factory=box._handle, encoding="utf-8")
+            process_factory=box._handle,
+            encoding="utf-8",
+        )
         box._server = server
 
     booting = asyncio.create_task(boot_later())
     connector = SshConnector(platform_key, port=port, host_override="127.0.0.1", retry_interval=0.1)
     try:
-        async with await connector.connect("198.51.100.1", instance_key.public_openssh,
-                                           deadline_s=10) as session:
+        async with await connector.connect(
+            "198.51.100.1", instance_key.public_openssh, deadline_s=10
+        ) as session:
             assert (await session.run("free -m", timeout=5)).ok
     finally:
         await booting
@@ -123,10 +139,13 @@ async def test_a_command_past_its_timeout_raises_command_timeout(platform_key, i
         process.exit(0)
 
     server = await asyncssh.create_server(
-        asyncssh.SSHServer, "127.0.0.1", 0,
+        asyncssh.SSHServer,
+        "127.0.0.1",
+        0,
         server_host_keys=[asyncssh.import_private_key(instance_key.private_openssh)],
         authorized_client_keys=asyncssh.import_authorized_keys(public_key_line(platform_key)),
-        process_factory=slow)
+        process_factory=slow,
+    )
     port = server.sockets[0].getsockname()[1]
     try:
         connector = SshConnector(platform_key, port=port, host_override="127.0.0.1")
@@ -145,7 +164,8 @@ async def test_logged_commands_and_output_are_redacted(ssh_box, platform_key, in
     caplog.handler.addFilter(RedactingFilter())
     with caplog.at_level(logging.DEBUG, logger="services.ssh"):
         async with await connector_for(ssh_box, platform_key).connect(
-                "198.51.100.1", instance_key.public_openssh) as session:
+            "198.51.100.1", instance_key.public_openssh
+        ) as session:
             await session.run(f"echo {token}", timeout=5)
             await session.upload("/tmp/config.json", f'{{"botToken": "{token}"}}', 0o600)
     logged = caplog.text + " ".join(str(vars(r)) for r in caplog.records)

@@ -17,27 +17,42 @@ CODE = "AbC_123-xyz"
 OWNER, STRANGER = 111, 999
 
 
-@pytest.mark.parametrize(("text", "sender", "attempts", "expires_at", "foreign", "expected"), [
-    (f"/start {CODE}", OWNER, 0, LATER, False, StartOutcome.VERIFIED),
-    (f"  /start   {CODE}  ", OWNER, 0, LATER, False, StartOutcome.VERIFIED),
-    (f"/start@some_bot {CODE}", OWNER, 0, LATER, False, StartOutcome.VERIFIED),
-    (f"/start {CODE}", STRANGER, 0, LATER, False, StartOutcome.NOT_THE_OWNER),
-    (f"/start {CODE}x", OWNER, 0, LATER, False, StartOutcome.WRONG_CODE),
-    (f"/start {CODE}x", STRANGER, 0, LATER, False, StartOutcome.WRONG_CODE),
-    ("/start other_orders_code", STRANGER, 0, LATER, True, StartOutcome.FOREIGN_CODE),
-    ("/start", STRANGER, 0, LATER, False, StartOutcome.NO_CODE),
-    ("/start", STRANGER, MAX_ATTEMPTS, LATER, False, StartOutcome.NO_CODE),
-    ("hello", OWNER, 0, LATER, False, StartOutcome.NOT_A_START),
-    ("", OWNER, 0, LATER, False, StartOutcome.NOT_A_START),
-    (f"/start {CODE}", OWNER, 0, NOW, False, StartOutcome.EXPIRED),
-    (f"/start {CODE}x", STRANGER, MAX_ATTEMPTS, LATER, False, StartOutcome.EXHAUSTED),
-    # the limit is the sender's own: a stranger's wrong codes never lock the owner out
-    (f"/start {CODE}", OWNER, 0, LATER, False, StartOutcome.VERIFIED),
-])
-def test_judge_start(text: str, sender: int, attempts: int, expires_at, foreign: bool,
-                     expected: StartOutcome) -> None:
-    assert judge_start(text, CODE, sender_id=sender, owner_id=OWNER, sender_attempts=attempts,
-                       expires_at=expires_at, now=NOW, foreign=foreign) == expected
+@pytest.mark.parametrize(
+    ("text", "sender", "attempts", "expires_at", "foreign", "expected"),
+    [
+        (f"/start {CODE}", OWNER, 0, LATER, False, StartOutcome.VERIFIED),
+        (f"  /start   {CODE}  ", OWNER, 0, LATER, False, StartOutcome.VERIFIED),
+        (f"/start@some_bot {CODE}", OWNER, 0, LATER, False, StartOutcome.VERIFIED),
+        (f"/start {CODE}", STRANGER, 0, LATER, False, StartOutcome.NOT_THE_OWNER),
+        (f"/start {CODE}x", OWNER, 0, LATER, False, StartOutcome.WRONG_CODE),
+        (f"/start {CODE}x", STRANGER, 0, LATER, False, StartOutcome.WRONG_CODE),
+        ("/start other_orders_code", STRANGER, 0, LATER, True, StartOutcome.FOREIGN_CODE),
+        ("/start", STRANGER, 0, LATER, False, StartOutcome.NO_CODE),
+        ("/start", STRANGER, MAX_ATTEMPTS, LATER, False, StartOutcome.NO_CODE),
+        ("hello", OWNER, 0, LATER, False, StartOutcome.NOT_A_START),
+        ("", OWNER, 0, LATER, False, StartOutcome.NOT_A_START),
+        (f"/start {CODE}", OWNER, 0, NOW, False, StartOutcome.EXPIRED),
+        (f"/start {CODE}x", STRANGER, MAX_ATTEMPTS, LATER, False, StartOutcome.EXHAUSTED),
+        # the limit is the sender's own: a stranger's wrong codes never lock the owner out
+        (f"/start {CODE}", OWNER, 0, LATER, False, StartOutcome.VERIFIED),
+    ],
+)
+def test_judge_start(
+    text: str, sender: int, attempts: int, expires_at, foreign: bool, expected: StartOutcome
+) -> None:
+    assert (
+        judge_start(
+            text,
+            CODE,
+            sender_id=sender,
+            owner_id=OWNER,
+            sender_attempts=attempts,
+            expires_at=expires_at,
+            now=NOW,
+            foreign=foreign,
+        )
+        == expected
+    )
 
 
 def test_codes_fit_a_deep_link_and_do_not_repeat() -> None:

@@ -60,8 +60,9 @@ async def test_retry_later_spends_no_attempt_and_permanent_error_kills_with_comp
     async def on_dead(job: Job, error: str) -> None:
         compensated.append((job.id, error))
 
-    worker = Worker(queue, {"wait": wait_handler, "doom": doom_handler}, on_dead={"doom": on_dead},
-                    poll_interval=0.05)
+    worker = Worker(
+        queue, {"wait": wait_handler, "doom": doom_handler}, on_dead={"doom": on_dead}, poll_interval=0.05
+    )
     await _run_until(worker, lambda: _count(JobStatus.DEAD, 1))
     row = await Job.get(id=waiting.id)
     assert row.status == JobStatus.PENDING and row.attempts == 0

@@ -67,17 +67,28 @@ class BotApiStandIn:
                 params.update({k: v for k, v in (await request.post()).items() if isinstance(v, str)})
         self.calls.append(BotApiCall(token, method, params))
         if method == "deleteWebhook":
-            return web.json_response({"ok": True, "result": True,
-                                      "description": "Webhook is already deleted"})
+            return web.json_response(
+                {"ok": True, "result": True, "description": "Webhook is already deleted"}
+            )
         if method == "getMe":
             bot_id = int(token.split(":", 1)[0])
-            return web.json_response({"ok": True, "result": {
-                "id": bot_id, "is_bot": True, "first_name": "Agent", "username": f"agent{bot_id}_bot"}})
+            return web.json_response(
+                {
+                    "ok": True,
+                    "result": {
+                        "id": bot_id,
+                        "is_bot": True,
+                        "first_name": "Agent",
+                        "username": f"agent{bot_id}_bot",
+                    },
+                }
+            )
         if method == "getManagedBotToken":
             token_of = self.managed_tokens.get(int(params.get("user_id", 0)))
             if token_of is None:
-                return web.json_response({"ok": False, "error_code": 400,
-                                          "description": "Bad Request: bot not found"}, status=400)
+                return web.json_response(
+                    {"ok": False, "error_code": 400, "description": "Bad Request: bot not found"}, status=400
+                )
             return web.json_response({"ok": True, "result": token_of})
         if method == "setManagedBotAccessSettings":
             return web.json_response({"ok": True, "result": True})

@@ -31,39 +31,53 @@ from telethon import errors
 # --- BotFather's texts (as it sends them; the token inside a code entity) ------------------------
 
 ASK_NAME = "Alright, a new bot. How are we going to call it? Please choose a name for your bot."
-ASK_USERNAME = ("Good. Now let's choose a username for your bot. It must end in `bot`. Like this, "
-                "for example: TetrisBot or tetris_bot.")
+ASK_USERNAME = (
+    "Good. Now let's choose a username for your bot. It must end in `bot`. Like this, "
+    "for example: TetrisBot or tetris_bot."
+)
 TAKEN = "Sorry, this username is already taken. Please try something different."
 INVALID = "Sorry, this username is invalid."
 MUST_END_IN_BOT = "Sorry, the username must end in 'bot'. E.g. 'Tetris_bot' or 'Tetrisbot'"
 TOO_MANY_ATTEMPTS = "Sorry, too many attempts. Please try again in {seconds} seconds."
-BOT_LIMIT = ("That I cannot do.\n\nYou come to me asking for more than 20 bots. But you don't even "
-             "have the decency to delete the ones you no longer need.")
+BOT_LIMIT = (
+    "That I cannot do.\n\nYou come to me asking for more than 20 bots. But you don't even "
+    "have the decency to delete the ones you no longer need."
+)
 BOT_LIMIT_SHORT = "Sorry, you can't add more than 20 bots."
 RESTRICTED = "Sorry, you cannot create new bots at this time."
-DONE = ("Done! Congratulations on your new bot. You will find it at t.me/{username}. You can now add a "
-        "description, about section and profile picture for your bot, see /help for a list of commands. "
-        "By the way, when you've finished creating your cool bot, ping our Bot Support if you want a "
-        "better username for it. Just make sure the bot is fully operational before you do this.\n\n"
-        "Use this token to access the HTTP API:\n`{token}`\nKeep your token secure and store it safely, "
-        "it can be used by anyone to control your bot.\n\nFor a description of the Bot API, see this "
-        "page: https://core.telegram.org/bots/api")
+DONE = (
+    "Done! Congratulations on your new bot. You will find it at t.me/{username}. You can now add a "
+    "description, about section and profile picture for your bot, see /help for a list of commands. "
+    "By the way, when you've finished creating your cool bot, ping our Bot Support if you want a "
+    "better username for it. Just make sure the bot is fully operational before you do this.\n\n"
+    "Use this token to access the HTTP API:\n`{token}`\nKeep your token secure and store it safely, "
+    "it can be used by anyone to control your bot.\n\nFor a description of the Bot API, see this "
+    "page: https://core.telegram.org/bots/api"
+)
 MYBOTS = "Choose a bot from the list below:"
 CHOOSE_TOKEN = "Choose a bot to generate a new token."
-TOKEN_REPLY = ("You can use this token to access HTTP API:\n`{token}`\n\nFor a description of the Bot "
-               "API, see this page: https://core.telegram.org/bots/api")
+TOKEN_REPLY = (
+    "You can use this token to access HTTP API:\n`{token}`\n\nFor a description of the Bot "
+    "API, see this page: https://core.telegram.org/bots/api"
+)
 INVALID_BOT = "Invalid bot selected."
 CHOOSE_DELETE = "Choose a bot to delete."
-CONFIRM_DELETE = ("OK, you selected @{username}. Are you sure? Send 'Yes, I am totally sure.' to confirm "
-                  "you really want to delete this bot.")
+CONFIRM_DELETE = (
+    "OK, you selected @{username}. Are you sure? Send 'Yes, I am totally sure.' to confirm "
+    "you really want to delete this bot."
+)
 DELETED = "Done! The bot is gone. /help"
 CHOOSE_DESCRIPTION = "Choose a bot to change description."
-ASK_DESCRIPTION = ("OK. Send me the new description for the bot. People will see this description when "
-                   "they open a chat with your bot, in a block titled 'What can this bot do?'.")
+ASK_DESCRIPTION = (
+    "OK. Send me the new description for the bot. People will see this description when "
+    "they open a chat with your bot, in a block titled 'What can this bot do?'."
+)
 DESCRIPTION_DONE = "Success! Description updated. /help"
 CHOOSE_ABOUT = "Choose a bot to change the about section."
-ASK_ABOUT = ("OK. Send me the new 'About' text. People will see this text on the bot's profile page and "
-             "it will be sent together with a link to your bot when they share it with someone.")
+ASK_ABOUT = (
+    "OK. Send me the new 'About' text. People will see this text on the bot's profile page and "
+    "it will be sent together with a link to your bot when they share it with someone."
+)
 ABOUT_DONE = "Success! About section updated. /help"
 CHOOSE_PHOTO = "Choose a bot to change profile photo."
 ASK_PHOTO = "OK. Send me the new profile photo for the bot."
@@ -204,9 +218,12 @@ class ScriptedTelegram:
                 self.state[phone] = {}
                 return TOKEN_REPLY.format(token=bot.token)
             state.update(step=f"{step}:value", bot=bot.username.lower())
-            return {"delete": CONFIRM_DELETE.format(username=bot.username),
-                    "setdescription": ASK_DESCRIPTION, "setabouttext": ASK_ABOUT,
-                    "setuserpic": ASK_PHOTO}[step]
+            return {
+                "delete": CONFIRM_DELETE.format(username=bot.username),
+                "setdescription": ASK_DESCRIPTION,
+                "setabouttext": ASK_ABOUT,
+                "setuserpic": ASK_PHOTO,
+            }[step]
         if step == "delete:value":
             if text == "Yes, I am totally sure.":
                 bot = self.bots.pop(state["bot"])
@@ -245,10 +262,13 @@ class ScriptedTelegram:
             return MYBOTS + " ".join(owned) if owned else "You have currently no bots."
         if command == "/cancel":
             return CANCELLED.format(command=previous) if previous else NOTHING_TO_CANCEL
-        choose = {"/token": ("token", CHOOSE_TOKEN), "/deletebot": ("delete", CHOOSE_DELETE),
-                  "/setdescription": ("setdescription", CHOOSE_DESCRIPTION),
-                  "/setabouttext": ("setabouttext", CHOOSE_ABOUT),
-                  "/setuserpic": ("setuserpic", CHOOSE_PHOTO)}.get(command)
+        choose = {
+            "/token": ("token", CHOOSE_TOKEN),
+            "/deletebot": ("delete", CHOOSE_DELETE),
+            "/setdescription": ("setdescription", CHOOSE_DESCRIPTION),
+            "/setabouttext": ("setabouttext", CHOOSE_ABOUT),
+            "/setuserpic": ("setuserpic", CHOOSE_PHOTO),
+        }.get(command)
         if choose is None:
             return UNRECOGNISED
         if not self.bots_of(phone):
@@ -298,7 +318,7 @@ class FakeMessage:
 def as_message(reply: str) -> FakeMessage:
     """BotFather's reply as Telethon shows it: /mybots lists the bots as buttons, one row per bot."""
     if reply.startswith(MYBOTS):
-        names = reply[len(MYBOTS):].split()
+        names = reply[len(MYBOTS) :].split()
         return FakeMessage(MYBOTS, [[FakeButton(f"@{name}")] for name in names])
     return FakeMessage(reply)
 
@@ -373,9 +393,16 @@ class ScriptedClient:
     async def disconnect(self) -> None:
         self.connected = False
 
-    def conversation(self, entity: str, *, timeout: float = 60, total_timeout: float | None = None,
-                     max_messages: int = 100, exclusive: bool = True,
-                     replies_are_responses: bool = True) -> ScriptedConversation:
+    def conversation(
+        self,
+        entity: str,
+        *,
+        timeout: float = 60,
+        total_timeout: float | None = None,
+        max_messages: int = 100,
+        exclusive: bool = True,
+        replies_are_responses: bool = True,
+    ) -> ScriptedConversation:
         return ScriptedConversation(self, entity, timeout)
 
 
@@ -385,8 +412,14 @@ class ScriptedClient:
 class ScriptedLogin:
     """Telegram's login as Telethon exposes it: send_code_request, sign_in(code), sign_in(password)."""
 
-    def __init__(self, *, code: str = "12345", password: str | None = None,
-                 banned_phones: set[str] | None = None, banned_at_sign_in: bool = False) -> None:
+    def __init__(
+        self,
+        *,
+        code: str = "12345",
+        password: str | None = None,
+        banned_phones: set[str] | None = None,
+        banned_at_sign_in: bool = False,
+    ) -> None:
         self.code = code
         self.password = password
         self.banned_phones = banned_phones or set()
@@ -436,8 +469,15 @@ class ScriptedLoginClient:
         self.login.codes_sent.append(phone)
         return SimpleNamespace(phone_code_hash=base64.b16encode(os.urandom(8)).decode().lower())
 
-    async def sign_in(self, phone: str | None = None, code: str | int | None = None, *,
-                      password: str | None = None, phone_code_hash: str | None = None, **_: Any) -> Any:
+    async def sign_in(
+        self,
+        phone: str | None = None,
+        code: str | int | None = None,
+        *,
+        password: str | None = None,
+        phone_code_hash: str | None = None,
+        **_: Any,
+    ) -> Any:
         self.login.sign_ins.append({"code": code is not None, "password": password is not None})
         if self.login.banned_at_sign_in:
             raise errors.PhoneNumberBannedError(request=None)
@@ -460,5 +500,10 @@ class ScriptedLoginClient:
     async def get_me(self) -> Any:
         if not self.authorized:
             return None
-        return SimpleNamespace(id=777000 + len(self.phone or ""), phone=(self.phone or "").lstrip("+"),
-                               first_name="Creator", username=None, bot=False)
+        return SimpleNamespace(
+            id=777000 + len(self.phone or ""),
+            phone=(self.phone or "").lstrip("+"),
+            first_name="Creator",
+            username=None,
+            bot=False,
+        )

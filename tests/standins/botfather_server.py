@@ -238,9 +238,16 @@ class RemoteScriptedClient:
             await self._http.close()
             self._http = None
 
-    def conversation(self, entity: str, *, timeout: float = 60, total_timeout: float | None = None,
-                     max_messages: int = 100, exclusive: bool = True,
-                     replies_are_responses: bool = True) -> RemoteConversation:
+    def conversation(
+        self,
+        entity: str,
+        *,
+        timeout: float = 60,
+        total_timeout: float | None = None,
+        max_messages: int = 100,
+        exclusive: bool = True,
+        replies_are_responses: bool = True,
+    ) -> RemoteConversation:
         return RemoteConversation(self, entity, timeout)
 
 

@@ -91,7 +91,7 @@ def _split(text: str, chunks: int) -> list[str]:
         words = text.split(" ")
         return [w if i == 0 else " " + w for i, w in enumerate(words)]
     size = max(1, -(-len(text) // chunks))
-    return [text[i:i + size] for i in range(0, len(text), size)]
+    return [text[i : i + size] for i in range(0, len(text), size)]
 
 
 def usage_for(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
@@ -100,8 +100,13 @@ def usage_for(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
     completion_chars = len(reply.text) + sum(len(json.dumps(t.arguments)) for t in reply.tool_calls)
     prompt, completion = prompt_chars // 4 + 1, completion_chars // 4 + 1
     cached = min(reply.cached_tokens, prompt)
-    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion,
-            "cached_tokens": cached, "prompt_tokens_details": {"cached_tokens": cached}}
+    return {
+        "prompt_tokens": prompt,
+        "completion_tokens": completion,
+        "total_tokens": prompt + completion,
+        "cached_tokens": cached,
+        "prompt_tokens_details": {"cached_tokens": cached},
+    }
 
 
 class KimiStandIn:
@@ -150,12 +155,14 @@ class KimiStandIn:
     @staticmethod
     def _error(status: int, message: str, type_: str, retry_after: int | None = None) -> web.Response:
         headers = {"Retry-After": str(retry_after)} if retry_after is not None else None
-        return web.json_response({"error": {"message": message, "type": type_}}, status=status,
-                                 headers=headers)
+        return web.json_response(
+            {"error": {"message": message, "type": type_}}, status=status, headers=headers
+        )
 
     async def _models(self, request: web.Request) -> web.Response:
-        self.requests.append(RecordedRequest(request.path, request.headers.get("Authorization", ""),
-                                             {}, time.monotonic()))
+        self.requests.append(
+            RecordedRequest(request.path, request.headers.get("Authorization", ""), {}, time.monotonic())
+        )
         if not self._authorized(request):
             return self._error(401, "Invalid Authentication", "invalid_authentication_error")
         return web.json_response({"object": "list", "data": [{"id": self.model, "object": "model"}]})
@@ -165,8 +172,9 @@ class KimiStandIn:
             body = await request.json()
         except json.JSONDecodeError:
             return self._error(400, "request body is not JSON", "invalid_request_error")
-        recorded = RecordedRequest(request.path, request.headers.get("Authorization", ""), body,
-                                   time.monotonic())
+        recorded = RecordedRequest(
+            request.path, request.headers.get("Authorization", ""), body, time.monotonic()
+        )
         self.requests.append(recorded)
         if not self._authorized(request):
             return self._error(401, "Invalid Authentication", "invalid_authentication_error")
@@ -175,8 +183,9 @@ class KimiStandIn:
             recorded.disconnected = True  # the client left while the model was still thinking
             return web.Response(status=499)
         if reply.status != 200:
-            return self._error(reply.status, reply.error_message, "engine_overloaded_error",
-                               reply.retry_after)
+            return self._error(
+                reply.status, reply.error_message, "engine_overloaded_error", reply.retry_after
+            )
         completion_id = f"chatcmpl-{secrets.token_hex(8)}"
         if not body.get("stream"):
             recorded.finished_at = time.monotonic()
@@ -197,28 +206,53 @@ class KimiStandIn:
         message: dict[str, Any] = {"role": "assistant", "content": reply.text or None}
         if reply.tool_calls:
             message["tool_calls"] = [
-                {"id": t.id, "type": "function",
-                 "function": {"name": t.name, "arguments": json.dumps(t.arguments)}}
-                for t in reply.tool_calls]
+                {
+                    "id": t.id,
+                    "type": "function",
+                    "function": {"name": t.name, "arguments": json.dumps(t.arguments)},
+                }
+                for t in reply.tool_calls
+            ]
         return message
 
     def _completion(self, completion_id: str, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
-        return {"id": completion_id, "object": "chat.completion", "created": int(time.time()),
-                "model": body.get("model", self.model),
-                "choices": [{"index": 0, "message": self._message(reply),
-                             "finish_reason": "tool_calls" if reply.tool_calls else "stop"}],
-                "usage": usage_for(body, reply)}
+        return {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model", self.model),
+            "choices": [
+                {
+                    "index": 0,
+                    "message": self._message(reply),
+                    "finish_reason": "tool_calls" if reply.tool_calls else "stop",
+                }
+            ],
+            "usage": usage_for(body, reply),
+        }
 
-    async def _stream(self, request: web.Request, recorded: RecordedRequest, completion_id: str,
-                      body: dict[str, Any], reply: Reply) -> web.StreamResponse:
-        response = web.StreamResponse(headers={"Content-Type": "text/event-stream",
-                                               "Cache-Control": "no-cache"})
+    async def _stream(
+        self,
+        request: web.Request,
+        recorded: RecordedRequest,
+        completion_id: str,
+        body: dict[str, Any],
+        reply: Reply,
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
         await response.prepare(request)
-        base = {"id": completion_id, "object": "chat.completion.chunk", "created": int(time.time()),
-                "model": body.get("model", self.model)}
+        base = {
+            "id": completion_id,
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": body.get("model", self.model),
+        }
 
-        async def send(delta: dict[str, Any], finish: str | None = None,
-                       usage: dict[str, Any] | None = None) -> None:
+        async def send(
+            delta: dict[str, Any], finish: str | None = None, usage: dict[str, Any] | None = None
+        ) -> None:
             choice: dict[str, Any] = {"index": 0, "delta": delta, "finish_reason": finish}
             chunk = {**base, "choices": [choice]}
             if usage is not None:
@@ -229,10 +263,19 @@ class KimiStandIn:
         try:
             await send({"role": "assistant", "content": ""})
             if reply.tool_calls:
-                await send({"tool_calls": [
-                    {"index": i, "id": t.id, "type": "function",
-                     "function": {"name": t.name, "arguments": json.dumps(t.arguments)}}
-                    for i, t in enumerate(reply.tool_calls)]})
+                await send(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": i,
+                                "id": t.id,
+                                "type": "function",
+                                "function": {"name": t.name, "arguments": json.dumps(t.arguments)},
+                            }
+                            for i, t in enumerate(reply.tool_calls)
+                        ]
+                    }
+                )
             else:
                 for piece in _split(reply.text, reply.chunks):
                     if reply.chunk_delay:

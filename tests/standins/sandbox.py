@@ -67,12 +67,16 @@ async def run_sandbox() -> int:
         steps.say(f"OpenClaw {pinned_version()} ready (installed once into the test cache)")
         async with standin_stack(db_url, key, tmp_dir, real_openclaw=True) as stack:
             stack.kimi.responder = the_model
-            steps.say("stand-ins up: moto (EC2), telegram-test-api, Stripe, Kimi, SSH instance running the "
-                      "real OpenClaw, scripted BotFather")
+            steps.say(
+                "stand-ins up: moto (EC2), telegram-test-api, Stripe, Kimi, SSH instance running the "
+                "real OpenClaw, scripted BotFather"
+            )
             async with running(stack.settings, **stack.runtime_options()) as app:
                 await stack.add_creator_accounts()
-                steps.say(f"Meet Matt running: bot polling, web on :{app.web_port}, worker started; "
-                          "2 creator accounts in the pool")
+                steps.say(
+                    f"Meet Matt running: bot polling, web on :{app.web_port}, worker started; "
+                    "2 creator accounts in the pool"
+                )
                 customer = stack.customer(CUSTOMER_ID, "Sam")
                 try:
                     await customer.say("/start", "Hi ")
@@ -90,9 +94,12 @@ async def run_sandbox() -> int:
                     status = await stack.pay(order, app.web_port)
                     steps.say(f"Stripe: signed checkout.session.completed -> webhook answered {status}")
                     progress = await customer.wait_for(
-                        lambda ms: next((m for m in ms if any("?start=" in b.get("url", "")
-                                                              for b in m.buttons)), None),
-                        timeout=60, what="the verification link")
+                        lambda ms: next(
+                            (m for m in ms if any("?start=" in b.get("url", "") for b in m.buttons)), None
+                        ),
+                        timeout=60,
+                        what="the verification link",
+                    )
                     link = progress.buttons[0]["url"]
                     steps.say(f"worker: bot created via BotFather, server launched; deep link sent: {link}")
                     instance = await Instance.get(order_id=order.id)
@@ -112,10 +119,12 @@ async def run_sandbox() -> int:
                     await customer.wait_text("Your agent is live", timeout=10)
                     instance = await Instance.get(order_id=order.id)
                     config = json5.loads(stack.ssh.files[CONFIG_PATH].content)
-                    steps.say(f"worker: OpenClaw config written over SSH, gateway ready -> agent is live "
-                              f"(EC2 {instance.ec2_instance_id}, allowFrom "
-                              f"{config['channels']['telegram']['allowFrom']}, expires "
-                              f"{instance.expires_at:%Y-%m-%d})")
+                    steps.say(
+                        f"worker: OpenClaw config written over SSH, gateway ready -> agent is live "
+                        f"(EC2 {instance.ec2_instance_id}, allowFrom "
+                        f"{config['channels']['telegram']['allowFrom']}, expires "
+                        f"{instance.expires_at:%Y-%m-%d})"
+                    )
                     edits = next(m.edited for m in await customer.messages() if "▰" in m.text)
                     steps.say(f"customer saw one progress message, edited {edits} times")
                     assert stack.ssh.real is not None
@@ -123,8 +132,10 @@ async def run_sandbox() -> int:
                     ready_s = gateway.ready_after_s[0] if gateway.ready_after_s else float("nan")
                     problems = gateway.start_problems()
                     pid = gateway.process.pid if gateway.process else "-"
-                    steps.say(f"real OpenClaw gateway (pid {pid}) ready {ready_s:.1f} s after its start; "
-                              f"{len(problems)} warnings/errors in its start log")
+                    steps.say(
+                        f"real OpenClaw gateway (pid {pid}) ready {ready_s:.1f} s after its start; "
+                        f"{len(problems)} warnings/errors in its start log"
+                    )
                     for line in problems:
                         print(f"    gateway {line.level}: {line.subsystem}: {line.message[:200]}")
                     if not await talk_to_the_agent(stack, app, instance, steps, paid_at):
@@ -150,19 +161,24 @@ async def talk_to_the_agent(stack, app, instance: Instance, steps: Steps, paid_a
         except AssertionError:
             steps.say("the agent did not answer within 120 s")
             return False
-        steps.say(f"agent (real OpenClaw -> Meet Matt's model gateway -> Kimi stand-in) answered the "
-                  f"customer: {reply.text!r}")
+        steps.say(
+            f"agent (real OpenClaw -> Meet Matt's model gateway -> Kimi stand-in) answered the "
+            f"customer: {reply.text!r}"
+        )
         asked = stack.kimi.chat_requests()
         await app.web_app[MODEL_GATEWAY_KEY].usage.flush()
         used = await ModelUsage.filter(instance_id=instance.id)
         platform_key = stack.secrets_used["moonshot_api_key"]
-        if platform_key in stack.ssh.files[ENV_PATH].content or \
-                any(r.authorization != f"Bearer {platform_key}" for r in asked):
+        if platform_key in stack.ssh.files[ENV_PATH].content or any(
+            r.authorization != f"Bearer {platform_key}" for r in asked
+        ):
             steps.say("the platform key reached the instance, or the model got another key")
             return False
-        steps.say(f"model gateway metered {sum(u.requests for u in used)} request(s), "
-                  f"{sum(u.prompt_tokens + u.completion_tokens for u in used)} tokens for this agent; only "
-                  "the gateway used the platform key, the agent's .env holds its own key")
+        steps.say(
+            f"model gateway metered {sum(u.requests for u in used)} request(s), "
+            f"{sum(u.prompt_tokens + u.completion_tokens for u in used)} tokens for this agent; only "
+            "the gateway used the platform key, the agent's .env holds its own key"
+        )
         if await stranger.messages() or any("sandbox-stranger" in json.dumps(r.body) for r in asked):
             steps.say("the stranger got an answer or reached the model: the allowlist did not hold")
             return False

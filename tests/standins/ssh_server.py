@@ -100,11 +100,15 @@ class SshInstanceStandIn:
     _clocks: dict[tuple[object, str], float] = field(default_factory=dict)  # (connection, event) -> time
 
     async def start(self) -> SshInstanceStandIn:
-        authorized = asyncssh.import_authorized_keys(
-            self.client_key.export_public_key("openssh").decode())
+        authorized = asyncssh.import_authorized_keys(self.client_key.export_public_key("openssh").decode())
         self._server = await asyncssh.create_server(
-            asyncssh.SSHServer, "127.0.0.1", 0, server_host_keys=[self.host_key],
-            authorized_client_keys=authorized, process_factory=self._handle, encoding="utf-8",
+            asyncssh.SSHServer,
+            "127.0.0.1",
+            0,
+            server_host_keys=[self.host_key],
+            authorized_client_keys=authorized,
+            process_factory=self._handle,
+            encoding="utf-8",
         )
         self.port = self._server.sockets[0].getsockname()[1]
         return self
@@ -246,8 +250,9 @@ def instance_key() -> HostKeyPair:
 
 
 @pytest.fixture
-async def ssh_box(platform_key: asyncssh.SSHKey,
-                  instance_key: HostKeyPair) -> AsyncIterator[SshInstanceStandIn]:
+async def ssh_box(
+    platform_key: asyncssh.SSHKey, instance_key: HostKeyPair
+) -> AsyncIterator[SshInstanceStandIn]:
     """A running stand-in instance that presents `instance_key` and accepts `platform_key`."""
     box = SshInstanceStandIn(asyncssh.import_private_key(instance_key.private_openssh), platform_key)
     async with box:
@@ -256,7 +261,11 @@ async def ssh_box(platform_key: asyncssh.SSHKey,
 
 def connector_for(box: SshInstanceStandIn, platform_key: asyncssh.SSHKey, **overrides: Any) -> SshConnector:
     """An SshConnector that reaches every "instance" at the stand-in (host/port override)."""
-    options: dict[str, Any] = {"port": box.port, "host_override": "127.0.0.1", "connect_timeout": 5.0,
-                               "retry_interval": 0.1}
+    options: dict[str, Any] = {
+        "port": box.port,
+        "host_override": "127.0.0.1",
+        "connect_timeout": 5.0,
+        "retry_interval": 0.1,
+    }
     options.update(overrides)
     return SshConnector(platform_key, **options)

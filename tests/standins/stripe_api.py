@@ -97,8 +97,13 @@ class StripeStandIn:
 
     # --- test controls ---------------------------------------------------------------------------
 
-    def fail_next(self, status: int = 500, error_type: str = "api_error",
-                  message: str = "An unknown error occurred", times: int = 1) -> None:
+    def fail_next(
+        self,
+        status: int = 500,
+        error_type: str = "api_error",
+        message: str = "An unknown error occurred",
+        times: int = 1,
+    ) -> None:
         """The next `times` requests answer this error (before idempotency is consulted)."""
         self._failures.extend([(status, error_type, message)] * times)
 
@@ -120,9 +125,13 @@ class StripeStandIn:
     async def _record(self, request: web.Request) -> tuple[RecordedRequest, web.Response | None]:
         form = {k: str(v) for k, v in (await request.post()).items()}
         auth = request.headers.get("Authorization", "")
-        recorded = RecordedRequest(request.method, request.path, form,
-                                   request.headers.get("Idempotency-Key"),
-                                   auth.startswith("Bearer sk_test_") or auth.startswith("Bearer rk_test_"))
+        recorded = RecordedRequest(
+            request.method,
+            request.path,
+            form,
+            request.headers.get("Idempotency-Key"),
+            auth.startswith("Bearer sk_test_") or auth.startswith("Bearer rk_test_"),
+        )
         self.requests.append(recorded)
         if not recorded.authorized:
             return recorded, _error(401, "invalid_request_error", "Invalid API Key provided")
@@ -141,9 +150,12 @@ class StripeStandIn:
             form, status, body = self._idempotent[(request.path, key)]
             if form != recorded.form:
                 recorded.status = 400
-                return _error(400, "idempotency_error",
-                              "Keys for idempotent requests can only be used with the same parameters "
-                              "they were first used with.")
+                return _error(
+                    400,
+                    "idempotency_error",
+                    "Keys for idempotent requests can only be used with the same parameters "
+                    "they were first used with.",
+                )
             recorded.status, recorded.response = status, body
             return web.json_response(body, status=status, headers={"Idempotent-Replayed": "true"})
         status, body = create(recorded.form)
@@ -170,19 +182,36 @@ class StripeStandIn:
         now = int(time.time())
         expires_at = int(params.get("expires_at", now + 86400))
         if not now + 1800 - 60 <= expires_at <= now + 86400 + 60:
-            return 400, {"error": {"type": "invalid_request_error", "param": "expires_at",
-                                   "message": "expires_at must be 30 minutes to 24 hours from now"}}
+            return 400, {
+                "error": {
+                    "type": "invalid_request_error",
+                    "param": "expires_at",
+                    "message": "expires_at must be 30 minutes to 24 hours from now",
+                }
+            }
         session_id = f"cs_test_{secrets.token_hex(16)}"
         session = {
-            "id": session_id, "object": "checkout.session", "mode": "payment", "status": "open",
-            "payment_status": "unpaid", "amount_total": total, "currency": currency,
+            "id": session_id,
+            "object": "checkout.session",
+            "mode": "payment",
+            "status": "open",
+            "payment_status": "unpaid",
+            "amount_total": total,
+            "currency": currency,
             "client_reference_id": params.get("client_reference_id"),
-            "metadata": params.get("metadata") or {}, "success_url": params.get("success_url"),
-            "cancel_url": params.get("cancel_url"), "expires_at": expires_at, "payment_intent": None,
-            "url": f"{self.base_url}/c/pay/{session_id}", "created": now, "livemode": False,
+            "metadata": params.get("metadata") or {},
+            "success_url": params.get("success_url"),
+            "cancel_url": params.get("cancel_url"),
+            "expires_at": expires_at,
+            "payment_intent": None,
+            "url": f"{self.base_url}/c/pay/{session_id}",
+            "created": now,
+            "livemode": False,
             # as Stripe: the request's invoice_creation echoed; the invoice id appears once paid
-            "invoice_creation": {**(params.get("invoice_creation") or {}),
-                                 "enabled": (params.get("invoice_creation") or {}).get("enabled") == "true"},
+            "invoice_creation": {
+                **(params.get("invoice_creation") or {}),
+                "enabled": (params.get("invoice_creation") or {}).get("enabled") == "true",
+            },
             "invoice": None,
         }
         self.sessions[session_id] = session
@@ -203,9 +232,14 @@ class StripeStandIn:
         if early is not None:
             return early
         recorded.status = 200
-        return web.json_response({"object": "balance", "livemode": False,
-                                  "available": [{"amount": 0, "currency": "usd"}],
-                                  "pending": [{"amount": 0, "currency": "usd"}]})
+        return web.json_response(
+            {
+                "object": "balance",
+                "livemode": False,
+                "available": [{"amount": 0, "currency": "usd"}],
+                "pending": [{"amount": 0, "currency": "usd"}],
+            }
+        )
 
     async def _create_refund(self, request: web.Request) -> web.Response:
         return await self._idempotent_call(request, self._new_refund)
@@ -213,18 +247,35 @@ class StripeStandIn:
     def _new_refund(self, form: dict[str, str]) -> tuple[int, dict[str, Any]]:
         pi = form.get("payment_intent")
         if not pi or pi not in self.payment_intents:
-            return 400, {"error": {"type": "invalid_request_error", "code": "resource_missing",
-                                   "message": f"No such payment_intent: '{pi}'"}}
+            return 400, {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "resource_missing",
+                    "message": f"No such payment_intent: '{pi}'",
+                }
+            }
         captured = self.payment_intents[pi]
         already = sum(r["amount"] for r in self.refunds.values() if r["payment_intent"] == pi)
         amount = int(form.get("amount", captured - already))
         if amount <= 0 or already + amount > captured:
-            return 400, {"error": {"type": "invalid_request_error", "code": "charge_already_refunded",
-                                   "message": f"Charge for {pi} has already been refunded."}}
+            return 400, {
+                "error": {
+                    "type": "invalid_request_error",
+                    "code": "charge_already_refunded",
+                    "message": f"Charge for {pi} has already been refunded.",
+                }
+            }
         refund_id = f"re_{secrets.token_hex(12)}"
-        refund = {"id": refund_id, "object": "refund", "amount": amount, "currency": "usd",
-                  "payment_intent": pi, "status": "succeeded", "created": int(time.time()),
-                  "metadata": _unflatten(form).get("metadata") or {}}
+        refund = {
+            "id": refund_id,
+            "object": "refund",
+            "amount": amount,
+            "currency": "usd",
+            "payment_intent": pi,
+            "status": "succeeded",
+            "created": int(time.time()),
+            "metadata": _unflatten(form).get("metadata") or {},
+        }
         self.refunds[refund_id] = refund
         return 200, refund
 

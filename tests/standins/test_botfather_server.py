@@ -23,12 +23,14 @@ async def test_remote_dialogue_creates_the_bot_in_the_shared_world() -> None:
     replies: list[str] = []
     async with BotFatherServer(world) as server:
         client = RemoteBotFather(server.base_url, on_reply=replies.append).client_for(
-            SimpleNamespace(phone=PHONE))
+            SimpleNamespace(phone=PHONE)
+        )
         await client.connect()
         assert await client.is_user_authorized()
         assert (await client.get_me()).phone == PHONE.lstrip("+")
         made = await BotFatherDialogue(client, reply_timeout=1).create_bot(
-            "Ann's Agent", ["ann_agent_bot"], description="Keeps my diary", photo=b"\x89PNG")
+            "Ann's Agent", ["ann_agent_bot"], description="Keeps my diary", photo=b"\x89PNG"
+        )
         assert await BotFatherDialogue(client, reply_timeout=1).recover_token("ann_agent_bot") == made.token
         await client.disconnect()
     assert world.created == [(PHONE, "ann_agent_bot")]
@@ -66,15 +68,17 @@ async def test_a_dialogue_of_a_killed_process_is_closed_not_an_overlap() -> None
     world = ScriptedTelegram()
     async with BotFatherServer(world) as server:
         # another process opens a dialogue and dies without closing it
-        script = ("import asyncio, sys, os, signal, types\n"
-                  "from tests.standins.botfather_server import RemoteBotFather\n"
-                  "async def main():\n"
-                  f"    c = RemoteBotFather({server.base_url!r}).client_for(\n"
-                  f"        types.SimpleNamespace(phone={PHONE!r}))\n"
-                  "    await c.connect()\n"
-                  "    await c.conversation('BotFather').__aenter__()\n"
-                  "    os.kill(os.getpid(), signal.SIGKILL)\n"
-                  "asyncio.run(main())\n")
+        script = (
+            "import asyncio, sys, os, signal, types\n"
+            "from tests.standins.botfather_server import RemoteBotFather\n"
+            "async def main():\n"
+            f"    c = RemoteBotFather({server.base_url!r}).client_for(\n"
+            f"        types.SimpleNamespace(phone={PHONE!r}))\n"
+            "    await c.connect()\n"
+            "    await c.conversation('BotFather').__aenter__()\n"
+            "    os.kill(os.getpid(), signal.SIGKILL)\n"
+            "asyncio.run(main())\n"
+        )
         proc = await asyncio.create_subprocess_exec(sys.executable, "-c", script)
         assert await proc.wait() == -9
         assert world.open_dialogues[PHONE] == 1

@@ -12,16 +12,20 @@ KEY = "sk-test-platform-key"
 
 
 async def _post(kimi: KimiStandIn, body: dict, key: str = KEY) -> tuple[int, bytes]:
-    async with aiohttp.ClientSession() as http, http.post(
-            f"{kimi.base_url}/chat/completions", json=body,
-            headers={"Authorization": f"Bearer {key}"}) as resp:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{kimi.base_url}/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
+        ) as resp,
+    ):
         return resp.status, await resp.read()
 
 
 async def test_non_streamed_completion_echoes_the_user_and_reports_usage() -> None:
     async with KimiStandIn(api_key=KEY) as kimi:
-        status, raw = await _post(kimi, {"model": "kimi-k2.5",
-                                         "messages": [{"role": "user", "content": "hi there"}]})
+        status, raw = await _post(
+            kimi, {"model": "kimi-k2.5", "messages": [{"role": "user", "content": "hi there"}]}
+        )
     body = json.loads(raw)
     assert status == 200
     assert body["choices"][0]["message"]["content"] == "You said: hi there"
@@ -33,8 +37,9 @@ async def test_non_streamed_completion_echoes_the_user_and_reports_usage() -> No
 async def test_streamed_completion_arrives_as_the_requested_chunks_then_done() -> None:
     async with KimiStandIn(api_key=KEY) as kimi:
         kimi.responder = lambda body: Reply(text="x" * 30, chunks=30)
-        status, raw = await _post(kimi, {"model": "kimi-k2.5", "stream": True,
-                                         "messages": [{"role": "user", "content": "go"}]})
+        status, raw = await _post(
+            kimi, {"model": "kimi-k2.5", "stream": True, "messages": [{"role": "user", "content": "go"}]}
+        )
     events = [line[6:] for line in raw.decode().split("\n") if line.startswith("data: ")]
     assert status == 200 and events[-1] == "[DONE]"
     chunks = [json.loads(e) for e in events[:-1]]

@@ -18,13 +18,21 @@ from tests.standins.telegram import TelegramTestApi
 
 def _files(kimi_url: str, telegram_root: str):
     token = f"{secrets.randbelow(9 * 10**8) + 10**8}:AA{secrets.token_urlsafe(26)[:33]}"
-    return agent_files(bot_token=token, allowed_user_id=4242, gateway_token=secrets.token_urlsafe(32),
-                       endpoints=AgentEndpoints(model_api_key="sk-" + secrets.token_hex(16),
-                                                model_base_url=kimi_url, telegram_api_root=telegram_root))
+    return agent_files(
+        bot_token=token,
+        allowed_user_id=4242,
+        gateway_token=secrets.token_urlsafe(32),
+        endpoints=AgentEndpoints(
+            model_api_key="sk-" + secrets.token_hex(16),
+            model_base_url=kimi_url,
+            telegram_api_root=telegram_root,
+        ),
+    )
 
 
 async def test_the_start_check_catches_the_moonshot_plugin_attempt_and_passes_our_files(
-        openclaw, tmp_path, telegram_api: TelegramTestApi) -> None:  # noqa: F811
+    openclaw, tmp_path, telegram_api: TelegramTestApi
+) -> None:  # noqa: F811
     files = _files("http://127.0.0.1:9/v1", telegram_api.base_url)
     ours, old = GatewayProcess(tmp_path / "ours", free_port()), GatewayProcess(tmp_path / "old", free_port())
     install_home(ours.home, files.config_text, files.env_text)

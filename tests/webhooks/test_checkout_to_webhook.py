@@ -15,8 +15,9 @@ from tests.webhooks.conftest import make_event, webhook_settings
 
 async def test_a_session_created_through_stripe_and_then_paid_provisions_the_order(db, server):
     async with StripeStandIn() as stripe_api:
-        settings = webhook_settings(stripe_secret_key=f"sk_test_{secrets.token_hex(12)}",
-                                    stripe_api_base=stripe_api.base_url)
+        settings = webhook_settings(
+            stripe_secret_key=f"sk_test_{secrets.token_hex(12)}", stripe_api_base=stripe_api.base_url
+        )
         client = make_stripe_client(settings, timeout=5)
         try:
             payments = PaymentsService(client, DEFAULT_PACKAGES, bot_username="MeetMattBot")
@@ -34,6 +35,10 @@ async def test_a_session_created_through_stripe_and_then_paid_provisions_the_ord
     assert paid.status == OrderStatus.PAID and (paid.amount, paid.currency) == (7900, "usd")
     assert paid.stripe_session_id == link.session_id
     assert paid.stripe_payment_intent == session["payment_intent"]
-    assert session["metadata"] == {"order_id": str(order.id), "userId": "31337", "botName": "Research buddy",
-                                   "packageType": "pro"}
+    assert session["metadata"] == {
+        "order_id": str(order.id),
+        "userId": "31337",
+        "botName": "Research buddy",
+        "packageType": "pro",
+    }
     assert await Job.filter(kind=PROVISION, key=f"provision:order:{order.id}").count() == 1

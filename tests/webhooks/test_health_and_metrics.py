@@ -49,8 +49,9 @@ class OpsServer:
         self.board = board
 
     async def __aenter__(self) -> str:
-        self.runner, port = await start_web_app(create_ops_app(self.board), "127.0.0.1", 0,
-                                                shutdown_timeout=1)
+        self.runner, port = await start_web_app(
+            create_ops_app(self.board), "127.0.0.1", 0, shutdown_timeout=1
+        )
         return f"http://127.0.0.1:{port}"
 
     async def __aexit__(self, *exc: object) -> None:
@@ -63,12 +64,14 @@ async def test_metrics_carry_process_metrics_and_the_business_series_from_the_da
         await Order.create(customer=customer, package="starter", bot_name="x", status=status)
     order = await Order.first()
     await Instance.create(order=order, customer=customer, status=InstanceStatus.ACTIVE)
-    await TelegramAccount.create(phone="+15550001111", api_id=1, api_hash="0" * 32,
-                                 status=AccountStatus.BANNED)
+    await TelegramAccount.create(
+        phone="+15550001111", api_id=1, api_hash="0" * 32, status=AccountStatus.BANNED
+    )
     await Job.create(kind="provision", payload={}, status=JobStatus.DEAD, run_after=utcnow())
     await Job.create(kind="notify_customer", payload={}, status=JobStatus.PENDING, run_after=utcnow())
-    await Alert.create(kind="pool_exhausted", severity=AlertSeverity.CRITICAL, text="t", dedup_key="k",
-                       count=3)
+    await Alert.create(
+        kind="pool_exhausted", severity=AlertSeverity.CRITICAL, text="t", dedup_key="k", count=3
+    )
 
     async with OpsServer(HealthBoard()) as base, aiohttp.ClientSession() as http:
         text = await scrape(http, base)
@@ -86,8 +89,14 @@ async def test_metrics_carry_process_metrics_and_the_business_series_from_the_da
 
 async def test_stripe_events_and_request_latency_are_counted(db: str) -> None:
     customer = await Customer.create(telegram_id=4242, full_name="Ann")
-    order = await Order.create(customer=customer, package="starter", bot_name="Ann's bot", amount=2900,
-                               currency="usd", stripe_session_id="cs_test_metrics_1")
+    order = await Order.create(
+        customer=customer,
+        package="starter",
+        bot_name="Ann's bot",
+        amount=2900,
+        currency="usd",
+        stripe_session_id="cs_test_metrics_1",
+    )
     async for server in serve(webhook_settings(metrics_on_web_port=True)):
         before = await scrape(server.http, server.url)
         await server.post_event(make_event("checkout.session.completed", paid_session(order)))
@@ -99,10 +108,25 @@ async def test_stripe_events_and_request_latency_are_counted(db: str) -> None:
 
     assert delta("meetmatt_webhook_events_total", type="checkout.session.completed", outcome="paid") == 1
     assert delta("meetmatt_webhook_events_total", type="unverified", outcome="rejected_malformed") == 1
-    assert delta("meetmatt_http_request_duration_seconds_count", route="/webhooks/stripe", method="POST",
-                 status="200") == 1
-    assert delta("meetmatt_http_request_duration_seconds_bucket", route="/webhooks/stripe", method="POST",
-                 status="400", le="+Inf") == 1
+    assert (
+        delta(
+            "meetmatt_http_request_duration_seconds_count",
+            route="/webhooks/stripe",
+            method="POST",
+            status="200",
+        )
+        == 1
+    )
+    assert (
+        delta(
+            "meetmatt_http_request_duration_seconds_bucket",
+            route="/webhooks/stripe",
+            method="POST",
+            status="400",
+            le="+Inf",
+        )
+        == 1
+    )
     assert sample(after, "meetmatt_jobs", kind="provision", status="pending") == 1
 
 

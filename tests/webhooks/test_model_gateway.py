@@ -40,12 +40,18 @@ class Gateway:
         """Write the usage the gateway holds in memory (it does every half second on its own)."""
         await self.app[MODEL_GATEWAY_KEY].usage.flush()
 
-    async def chat(self, text: str = "hello", *, key: str | None = None, stream: bool = False,
-                   **extra: Any) -> tuple[int, dict[str, Any]]:
-        body = {"model": "kimi-k2.5", "messages": [{"role": "user", "content": text}], "stream": stream,
-                **extra}
-        async with self.http.post(f"{self.url}/chat/completions", json=body,
-                                  headers={"Authorization": f"Bearer {key or self.key}"}) as resp:
+    async def chat(
+        self, text: str = "hello", *, key: str | None = None, stream: bool = False, **extra: Any
+    ) -> tuple[int, dict[str, Any]]:
+        body = {
+            "model": "kimi-k2.5",
+            "messages": [{"role": "user", "content": text}],
+            "stream": stream,
+            **extra,
+        }
+        async with self.http.post(
+            f"{self.url}/chat/completions", json=body, headers={"Authorization": f"Bearer {key or self.key}"}
+        ) as resp:
             raw = await resp.read()
             payload = json.loads(raw) if resp.content_type == "application/json" else {"raw": raw}
             return resp.status, payload
@@ -54,13 +60,20 @@ class Gateway:
 @pytest.fixture
 async def gateway(db: str) -> AsyncIterator[Gateway]:
     async with KimiStandIn(api_key=PLATFORM_KEY) as kimi:
-        settings = webhook_settings(moonshot_api_key=PLATFORM_KEY, model_upstream_base_url=kimi.base_url,
-                                    metrics_on_web_port=True)
+        settings = webhook_settings(
+            moonshot_api_key=PLATFORM_KEY, model_upstream_base_url=kimi.base_url, metrics_on_web_port=True
+        )
         customer = await Customer.create(telegram_id=5151, full_name="Ann")
-        order = await Order.create(customer=customer, package="starter", bot_name="Ann's helper",
-                                   paid_at=utcnow())
-        instance = await Instance.create(order=order, customer=customer, status=InstanceStatus.ACTIVE,
-                                         bot_username="ann_helper_bot", owner_telegram_id=5151)
+        order = await Order.create(
+            customer=customer, package="starter", bot_name="Ann's helper", paid_at=utcnow()
+        )
+        instance = await Instance.create(
+            order=order,
+            customer=customer,
+            status=InstanceStatus.ACTIVE,
+            bot_username="ann_helper_bot",
+            owner_telegram_id=5151,
+        )
         key = await issue_instance_key(instance.id)
         async for server in serve(settings):
             yield Gateway(f"{server.url}{GW}", server.http, kimi, instance, key, server.app)
@@ -85,8 +98,9 @@ async def test_an_instance_key_is_answered_with_the_platform_key_sent_only_upstr
 async def test_the_usage_moonshot_reports_is_recorded_for_the_instance_and_day(gateway):
     await gateway.chat("one")
     await gateway.chat("two", stream=True, stream_options={"include_usage": True})
-    expected = [usage_for(r.body, Reply(text=f"You said: {r.last_user_text()}"))
-                for r in gateway.kimi.chat_requests()]
+    expected = [
+        usage_for(r.body, Reply(text=f"You said: {r.last_user_text()}")) for r in gateway.kimi.chat_requests()
+    ]
     await gateway.flush()
     row = await ModelUsage.get(instance_id=gateway.instance.id)
     assert row.day == utcnow().date()
@@ -119,8 +133,9 @@ async def test_cached_tokens_are_recorded_from_moonshots_usage(gateway):
 @pytest.mark.parametrize("key", ["", "mm_live_" + "x" * 43, PLATFORM_KEY, "sk-anything"])
 async def test_an_unknown_key_or_the_platform_key_itself_gets_401_and_nothing_upstream(gateway, key):
     headers = {"Authorization": f"Bearer {key}"} if key else {}
-    async with gateway.http.post(f"{gateway.url}/chat/completions", json={"messages": []},
-                                 headers=headers) as resp:
+    async with gateway.http.post(
+        f"{gateway.url}/chat/completions", json={"messages": []}, headers=headers
+    ) as resp:
         assert resp.status == 401
         assert (await resp.json())["error"]["code"] == "invalid_api_key"
     assert gateway.kimi.chat_requests() == []
@@ -162,8 +177,11 @@ async def test_going_over_the_monthly_quota_gives_a_clear_error_and_one_customer
 async def test_requests_per_minute_over_the_plan_get_429_with_retry_after(gateway):
     await set_override(gateway.instance.id, tokens_per_month=None, requests_per_minute=2)
     assert [(await gateway.chat(str(n)))[0] for n in range(2)] == [200, 200]
-    async with gateway.http.post(f"{gateway.url}/chat/completions", json={"messages": []},
-                                 headers={"Authorization": f"Bearer {gateway.key}"}) as resp:
+    async with gateway.http.post(
+        f"{gateway.url}/chat/completions",
+        json={"messages": []},
+        headers={"Authorization": f"Bearer {gateway.key}"},
+    ) as resp:
         assert resp.status == 429
         assert 1 <= int(resp.headers["Retry-After"]) <= 60
         assert "2 model requests per minute" in (await resp.json())["error"]["message"]
@@ -175,8 +193,9 @@ async def test_a_30_chunk_stream_reaches_the_agent_chunk_by_chunk(gateway):
     body = {"model": "kimi-k2.5", "messages": [{"role": "user", "content": "stream"}], "stream": True}
     arrivals: list[tuple[float, bytes]] = []
     first_byte_before_upstream_finished = None
-    async with gateway.http.post(f"{gateway.url}/chat/completions", json=body,
-                                 headers={"Authorization": f"Bearer {gateway.key}"}) as resp:
+    async with gateway.http.post(
+        f"{gateway.url}/chat/completions", json=body, headers={"Authorization": f"Bearer {gateway.key}"}
+    ) as resp:
         assert resp.status == 200 and resp.content_type == "text/event-stream"
         async for data in resp.content.iter_any():
             if not arrivals:
@@ -184,8 +203,9 @@ async def test_a_30_chunk_stream_reaches_the_agent_chunk_by_chunk(gateway):
             arrivals.append((time.monotonic(), data))
     assert first_byte_before_upstream_finished is True
     events = b"".join(d for _, d in arrivals).split(b"\n\n")
-    contents = [json.loads(e[6:])["choices"][0]["delta"].get("content") for e in events
-                if e.startswith(b"data: {")]
+    contents = [
+        json.loads(e[6:])["choices"][0]["delta"].get("content") for e in events if e.startswith(b"data: {")
+    ]
     assert contents.count("x" * 10) == 30
     assert b"data: [DONE]" in events
     # chunk by chunk: the agent got the answer in many reads spread over the upstream's ~0.9 s
@@ -215,8 +235,9 @@ async def test_an_agent_that_disconnects_stops_the_upstream_request(gateway):
     gateway.kimi.responder = lambda body: Reply(text="y" * 300, chunks=30, chunk_delay=0.1)
     body = {"model": "kimi-k2.5", "messages": [{"role": "user", "content": "long"}], "stream": True}
     async with aiohttp.ClientSession() as own:
-        async with own.post(f"{gateway.url}/chat/completions", json=body,
-                            headers={"Authorization": f"Bearer {gateway.key}"}) as resp:
+        async with own.post(
+            f"{gateway.url}/chat/completions", json=body, headers={"Authorization": f"Bearer {gateway.key}"}
+        ) as resp:
             await resp.content.readany()
             resp.close()  # the agent goes away after the first chunk
     upstream = gateway.kimi.chat_requests()[-1]
@@ -237,8 +258,11 @@ async def test_a_disconnect_before_the_first_byte_also_stops_the_upstream_reques
     body = {"model": "kimi-k2.5", "messages": [{"role": "user", "content": "x"}]}
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=0.4)) as own:
         with pytest.raises(TimeoutError):
-            async with own.post(f"{gateway.url}/chat/completions", json=body,
-                                headers={"Authorization": f"Bearer {gateway.key}"}) as resp:
+            async with own.post(
+                f"{gateway.url}/chat/completions",
+                json=body,
+                headers={"Authorization": f"Bearer {gateway.key}"},
+            ) as resp:
                 await resp.read()
     upstream = gateway.kimi.chat_requests()[-1]
     for _ in range(40):
@@ -249,8 +273,9 @@ async def test_a_disconnect_before_the_first_byte_also_stops_the_upstream_reques
 
 
 async def test_the_models_route_answers_the_upstreams_list_to_an_instance_key(gateway):
-    async with gateway.http.get(f"{gateway.url}/models",
-                                headers={"Authorization": f"Bearer {gateway.key}"}) as resp:
+    async with gateway.http.get(
+        f"{gateway.url}/models", headers={"Authorization": f"Bearer {gateway.key}"}
+    ) as resp:
         assert resp.status == 200
         assert (await resp.json())["data"][0]["id"] == "kimi-k2.5"
     async with gateway.http.get(f"{gateway.url}/models") as resp:
@@ -269,8 +294,11 @@ async def test_metrics_show_requests_tokens_and_upstream_latency(gateway):
 
 
 async def test_a_body_that_is_not_json_is_refused_before_the_model(gateway):
-    async with gateway.http.post(f"{gateway.url}/chat/completions", data=b"not json",
-                                 headers={"Authorization": f"Bearer {gateway.key}"}) as resp:
+    async with gateway.http.post(
+        f"{gateway.url}/chat/completions",
+        data=b"not json",
+        headers={"Authorization": f"Bearer {gateway.key}"},
+    ) as resp:
         assert resp.status == 400
     assert gateway.kimi.chat_requests() == []
 
@@ -303,13 +331,13 @@ async def test_the_agents_openai_sdk_gets_401_for_a_revoked_key_and_the_quota_me
 async def test_an_instance_key_opens_no_other_route(gateway):
     base = gateway.url.removesuffix(GW)
     headers = {"Authorization": f"Bearer {gateway.key}"}
-    async with gateway.http.post(f"{base}/webhooks/stripe", json={"type": "checkout.session.completed"},
-                                 headers=headers) as resp:
+    async with gateway.http.post(
+        f"{base}/webhooks/stripe", json={"type": "checkout.session.completed"}, headers=headers
+    ) as resp:
         assert resp.status == 400  # still needs Stripe's signature
     async with gateway.http.post(f"{base}/model/v1/completions", json={}, headers=headers) as resp:
         assert resp.status in (404, 405)
-    async with gateway.http.post(f"{base}/model/v1/../../webhooks/stripe", json={},
-                                 headers=headers) as resp:
+    async with gateway.http.post(f"{base}/model/v1/../../webhooks/stripe", json={}, headers=headers) as resp:
         assert resp.status in (400, 404)
     assert gateway.kimi.requests == []
 
@@ -323,14 +351,18 @@ async def test_a_long_context_over_the_stripe_body_limit_goes_through(gateway):
 
 async def test_a_body_over_the_gateways_limit_is_refused_with_413(db):
     async with KimiStandIn(api_key=PLATFORM_KEY) as kimi:
-        settings = webhook_settings(moonshot_api_key=PLATFORM_KEY, model_upstream_base_url=kimi.base_url,
-                                    model_gateway_max_body_mb=0.5)
+        settings = webhook_settings(
+            moonshot_api_key=PLATFORM_KEY,
+            model_upstream_base_url=kimi.base_url,
+            model_gateway_max_body_mb=0.5,
+        )
         instance = await Instance.create(status=InstanceStatus.ACTIVE)
         key = await issue_instance_key(instance.id)
         async for server in serve(settings):
             body = {"messages": [{"role": "user", "content": "x" * 600_000}]}
-            async with server.http.post(f"{server.url}{GW}/chat/completions", json=body,
-                                        headers={"Authorization": f"Bearer {key}"}) as resp:
+            async with server.http.post(
+                f"{server.url}{GW}/chat/completions", json=body, headers={"Authorization": f"Bearer {key}"}
+            ) as resp:
                 assert resp.status == 413
         assert kimi.requests == []
 
@@ -351,8 +383,11 @@ async def test_an_unset_platform_key_answers_503_and_alerts_the_admins(db):
         instance = await Instance.create(status=InstanceStatus.ACTIVE)
         key = await issue_instance_key(instance.id)
         async for server in serve(settings):
-            async with server.http.post(f"{server.url}{GW}/chat/completions", json={"messages": []},
-                                        headers={"Authorization": f"Bearer {key}"}) as resp:
+            async with server.http.post(
+                f"{server.url}{GW}/chat/completions",
+                json={"messages": []},
+                headers={"Authorization": f"Bearer {key}"},
+            ) as resp:
                 assert resp.status == 503
                 assert (await resp.json())["error"]["code"] == "not_configured"
         assert kimi.requests == []
@@ -361,7 +396,10 @@ async def test_an_unset_platform_key_answers_503_and_alerts_the_admins(db):
 
 async def test_an_upstream_429_keeps_its_retry_after(gateway):
     gateway.kimi.responder = lambda body: Reply(status=429, error_message="slow down", retry_after=7)
-    async with gateway.http.post(f"{gateway.url}/chat/completions", json={"messages": []},
-                                 headers={"Authorization": f"Bearer {gateway.key}"}) as resp:
+    async with gateway.http.post(
+        f"{gateway.url}/chat/completions",
+        json={"messages": []},
+        headers={"Authorization": f"Bearer {gateway.key}"},
+    ) as resp:
         assert resp.status == 429 and resp.headers["Retry-After"] == "7"
         assert (await resp.json())["error"]["message"] == "slow down"

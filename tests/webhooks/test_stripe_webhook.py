@@ -67,8 +67,10 @@ async def test_fifty_concurrent_identical_deliveries_have_one_effect(server, ord
 
 async def test_completed_and_async_succeeded_for_one_order_provision_once(server, order):
     session = paid_session(order)
-    events = [make_event("checkout.session.completed", session),
-              make_event("checkout.session.async_payment_succeeded", session)] * 10
+    events = [
+        make_event("checkout.session.completed", session),
+        make_event("checkout.session.async_payment_succeeded", session),
+    ] * 10
     results = await asyncio.gather(*(server.post_event(e) for e in events))
     assert all(status == 200 for status, _ in results)
     assert await Job.filter(kind=PROVISION).count() == 1
@@ -95,9 +97,11 @@ async def test_forged_stale_and_missing_signatures_are_refused_and_write_nothing
     garbage = await server.post_event(event, headers={"Stripe-Signature": "t=abc,v1"})
     body = json.dumps(event).encode()
     tampered = body.replace(b'"amount_total": 2900', b'"amount_total": 1')
-    async with server.http.post(f"{server.url}/webhooks/stripe", data=tampered,
-                                headers={"Content-Type": "application/json",
-                                         "Stripe-Signature": sign(body, server.secret)}) as resp:
+    async with server.http.post(
+        f"{server.url}/webhooks/stripe",
+        data=tampered,
+        headers={"Content-Type": "application/json", "Stripe-Signature": sign(body, server.secret)},
+    ) as resp:
         tampered_status = resp.status
 
     assert [forged[0], stale[0], missing[0], garbage[0], tampered_status] == [400] * 5
@@ -112,13 +116,15 @@ async def test_a_signature_within_tolerance_is_accepted(server, order):
 
 async def test_malformed_or_wrong_content_is_refused_and_writes_nothing(server, order):
     not_json = await server.post_event(b'{"id": "evt_1", "type": ')
-    not_utf8 = await server.post_event(b'\xff\xfe{}')
+    not_utf8 = await server.post_event(b"\xff\xfe{}")
     not_event = await server.post_event(b'{"hello": "world"}')
-    a_list = await server.post_event(b'[1, 2, 3]')
-    no_object = await server.post_event(json.dumps({"id": "evt_x", "type": "checkout.session.completed",
-                                                    "data": {}}).encode())
-    plain_text = await server.post_event(make_event("checkout.session.completed", paid_session(order)),
-                                         headers={"Content-Type": "text/plain"})
+    a_list = await server.post_event(b"[1, 2, 3]")
+    no_object = await server.post_event(
+        json.dumps({"id": "evt_x", "type": "checkout.session.completed", "data": {}}).encode()
+    )
+    plain_text = await server.post_event(
+        make_event("checkout.session.completed", paid_session(order)), headers={"Content-Type": "text/plain"}
+    )
 
     assert [r[0] for r in (not_json, not_utf8, not_event, a_list, no_object)] == [400] * 5
     assert plain_text[0] == 415
@@ -133,20 +139,23 @@ async def test_bodies_over_one_mebibyte_are_refused_with_413(server, order):
 
     async def chunks():
         for start in range(0, len(big), 65536):
-            yield big[start:start + 65536]
+            yield big[start : start + 65536]
 
     # chunked transfer: no Content-Length to trust, the server must count while reading
-    async with server.http.post(f"{server.url}/webhooks/stripe", data=chunks(),
-                                headers={"Content-Type": "application/json",
-                                         "Stripe-Signature": sign(big, server.secret)}) as resp:
+    async with server.http.post(
+        f"{server.url}/webhooks/stripe",
+        data=chunks(),
+        headers={"Content-Type": "application/json", "Stripe-Signature": sign(big, server.secret)},
+    ) as resp:
         chunked_status = resp.status
     assert (status, chunked_status) == (413, 413)
     await _nothing_written(order)
 
 
 async def test_unknown_order_with_good_metadata_creates_the_order_and_provisions(server):
-    session = paid_session(None, telegram_id=555000111, package="pro", bot_name="Payment link bot",
-                           amount=7900)
+    session = paid_session(
+        None, telegram_id=555000111, package="pro", bot_name="Payment link bot", amount=7900
+    )
     status, body = await server.post_event(make_event("checkout.session.completed", session))
 
     assert (status, body["outcome"]) == (200, "order_created")
@@ -161,9 +170,11 @@ async def test_unknown_order_with_good_metadata_creates_the_order_and_provisions
 
 
 async def test_an_order_id_we_do_not_know_uses_the_metadata_and_an_existing_customer(server, order):
-    session = paid_session(None, session_id="cs_test_link1",
-                           metadata={"order_id": "99999", "userId": "4242", "botName": "Second",
-                                     "packageType": "starter"})
+    session = paid_session(
+        None,
+        session_id="cs_test_link1",
+        metadata={"order_id": "99999", "userId": "4242", "botName": "Second", "packageType": "starter"},
+    )
     status, body = await server.post_event(make_event("checkout.session.completed", session))
     assert (status, body["outcome"]) == (200, "order_created")
     assert await Customer.all().count() == 1
@@ -239,15 +250,23 @@ async def test_a_paid_order_is_not_closed_by_a_late_expiry(server, order):
 async def test_charge_refunded_records_partial_then_full_refunds(server, order):
     session = paid_session(order)
     await server.post_event(make_event("checkout.session.completed", session))
-    charge = {"id": "ch_1", "object": "charge", "amount": 2900, "amount_refunded": 1000, "refunded": False,
-              "payment_intent": session["payment_intent"], "metadata": {}}
+    charge = {
+        "id": "ch_1",
+        "object": "charge",
+        "amount": 2900,
+        "amount_refunded": 1000,
+        "refunded": False,
+        "payment_intent": session["payment_intent"],
+        "metadata": {},
+    }
     status, body = await server.post_event(make_event("charge.refunded", charge))
     assert (status, body["outcome"]) == (200, "partially_refunded")
     partial = await Order.get(id=order.id)
     assert (partial.amount_refunded, partial.status) == (1000, OrderStatus.PAID)
 
-    status, body = await server.post_event(make_event("charge.refunded", {**charge, "amount_refunded": 2900,
-                                                                          "refunded": True}))
+    status, body = await server.post_event(
+        make_event("charge.refunded", {**charge, "amount_refunded": 2900, "refunded": True})
+    )
     assert (status, body["outcome"]) == (200, "refunded")
     full = await Order.get(id=order.id)
     assert (full.amount_refunded, full.status) == (2900, OrderStatus.REFUNDED)
@@ -299,8 +318,12 @@ async def test_unconfigured_webhook_secret_answers_503_and_writes_nothing(db, or
 
 async def test_an_empty_unsigned_body_is_refused_and_the_server_keeps_serving(server, order):
     timeout = aiohttp.ClientTimeout(total=5)
-    async with server.http.post(f"{server.url}/webhooks/stripe", data=b"", timeout=timeout,
-                                headers={"Content-Type": "application/json"}) as resp:
+    async with server.http.post(
+        f"{server.url}/webhooks/stripe",
+        data=b"",
+        timeout=timeout,
+        headers={"Content-Type": "application/json"},
+    ) as resp:
         assert resp.status == 400
     status, body = await server.post_event(make_event("checkout.session.completed", paid_session(order)))
     assert (status, body["outcome"]) == (200, "paid")

@@ -82,11 +82,24 @@ async def test_main_py_web_serves_on_web_port_and_stops_gracefully_on_sigterm(tm
     port = _free_port()
     settings = webhook_settings()
     secret = settings.stripe_webhook_secret.get_secret_value()
-    env = {**os.environ, "DATABASE_URL": url, "ENCRYPTION_KEY": key, "STRIPE_WEBHOOK_SECRET": secret,
-           "WEB_HOST": "127.0.0.1", "WEB_PORT": str(port), "LOG_LEVEL": "INFO"}
-    proc = await asyncio.create_subprocess_exec(sys.executable, "main.py", "web", cwd=ROOT, env=env,
-                                                stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.STDOUT)
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "ENCRYPTION_KEY": key,
+        "STRIPE_WEBHOOK_SECRET": secret,
+        "WEB_HOST": "127.0.0.1",
+        "WEB_PORT": str(port),
+        "LOG_LEVEL": "INFO",
+    }
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "main.py",
+        "web",
+        cwd=ROOT,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     try:
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
             for _ in range(150):
@@ -127,8 +140,9 @@ async def test_paid_event_flows_through_a_self_managed_app_on_sqlite(tmp_path):
         from models import Customer
 
         customer = await Customer.create(telegram_id=1)
-        order = await Order.create(customer=customer, package="starter", bot_name="x",
-                                   stripe_session_id="cs_test_web_app")
+        order = await Order.create(
+            customer=customer, package="starter", bot_name="x", stripe_session_id="cs_test_web_app"
+        )
         status, body = await server.post_event(make_event("checkout.session.completed", paid_session(order)))
         assert (status, body["outcome"]) == (200, "paid")
 
@@ -150,11 +164,13 @@ async def test_on_sqlite_a_writer_in_another_process_delays_the_webhook_but_does
         from models import Customer
 
         customer = await Customer.create(telegram_id=1)
-        order = await Order.create(customer=customer, package="starter", bot_name="x",
-                                   stripe_session_id="cs_test_web_app")
+        order = await Order.create(
+            customer=customer, package="starter", bot_name="x", stripe_session_id="cs_test_web_app"
+        )
         # e.g. a worker process in the middle of a write transaction on the same file
         holder = await asyncio.create_subprocess_exec(
-            sys.executable, "-c", LOCK_HOLDER, url[len("sqlite://"):], "0.8", stdout=asyncio.subprocess.PIPE)
+            sys.executable, "-c", LOCK_HOLDER, url[len("sqlite://") :], "0.8", stdout=asyncio.subprocess.PIPE
+        )
         assert (await holder.stdout.readline()).strip() == b"locked"
         status, body = await server.post_event(make_event("checkout.session.completed", paid_session(order)))
         await holder.wait()

@@ -30,20 +30,31 @@ def ensure_installed(timeout: float = 300.0) -> None:
     npm = shutil.which("npm")
     if npm is None or shutil.which("node") is None:
         raise ClientUnavailable("node and npm are needed for the openai SDK client")
-    result = subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=HERE, capture_output=True, text=True,
-                            timeout=timeout, check=False)
+    result = subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund"],
+        cwd=HERE,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
     if result.returncode != 0:
         raise ClientUnavailable(f"`npm ci` failed in {HERE}: {result.stderr[-2000:]}")
 
 
-async def stream_completion(base_url: str, api_key: str, prompt: str = "hello",
-                            timeout: float = 60.0) -> list[dict[str, Any]]:
+async def stream_completion(
+    base_url: str, api_key: str, prompt: str = "hello", timeout: float = 60.0
+) -> list[dict[str, Any]]:
     """Run one streamed completion; returns the printed lines (each chunk, or one error)."""
     await asyncio.to_thread(ensure_installed)
     process = await asyncio.create_subprocess_exec(
-        "node", str(HERE / "stream.mjs"), cwd=HERE, stdout=asyncio.subprocess.PIPE,
+        "node",
+        str(HERE / "stream.mjs"),
+        cwd=HERE,
+        stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "BASE_URL": base_url, "API_KEY": api_key, "PROMPT": prompt})
+        env={**os.environ, "BASE_URL": base_url, "API_KEY": api_key, "PROMPT": prompt},
+    )
     stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
     if process.returncode != 0:
         raise ClientUnavailable(f"stream.mjs failed: {stderr.decode()[-2000:]}")

@@ -91,16 +91,34 @@ def ensure_openclaw(version: str | None = None, timeout: float = 300.0) -> Path:
         if entry.exists():
             return entry
         npm_cli = node_home() / "lib" / "node_modules" / "npm" / "bin" / "npm-cli.js"
-        command = [str(node_home() / "bin" / "node"), str(npm_cli), "install", "--prefix", str(folder),
-                   "--no-audit", "--no-fund", "--loglevel=error", f"openclaw@{version}"]
+        command = [
+            str(node_home() / "bin" / "node"),
+            str(npm_cli),
+            "install",
+            "--prefix",
+            str(folder),
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            f"openclaw@{version}",
+        ]
         # npm gets this process's environment (proxy and CA settings reach the registry), with
         # Node 24 first on PATH; the gateway itself gets a clean one (node_env)
         env = {**os.environ, "PATH": f"{node_home() / 'bin'}:{os.environ.get('PATH', '')}"}
-        result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=timeout,
-                                stdin=subprocess.DEVNULL, check=False)
+        result = subprocess.run(
+            command,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+            check=False,
+        )
         if result.returncode != 0 or not entry.exists():
-            raise OpenClawUnavailable(f"`npm install openclaw@{version}` failed in {folder}: "
-                                      f"{(result.stderr or result.stdout)[-2000:]}")
+            raise OpenClawUnavailable(
+                f"`npm install openclaw@{version}` failed in {folder}: "
+                f"{(result.stderr or result.stdout)[-2000:]}"
+            )
     return entry
 
 
@@ -108,11 +126,19 @@ def openclaw_command(version: str | None = None) -> list[str]:
     return [str(node_home() / "bin" / "node"), str(ensure_openclaw(version))]
 
 
-def run_cli(*args: str, home: Path, version: str | None = None,
-            timeout: float = 120.0) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, home: Path, version: str | None = None, timeout: float = 120.0
+) -> subprocess.CompletedProcess[str]:
     """Run the pinned `openclaw` CLI with HOME=`home` (its config: `home/.openclaw/openclaw.json`)."""
-    return subprocess.run([*openclaw_command(version), *args], env=node_env(home), cwd=home,
-                          capture_output=True, text=True, timeout=timeout, check=False)
+    return subprocess.run(
+        [*openclaw_command(version), *args],
+        env=node_env(home),
+        cwd=home,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def install_home(home: Path, config_text: str, env_text: str) -> None:
@@ -143,8 +169,9 @@ class LogLine:
         message = data.get("message")
         if not isinstance(message, str):
             message = json.dumps({k: v for k, v in data.items() if k not in ("time", "level")})[:500]
-        return cls(str(data.get("level", "")), str(data.get("subsystem", "")), message,
-                   str(data.get("time", "")))
+        return cls(
+            str(data.get("level", "")), str(data.get("subsystem", "")), message, str(data.get("time", ""))
+        )
 
 
 @dataclass
@@ -177,8 +204,13 @@ class GatewayProcess:
         env = node_env(self.home, NODE_ENV="production", NODE_OPTIONS=f"--max-old-space-size={NODE_HEAP_MB}")
         with open(self.log_path, "ab") as log:
             self.process = subprocess.Popen(
-                [*openclaw_command(self.version), "gateway", "--port", str(self.port)], env=env,
-                cwd=self.home, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                [*openclaw_command(self.version), "gateway", "--port", str(self.port)],
+                env=env,
+                cwd=self.home,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.starts += 1
         self.started_at = time.monotonic()
 
@@ -203,8 +235,10 @@ class GatewayProcess:
     async def get(self, path: str, timeout: float = 5.0) -> tuple[int, str]:
         """(status, body) of GET http://127.0.0.1:<port><path>; status 0 when nothing answers."""
         try:
-            async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http, \
-                    http.get(f"http://127.0.0.1:{self.port}{path}") as answer:
+            async with (
+                aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as http,
+                http.get(f"http://127.0.0.1:{self.port}{path}") as answer,
+            ):
                 return answer.status, await answer.text()
         except (TimeoutError, aiohttp.ClientError, OSError):
             return 0, ""
@@ -214,8 +248,9 @@ class GatewayProcess:
         deadline = self.started_at + timeout
         while time.monotonic() < deadline:
             if not self.running:
-                raise OpenClawUnavailable(f"the gateway exited ({self.process and self.process.returncode}): "
-                                          f"{self.log_tail()}")
+                raise OpenClawUnavailable(
+                    f"the gateway exited ({self.process and self.process.returncode}): {self.log_tail()}"
+                )
             status, _ = await self.get(READY_PATH, timeout=2.0)
             if status == 200:
                 return self.note_ready()
@@ -268,5 +303,9 @@ class GatewayProcess:
         return " | ".join(f"{x.level} {x.subsystem}: {x.message}" for x in self.lines()[-n:])
 
     def describe(self) -> dict[str, Any]:
-        return {"port": self.port, "home": str(self.home), "starts": self.starts,
-                "ready_after_s": [round(s, 1) for s in self.ready_after_s]}
+        return {
+            "port": self.port,
+            "home": str(self.home),
+            "starts": self.starts,
+            "ready_after_s": [round(s, 1) for s in self.ready_after_s],
+        }

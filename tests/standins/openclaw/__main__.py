@@ -26,8 +26,10 @@ def main(argv: list[str]) -> int:
     with tempfile.TemporaryDirectory() as home:
         answer = run_cli("--version", home=Path(home), version=version)
     if answer.returncode != 0 or version not in answer.stdout:
-        print(f"OpenClaw {version} installed but `openclaw --version` said: {answer.stdout}{answer.stderr}",
-              file=sys.stderr)
+        print(
+            f"OpenClaw {version} installed but `openclaw --version` said: {answer.stdout}{answer.stderr}",
+            file=sys.stderr,
+        )
         return 1
     print(f"{answer.stdout.strip()} ready at {entry.parent} ({time.monotonic() - started:.1f}s)")
     return 0

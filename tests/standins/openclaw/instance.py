@@ -37,7 +37,7 @@ class RealInstance:
     def local_path(self, instance_path: str) -> Path | None:
         """Where a file under ~openclaw/.openclaw on the instance lives in this home folder."""
         if instance_path.startswith(OPENCLAW_HOME + "/"):
-            return self.home / ".openclaw" / instance_path[len(OPENCLAW_HOME) + 1:]
+            return self.home / ".openclaw" / instance_path[len(OPENCLAW_HOME) + 1 :]
         return None
 
     async def answer(self, command: str, stdin: str | None) -> tuple[int, str, str] | None:
@@ -57,8 +57,11 @@ class RealInstance:
         if "systemctl show" in command:
             running = self.gateway.running
             memory = self.gateway.rss_bytes() if running else "[not set]"
-            return 0, (f"NRestarts=0\nActiveState={'active' if running else 'inactive'}\n"
-                       f"MemoryCurrent={memory}\n"), ""
+            return (
+                0,
+                (f"NRestarts=0\nActiveState={'active' if running else 'inactive'}\nMemoryCurrent={memory}\n"),
+                "",
+            )
         for path in (READY_PATH, HEALTH_PATH):
             if f":{GATEWAY_PORT}{path}" in command:
                 status, body = await self.gateway.get(path)
@@ -70,8 +73,11 @@ class RealInstance:
                     return 7, "", _REFUSED
                 return 22, "", f"curl: (22) The requested URL returned error: {status}\n"
         if "journalctl -u" in command:
-            lines = [x for x in self.gateway.lines(current_run_only=False)
-                     if "409" in x.message or "Conflict" in x.message][-20:]
+            lines = [
+                x
+                for x in self.gateway.lines(current_run_only=False)
+                if "409" in x.message or "Conflict" in x.message
+            ][-20:]
             return 0, "".join(f"{x.time} {x.subsystem}: {x.message}\n" for x in lines), ""
         return None
 
