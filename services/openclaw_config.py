@@ -30,7 +30,6 @@ ENV_PATH = f"{OPENCLAW_HOME}/.env"
 SOUL_PATH = f"{OPENCLAW_HOME}/workspace/SOUL.md"  # the agent's persona, read into its system prompt
 AGENT_ID = "main"
 PERSONA_NAME_MAX, PERSONA_INSTRUCTIONS_MAX = 32, 1000
-MOONSHOT_BASE_URL = "https://api.moonshot.ai/v1"
 PROVIDER_ID = "meetmatt"  # not "moonshot": see the module docstring
 MODEL_KEY_ENV = "MEETMATT_MODEL_API_KEY"  # not MOONSHOT_API_KEY: see the module docstring
 MODEL_ID = "kimi-k2.5"
@@ -108,7 +107,7 @@ def build_openclaw_config(
     bot_token: str,
     allowed_user_id: int,
     gateway_token: str,
-    model_base_url: str = MOONSHOT_BASE_URL,
+    model_base_url: str,  # Meet Matt's model gateway (the agent never talks to Moonshot itself)
     telegram_api_root: str | None = None,
     port: int = GATEWAY_PORT,
     persona: Persona | None = None,
@@ -180,7 +179,7 @@ def render_openclaw_config(
     bot_token: str,
     allowed_user_id: int,
     gateway_token: str,
-    model_base_url: str = MOONSHOT_BASE_URL,
+    model_base_url: str,  # Meet Matt's model gateway (the agent never talks to Moonshot itself)
     telegram_api_root: str | None = None,
     port: int = GATEWAY_PORT,
     persona: Persona | None = None,

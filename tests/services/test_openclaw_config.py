@@ -14,6 +14,8 @@ from services.openclaw_config import (
     render_openclaw_config,
 )
 
+GATEWAY = "https://meetmatt.example.com/model/v1"  # PUBLIC_BASE_URL + MODEL_GATEWAY_PATH
+
 
 def _bot_token() -> str:
     return f"{secrets.randbelow(9 * 10**8) + 10**8}:AA{secrets.token_urlsafe(26)[:33]}"
@@ -21,7 +23,9 @@ def _bot_token() -> str:
 
 def test_rendered_config_parses_as_json5_with_the_design_keys_and_values() -> None:
     token, gateway_token = _bot_token(), secrets.token_urlsafe(32)
-    text = render_openclaw_config(bot_token=token, allowed_user_id=424242, gateway_token=gateway_token)
+    text = render_openclaw_config(
+        bot_token=token, allowed_user_id=424242, gateway_token=gateway_token, model_base_url=GATEWAY
+    )
     assert text.startswith("//")  # a JSON5 comment header: strict JSON would refuse it
     config = json5.loads(text)
 
@@ -42,7 +46,7 @@ def test_rendered_config_parses_as_json5_with_the_design_keys_and_values() -> No
     # tries to install @openclaw/moonshot-provider at every start and runs degraded
     assert list(config["models"]["providers"]) == ["meetmatt"]
     provider = config["models"]["providers"]["meetmatt"]
-    assert provider["baseUrl"] == "https://api.moonshot.ai/v1"
+    assert provider["baseUrl"] == GATEWAY  # Meet Matt's model gateway, never Moonshot itself
     assert provider["api"] == "openai-completions"
     assert provider["apiKey"] == "${MEETMATT_MODEL_API_KEY}"  # the key itself stays in .env
     assert [m["id"] for m in provider["models"]] == ["kimi-k2.5"]
@@ -54,13 +58,13 @@ def test_rendered_config_parses_as_json5_with_the_design_keys_and_values() -> No
 
 def test_the_endpoints_move_only_the_model_url_and_the_telegram_root() -> None:
     args = {"bot_token": _bot_token(), "allowed_user_id": 5, "gateway_token": secrets.token_urlsafe(32)}
-    production = build_openclaw_config(**args)
+    production = build_openclaw_config(**args, model_base_url=GATEWAY)
     local = build_openclaw_config(
         **args, model_base_url="http://127.0.0.1:4100/v1/", telegram_api_root="http://127.0.0.1:4200"
     )
     assert local["models"]["providers"]["meetmatt"]["baseUrl"] == "http://127.0.0.1:4100/v1"
     assert local["channels"]["telegram"].pop("apiRoot") == "http://127.0.0.1:4200"
-    local["models"]["providers"]["meetmatt"]["baseUrl"] = "https://api.moonshot.ai/v1"
+    local["models"]["providers"]["meetmatt"]["baseUrl"] = GATEWAY
     assert local == production
 
 
@@ -77,6 +81,7 @@ def test_endpoint_urls_that_are_not_plain_http_urls_are_refused(field, value) ->
         "bot_token": _bot_token(),
         "allowed_user_id": 5,
         "gateway_token": secrets.token_urlsafe(32),
+        "model_base_url": GATEWAY,
         field: value,
     }
     with pytest.raises(ConfigValueError, match=field):
@@ -87,7 +92,10 @@ def test_env_file_holds_the_model_key_the_config_refers_to() -> None:
     key = "sk-" + secrets.token_hex(24)
     assert render_env(model_api_key=key) == f"MEETMATT_MODEL_API_KEY={key}\n"
     text = render_openclaw_config(
-        bot_token=_bot_token(), allowed_user_id=7, gateway_token=secrets.token_urlsafe(32)
+        bot_token=_bot_token(),
+        allowed_user_id=7,
+        gateway_token=secrets.token_urlsafe(32),
+        model_base_url=GATEWAY,
     )
     assert key not in text
 
@@ -102,7 +110,12 @@ def test_env_file_holds_the_model_key_the_config_refers_to() -> None:
     ],
 )
 def test_malformed_inputs_are_refused_naming_the_field_but_not_the_value(field, value, reason) -> None:
-    args = {"bot_token": _bot_token(), "allowed_user_id": 99, "gateway_token": secrets.token_urlsafe(32)}
+    args = {
+        "bot_token": _bot_token(),
+        "allowed_user_id": 99,
+        "gateway_token": secrets.token_urlsafe(32),
+        "model_base_url": GATEWAY,
+    }
     args[field] = value
     with pytest.raises(ConfigValueError) as caught:
         build_openclaw_config(**args)
@@ -126,6 +139,7 @@ def test_a_persona_names_the_agent_in_the_config_and_its_instructions_go_to_soul
         bot_token=_bot_token(),
         allowed_user_id=424242,
         gateway_token=secrets.token_urlsafe(32),
+        model_base_url=GATEWAY,
         persona=persona,
     )
     config = json5.loads(text)
@@ -136,7 +150,10 @@ def test_a_persona_names_the_agent_in_the_config_and_its_instructions_go_to_soul
     assert render_soul(Persona("Nova")) is None and render_soul(None) is None
     plain = json5.loads(
         render_openclaw_config(
-            bot_token=_bot_token(), allowed_user_id=1, gateway_token=secrets.token_urlsafe(32)
+            bot_token=_bot_token(),
+            allowed_user_id=1,
+            gateway_token=secrets.token_urlsafe(32),
+            model_base_url=GATEWAY,
         )
     )
     assert "entries" not in plain["agents"]  # no persona: OpenClaw's default agent
@@ -153,5 +170,6 @@ def test_a_persona_the_bot_would_have_refused_is_refused_here_too(persona: tuple
             bot_token=_bot_token(),
             allowed_user_id=1,
             gateway_token=secrets.token_urlsafe(32),
+            model_base_url=GATEWAY,
             persona=Persona(*persona),
         )
