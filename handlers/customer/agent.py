@@ -35,15 +35,22 @@ async def agent_page(instance: Instance, page: int, settings: Settings) -> tuple
     )
 
 
-@router.callback_query(AgentCb.filter(F.action == "show"))
-async def show_agent(
-    callback: CallbackQuery, callback_data: AgentCb, customer: Customer, settings: Settings
-) -> None:
-    instance = await agent_controls.owned_instance(customer, callback_data.instance_id)
+async def _own_agent(callback: CallbackQuery, customer: Customer, instance_id: int) -> Instance | None:
+    """The customer's own agent, or None after telling them it is not theirs (a forged or stale button)."""
+    instance = await agent_controls.owned_instance(customer, instance_id)
     if instance is None:
         await callback.answer(
             agent_texts.restart_answer(agent_controls.RestartOutcome.NOT_FOUND), show_alert=True
         )
+    return instance
+
+
+@router.callback_query(AgentCb.filter(F.action == "show"))
+async def show_agent(
+    callback: CallbackQuery, callback_data: AgentCb, customer: Customer, settings: Settings
+) -> None:
+    instance = await _own_agent(callback, customer, callback_data.instance_id)
+    if instance is None:
         return
     await callback.answer()
     text, markup = await agent_page(instance, callback_data.page, settings)
@@ -70,11 +77,8 @@ async def restart_agent(
 async def ask_persona(
     callback: CallbackQuery, callback_data: AgentCb, customer: Customer, state: FSMContext
 ) -> None:
-    instance = await agent_controls.owned_instance(customer, callback_data.instance_id)
+    instance = await _own_agent(callback, customer, callback_data.instance_id)
     if instance is None:
-        await callback.answer(
-            agent_texts.restart_answer(agent_controls.RestartOutcome.NOT_FOUND), show_alert=True
-        )
         return
     await callback.answer()
     await state.set_state(PersonaForm.text)
@@ -111,11 +115,8 @@ async def persona_not_text(message: Message) -> None:
 async def ask_profile(
     callback: CallbackQuery, callback_data: AgentCb, customer: Customer, state: FSMContext
 ) -> None:
-    instance = await agent_controls.owned_instance(customer, callback_data.instance_id)
+    instance = await _own_agent(callback, customer, callback_data.instance_id)
     if instance is None:
-        await callback.answer(
-            agent_texts.profile_answer(bot_profile.ProfileOutcome.NOT_FOUND), show_alert=True
-        )
         return
     await callback.answer()
     await state.set_state(ProfileForm.value)
