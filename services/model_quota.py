@@ -11,7 +11,6 @@ queues ONE message to the customer from the Meet Matt bot, with a renew button, 
 
 from __future__ import annotations
 
-import html
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -20,6 +19,7 @@ from typing import Any
 from tortoise.expressions import Q
 
 from models import Customer, Instance, ModelQuotaOverride, Order
+from services.customer_text import N_, Text
 from services.jobs import JobQueue
 from services.model_keys import KeyHolder
 from services.model_usage import next_month_start
@@ -129,13 +129,20 @@ def rate_limit_message(quota: Quota) -> str:
     )
 
 
-def customer_quota_text(bot_username: str | None, quota: Quota, now: datetime) -> str:
-    name = "@" + html.escape(bot_username) if bot_username else "your agent"
-    return (
-        f"⚠️ {name} has used this month's model allowance ({quota.tokens_per_month:,} tokens) "
-        f"and can't answer until {next_month_start(now).isoformat()}. "
-        "Renew or upgrade to keep it going."
+def customer_quota_text(bot_username: str | None, quota: Quota, now: datetime) -> Text:
+    """The one message the customer gets when their agent runs out of model allowance (the bot
+    renders it in the customer's language)."""
+    name = Text(N_("@{username}"), {"username": bot_username}) if bot_username else Text(N_("your agent"))
+    return Text(
+        N_(
+            "⚠️ {name} has used this month's model allowance ({tokens} tokens) and can't answer until "
+            "{day}. Renew or upgrade to keep it going."
+        ),
+        {"name": name, "tokens": f"{quota.tokens_per_month:,}", "day": next_month_start(now).isoformat()},
     )
+
+
+RENEW_OR_UPGRADE = Text(N_("🔁 Renew or upgrade"))
 
 
 async def _chat_id(holder: KeyHolder) -> int | None:
@@ -166,7 +173,7 @@ class QuotaNotifier:
                 chat_id,
                 customer_quota_text(holder.bot_username, quota, now),
                 key=key,
-                buttons=[("🔁 Renew or upgrade", f"{START_LINK}{RENEW_START_PREFIX}{holder.instance_id}")],
+                buttons=[(RENEW_OR_UPGRADE, f"{START_LINK}{RENEW_START_PREFIX}{holder.instance_id}")],
             )
             log.info("model quota reached; customer told", extra={"instance_id": holder.instance_id})
         self._sent.add(key)

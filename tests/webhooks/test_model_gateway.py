@@ -14,7 +14,9 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.i18n import I18N
 from models import Alert, AlertSeverity, Customer, Instance, InstanceStatus, Job, ModelUsage, Order
+from services.customer_text import decode
 from services.jobs import utcnow
 from services.model_keys import issue_instance_key, revoke_instance_keys
 from services.model_quota import set_override
@@ -170,8 +172,11 @@ async def test_going_over_the_monthly_quota_gives_a_clear_error_and_one_customer
     jobs = await Job.filter(kind="notify_customer")
     assert len(jobs) == 1
     payload = jobs[0].payload
-    assert payload["chat_id"] == 5151 and "@ann_helper_bot" in payload["text"]
-    assert payload["buttons"] == [["🔁 Renew or upgrade", f"start:renew-{gateway.instance.id}"]]
+    assert payload["chat_id"] == 5151 and "@ann_helper_bot" in decode(payload["text"]).english()
+    with I18N.use_locale("ru"):  # the bot renders it in the customer's language
+        assert "@ann_helper_bot израсходовал лимит модели" in decode(payload["text"]).render(I18N.gettext)
+    [(label, target)] = payload["buttons"]
+    assert (decode(label).english(), target) == ("🔁 Renew or upgrade", f"start:renew-{gateway.instance.id}")
 
 
 async def test_requests_per_minute_over_the_plan_get_429_with_retry_after(gateway):
