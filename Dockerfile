@@ -18,6 +18,7 @@ RUN pip install --require-hashes -r requirements.lock
 
 # the application runs from /app (no build step, so nothing unlocked is fetched)
 COPY config.py main.py tortoise_config.py ./
+COPY cli ./cli
 COPY bot ./bot
 COPY handlers ./handlers
 COPY services ./services

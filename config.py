@@ -71,7 +71,7 @@ class Settings(BaseSettings):
     @cached_property
     def packages(self):
         """The package catalogue (PACKAGES_JSON, else the default set), parsed once."""
-        from services.packages import parse_packages
+        from services.payments.packages import parse_packages
 
         return parse_packages(self.packages_json)
 

@@ -22,7 +22,7 @@ def cmd_gen_key(_: argparse.Namespace, __: Settings) -> int:
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     from config import COMMANDS, problems_for
-    from services.accounts_env import environment, read_env_accounts
+    from services.accounts.env_import import environment, read_env_accounts
 
     reports = check_settings(settings)
     _, account_problems = read_env_accounts(environment())
@@ -31,7 +31,7 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
     startable = {command: not problems_for(command, settings) for command in COMMANDS}
     online = None
     if args.online:
-        from services.online_checks import run_online_checks
+        from cli.online_checks import run_online_checks
 
         online = asyncio.run(run_online_checks(settings))
     failed_online = [c for c in online or [] if not c.ok]
@@ -68,14 +68,14 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _with_db(settings: Settings, body: Callable[[], Awaitable[int]]) -> int:
-    from services.db import open_database
+    from services.infra.db import open_database
 
     async with open_database(settings):
         return await body()
 
 
 def cmd_migrate(_: argparse.Namespace, settings: Settings) -> int:
-    from services.db import migrate
+    from services.infra.db import migrate
 
     def progress(event: str, app: str, name: str) -> None:
         if event == "apply_done":
@@ -87,7 +87,7 @@ def cmd_migrate(_: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from services import operator_views as views
+    from cli import views
 
     async def body() -> int:
         if args.what == "orders":
@@ -112,12 +112,12 @@ def cmd_not_built(args: argparse.Namespace, _: Settings) -> int:
 # Each area adds its own commands: a module with `register(sub, groups)`, where `sub` is the
 # top-level subparsers action and `groups` maps "orders"/"instances"/"accounts"/"jobs" to theirs.
 COMMAND_MODULES = [
-    "webhooks.cli",
-    "bot.cli",
-    "services.accounts_cli",
-    "services.cloud_cli",
-    "services.worker_cli",
-    "services.model_gateway_cli",
+    "cli.web",
+    "cli.bot",
+    "cli.accounts",
+    "cli.instances",
+    "cli.worker",
+    "cli.model_gateway",
 ]
 
 
@@ -185,10 +185,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     settings = get_settings()
-    from services.logging_setup import setup_logging
+    from services.infra.logging_setup import setup_logging
 
     setup_logging(settings.log_level, settings.log_format, settings.secret_values())
-    from services.operator_errors import OperatorError
+    from services.infra.operator_errors import OperatorError
 
     try:
         return args.func(args, settings)

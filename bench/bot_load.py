@@ -42,8 +42,8 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler  # noqa: E402
 from bot.callbacks import OrderCb, PackageCb  # noqa: E402
 from bot.factory import create_bot, create_dispatcher  # noqa: E402
 from config import Settings  # noqa: E402
-from services.db import close_db, init_db, migrate  # noqa: E402
-from services.jobs import JobQueue  # noqa: E402
+from services.infra.db import close_db, init_db, migrate  # noqa: E402
+from services.jobs.queue import JobQueue  # noqa: E402
 
 SECRET = "bench-" + secrets.token_hex(8)
 

@@ -21,10 +21,10 @@ import asyncpg
 from cryptography.fernet import Fernet
 
 from models import TelegramAccount
-from services.account_pool import AccountPool
-from services.botfather import parse_reply
-from services.db import close_db, init_db, migrate
-from services.jobs import JobQueue
+from services.accounts.botfather import parse_reply
+from services.accounts.pool import AccountPool
+from services.infra.db import close_db, init_db, migrate
+from services.jobs.queue import JobQueue
 from tests.standins import botfather as bf
 from tests.standins.botfather import ScriptedTelegram, fake_string_session
 

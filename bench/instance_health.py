@@ -17,9 +17,9 @@ import time
 
 import asyncssh
 
-from services.host_keys import generate_host_key
-from services.instance_care import probe_health
-from services.ssh import SshConnector
+from services.cloud.host_keys import generate_host_key
+from services.cloud.instance_care import probe_health
+from services.cloud.ssh import SshConnector
 from tests.standins.ssh_server import SshInstanceStandIn
 
 

@@ -141,10 +141,10 @@ async def run_streams(url: str, keys: list[str], streams: int, concurrency: int,
 
 async def prepare_database(url: str, encryption_key: str, instances: int) -> list[str]:
     from models import Customer, Instance, InstanceStatus, Order
-    from services.db import close_db, init_db, migrate
-    from services.jobs import utcnow
-    from services.model_keys import issue_instance_key
-    from services.model_quota import set_override
+    from services.infra.db import close_db, init_db, migrate
+    from services.jobs.queue import utcnow
+    from services.model_gateway.keys import issue_instance_key
+    from services.model_gateway.quota import set_override
 
     await migrate(url, encryption_key)
     await init_db(url, encryption_key)

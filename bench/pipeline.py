@@ -8,7 +8,7 @@ usage: python -m bench.pipeline [--orders 20] [--accounts 6] [--scale 0.1] [--co
 NEEDS THE TEST EXTRA (`pip install -e '.[test]'`): it imports the stand-ins from tests/standins
 (moto, telegram-test-api, the Stripe stand-in, the SSH instance stand-in, the scripted BotFather).
 
-What runs is `python main.py run` (`services.worker_cli.running`: web server + bot + worker in one
+What runs is `python main.py run` (`cli.worker.running`: web server + bot + worker in one
 loop) on a temporary SQLite file, or with --postgres on a fresh temporary PostgreSQL database
 (created, migrated, dropped). Each order is created with a real Stripe Checkout Session (stand-in)
 and paid by a signed `checkout.session.completed` webhook; the worker's `provision` job does the rest.
@@ -139,7 +139,7 @@ class SequentialSaga:
 
     @staticmethod
     def build(saga: Any) -> Any:
-        from services.provisioning import ProvisioningSaga
+        from services.provisioning.saga import ProvisioningSaga
 
         class _Sequential(ProvisioningSaga):
             async def _server_branch(self, claimed, order, instance) -> None:  # type: ignore[override]
@@ -205,11 +205,11 @@ async def run_variant(
     lat: Latencies,
     args: argparse.Namespace,
 ) -> VariantResult:
+    from cli.worker import running
     from models import Customer, Order, OrderStatus, Verification
-    from services import job_kinds
-    from services.db import close_db, init_db
-    from services.payments import PaymentsService, close_stripe_client, make_stripe_client
-    from services.worker_cli import running
+    from services.infra.db import close_db, init_db
+    from services.jobs import kinds as job_kinds
+    from services.payments.stripe_api import PaymentsService, close_stripe_client, make_stripe_client
     from tests.standins.stack import moto_reset, standin_stack
 
     moto_reset(moto_url)
@@ -398,7 +398,7 @@ def phase_figures(times: list[OrderTimes], marks: dict[int, dict[str, float]]) -
 
 async def _provision_job(order_id: int) -> Any:
     from models import Job
-    from services import job_kinds
+    from services.jobs import kinds as job_kinds
 
     for job in await Job.filter(kind=job_kinds.PROVISION).all():
         if job.payload.get("order_id") == order_id:
@@ -481,8 +481,8 @@ def report(result: VariantResult, lat: Latencies, scale: float) -> float:
 async def measure_gateway_start(starts: int, tmp: Path, telegram_api_root: str) -> list[float]:
     """Start-to-ready (first 200 on /readyz) of the real pinned OpenClaw gateway, `starts` times, each
     in a fresh home with the files activation renders (model: the Kimi stand-in)."""
-    from services.activation import agent_files
-    from services.openclaw_config import AgentEndpoints
+    from services.cloud.openclaw_config import AgentEndpoints
+    from services.provisioning.activation import agent_files
     from tests.standins import free_port
     from tests.standins.kimi import KimiStandIn
     from tests.standins.openclaw import GatewayProcess, ensure_openclaw, install_home
@@ -550,7 +550,7 @@ async def main() -> int:
     )
     from cryptography.fernet import Fernet
 
-    from services.db import migrate
+    from services.infra.db import migrate
     from tests.standins.telegram import TelegramTestApi
 
     key = Fernet.generate_key().decode()

@@ -13,8 +13,8 @@ import uuid
 
 import asyncpg
 
-from services.db import close_db, init_db, migrate
-from services.jobs import JobQueue
+from services.infra.db import close_db, init_db, migrate
+from services.jobs.queue import JobQueue
 
 
 async def run_round(url: str, jobs: int, workers: int) -> float:

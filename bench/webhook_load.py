@@ -192,7 +192,7 @@ async def stop(proc: asyncio.subprocess.Process) -> None:
 
 async def seed_orders(database_url: str, key: str, count: int) -> list[int]:
     from models import Customer, Order
-    from services.db import close_db, init_db
+    from services.infra.db import close_db, init_db
 
     await init_db(database_url, key)
     try:
@@ -240,7 +240,7 @@ async def main() -> int:
 
     from cryptography.fernet import Fernet
 
-    from services.db import migrate
+    from services.infra.db import migrate
 
     db_name = f"meetmatt_bench_{secrets.token_hex(5)}"
     admin = await asyncpg.connect(PG_ADMIN_URL)

@@ -9,8 +9,8 @@ from datetime import datetime
 from bot.i18n import _, money
 from bot.texts import esc, esc_clipped
 from models import Instance, Order
-from services.agent_controls import Health, HealthLine, RestartOutcome
-from services.validation import DESCRIPTION_MAX, PERSONA_NAME_MAX, PERSONA_PROMPT_MAX
+from services.agents.controls import Health, HealthLine, RestartOutcome
+from services.orders.validation import DESCRIPTION_MAX, PERSONA_NAME_MAX, PERSONA_PROMPT_MAX
 
 
 def _when(value: datetime | None) -> str:

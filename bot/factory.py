@@ -26,7 +26,7 @@ from bot.i18n import DEFAULT_LOCALE, I18N, LANGUAGES, LocaleMiddleware
 from bot.middlewares import CooldownMiddleware, CustomerMiddleware, ErrorBoundaryMiddleware
 from config import Settings
 from handlers import get_routers
-from services.jobs import JobQueue
+from services.jobs.queue import JobQueue
 
 # pydantic caches generic models like `Response[Message]` in a WeakValueDictionary: aiogram builds one
 # per API answer and drops it, so the schema is rebuilt again and again (~9 ms each, the biggest cost
@@ -104,7 +104,7 @@ def create_dispatcher(
 ) -> Dispatcher:
     """The Dispatcher with middlewares, routers and services.
 
-    `payments` is a `services.payments.PaymentsService` (None: Confirm answers that payments are
+    `payments` is a `services.payments.stripe_api.PaymentsService` (None: Confirm answers that payments are
     unavailable and keeps the order). `cooldown` overrides BOT_COOLDOWN_SECONDS.
     """
     isolation: BaseEventIsolation

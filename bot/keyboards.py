@@ -34,8 +34,8 @@ from bot.callbacks import (
 )
 from bot.i18n import LANGUAGES, current_locale
 from models import AccountStatus, Instance, InstanceStatus, OrderStatus, TelegramAccount
-from services.notifications import ACTION_PREFIX, RENEW_ACTION
-from services.packages import Package
+from services.notifications.customers import ACTION_PREFIX, RENEW_ACTION
+from services.payments.packages import Package
 
 MANAGED_REQUEST_ID = 1
 _Build = TypeVar("_Build", bound=Callable[..., Any])
@@ -62,7 +62,7 @@ def languages() -> InlineKeyboardMarkup:
 
 
 def service_button(label: str, target: str) -> InlineKeyboardButton:
-    """A button a service asked for: a URL, or an in-chat action (`services.notifications.action`)
+    """A button a service asked for: a URL, or an in-chat action (`services.notifications.customers.action`)
     mapped to this bot's own callback data."""
     if target.startswith(ACTION_PREFIX):
         name, _, arg = target.removeprefix(ACTION_PREFIX).partition(":")

@@ -1,4 +1,4 @@
-"""The aiogram implementation of `services.notifications.Messenger`, used by the worker."""
+"""The aiogram implementation of `services.notifications.customers.Messenger`, used by the worker."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from aiogram.exceptions import TelegramBadRequest
 from bot.i18n import I18N, pick_locale
 from bot.keyboards import url_buttons
 from models import Customer
-from services.customer_text import Text
-from services.model_quota import START_LINK
-from services.notifications import Buttons
-from services.progress import MessageNotEditable
+from services.model_gateway.quota import START_LINK
+from services.notifications.customer_text import Text
+from services.notifications.customers import Buttons
+from services.provisioning.progress import MessageNotEditable
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ class AiogramMessenger:
         return (await rendered(chat_id, text, None))[0]
 
     async def _links(self, buttons: list[tuple[str, str]] | None) -> list[tuple[str, str]] | None:
-        """`start:<payload>` (services.model_quota.START_LINK) opens this bot with /start <payload>."""
+        """`start:<payload>` (`quota.START_LINK`) opens this bot with /start <payload>."""
         if not buttons or not any(url.startswith(START_LINK) for _, url in buttons):
             return buttons
         me = await self.bot.me()

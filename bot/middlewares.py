@@ -15,7 +15,7 @@ from aiogram.types import CallbackQuery, Message, TelegramObject, Update, User
 from bot import keyboards, texts
 from bot.i18n import I18N, locale_of
 from models import Customer
-from services.orders import upsert_customer
+from services.orders.ordering import upsert_customer
 
 log = logging.getLogger("bot")
 

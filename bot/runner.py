@@ -28,7 +28,7 @@ from aiohttp import web
 
 from bot.factory import BotConfigError, create_bot, create_dispatcher, set_commands
 from config import Settings, TelegramMode
-from services.jobs import JobQueue
+from services.jobs.queue import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +75,14 @@ class BotRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(self.polling, timeout=15)
         if self._stripe_client is not None:
-            from services.payments import close_stripe_client
+            from services.payments.stripe_api import close_stripe_client
 
             await close_stripe_client(self._stripe_client)
         await self.bot.session.close()
 
 
 def _make_payments(settings: Settings, bot_username: str | None) -> tuple[Any, Any]:
-    from services.payments import PaymentConfigError, PaymentsService, make_stripe_client
+    from services.payments.stripe_api import PaymentConfigError, PaymentsService, make_stripe_client
 
     try:
         client = make_stripe_client(settings)

@@ -19,9 +19,9 @@ from typing import Any
 
 from bot.i18n import N_, Msgid, _, money
 from models import AdminAction, Instance, Order, TelegramAccount
-from services.model_usage_report import MonthUse, StatsUsage
-from services.packages import Package
-from services.validation import Checked
+from services.model_gateway.usage_report import MonthUse, StatsUsage
+from services.orders.validation import Checked
+from services.payments.packages import Package
 
 
 def esc(value: object) -> str:

@@ -75,7 +75,7 @@ class Migration(migrations.Migration):
                 ('updated_at', fields.DatetimeField(auto_now=True, auto_now_add=False)),
                 ('finished_at', fields.DatetimeField(null=True, auto_now=False, auto_now_add=False)),
             ],
-            options={'table': 'job', 'app': 'models', 'indexes': [Index(fields=['status', 'run_after'])], 'pk_attr': 'id', 'table_description': 'A durable unit of background work (claim protocol in services.jobs).'},
+            options={'table': 'job', 'app': 'models', 'indexes': [Index(fields=['status', 'run_after'])], 'pk_attr': 'id', 'table_description': 'A durable unit of background work (claim protocol in services.jobs.queue).'},
             bases=['Model'],
         ),
         ops.CreateModel(

@@ -1,6 +1,6 @@
 """An encrypted text field: Fernet at rest, plaintext in Python.
 
-The key is installed once at start-up with `install_cipher()` (services.db does it from
+The key is installed once at start-up with `install_cipher()` (services.infra.db does it from
 ENCRYPTION_KEY). Reading a value written with another key fails loudly, naming the setting.
 """
 

@@ -5,7 +5,7 @@ from models.enums import JobStatus
 
 
 class Job(Model):
-    """A durable unit of background work (claim protocol in services.jobs)."""
+    """A durable unit of background work (claim protocol in services.jobs.queue)."""
 
     id = fields.IntField(primary_key=True)
     kind = fields.CharField(max_length=64)

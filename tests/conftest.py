@@ -21,7 +21,7 @@ import pytest
 from cryptography.fernet import Fernet
 from tortoise import connections
 
-from services.db import close_db, init_db, migrate
+from services.infra.db import close_db, init_db, migrate
 
 # the ops listener (/livez, /readyz, /metrics) of every process a test starts takes a free port, so
 # concurrent runs on one machine never fight over the default 9100

@@ -93,7 +93,7 @@ def test_list_views_print_json_without_secrets(workdir: Path) -> None:
     assert run(workdir, "migrate", env=env).returncode == 0
     seed = (
         "import asyncio\n"
-        "from services.db import init_db, close_db\n"
+        "from services.infra.db import init_db, close_db\n"
         "from models import TelegramAccount\n"
         "async def main():\n"
         f"    await init_db('sqlite://data/meetmatt.sqlite3', '{key}')\n"
@@ -119,10 +119,10 @@ def test_instances_usage_shows_this_months_tokens_against_the_quota(workdir: Pat
     assert run(workdir, "migrate", env=env).returncode == 0
     seed = (
         "import asyncio\n"
-        "from services.db import init_db, close_db\n"
-        "from services.jobs import utcnow\n"
-        "from services.model_keys import issue_instance_key\n"
-        "from services.model_usage import Tokens, record_usage\n"
+        "from services.infra.db import init_db, close_db\n"
+        "from services.jobs.queue import utcnow\n"
+        "from services.model_gateway.keys import issue_instance_key\n"
+        "from services.model_gateway.usage import Tokens, record_usage\n"
         "from models import Customer, Order, Instance\n"
         "async def main():\n"
         f"    await init_db('sqlite://data/meetmatt.sqlite3', '{key}')\n"

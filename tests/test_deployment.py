@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from services.worker import Worker
+from services.jobs.worker import Worker
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())

@@ -111,8 +111,8 @@ def test_orders_refund_queues_one_refund_job_for_a_paid_order(tmp_path: Path) ->
     )
     seed = (
         "import asyncio\n"
-        "from services.db import init_db, close_db\n"
-        "from services.jobs import utcnow\n"
+        "from services.infra.db import init_db, close_db\n"
+        "from services.jobs.queue import utcnow\n"
         "from models import Customer, Order, OrderStatus\n"
         "async def main():\n"
         f"    await init_db({env['DATABASE_URL']!r}, {env['ENCRYPTION_KEY']!r})\n"

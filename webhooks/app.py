@@ -27,9 +27,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from aiohttp import web
 
 from config import Settings, secret_value
-from services.health import HealthBoard
-from services.jobs import JobQueue
-from services.stripe_events import StripeEventProcessor
+from services.infra.health import HealthBoard
+from services.jobs.queue import JobQueue
+from services.payments.stripe_events import StripeEventProcessor
 from webhooks.health import HEALTH_KEY, add_health_routes
 from webhooks.metrics import METRICS_KEY, Metrics, latency_middleware, metrics_handler
 from webhooks.model_gateway import MODEL_GATEWAY_KEY, ModelGateway
@@ -87,7 +87,7 @@ def create_web_app(
 
 def _database(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
     async def database(_: web.Application) -> AsyncIterator[None]:
-        from services.db import close_db, open_db_checked
+        from services.infra.db import close_db, open_db_checked
 
         await open_db_checked(settings.database_url, secret_value(settings.encryption_key))
         log.info("web: database opened (%s)", settings.database_url.split("://", 1)[0])

@@ -8,7 +8,7 @@ import logging
 
 from aiohttp import web
 
-from services.health import HealthBoard
+from services.infra.health import HealthBoard
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""`GET /metrics` and the request-latency middleware, over `prometheus_client` (`services/metrics.py`
+"""`GET /metrics` and the request-latency middleware, over `prometheus_client` (`services/infra/metrics.py`
 defines the series). `/metrics` is served on the private ops port (OPS_HOST:OPS_PORT); on the public
 web port only with METRICS_ON_WEB_PORT=true.
 """
@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from services import metrics as series
+from services.infra import metrics as series
 
 
 class Metrics:

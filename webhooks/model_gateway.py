@@ -31,13 +31,12 @@ import aiohttp
 from aiohttp import web
 
 from models import AlertSeverity
-from services.alerts import raise_alert
-from services.jobs import JobQueue, utcnow
-from services.metrics import MODEL_REQUESTS as REQUESTS
-from services.metrics import MODEL_TOKENS as TOKENS
-from services.metrics import MODEL_UPSTREAM_SECONDS as UPSTREAM_SECONDS
-from services.model_keys import KeyHolder, authenticate
-from services.model_quota import (
+from services.infra.metrics import MODEL_REQUESTS as REQUESTS
+from services.infra.metrics import MODEL_TOKENS as TOKENS
+from services.infra.metrics import MODEL_UPSTREAM_SECONDS as UPSTREAM_SECONDS
+from services.jobs.queue import JobQueue, utcnow
+from services.model_gateway.keys import KeyHolder, authenticate
+from services.model_gateway.quota import (
     Quota,
     QuotaNotifier,
     RequestRateLimiter,
@@ -46,8 +45,9 @@ from services.model_quota import (
     rate_limit_message,
     seconds_to_next_minute,
 )
-from services.model_usage import Tokens, UsageRecorder, month_start, tokens_from_chunk, tokens_since
-from services.packages import Package
+from services.model_gateway.usage import Tokens, UsageRecorder, month_start, tokens_from_chunk, tokens_since
+from services.notifications.alerts import raise_alert
+from services.payments.packages import Package
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ import logging
 from aiohttp import web
 
 from config import Settings
-from services.health import HealthBoard
+from services.infra.health import HealthBoard
 from webhooks.health import HEALTH_KEY, add_health_routes
 from webhooks.metrics import METRICS_KEY, Metrics, latency_middleware, metrics_handler
 

@@ -18,7 +18,7 @@ import logging
 import stripe
 from aiohttp import web
 
-from services.stripe_events import InvalidEvent, StripeEventProcessor, event_fields
+from services.payments.stripe_events import InvalidEvent, StripeEventProcessor, event_fields
 from webhooks.metrics import Metrics
 
 log = logging.getLogger(__name__)
@@ -33,7 +33,7 @@ def _reject(metrics: Metrics, status: int, reason: str, outcome: str) -> web.Res
 
 
 class StripeWebhook:
-    """The aiohttp handler; the event's effects live in `services.stripe_events`."""
+    """The aiohttp handler; the event's effects live in `services.payments.stripe_events`."""
 
     def __init__(
         self,

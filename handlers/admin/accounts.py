@@ -12,8 +12,8 @@ from bot.routing import RouterTemplate
 from config import Settings
 from handlers.admin.audit import record_action
 from models import AccountStatus, TelegramAccount
-from services.job_kinds import ACCOUNT_CHECK
-from services.jobs import JobQueue
+from services.jobs.kinds import ACCOUNT_CHECK
+from services.jobs.queue import JobQueue
 
 router = RouterTemplate("admin.accounts")
 LIMIT = 25  # one message (Telegram's 4096 characters), one button per account

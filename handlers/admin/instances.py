@@ -12,13 +12,13 @@ from bot.routing import RouterTemplate
 from config import Settings
 from handlers.admin.audit import record_action
 from models import Instance, InstanceStatus
-from services.job_kinds import (
+from services.jobs.kinds import (
     INSTANCE_HEALTH_CHECK,
     INSTANCE_REPROVISION,
     INSTANCE_RESTART,
     INSTANCE_TERMINATE,
 )
-from services.jobs import JobQueue
+from services.jobs.queue import JobQueue
 
 router = RouterTemplate("admin.instances")
 PAGE_SIZE = 8

@@ -12,8 +12,8 @@ from bot.routing import RouterTemplate
 from config import Settings
 from handlers.admin.audit import record_action
 from models import Order, OrderStatus
-from services.jobs import JobQueue
-from services.payment_review import ReviewError, approve_order, refund_order
+from services.jobs.queue import JobQueue
+from services.payments.review import ReviewError, approve_order, refund_order
 
 router = RouterTemplate("admin.orders")
 LIMIT = 20

@@ -11,9 +11,9 @@ from bot import texts
 from bot.routing import RouterTemplate
 from config import Settings
 from models import AccountStatus, Instance, Order, TelegramAccount
-from services.jobs import JobQueue, utcnow
-from services.model_usage import Prices
-from services.model_usage_report import stats_usage
+from services.jobs.queue import JobQueue, utcnow
+from services.model_gateway.usage import Prices
+from services.model_gateway.usage_report import stats_usage
 
 router = RouterTemplate("admin.stats")
 

@@ -15,7 +15,7 @@ from bot.routing import RouterTemplate
 from config import Settings
 from handlers.admin.audit import record_action
 from models import SupportMessage
-from services import support
+from services.notifications import support
 
 log = logging.getLogger(__name__)
 router = RouterTemplate("admin.support")

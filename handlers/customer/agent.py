@@ -15,11 +15,12 @@ from bot.routing import RouterTemplate
 from bot.states import PersonaForm, ProfileForm
 from config import Settings
 from models import Customer, Instance
-from services import agent_controls, bot_profile
-from services.jobs import JobQueue, utcnow
-from services.model_usage_report import month_use
-from services.orders import RENEWABLE
-from services.validation import validate_avatar, validate_description, validate_persona
+from services.agents import controls as agent_controls
+from services.agents import profile as bot_profile
+from services.jobs.queue import JobQueue, utcnow
+from services.model_gateway.usage_report import month_use
+from services.orders.ordering import RENEWABLE
+from services.orders.validation import validate_avatar, validate_description, validate_persona
 
 router = RouterTemplate("customer.agent")
 NOT_COMMAND = ~F.text.startswith("/")

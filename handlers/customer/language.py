@@ -10,7 +10,7 @@ from bot.callbacks import LanguageCb
 from bot.i18n import I18N, LANGUAGES
 from bot.routing import RouterTemplate
 from models import Customer
-from services.orders import choose_locale
+from services.orders.ordering import choose_locale
 
 router = RouterTemplate("customer.language")
 

@@ -15,11 +15,11 @@ from bot.routing import RouterTemplate
 from config import Settings
 from handlers.customer.order import send_checkout
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus
-from services.jobs import utcnow
-from services.model_usage_report import month_use
-from services.orders import RENEWABLE, OrderError, TooManyUnpaid, create_renewal, renewable_instances
-from services.packages import find_package
-from services.progress import open_deep_link
+from services.jobs.queue import utcnow
+from services.model_gateway.usage_report import month_use
+from services.orders.ordering import RENEWABLE, OrderError, TooManyUnpaid, create_renewal, renewable_instances
+from services.payments.packages import find_package
+from services.provisioning.progress import open_deep_link
 
 router = RouterTemplate("customer.mybots")
 

@@ -25,7 +25,7 @@ from bot.routing import RouterTemplate
 from bot.states import OrderForm
 from config import BotCreationMode, Settings
 from models import Customer, Order
-from services.orders import (
+from services.orders.ordering import (
     OrderDraft,
     OrderError,
     TooManyUnpaid,
@@ -35,8 +35,7 @@ from services.orders import (
     taken_usernames,
     username_refusal,
 )
-from services.packages import Package, find_package
-from services.validation import (
+from services.orders.validation import (
     Checked,
     suggest_username,
     username_stem,
@@ -45,6 +44,7 @@ from services.validation import (
     validate_display_name,
     validate_username,
 )
+from services.payments.packages import Package, find_package
 
 log = logging.getLogger(__name__)
 router = RouterTemplate("customer.order")

@@ -14,8 +14,8 @@ from bot.callbacks import MenuCb
 from bot.routing import RouterTemplate
 from config import Settings
 from models import Customer
-from services.model_quota import RENEW_START_PREFIX
-from services.payments import START_CANCEL_PREFIX, START_PAID_PREFIX
+from services.model_gateway.quota import RENEW_START_PREFIX
+from services.payments.stripe_api import START_CANCEL_PREFIX, START_PAID_PREFIX
 
 router = RouterTemplate("customer.start")
 

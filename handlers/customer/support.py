@@ -16,7 +16,7 @@ from bot.routing import RouterTemplate
 from bot.states import SupportForm
 from config import Settings
 from models import Customer
-from services import support
+from services.notifications import support
 
 log = logging.getLogger(__name__)
 router = RouterTemplate("customer.support")

@@ -10,8 +10,8 @@ import pytest
 
 from bot.factory import create_dispatcher
 from config import Settings
-from services.jobs import JobQueue
-from services.payments import PaymentsService, close_stripe_client, make_stripe_client
+from services.jobs.queue import JobQueue
+from services.payments.stripe_api import PaymentsService, close_stripe_client, make_stripe_client
 from tests.bot.harness import BotHarness, FakeUser, runtime_token
 from tests.standins.stripe_api import StripeStandIn
 

@@ -19,7 +19,7 @@ from bot.callbacks import PackageCb
 from bot.factory import BotConfigError, create_bot, create_dispatcher, make_storage, set_commands
 from bot.runner import webhook_secret, webhook_url
 from bot.states import OrderForm
-from services.jobs import JobQueue
+from services.jobs.queue import JobQueue
 from tests.bot.fixtures import ADMIN_CHAT_ID, ADMIN_ID, make_settings
 from tests.bot.harness import BotHarness, FakeUser, RecordingSession
 

@@ -6,7 +6,7 @@ import pytest
 
 from bot.callbacks import RenewCb
 from bot.keyboards import url_buttons
-from services.notifications import RENEW_ACTION, action
+from services.notifications.customers import RENEW_ACTION, action
 
 
 def test_a_renew_action_becomes_the_renew_callback_and_a_url_stays_a_url() -> None:

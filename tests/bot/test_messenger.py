@@ -9,9 +9,9 @@ from aiogram.methods import SendMessage
 from bot.factory import create_bot
 from bot.messenger import AiogramMessenger
 from models import Customer
-from services.customer_notices import FINAL, act_button, act_text, reminder_text
-from services.jobs import utcnow
-from services.notifications import deliver_customer_message, queue_customer_message
+from services.jobs.queue import utcnow
+from services.notifications.customers import deliver_customer_message, queue_customer_message
+from services.provisioning.customer_notices import FINAL, act_button, act_text, reminder_text
 from tests.bot.fixtures import make_settings
 from tests.bot.harness import RecordingSession
 
@@ -35,7 +35,7 @@ async def test_a_russian_customer_gets_the_your_turn_message_and_button_in_russi
 
 async def test_a_queued_reminder_is_rendered_at_delivery_in_the_language_chosen(db: str) -> None:
     from models import Job
-    from services.jobs import JobQueue
+    from services.jobs.queue import JobQueue
 
     await Customer.create(telegram_id=700_101, full_name="Ann", language="en", locale="ru")  # chose Russian
     now = utcnow()
@@ -59,9 +59,9 @@ async def test_an_english_or_unknown_customer_gets_english(db: str) -> None:
 async def test_the_new_bots_verification_replies_and_the_reason_an_order_ended_are_in_the_customers_language(
     db: str,
 ) -> None:
-    from services.customer_text import decode, encode
-    from services.notifications import render_for
-    from services.verification import CUSTOMER_REASONS, VERIFICATION_REPLIES, StartOutcome
+    from services.notifications.customer_text import decode, encode
+    from services.notifications.customers import render_for
+    from services.provisioning.verification import CUSTOMER_REASONS, VERIFICATION_REPLIES, StartOutcome
 
     await Customer.create(telegram_id=700_103, full_name="Иван", language="ru")
     messenger = AiogramMessenger(create_bot(make_settings(), session=RecordingSession()))

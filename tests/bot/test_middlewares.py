@@ -12,7 +12,7 @@ from bot.factory import create_dispatcher
 from bot.middlewares import CooldownMiddleware
 from bot.routing import RouterTemplate
 from models import Customer
-from services.jobs import JobQueue
+from services.jobs.queue import JobQueue
 from tests.bot.harness import BotHarness, FakeUser, button_data, joined
 
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from bot import texts
 from models import AdminAction, Instance, Order, TelegramAccount
-from services.packages import DEFAULT_PACKAGES
+from services.payments.packages import DEFAULT_PACKAGES
 
 EVIL = '<script>alert("x")</script>&<b>'
 ESCAPED = '&lt;script&gt;alert("x")&lt;/script&gt;&amp;&lt;b&gt;'

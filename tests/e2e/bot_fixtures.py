@@ -11,7 +11,7 @@ import pytest
 
 from bot.runner import BotRuntime, start_bot
 from config import Settings
-from services.jobs import JobQueue
+from services.jobs.queue import JobQueue
 from tests.bot.harness import runtime_token
 from tests.standins import free_port
 from tests.standins.stripe_api import StripeStandIn

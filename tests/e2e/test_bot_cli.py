@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from services.db import migrate
+from services.infra.db import migrate
 from tests.bot.harness import runtime_token
 from tests.e2e.bot_fixtures import telegram_api  # noqa: F401
 from tests.standins import free_port

@@ -11,7 +11,7 @@ import pytest
 from bot import texts
 from bot.runner import TELEGRAM_WEBHOOK_PATH, webhook_secret
 from models import AdminAction, Customer, Instance, InstanceStatus, Job, Order, OrderStatus, TelegramAccount
-from services.job_kinds import ACCOUNT_CHECK, INSTANCE_HEALTH_CHECK
+from services.jobs.kinds import ACCOUNT_CHECK, INSTANCE_HEALTH_CHECK
 from tests.e2e.bot_fixtures import ADMIN_CHAT_ID, ADMIN_ID, LiveBot, live_bot, telegram_api  # noqa: F401
 from tests.standins.telegram import TelegramTestUser, get_json
 

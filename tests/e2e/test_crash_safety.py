@@ -41,9 +41,9 @@ from models import (
     OrderStatus,
     Verification,
 )
-from services import job_kinds
-from services.jobs import JobQueue, utcnow
-from services.openclaw_config import CONFIG_PATH
+from services.cloud.openclaw_config import CONFIG_PATH
+from services.jobs import kinds as job_kinds
+from services.jobs.queue import JobQueue, utcnow
 from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.e2e.bot_fixtures import telegram_api  # noqa: F401
 from tests.e2e.worker_proc import write_config

@@ -8,7 +8,7 @@ import time
 
 import aiohttp
 
-from services.worker_cli import running
+from cli.worker import running
 from tests.e2e.test_provisioning_e2e import drive_order_to_live
 from tests.standins.stack import Stack
 from tests.webhooks.test_health_and_metrics import sample

@@ -11,6 +11,7 @@ from typing import Any
 import json5
 
 from bot import texts
+from cli.worker import running
 from models import (
     Alert,
     AlertSeverity,
@@ -22,8 +23,7 @@ from models import (
     Order,
     OrderStatus,
 )
-from services.openclaw_config import CONFIG_PATH, SOUL_PATH
-from services.worker_cli import running
+from services.cloud.openclaw_config import CONFIG_PATH, SOUL_PATH
 from tests.standins.stack import Stack, wait_until
 from tests.standins.telegram import TelegramTestUser
 

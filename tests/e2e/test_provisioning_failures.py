@@ -17,6 +17,7 @@ import aioboto3
 import pytest
 from telethon import errors
 
+from cli.worker import Running, running
 from models import (
     AccountStatus,
     Alert,
@@ -30,11 +31,10 @@ from models import (
     OrderStatus,
     TelegramAccount,
 )
-from services.jobs import utcnow
-from services.openclaw_config import CONFIG_PATH
-from services.payments import PaymentsService, make_stripe_client
-from services.provisioning import POOL_WAIT_REASON
-from services.worker_cli import Running, running
+from services.cloud.openclaw_config import CONFIG_PATH
+from services.jobs.queue import utcnow
+from services.payments.stripe_api import PaymentsService, make_stripe_client
+from services.provisioning.saga import POOL_WAIT_REASON
 from tests.standins import free_port
 from tests.standins.stack import CREATOR_PHONES, Stack, wait_until
 from tests.standins.telegram import BotMessage, TelegramTestUser

@@ -24,10 +24,10 @@ import json5
 import pytest
 from prometheus_client import REGISTRY
 
+from cli.worker import running
 from models import Instance, InstanceStatus, ModelUsage
-from services.model_keys import authenticate
-from services.openclaw_config import CONFIG_PATH, ENV_PATH
-from services.worker_cli import running
+from services.cloud.openclaw_config import CONFIG_PATH, ENV_PATH
+from services.model_gateway.keys import authenticate
 from tests.conftest import BACKENDS
 from tests.e2e.test_provisioning_e2e import drive_order_to_live
 from tests.standins.kimi import Reply, ToolCall, usage_for

@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from cli.worker import running
 from models import Alert, Instance, Job
-from services.logging_setup import setup_logging
-from services.openclaw_config import ENV_PATH
-from services.worker_cli import running
+from services.cloud.openclaw_config import ENV_PATH
+from services.infra.logging_setup import setup_logging
 from tests.conftest import TEST_ENCRYPTION_KEY
 from tests.e2e.test_provisioning_e2e import drive_order_to_live
 from tests.standins.stack import Stack

@@ -36,15 +36,15 @@ from pydantic import SecretStr
 
 from bot.factory import create_bot
 from bot.messenger import AiogramMessenger
+from cli.runtime import open_runtime
 from config import Settings
 from models import Instance
-from services import activation
-from services.db import close_db, init_db
-from services.ec2_fleet import Ec2Fleet
-from services.host_keys import HostKeyPair
-from services.jobs import JobQueue
-from services.logging_setup import setup_logging
-from services.runtime import open_runtime
+from services.cloud.ec2 import Ec2Fleet
+from services.cloud.host_keys import HostKeyPair
+from services.infra.db import close_db, init_db
+from services.infra.logging_setup import setup_logging
+from services.jobs.queue import JobQueue
+from services.provisioning import activation
 from tests.standins.botfather_server import RemoteBotFather
 
 MID_STEP_KILL_POINTS = ("instance_created", "launch_returned", "botfather_done", "activated")

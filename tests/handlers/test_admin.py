@@ -20,14 +20,14 @@ from models import (
     OrderStatus,
     TelegramAccount,
 )
-from services.job_kinds import (
+from services.jobs.kinds import (
     ACCOUNT_CHECK,
     INSTANCE_HEALTH_CHECK,
     INSTANCE_REPROVISION,
     INSTANCE_RESTART,
     INSTANCE_TERMINATE,
 )
-from services.jobs import utcnow
+from services.jobs.queue import utcnow
 from tests.bot.fixtures import ADMIN_CHAT_ID
 from tests.bot.harness import BotHarness, FakeUser, joined, last_sent
 
@@ -235,7 +235,7 @@ async def test_stats_shows_model_tokens_and_cost_per_day_and_the_top_agents(
     harness: BotHarness, admin: FakeUser
 ) -> None:
     from models import Instance
-    from services.model_usage import Tokens, record_usage
+    from services.model_gateway.usage import Tokens, record_usage
 
     customer = await Customer.create(telegram_id=600_301, full_name="Eve")
     busy = await Instance.create(customer=customer, bot_username="busy_bot")

@@ -7,8 +7,8 @@ from datetime import timedelta
 
 from bot.callbacks import AgentCb, MenuCb
 from models import Customer, Instance, InstanceStatus, Job, Order, OrderStatus
-from services.job_kinds import INSTANCE_REPROVISION, INSTANCE_RESTART
-from services.jobs import utcnow
+from services.jobs.kinds import INSTANCE_REPROVISION, INSTANCE_RESTART
+from services.jobs.queue import utcnow
 from tests.bot.harness import BotHarness, FakeUser, joined, last_sent
 
 MALLORY = FakeUser(id=500_666, first_name="Mallory", username="mallory")

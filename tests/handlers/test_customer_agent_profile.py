@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiogram.types import PhotoSize
 
 from models import Customer, InstanceStatus, Job, TelegramAccount
-from services.job_kinds import BOT_PROFILE
+from services.jobs.kinds import BOT_PROFILE
 from tests.bot.harness import BotHarness, FakeUser, joined, last_sent
 from tests.handlers.test_customer_agent import MALLORY, live_agent, page
 

@@ -12,7 +12,7 @@ from bot.callbacks import MenuCb, OrderCb, PackageCb, RenewCb
 from bot.factory import create_dispatcher
 from bot.states import OrderForm
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus
-from services.jobs import JobQueue, utcnow
+from services.jobs.queue import JobQueue, utcnow
 from tests.bot.fixtures import make_settings
 from tests.bot.harness import BotHarness, FakeUser, joined, last_sent
 
@@ -259,7 +259,7 @@ async def test_mybots_offers_the_open_verification_link_again(harness: BotHarnes
 async def test_mybots_shows_this_months_model_use_against_the_plans_allowance(
     harness: BotHarness, alice: FakeUser
 ) -> None:
-    from services.model_usage import Tokens, record_usage
+    from services.model_gateway.usage import Tokens, record_usage
 
     live = await agent(alice, "alice_busy_bot", package="starter")
     await record_usage(live.id, utcnow().date(), Tokens(4_000_000, 1_000_000, 0))

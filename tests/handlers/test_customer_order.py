@@ -10,7 +10,7 @@ from bot import texts
 from bot.callbacks import EditCb, MenuCb, OrderCb, PackageCb
 from bot.states import OrderForm
 from models import Customer, Order, OrderStatus
-from services.packages import DEFAULT_PACKAGES
+from services.payments.packages import DEFAULT_PACKAGES
 from tests.bot.harness import BotHarness, FakeUser, button_data, joined, last_sent
 
 

@@ -146,7 +146,7 @@ async def test_terms_show_the_file_the_setting_names_escaped_and_the_refund_poli
     db: str, tmp_path: Path, alice: FakeUser, payments: object
 ) -> None:
     from bot.factory import create_dispatcher
-    from services.jobs import JobQueue
+    from services.jobs.queue import JobQueue
 
     terms_file = tmp_path / "terms.txt"
     terms_file.write_text("1. Be <nice>.\n2. Pay on time.")

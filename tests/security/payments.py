@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from models import Alert, Job, StripeEvent
-from services.job_kinds import PROVISION
+from services.jobs.kinds import PROVISION
 
 
 async def assert_held_with_one_alert(event_id: str) -> Alert:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from cli.worker import running
 from models import Alert, Instance, Job, Order, OrderStatus
-from services.worker_cli import running
 from tests.e2e.test_provisioning_failures import (
     MISSING_AMI,
     dead_job,

@@ -11,8 +11,8 @@ from pathlib import Path
 from cryptography.fernet import Fernet
 
 from models import AdminAction, Customer, Job, Order, OrderStatus
-from services.job_kinds import PROVISION, REFUND_ORDER
-from services.jobs import utcnow
+from services.jobs.kinds import PROVISION, REFUND_ORDER
+from services.jobs.queue import utcnow
 from tests.bot.harness import BotHarness, FakeUser, last_sent
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -74,7 +74,7 @@ def test_the_cli_approves_a_held_order_and_refuses_a_second_time(tmp_path: Path)
     )
     seed = (
         "import asyncio\n"
-        "from services.db import init_db, close_db\n"
+        "from services.infra.db import init_db, close_db\n"
         "from tests.security.test_a_held_payment_is_settled_only_by_an_admin import held_order\n"
         "async def main():\n"
         f"    await init_db({env['DATABASE_URL']!r}, {env['ENCRYPTION_KEY']!r})\n"

@@ -5,8 +5,8 @@ SSH instance, the scripted BotFather, telegram-test-api), SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+from cli.worker import running
 from models import Instance, Order, OrderStatus, Verification
-from services.worker_cli import running
 from tests.e2e.test_provisioning_failures import deep_link, place_order
 from tests.standins.stack import wait_until
 

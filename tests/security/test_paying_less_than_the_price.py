@@ -4,7 +4,7 @@ Stripe, a partial coupon, a 100 % coupon) and get the agent anyway."""
 from __future__ import annotations
 
 from models import Job, Order, OrderStatus
-from services.job_kinds import PROVISION
+from services.jobs.kinds import PROVISION
 from tests.security.payments import assert_held_with_one_alert
 from tests.webhooks.conftest import make_event, paid_session
 

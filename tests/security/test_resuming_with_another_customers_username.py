@@ -12,13 +12,13 @@ import secrets
 
 import pytest
 
+from cli.runtime import PoolBotMaker
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus, TelegramAccount
-from services.account_pool import AccountPool
-from services.job_kinds import PROVISION
-from services.jobs import JobQueue
-from services.packages import DEFAULT_PACKAGES
-from services.provisioning import ProvisioningSaga, SagaDeps
-from services.runtime import PoolBotMaker
+from services.accounts.pool import AccountPool
+from services.jobs.kinds import PROVISION
+from services.jobs.queue import JobQueue
+from services.payments.packages import DEFAULT_PACKAGES
+from services.provisioning.saga import ProvisioningSaga, SagaDeps
 from tests.standins.botfather import ScriptedTelegram, SimulatedCrash, fake_string_session
 
 PHONE = "+15550000001"

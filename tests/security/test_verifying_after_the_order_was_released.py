@@ -8,8 +8,8 @@ from datetime import timedelta
 import pytest
 
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus, Verification
-from services.jobs import utcnow
-from services.verification import StartOutcome, Verifier
+from services.jobs.queue import utcnow
+from services.provisioning.verification import StartOutcome, Verifier
 
 OWNER = 940_001
 

@@ -9,8 +9,8 @@ import asyncio
 import json
 import sys
 
-from services.db import close_db, init_db
-from services.jobs import JobQueue
+from services.infra.db import close_db, init_db
+from services.jobs.queue import JobQueue
 
 
 async def main(url: str, key: str, mode: str, name: str, lease: float) -> None:

@@ -11,9 +11,9 @@ import pytest
 from telethon.crypto import AuthKey
 from telethon.sessions import SQLiteSession, StringSession
 
+from cli.accounts import LoginResult, store_login
 from models import AccountStatus, TelegramAccount
-from services.accounts_cli import LoginResult, store_login
-from services.accounts_env import (
+from services.accounts.env_import import (
     SessionError,
     env_session_wins,
     import_env_accounts,
@@ -167,7 +167,7 @@ async def test_import_env_at_start_keeps_the_session_accounts_login_refreshed_an
         api_hash=env["TELEGRAM_API_HASH"],
     )
 
-    with caplog.at_level("WARNING", logger="services.accounts_env"):
+    with caplog.at_level("WARNING", logger="services.accounts.env_import"):
         report = await import_env_accounts(env)  # the next `python main.py run`
     account = await TelegramAccount.get(phone="+15550000001")
     assert account.session == fresh and account.session_from == "login"

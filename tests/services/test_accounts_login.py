@@ -7,8 +7,8 @@ import secrets
 import pytest
 from tortoise import connections
 
+from cli.accounts import LoginError, store_login, telegram_login
 from models import AccountStatus, AdminAction, TelegramAccount
-from services.accounts_cli import LoginError, store_login, telegram_login
 from tests.standins.botfather import ScriptedLogin
 
 PHONE = "+15550007777"

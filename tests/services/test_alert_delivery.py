@@ -1,5 +1,5 @@
 """Alert delivery over real sockets: a local Bot API stand-in (aiogram's real client), a real SMTP
-server (aiosmtpd), a local JSON webhook; and alert merging in services.alerts.raise_alert."""
+server (aiosmtpd), a local JSON webhook; and alert merging in services.notifications.alerts.raise_alert."""
 
 from __future__ import annotations
 
@@ -16,10 +16,15 @@ from aiosmtpd.controller import Controller
 
 from config import Settings
 from models import Alert, AlertSeverity, Job
-from services.alert_delivery import AlertDelivery, AlertDeliveryError, SmtpConfig, handle_deliver_alert
-from services.alerts import raise_alert
-from services.job_kinds import DELIVER_ALERT
-from services.jobs import JobQueue, utcnow
+from services.jobs.kinds import DELIVER_ALERT
+from services.jobs.queue import JobQueue, utcnow
+from services.notifications.alert_delivery import (
+    AlertDelivery,
+    AlertDeliveryError,
+    SmtpConfig,
+    handle_deliver_alert,
+)
+from services.notifications.alerts import raise_alert
 from tests.standins import free_port
 from tests.standins.botfather import fake_token
 
@@ -285,7 +290,7 @@ def test_smtp_config_never_shows_its_password() -> None:
     assert "hunter2" not in repr(config)
 
 
-# --- merging (services.alerts.raise_alert) ---------------------------------------------------------
+# --- merging (services.notifications.alerts.raise_alert) -----
 
 
 async def test_identical_alerts_within_the_window_merge_into_one_delivery(db: str, http: HttpStandIn) -> None:

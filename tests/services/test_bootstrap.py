@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.bootstrap import (
+from services.cloud.bootstrap import (
     BOOTSTRAP_SCRIPT,
     DONE_MARKER,
     UNIT_PATH,
@@ -20,8 +20,8 @@ from services.bootstrap import (
     render_user_data,
     wait_bootstrapped,
 )
-from services.host_keys import generate_host_key
-from services.ssh import HostKeyMismatch
+from services.cloud.host_keys import generate_host_key
+from services.cloud.ssh import HostKeyMismatch
 from tests.standins import ssh_server
 from tests.standins.ssh_server import connector_for
 from tests.standins.system_tools import ensure_debian_tools

@@ -10,12 +10,12 @@ import pytest
 from telethon import errors
 
 from models import AccountStatus, Customer, Instance, InstanceStatus, Job, Order, OrderStatus, TelegramAccount
-from services.account_pool import AccountPool
-from services.bot_profile import BotProfiles, ProfileOutcome, request_profile
-from services.customer_text import decode, plain
-from services.job_kinds import BOT_PROFILE, NOTIFY_CUSTOMER
-from services.jobs import JobQueue
-from services.worker import PermanentError
+from services.accounts.pool import AccountPool
+from services.agents.profile import BotProfiles, ProfileOutcome, request_profile
+from services.jobs.kinds import BOT_PROFILE, NOTIFY_CUSTOMER
+from services.jobs.queue import JobQueue
+from services.jobs.worker import PermanentError
+from services.notifications.customer_text import decode, plain
 from tests.standins.botfather import ScriptedTelegram, fake_string_session
 
 PHONE = "+15550000001"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.botfather import (
+from services.accounts.botfather import (
     BotFatherDialogue,
     BotFatherRefused,
     BotFatherTimeout,

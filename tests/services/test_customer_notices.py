@@ -7,9 +7,15 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from models import Customer, Instance, InstanceStatus, Job, Order, OrderStatus, Verification
-from services.customer_notices import FINAL, FIRST, link_reminder_due, remind_unused_links, reminder_text
-from services.customer_text import decode, plain
-from services.jobs import JobQueue
+from services.jobs.queue import JobQueue
+from services.notifications.customer_text import decode, plain
+from services.provisioning.customer_notices import (
+    FINAL,
+    FIRST,
+    link_reminder_due,
+    remind_unused_links,
+    reminder_text,
+)
 
 SENT = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 EXPIRES = SENT + timedelta(hours=24)

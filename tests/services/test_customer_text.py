@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.customer_text import Text, decode, encode, plain
+from services.notifications.customer_text import Text, decode, encode, plain
 
 
 def test_plain_params_are_escaped_and_nested_texts_rendered_in_the_same_language() -> None:

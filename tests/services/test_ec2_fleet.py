@@ -7,9 +7,9 @@ import base64
 import pytest
 import yaml
 
-from services.bootstrap import render_user_data
-from services.ec2_fleet import TAG_JOB, Ec2Error, Ec2Fleet
-from services.host_keys import generate_host_key, load_or_create_client_key, public_key_line
+from services.cloud.bootstrap import render_user_data
+from services.cloud.ec2 import TAG_JOB, Ec2Error, Ec2Fleet
+from services.cloud.host_keys import generate_host_key, load_or_create_client_key, public_key_line
 from tests.standins import moto_ec2
 from tests.standins.moto_ec2 import cloud_settings
 
@@ -190,8 +190,8 @@ def test_cli_network_prepares_the_group_and_key_pair(aws_endpoint, tmp_path, cap
 
     from cryptography.fernet import Fernet
 
-    from services.cloud_cli import cmd_network, cmd_user_data
-    from services.db import migrate
+    from cli.instances import cmd_network, cmd_user_data
+    from services.infra.db import migrate
 
     url, key = f"sqlite://{tmp_path / 'net.sqlite3'}", Fernet.generate_key().decode()
     asyncio.run(migrate(url, key))

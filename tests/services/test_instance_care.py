@@ -13,11 +13,11 @@ import pytest
 from pydantic import SecretStr
 
 from models import Alert, AlertSeverity, Customer, Instance, InstanceStatus, Job, ModelKey, Order, OrderStatus
-from services.bot_api import BotApi
-from services.customer_text import decode, plain
-from services.ec2_fleet import Ec2Fleet
-from services.instance_care import InstanceCare
-from services.job_kinds import (
+from services.accounts.bot_api import BotApi
+from services.cloud.ec2 import Ec2Fleet
+from services.cloud.instance_care import InstanceCare
+from services.cloud.openclaw_config import CONFIG_PATH, ENV_PATH
+from services.jobs.kinds import (
     DELIVER_ALERT,
     INSTANCE_HEALTH_CHECK,
     INSTANCE_REPROVISION,
@@ -25,9 +25,9 @@ from services.job_kinds import (
     INSTANCE_TERMINATE,
     NOTIFY_CUSTOMER,
 )
-from services.jobs import JobQueue, utcnow
-from services.model_keys import authenticate, issue_instance_key
-from services.openclaw_config import CONFIG_PATH, ENV_PATH
+from services.jobs.queue import JobQueue, utcnow
+from services.model_gateway.keys import authenticate, issue_instance_key
+from services.notifications.customer_text import decode, plain
 from tests.standins import moto_ec2, ssh_server
 from tests.standins.bot_api_server import BotApiStandIn
 from tests.standins.moto_ec2 import cloud_settings
@@ -440,7 +440,7 @@ async def test_refill_launches_the_pool_then_promotes_booted_instances_to_warm(r
 
 
 async def test_warm_instances_are_handed_out_before_new_ones_are_launched(rig: Rig) -> None:
-    from services.instance_care import acquire_instance_for_order
+    from services.cloud.instance_care import acquire_instance_for_order
 
     with_pool(rig, 1)
     await rig.care.refill_warm_pool()
@@ -471,7 +471,7 @@ async def test_warm_instances_are_handed_out_before_new_ones_are_launched(rig: R
 
 
 async def test_concurrent_orders_claim_each_warm_instance_once(rig: Rig) -> None:
-    from services.instance_care import claim_warm_instance
+    from services.cloud.instance_care import claim_warm_instance
 
     for n in range(2):
         await Instance.create(
@@ -491,7 +491,7 @@ async def test_concurrent_orders_claim_each_warm_instance_once(rig: Rig) -> None
 
 
 async def test_an_instance_that_served_a_customer_is_never_handed_out_again(rig: Rig) -> None:
-    from services.instance_care import claim_warm_instance
+    from services.cloud.instance_care import claim_warm_instance
 
     used = await Instance.create(
         status=InstanceStatus.WARM,

@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from models import Job, JobStatus
-from services.jobs import JobQueue, LeaseLost, backoff_delay, utcnow
+from services.jobs.queue import JobQueue, LeaseLost, backoff_delay, utcnow
 
 
 @pytest.mark.parametrize(("attempt", "expected"), [(1, 5.0), (2, 10.0), (3, 20.0), (10, 900.0)])

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from models import Job, JobStatus
-from services.jobs import JobQueue
+from services.jobs.queue import JobQueue
 from tests.conftest import TEST_ENCRYPTION_KEY
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))

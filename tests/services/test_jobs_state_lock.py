@@ -9,7 +9,7 @@ import asyncio
 from tortoise.transactions import in_transaction
 
 from models import Job
-from services.jobs import JobQueue
+from services.jobs.queue import JobQueue
 
 
 async def test_a_step_saved_inside_a_transaction_does_not_wait_for_another_jobs_save(db: str) -> None:

@@ -8,7 +8,7 @@ import string
 
 import pytest
 
-from services.logging_setup import REDACTED, redact, secrets, setup_logging
+from services.infra.logging_setup import REDACTED, redact, secrets, setup_logging
 
 
 def fake_bot_token() -> str:

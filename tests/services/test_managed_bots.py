@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from models import Customer, Order, OrderStatus
-from services.bot_api import BotApi
-from services.managed_bots import ManagedBotTokens
-from services.orders import attach_managed_bot, managed_bot_of
-from services.worker import PermanentError
+from services.accounts.bot_api import BotApi
+from services.accounts.managed_bots import ManagedBotTokens
+from services.jobs.worker import PermanentError
+from services.orders.ordering import attach_managed_bot, managed_bot_of
 from tests.standins.bot_api_server import BotApiStandIn
 from tests.standins.stack import bot_token_shaped
 

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 
 from models import Customer, Instance, ModelKey, Order
-from services.model_keys import (
+from services.model_gateway.keys import (
     KEY_PREFIX,
     authenticate,
     gateway_base_url,

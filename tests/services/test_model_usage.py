@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 
 from models import Customer, Instance, ModelQuotaOverride, ModelUsage, Order
-from services.model_quota import (
+from services.model_gateway.quota import (
     Quota,
     RequestRateLimiter,
     effective_quota,
@@ -16,7 +16,7 @@ from services.model_quota import (
     quota_for,
     set_override,
 )
-from services.model_usage import (
+from services.model_gateway.usage import (
     Prices,
     Tokens,
     UsageRecorder,
@@ -28,7 +28,7 @@ from services.model_usage import (
     record_usage,
     tokens_from_chunk,
 )
-from services.packages import DEFAULT_PACKAGES, Package, PackageError, find_package, parse_packages
+from services.payments.packages import DEFAULT_PACKAGES, Package, PackageError, find_package, parse_packages
 
 KIMI = Prices(input=0.60, cached_input=0.10, output=3.00)
 

@@ -16,10 +16,10 @@ from pathlib import Path
 import json5
 import pytest
 
-from services.activation import agent_files
-from services.bootstrap import render_bootstrap_script, render_unit
-from services.model_keys import PLACEHOLDER_KEY
-from services.openclaw_config import AgentEndpoints, Persona
+from services.cloud.bootstrap import render_bootstrap_script, render_unit
+from services.cloud.openclaw_config import AgentEndpoints, Persona
+from services.model_gateway.keys import PLACEHOLDER_KEY
+from services.provisioning.activation import agent_files
 from tests.standins.openclaw import install_home, node_home, pinned_version, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,7 +7,7 @@ import secrets
 import json5
 import pytest
 
-from services.openclaw_config import (
+from services.cloud.openclaw_config import (
     ConfigValueError,
     build_openclaw_config,
     render_env,
@@ -132,7 +132,7 @@ def test_env_refuses_a_key_that_would_break_the_env_file() -> None:
 
 
 def test_a_persona_names_the_agent_in_the_config_and_its_instructions_go_to_soul_md() -> None:
-    from services.openclaw_config import Persona, render_soul
+    from services.cloud.openclaw_config import Persona, render_soul
 
     persona = Persona('Nova "<x>"', 'Answer briefly.\nNever say "}" breaks JSON.')
     text = render_openclaw_config(
@@ -163,7 +163,7 @@ def test_a_persona_names_the_agent_in_the_config_and_its_instructions_go_to_soul
     "persona", [("", "x"), ("N" * 33, ""), ("two\nlines", ""), ("ok", "y" * 1001), ("ok", "bell\x07")]
 )
 def test_a_persona_the_bot_would_have_refused_is_refused_here_too(persona: tuple[str, str]) -> None:
-    from services.openclaw_config import Persona
+    from services.cloud.openclaw_config import Persona
 
     with pytest.raises(ConfigValueError):
         build_openclaw_config(

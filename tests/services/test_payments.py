@@ -9,9 +9,9 @@ import pytest
 
 from config import Settings
 from models import Customer, Order, OrderStatus
-from services.customer_text import decode
-from services.packages import DEFAULT_PACKAGES
-from services.payments import (
+from services.notifications.customer_text import decode
+from services.payments.packages import DEFAULT_PACKAGES
+from services.payments.stripe_api import (
     PaymentError,
     PaymentsService,
     close_stripe_client,
@@ -153,9 +153,9 @@ async def test_refund_without_a_payment_is_refused(db, stripe_api, payments):
 
 async def test_refund_job_refunds_once_and_tells_the_customer_once(db, stripe_api, payments):
     from models import Job
-    from services.job_kinds import NOTIFY_CUSTOMER
-    from services.jobs import JobQueue
-    from services.payments import run_refund_job
+    from services.jobs.kinds import NOTIFY_CUSTOMER
+    from services.jobs.queue import JobQueue
+    from services.payments.stripe_api import run_refund_job
 
     order = await _order()
     link = await payments.create_checkout(order)

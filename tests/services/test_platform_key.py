@@ -14,16 +14,16 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from tortoise import connections
 
+from cli.runtime import open_runtime
 from models import PlatformKey
-from services.ec2_fleet import Ec2Fleet
-from services.host_keys import load_or_create_client_key, public_key_line
-from services.platform_key import (
+from services.cloud.ec2 import Ec2Fleet
+from services.cloud.host_keys import load_or_create_client_key, public_key_line
+from services.cloud.platform_key import (
     PlatformKeyMismatch,
     key_pair_matches,
     load_platform_key,
     openssh_fingerprint,
 )
-from services.runtime import open_runtime
 from tests.standins import moto_ec2
 from tests.standins.moto_ec2 import cloud_settings
 from tests.test_worker_cli import ROOT, base_env
@@ -182,9 +182,9 @@ def test_a_new_key_is_refused_while_instances_trust_the_old_one_and_rotates_the_
 
     from cryptography.fernet import Fernet
 
+    from cli.instances import cmd_network
     from models import Customer, Instance, InstanceStatus, Order
-    from services.cloud_cli import cmd_network
-    from services.db import migrate, open_database
+    from services.infra.db import migrate, open_database
 
     url, key = f"sqlite://{tmp_path / 'rotate.sqlite3'}", Fernet.generate_key().decode()
     asyncio.run(migrate(url, key))

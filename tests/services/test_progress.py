@@ -11,9 +11,9 @@ from aiogram.methods import EditMessageText, SendMessage
 from bot.factory import create_bot
 from bot.messenger import AiogramMessenger
 from models import Customer, Instance, Order, Verification
-from services.customer_text import Text, plain
-from services.jobs import utcnow
-from services.progress import (
+from services.jobs.queue import utcnow
+from services.notifications.customer_text import Text, plain
+from services.provisioning.progress import (
     ACTIVATING,
     CREATING_BOT,
     FAILED,

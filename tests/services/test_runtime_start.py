@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.runtime import open_runtime
+from cli.runtime import open_runtime
 from tests.standins import moto_ec2
 from tests.standins.moto_ec2 import cloud_settings
 

@@ -12,10 +12,10 @@ import time
 import asyncssh
 import pytest
 
-from services.host_keys import generate_host_key, load_or_create_client_key, public_key_line
-from services.logging_setup import RedactingFilter
-from services.logging_setup import secrets as secret_registry
-from services.ssh import CommandTimeout, HostKeyMismatch, SshAuthFailed, SshConnector, SshUnreachable
+from services.cloud.host_keys import generate_host_key, load_or_create_client_key, public_key_line
+from services.cloud.ssh import CommandTimeout, HostKeyMismatch, SshAuthFailed, SshConnector, SshUnreachable
+from services.infra.logging_setup import RedactingFilter
+from services.infra.logging_setup import secrets as secret_registry
 from tests.standins import ssh_server
 from tests.standins.ssh_server import connector_for
 
@@ -162,7 +162,7 @@ async def test_logged_commands_and_output_are_redacted(ssh_box, platform_key, in
     token = f"{secrets.randbelow(9 * 10**8) + 10**8}:AA{secrets.token_urlsafe(26)[:33]}"
     secret_registry.add(token)
     caplog.handler.addFilter(RedactingFilter())
-    with caplog.at_level(logging.DEBUG, logger="services.ssh"):
+    with caplog.at_level(logging.DEBUG, logger="services.cloud.ssh"):
         async with await connector_for(ssh_box, platform_key).connect(
             "198.51.100.1", instance_key.public_openssh
         ) as session:

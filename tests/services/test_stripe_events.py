@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from models import Alert, AlertSeverity, Customer, Job, Order, OrderStatus, StripeEvent
-from services.job_kinds import PROVISION
-from services.jobs import JobQueue
-from services.packages import DEFAULT_PACKAGES
-from services.stripe_events import InvalidEvent, StripeEventProcessor, event_fields, parse_metadata
+from services.jobs.kinds import PROVISION
+from services.jobs.queue import JobQueue
+from services.payments.packages import DEFAULT_PACKAGES
+from services.payments.stripe_events import InvalidEvent, StripeEventProcessor, event_fields, parse_metadata
 from tests.webhooks.conftest import make_event, paid_session
 
 
@@ -191,7 +191,7 @@ async def test_an_expired_checkout_tells_a_russian_customer_in_russian_with_the_
 
     from bot.factory import create_bot
     from bot.messenger import AiogramMessenger
-    from services.notifications import deliver_customer_message
+    from services.notifications.customers import deliver_customer_message
     from tests.bot.fixtures import make_settings
     from tests.bot.harness import RecordingSession
 

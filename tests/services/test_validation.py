@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from services.validation import (
+from services.orders.validation import (
     hidden_characters,
     suggest_username,
     validate_avatar,

@@ -4,10 +4,10 @@ from datetime import timedelta
 
 import pytest
 
-from services.jobs import utcnow
-from services.provisioning import username_candidates
-from services.validation import validate_username
-from services.verification import MAX_ATTEMPTS, StartOutcome, deep_link, judge_start, new_code
+from services.jobs.queue import utcnow
+from services.orders.validation import validate_username
+from services.provisioning.saga import username_candidates
+from services.provisioning.verification import MAX_ATTEMPTS, StartOutcome, deep_link, judge_start, new_code
 
 NOW = utcnow()
 LATER = NOW + timedelta(hours=1)
@@ -74,7 +74,7 @@ def test_username_candidates_are_valid_distinct_and_start_with_the_wish(wanted: 
 
 
 def test_waiting_jobs_rest_longer_as_the_link_ages() -> None:
-    from services.provisioning import verification_pause
+    from services.provisioning.saga import verification_pause
 
     assert verification_pause(timedelta(minutes=1)) == timedelta(seconds=1)
     assert verification_pause(timedelta(minutes=30)) == timedelta(seconds=15)

@@ -4,8 +4,8 @@ import asyncio
 from datetime import timedelta
 
 from models import Job, JobStatus
-from services.jobs import Claimed, JobQueue, utcnow
-from services.worker import PermanentError, RetryLater, Sweep, Worker
+from services.jobs.queue import Claimed, JobQueue, utcnow
+from services.jobs.worker import PermanentError, RetryLater, Sweep, Worker
 
 
 async def _run_until(worker: Worker, condition, timeout: float = 10.0) -> None:

@@ -1,6 +1,6 @@
 """A minimal Telegram Bot API stand-in for instance care: a real aiohttp server on 127.0.0.1.
 
-Reached through TELEGRAM_API_SERVER by the real aiogram client (`services.bot_api.BotApi`). It
+Reached through TELEGRAM_API_SERVER by the real aiogram client (`services.accounts.bot_api.BotApi`). It
 answers `deleteWebhook`, `getMe`, and for managed bots `getManagedBotToken` (from `managed_tokens`)
 and `setManagedBotAccessSettings`, and records every call as (token, method, params).
 

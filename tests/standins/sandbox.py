@@ -21,10 +21,10 @@ import json5
 from cryptography.fernet import Fernet
 
 from bot import texts
+from cli.worker import running
 from models import Instance, ModelUsage, Order, OrderStatus
-from services.db import migrate
-from services.openclaw_config import CONFIG_PATH, ENV_PATH
-from services.worker_cli import running
+from services.cloud.openclaw_config import CONFIG_PATH, ENV_PATH
+from services.infra.db import migrate
 from tests.standins.kimi import Reply
 from tests.standins.openclaw import ensure_openclaw, pinned_version
 from tests.standins.stack import standin_stack

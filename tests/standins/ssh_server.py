@@ -38,8 +38,8 @@ from typing import TYPE_CHECKING, Any
 import asyncssh
 import pytest
 
-from services.host_keys import HostKeyPair, generate_host_key
-from services.ssh import SshConnector
+from services.cloud.host_keys import HostKeyPair, generate_host_key
+from services.cloud.ssh import SshConnector
 
 if TYPE_CHECKING:
     from tests.standins.openclaw.instance import RealInstance

@@ -36,7 +36,7 @@ from moto.server import ThreadedMotoServer
 
 from config import Settings
 from models import AccountStatus, Order, TelegramAccount
-from services.host_keys import HostKeyPair, generate_host_key, load_or_create_client_key
+from services.cloud.host_keys import HostKeyPair, generate_host_key, load_or_create_client_key
 from tests.standins import free_port
 from tests.standins.botfather import ScriptedTelegram, fake_string_session
 from tests.standins.kimi import KimiStandIn

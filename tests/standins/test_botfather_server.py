@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from telethon import errors
 
-from services.botfather import BotFatherDialogue
+from services.accounts.botfather import BotFatherDialogue
 from tests.standins.botfather import ScriptedTelegram
 from tests.standins.botfather_server import BotFatherServer, RemoteBotFather, decode_error, encode_error
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-from services.activation import agent_files
-from services.openclaw_config import AgentEndpoints
+from services.cloud.openclaw_config import AgentEndpoints
+from services.provisioning.activation import agent_files
 from tests.e2e.bot_fixtures import telegram_api  # noqa: F401
 from tests.standins import free_port
 from tests.standins.openclaw import GatewayProcess, install_home

@@ -14,7 +14,7 @@ import pytest
 
 from config import Settings
 from models import Customer, Order
-from services.jobs import JobQueue
+from services.jobs.queue import JobQueue
 from tests.standins.stripe_api import stripe_signature as sign
 from webhooks.app import create_web_app, start_web_app
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import secrets
 
 from models import Customer, Job, Order, OrderStatus
-from services.job_kinds import PROVISION
-from services.packages import DEFAULT_PACKAGES
-from services.payments import PaymentsService, close_stripe_client, make_stripe_client
+from services.jobs.kinds import PROVISION
+from services.payments.packages import DEFAULT_PACKAGES
+from services.payments.stripe_api import PaymentsService, close_stripe_client, make_stripe_client
 from tests.standins.stripe_api import StripeStandIn
 from tests.webhooks.conftest import make_event, webhook_settings
 

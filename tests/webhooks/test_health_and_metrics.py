@@ -21,9 +21,9 @@ from models import (
     OrderStatus,
     TelegramAccount,
 )
-from services.db import close_db, init_db
-from services.health import HealthBoard
-from services.jobs import utcnow
+from services.infra.db import close_db, init_db
+from services.infra.health import HealthBoard
+from services.jobs.queue import utcnow
 from tests.webhooks.conftest import make_event, paid_session, serve, webhook_settings
 from webhooks.app import start_web_app
 from webhooks.ops import create_ops_app

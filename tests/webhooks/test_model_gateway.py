@@ -16,10 +16,10 @@ import pytest
 
 from bot.i18n import I18N
 from models import Alert, AlertSeverity, Customer, Instance, InstanceStatus, Job, ModelUsage, Order
-from services.customer_text import decode
-from services.jobs import utcnow
-from services.model_keys import issue_instance_key, revoke_instance_keys
-from services.model_quota import set_override
+from services.jobs.queue import utcnow
+from services.model_gateway.keys import issue_instance_key, revoke_instance_keys
+from services.model_gateway.quota import set_override
+from services.notifications.customer_text import decode
 from tests.standins.kimi import KimiStandIn, Reply, usage_for
 from tests.standins.openai_client import stream_completion
 from tests.webhooks.conftest import serve, webhook_settings

@@ -9,9 +9,9 @@ import time
 import aiohttp
 
 from models import Alert, Customer, Job, Order, OrderStatus, StripeEvent
-from services.customer_text import decode, plain
-from services.job_kinds import DELIVER_ALERT, NOTIFY_CUSTOMER, PROVISION
-from services.stripe_events import StripeEventProcessor
+from services.jobs.kinds import DELIVER_ALERT, NOTIFY_CUSTOMER, PROVISION
+from services.notifications.customer_text import decode, plain
+from services.payments.stripe_events import StripeEventProcessor
 from tests.webhooks.conftest import make_event, paid_session, serve, sign, webhook_settings
 from webhooks.app import STRIPE_WEBHOOK_KEY
 

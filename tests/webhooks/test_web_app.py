@@ -16,7 +16,7 @@ from cryptography.fernet import Fernet
 from tortoise.exceptions import ConfigurationError
 
 from models import Order, StripeEvent
-from services.db import close_db, init_db, migrate
+from services.infra.db import close_db, init_db, migrate
 from tests.webhooks.conftest import make_event, paid_session, serve, webhook_settings
 from webhooks.app import QUEUE_KEY, create_web_app, start_web_app
 

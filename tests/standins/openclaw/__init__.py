@@ -197,7 +197,7 @@ class GatewayProcess:
 
     def start(self) -> None:
         """Start the gateway (as the systemd unit does: heap capped, HOME = the instance home)."""
-        from services.bootstrap import NODE_HEAP_MB
+        from services.cloud.bootstrap import NODE_HEAP_MB
 
         self.home.mkdir(parents=True, exist_ok=True)
         self._log_offset = self.log_path.stat().st_size if self.log_path.exists() else 0

@@ -18,7 +18,7 @@ import shlex
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.openclaw_config import GATEWAY_PORT, OPENCLAW_HOME
+from services.cloud.openclaw_config import GATEWAY_PORT, OPENCLAW_HOME
 from tests.standins import free_port
 from tests.standins.openclaw import HEALTH_PATH, READY_PATH, GatewayProcess
 

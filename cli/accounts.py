@@ -1,0 +1,357 @@
+"""`python main.py accounts ...`: log a creator account in, import them from the environment,
+enable/disable them, set their priority, health-check them. (`accounts list` lives in main.py.)
+
+Login runs here, in a terminal, never inside the bot: Telegram refuses login codes that were
+forwarded through a Telegram chat. The login takes its client factory and its input functions as
+parameters, so a test drives it with Telethon's client surface scripted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import re
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from telethon import errors
+
+from models import AccountStatus, AdminAction, TelegramAccount
+from services.jobs.queue import utcnow
+
+LoginClientFactory = Callable[[int, str], Any]  # (api_id, api_hash) -> a not-yet-authorised TelegramClient
+Prompt = Callable[[str], str]
+
+
+class LoginError(RuntimeError):
+    """Login cannot go on; the message says why and what to do (and never holds a secret)."""
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    phone: str
+    session: str  # StringSession string
+    user_id: int
+    name: str
+
+    def __repr__(self) -> str:
+        return f"LoginResult(…{self.phone[-4:]}, user_id={self.user_id})"
+
+
+def telethon_login_factory(api_id: int, api_hash: str) -> Any:
+    from telethon import TelegramClient
+    from telethon.sessions import StringSession
+
+    return TelegramClient(StringSession(), api_id, api_hash)
+
+
+async def _disconnect(client: Any) -> None:
+    result = client.disconnect()
+    if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
+        await result
+
+
+async def telegram_login(
+    client_factory: LoginClientFactory,
+    *,
+    phone: str,
+    api_id: int,
+    api_hash: str,
+    ask_code: Prompt,
+    ask_password: Prompt,
+    say: Callable[[str], None] = print,
+    attempts: int = 3,
+) -> LoginResult:
+    """Telethon's interactive login: phone -> code (-> 2FA password). Returns the StringSession."""
+    client = client_factory(api_id, api_hash)
+    await client.connect()
+    try:
+        return await _login_steps(client, phone, ask_code, ask_password, say, attempts)
+    except (errors.PhoneNumberBannedError, errors.UserDeactivatedBanError):
+        raise LoginError(
+            f"Telegram has banned the number …{phone[-4:]}: it cannot be a creator account. "
+            "Use another number."
+        ) from None
+    except errors.PhoneNumberInvalidError:
+        raise LoginError(
+            "Telegram says the phone number is invalid: use the international format, e.g. +15550000000."
+        ) from None
+    except (errors.ApiIdInvalidError, errors.ApiIdPublishedFloodError):
+        raise LoginError(
+            "Telegram refused this API ID / API hash pair: copy both from "
+            "https://my.telegram.org (API development tools)."
+        ) from None
+    except errors.FloodWaitError as exc:
+        raise LoginError(f"Telegram asks to wait {exc.seconds} s before trying again.") from None
+    finally:
+        await _disconnect(client)
+
+
+async def _login_steps(
+    client: Any, phone: str, ask_code: Prompt, ask_password: Prompt, say: Callable[[str], None], attempts: int
+) -> LoginResult:
+    sent = await client.send_code_request(phone)
+    needs_password = False
+    for attempt in range(1, attempts + 1):
+        code = re.sub(r"\D", "", await asyncio.to_thread(ask_code, "Login code Telegram sent you: "))
+        try:
+            await client.sign_in(phone=phone, code=code, phone_code_hash=sent.phone_code_hash)
+            break
+        except errors.SessionPasswordNeededError:
+            needs_password = True
+            break
+        except errors.PhoneCodeInvalidError:
+            left = attempts - attempt
+            if not left:
+                raise LoginError(
+                    "The login code was wrong too many times. Run `accounts login` again to get a new code."
+                ) from None
+            say(f"That code is wrong. Check the message from Telegram and try again ({left} left).")
+        except errors.PhoneCodeExpiredError:
+            raise LoginError(
+                "The login code has expired. Run `accounts login` again for a new one "
+                "(type the code here; never forward it in a Telegram chat)."
+            ) from None
+    if needs_password:
+        for attempt in range(1, attempts + 1):
+            password = await asyncio.to_thread(ask_password, "Two-step verification password: ")
+            try:
+                await client.sign_in(password=password)
+                break
+            except errors.PasswordHashInvalidError:
+                left = attempts - attempt
+                if not left:
+                    raise LoginError("The two-step verification password was wrong too many times.") from None
+                say(f"That password is wrong. Try again ({left} left).")
+    me = await client.get_me()
+    if me is None or not await client.is_user_authorized():
+        raise LoginError("Telegram did not complete the login; run `accounts login` again.")
+    session = client.session.save()
+    if not session:
+        raise LoginError("Telethon returned an empty session; run `accounts login` again.")
+    name = " ".join(p for p in (getattr(me, "first_name", None), getattr(me, "last_name", None)) if p)
+    return LoginResult(phone=phone, session=session, user_id=int(me.id), name=name)
+
+
+async def store_login(
+    result: LoginResult, *, api_id: int, api_hash: str, priority: int | None = None, bot_limit: int = 20
+) -> tuple[TelegramAccount, bool]:
+    """Save (encrypted) the logged-in account, or refresh a stored one. Returns (account, created)."""
+    account = await TelegramAccount.get_or_none(phone=result.phone)
+    created = account is None
+    if account is None:
+        account = await TelegramAccount.create(
+            phone=result.phone,
+            api_id=api_id,
+            api_hash=api_hash,
+            session=result.session,
+            priority=priority or 100,
+            bot_limit=bot_limit,
+            source="db",
+            session_from="login",
+            session_updated_at=utcnow(),
+        )
+    else:
+        account.api_id, account.api_hash, account.session = api_id, api_hash, result.session
+        # a later import-env keeps this session unless the environment's is newer (accounts_env)
+        account.session_from, account.session_updated_at = "login", utcnow()
+        fields = [
+            "api_id",
+            "api_hash",
+            "session",
+            "session_from",
+            "session_updated_at",
+            "status",
+            "cooldown_until",
+            "updated_at",
+        ]
+        if priority is not None:
+            account.priority = priority
+            fields.append("priority")
+        # a fresh login revives a dead session; a disabled, banned or resting account keeps its state
+        if account.status == AccountStatus.SESSION_DEAD:
+            account.status = AccountStatus.ACTIVE
+        await account.save(update_fields=fields)
+    await AdminAction.create(
+        action="accounts.login",
+        target=f"account:{account.id}",
+        detail="created" if created else "session replaced",
+    )
+    return account, created
+
+
+# --- command functions (args, settings) -> exit code ----------------------------------------------
+
+
+def _run(settings: Any, body: Callable[[], Awaitable[int]]) -> int:
+    from models.fields import EncryptionKeyError
+    from services.infra.db import open_database
+
+    async def main() -> int:
+        async with open_database(settings):
+            return await body()
+
+    try:
+        return asyncio.run(main())
+    except (LoginError, EncryptionKeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+def _ask_visible(prompt: str) -> str:
+    return input(prompt)
+
+
+def cmd_login(args: argparse.Namespace, settings: Any) -> int:
+    phone = args.phone or settings.telegram_phone or _ask_visible("Phone number (international, +…): ")
+    phone = re.sub(r"[\s()-]", "", phone)
+    if not re.fullmatch(r"\+?\d{7,15}", phone):
+        print("error: the phone number must be international digits, e.g. +15550000000", file=sys.stderr)
+        return 1
+    phone = phone if phone.startswith("+") else f"+{phone}"
+    api_id_text = str(args.api_id or settings.telegram_api_id or _ask_visible("API ID (my.telegram.org): "))
+    if not api_id_text.strip().isdigit():
+        print("error: the API ID is a number from https://my.telegram.org", file=sys.stderr)
+        return 1
+    api_hash = (
+        settings.telegram_api_hash.get_secret_value() if settings.telegram_api_hash else ""
+    ) or getpass.getpass("API hash (my.telegram.org, hidden): ")
+    api_hash = api_hash.strip().lower()
+    if not re.fullmatch(r"[0-9a-f]{32}", api_hash):
+        print(
+            "error: the API hash is 32 hexadecimal characters from https://my.telegram.org", file=sys.stderr
+        )
+        return 1
+
+    async def body() -> int:
+        result = await telegram_login(
+            telethon_login_factory,
+            phone=phone,
+            api_id=int(api_id_text),
+            api_hash=api_hash,
+            ask_code=_ask_visible,
+            ask_password=getpass.getpass,
+        )
+        account, created = await store_login(
+            result,
+            api_id=int(api_id_text),
+            api_hash=api_hash,
+            priority=args.priority,
+            bot_limit=settings.creator_bot_limit,
+        )
+        print(
+            f"{'Added' if created else 'Updated'} creator account #{account.id} (…{phone[-4:]}, "
+            f"status {account.status}, priority {account.priority}). The session is stored encrypted."
+        )
+        return 0
+
+    return _run(settings, body)
+
+
+def cmd_import_env(_: argparse.Namespace, settings: Any) -> int:
+    from services.accounts.env_import import import_env_accounts
+
+    async def body() -> int:
+        report = await import_env_accounts(bot_limit=settings.creator_bot_limit)
+        for masked in report.created:
+            print(f"added    {masked}")
+        for masked in report.updated:
+            print(f"updated  {masked}")
+        for masked in report.kept:
+            print(f"kept     {masked}: its session from `accounts login` is newer than the environment's")
+        for problem in report.errors:
+            print(f"error:   {problem}", file=sys.stderr)
+        if not (report.created or report.updated or report.errors):
+            print("no TELEGRAM_PHONE / TELEGRAM_FALLBACK_<n>_PHONE accounts in the environment")
+        await AdminAction.create(
+            action="accounts.import_env",
+            target="accounts",
+            detail=f"{len(report.created)} added, {len(report.updated)} updated",
+        )
+        return 1 if report.errors else 0
+
+    return _run(settings, body)
+
+
+def _account_command(action: str, change: Callable[[TelegramAccount, argparse.Namespace], list[str]]):
+    def command(args: argparse.Namespace, settings: Any) -> int:
+        async def body() -> int:
+            account = await TelegramAccount.get_or_none(id=args.id)
+            if account is None:
+                print(f"error: no creator account #{args.id} (see `accounts list`)", file=sys.stderr)
+                return 1
+            fields = change(account, args)
+            await account.save(update_fields=[*fields, "updated_at"])
+            await AdminAction.create(
+                action=f"accounts.{action}",
+                target=f"account:{account.id}",
+                detail=" ".join(f"{f}={getattr(account, f)}" for f in fields),
+            )
+            print(
+                f"creator account #{account.id} ({account.masked_phone}): status {account.status}, "
+                f"priority {account.priority}"
+            )
+            return 0
+
+        return _run(settings, body)
+
+    return command
+
+
+def _enable(account: TelegramAccount, _: argparse.Namespace) -> list[str]:
+    account.status = AccountStatus.ACTIVE
+    account.cooldown_until = None
+    return ["status", "cooldown_until"]
+
+
+def _disable(account: TelegramAccount, _: argparse.Namespace) -> list[str]:
+    account.status = AccountStatus.DISABLED
+    return ["status"]
+
+
+def _priority(account: TelegramAccount, args: argparse.Namespace) -> list[str]:
+    account.priority = args.priority
+    return ["priority"]
+
+
+def cmd_check(args: argparse.Namespace, settings: Any) -> int:
+    from services.accounts.pool import AccountPool, telethon_client_factory
+    from services.jobs.queue import JobQueue
+
+    async def body() -> int:
+        pool = AccountPool(telethon_client_factory, JobQueue("cli"), bot_limit=settings.creator_bot_limit)
+        results = {args.id: await pool.check_account(args.id)} if args.id else await pool.check_all()
+        for account_id, status in results.items():
+            print(f"#{account_id}: {status}")
+        return 0 if all(s in (AccountStatus.ACTIVE, AccountStatus.FULL) for s in results.values()) else 1
+
+    return _run(settings, body)
+
+
+def register(sub: Any, groups: dict[str, Any]) -> None:
+    accounts = groups["accounts"]
+    login = accounts.add_parser("login", help="interactive login (phone, code, 2FA); stores the session")
+    login.add_argument("--phone", help="international phone number (default TELEGRAM_PHONE, else asked)")
+    login.add_argument("--api-id", type=int, help="API ID (default TELEGRAM_API_ID, else asked)")
+    login.add_argument("--priority", type=int, default=None, help="lower is tried first (default 100)")
+    login.set_defaults(func=cmd_login)
+    accounts.add_parser(
+        "import-env", help="store the TELEGRAM_* and TELEGRAM_FALLBACK_<n>_* accounts"
+    ).set_defaults(func=cmd_import_env)
+    for name, change, text in (
+        ("enable", _enable, "put an account back in service (clears its cooldown)"),
+        ("disable", _disable, "take an account out of service"),
+    ):
+        parser = accounts.add_parser(name, help=text)
+        parser.add_argument("id", type=int, help="account id from `accounts list`")
+        parser.set_defaults(func=_account_command(name, change))
+    priority = accounts.add_parser("priority", help="set an account's priority (lower is tried first)")
+    priority.add_argument("id", type=int)
+    priority.add_argument("priority", type=int)
+    priority.set_defaults(func=_account_command("priority", _priority))
+    check = accounts.add_parser("check", help="health-check accounts now (connect, session, get_me)")
+    check.add_argument("id", type=int, nargs="?", default=None)
+    check.set_defaults(func=cmd_check)

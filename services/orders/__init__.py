@@ -1,0 +1,3 @@
+"""Orders from the bot's dialogue: validating what a customer types, creating, renewing and
+attaching orders. Imports models, payments' catalogue and infra.
+"""
