@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F
+from aiogram import Bot, F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards, texts
 from bot.callbacks import AccountCb
-from bot.routing import RouterTemplate
 from config import Settings
 from handlers.admin.audit import record_action
 from models import AccountStatus, TelegramAccount
 from services.jobs.kinds import ACCOUNT_CHECK
 from services.jobs.queue import JobQueue
 
-router = RouterTemplate("admin.accounts")
 LIMIT = 25  # one message (Telegram's 4096 characters), one button per account
 
 
-@router.message(Command("accounts"))
 async def list_accounts(message: Message) -> None:
     accounts = await TelegramAccount.all().order_by("priority", "id").limit(LIMIT)
     if not accounts:
@@ -30,7 +27,6 @@ async def list_accounts(message: Message) -> None:
     await message.answer(text, reply_markup=keyboards.account_list(accounts))
 
 
-@router.callback_query(AccountCb.filter(F.action == "show"))
 async def show_account(callback: CallbackQuery, callback_data: AccountCb) -> None:
     account = await TelegramAccount.get_or_none(id=callback_data.account_id)
     if account is None:
@@ -42,7 +38,6 @@ async def show_account(callback: CallbackQuery, callback_data: AccountCb) -> Non
     )
 
 
-@router.callback_query(AccountCb.filter())
 async def account_action(
     callback: CallbackQuery, callback_data: AccountCb, bot: Bot, settings: Settings, queue: JobQueue
 ) -> None:
@@ -75,3 +70,12 @@ async def account_action(
     await callback.message.edit_text(
         texts.admin_account(fresh), reply_markup=keyboards.account_actions(fresh)
     )
+
+
+def build_router() -> Router:
+    """This feature's handlers on a fresh Router (see handlers.get_routers)."""
+    router = Router(name="admin.accounts")
+    router.message.register(list_accounts, Command("accounts"))
+    router.callback_query.register(show_account, AccountCb.filter(F.action == "show"))
+    router.callback_query.register(account_action, AccountCb.filter())
+    return router

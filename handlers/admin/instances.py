@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from aiogram import Bot, F
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards, texts
 from bot.callbacks import InstanceCb, InstanceListCb
-from bot.routing import RouterTemplate
 from config import Settings
 from handlers.admin.audit import record_action
 from models import Instance, InstanceStatus
@@ -20,7 +19,6 @@ from services.jobs.kinds import (
 )
 from services.jobs.queue import JobQueue
 
-router = RouterTemplate("admin.instances")
 PAGE_SIZE = 8
 JOBS = {
     "health": (INSTANCE_HEALTH_CHECK, "health check"),
@@ -48,7 +46,6 @@ async def _page(status: str, page: int) -> tuple[str, object]:
     return text, keyboards.instance_list(items, status, page, pages)
 
 
-@router.message(Command("instances"))
 async def list_instances(message: Message, command: CommandObject) -> None:
     wanted = (command.args or "active").strip().lower()
     status = wanted if wanted == "all" or wanted in STATUSES else "active"
@@ -56,14 +53,12 @@ async def list_instances(message: Message, command: CommandObject) -> None:
     await message.answer(text, reply_markup=markup)
 
 
-@router.callback_query(InstanceListCb.filter())
 async def page_instances(callback: CallbackQuery, callback_data: InstanceListCb) -> None:
     await callback.answer()
     text, markup = await _page(callback_data.status, callback_data.page)
     await callback.message.edit_text(text, reply_markup=markup)
 
 
-@router.callback_query(InstanceCb.filter(F.action.in_({"show", "terminate_no"})))
 async def show_instance(callback: CallbackQuery, callback_data: InstanceCb) -> None:
     instance = await Instance.get_or_none(id=callback_data.instance_id)
     if instance is None:
@@ -80,7 +75,6 @@ async def show_instance(callback: CallbackQuery, callback_data: InstanceCb) -> N
         )
 
 
-@router.callback_query(InstanceCb.filter(F.action == "terminate"))
 async def ask_terminate(callback: CallbackQuery, callback_data: InstanceCb) -> None:
     instance = await Instance.get_or_none(id=callback_data.instance_id)
     if instance is None:
@@ -95,7 +89,6 @@ async def ask_terminate(callback: CallbackQuery, callback_data: InstanceCb) -> N
     )
 
 
-@router.callback_query(InstanceCb.filter(F.action.in_(set(JOBS))))
 async def instance_job(
     callback: CallbackQuery, callback_data: InstanceCb, bot: Bot, settings: Settings, queue: JobQueue
 ) -> None:
@@ -114,3 +107,14 @@ async def instance_job(
             texts.admin_instance(instance) + "\n\n" + texts.ADMIN_QUEUED.format(what=what),
             reply_markup=keyboards.instance_actions(instance),
         )
+
+
+def build_router() -> Router:
+    """This feature's handlers on a fresh Router (see handlers.get_routers)."""
+    router = Router(name="admin.instances")
+    router.message.register(list_instances, Command("instances"))
+    router.callback_query.register(page_instances, InstanceListCb.filter())
+    router.callback_query.register(show_instance, InstanceCb.filter(F.action.in_({"show", "terminate_no"})))
+    router.callback_query.register(ask_terminate, InstanceCb.filter(F.action == "terminate"))
+    router.callback_query.register(instance_job, InstanceCb.filter(F.action.in_(set(JOBS))))
+    return router

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
-from aiogram import Bot
+from aiogram import Bot, Router
 from aiogram.filters import Command, CommandObject
 from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards, texts
 from bot.callbacks import OrderListCb
-from bot.routing import RouterTemplate
 from config import Settings
 from handlers.admin.audit import record_action
 from models import Order, OrderStatus
 from services.jobs.queue import JobQueue
 from services.payments.review import ReviewError, approve_order, refund_order
 
-router = RouterTemplate("admin.orders")
 LIMIT = 20
 
 
@@ -33,14 +31,12 @@ async def _render(status: str) -> str:
     return texts.admin_orders(orders, None if status == "all" else status)
 
 
-@router.message(Command("orders"))
 async def list_orders(message: Message, command: CommandObject) -> None:
     wanted = (command.args or "all").strip().lower()
     status = wanted if wanted in STATUSES else "all"
     await message.answer(await _render(status), reply_markup=keyboards.order_filters(status))
 
 
-@router.callback_query(OrderListCb.filter())
 async def filter_orders(callback: CallbackQuery, callback_data: OrderListCb) -> None:
     await callback.answer()
     await callback.message.edit_text(
@@ -53,7 +49,6 @@ def _order_id(command: CommandObject) -> int | None:
     return int(raw) if raw.isdigit() and int(raw) < 2**31 else None
 
 
-@router.message(Command("approve"))
 async def approve(
     message: Message, command: CommandObject, bot: Bot, settings: Settings, queue: JobQueue
 ) -> None:
@@ -70,7 +65,6 @@ async def approve(
     await message.answer(texts.ADMIN_APPROVED.format(id=order_id))
 
 
-@router.message(Command("refund"))
 async def refund(
     message: Message, command: CommandObject, bot: Bot, settings: Settings, queue: JobQueue
 ) -> None:
@@ -87,3 +81,13 @@ async def refund(
         bot, settings, message.from_user, "refund_order", f"order #{order_id}", f"job #{job.id}"
     )
     await message.answer(texts.ADMIN_REFUND_QUEUED.format(id=order_id))
+
+
+def build_router() -> Router:
+    """This feature's handlers on a fresh Router (see handlers.get_routers)."""
+    router = Router(name="admin.orders")
+    router.message.register(list_orders, Command("orders"))
+    router.callback_query.register(filter_orders, OrderListCb.filter())
+    router.message.register(approve, Command("approve"))
+    router.message.register(refund, Command("refund"))
+    return router

@@ -2,20 +2,18 @@
 
 from __future__ import annotations
 
+from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
 from tortoise.expressions import Q
 from tortoise.functions import Count, Sum
 
 from bot import texts
-from bot.routing import RouterTemplate
 from config import Settings
 from models import AccountStatus, Instance, Order, TelegramAccount
 from services.jobs.queue import JobQueue, utcnow
 from services.model_gateway.usage import Prices
 from services.model_gateway.usage_report import stats_usage
-
-router = RouterTemplate("admin.stats")
 
 
 async def _counts(model: type) -> dict[str, int]:
@@ -23,7 +21,6 @@ async def _counts(model: type) -> dict[str, int]:
     return {str(status): int(n) for status, n in rows}
 
 
-@router.message(Command("stats"))
 async def stats(message: Message, queue: JobQueue, settings: Settings) -> None:
     revenue_rows = await (
         Order.filter(paid_at__not_isnull=True)
@@ -48,3 +45,10 @@ async def stats(message: Message, queue: JobQueue, settings: Settings) -> None:
         + "\n"
         + texts.admin_model_usage(await stats_usage(utcnow(), Prices.from_settings(settings)))
     )
+
+
+def build_router() -> Router:
+    """This feature's handlers on a fresh Router (see handlers.get_routers)."""
+    router = Router(name="admin.stats")
+    router.message.register(stats, Command("stats"))
+    return router

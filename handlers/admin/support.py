@@ -5,20 +5,18 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from aiogram import Bot
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Filter
 from aiogram.types import Message
 
 from bot import texts
-from bot.routing import RouterTemplate
 from config import Settings
 from handlers.admin.audit import record_action
 from models import SupportMessage
 from services.notifications import support
 
 log = logging.getLogger(__name__)
-router = RouterTemplate("admin.support")
 
 
 class RepliesToSupportQuestion(Filter):
@@ -32,7 +30,6 @@ class RepliesToSupportQuestion(Filter):
         return {"ticket": ticket} if ticket is not None else False
 
 
-@router.message(RepliesToSupportQuestion())
 async def answer_customer(message: Message, ticket: SupportMessage, bot: Bot, settings: Settings) -> None:
     answer = support.clean_question(message.text or message.caption)
     try:
@@ -53,3 +50,10 @@ async def answer_customer(message: Message, ticket: SupportMessage, bot: Bot, se
         f"customer {ticket.customer_telegram_id}",
     )
     await message.reply(texts.ADMIN_SUPPORT_DELIVERED)
+
+
+def build_router() -> Router:
+    """This feature's handlers on a fresh Router (see handlers.get_routers)."""
+    router = Router(name="admin.support")
+    router.message.register(answer_customer, RepliesToSupportQuestion())
+    return router

@@ -4,14 +4,13 @@ checks the agent is the presser's own."""
 
 from __future__ import annotations
 
-from aiogram import F
+from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot import agent_texts, keyboards, texts
 from bot.callbacks import AgentCb
-from bot.routing import RouterTemplate
 from bot.states import PersonaForm, ProfileForm
 from config import Settings
 from models import Customer, Instance
@@ -22,7 +21,6 @@ from services.model_gateway.usage_report import month_use
 from services.orders.ordering import RENEWABLE
 from services.orders.validation import validate_avatar, validate_description, validate_persona
 
-router = RouterTemplate("customer.agent")
 NOT_COMMAND = ~F.text.startswith("/")
 
 
@@ -46,7 +44,6 @@ async def _own_agent(callback: CallbackQuery, customer: Customer, instance_id: i
     return instance
 
 
-@router.callback_query(AgentCb.filter(F.action == "show"))
 async def show_agent(
     callback: CallbackQuery, callback_data: AgentCb, customer: Customer, settings: Settings
 ) -> None:
@@ -58,7 +55,6 @@ async def show_agent(
     await callback.message.edit_text(text, reply_markup=markup)
 
 
-@router.callback_query(AgentCb.filter(F.action == "restart"))
 async def restart_agent(
     callback: CallbackQuery, callback_data: AgentCb, customer: Customer, queue: JobQueue, settings: Settings
 ) -> None:
@@ -74,7 +70,6 @@ async def restart_agent(
         await callback.message.edit_text(text, reply_markup=markup)
 
 
-@router.callback_query(AgentCb.filter(F.action == "persona"))
 async def ask_persona(
     callback: CallbackQuery, callback_data: AgentCb, customer: Customer, state: FSMContext
 ) -> None:
@@ -87,7 +82,6 @@ async def ask_persona(
     await callback.message.answer(agent_texts.ask_persona(instance))
 
 
-@router.message(StateFilter(PersonaForm.text), F.text, NOT_COMMAND)
 async def persona_typed(message: Message, state: FSMContext, customer: Customer, queue: JobQueue) -> None:
     name, prompt = validate_persona(message.text)
     refused = name if not name.ok else prompt if not prompt.ok else None
@@ -104,7 +98,6 @@ async def persona_typed(message: Message, state: FSMContext, customer: Customer,
     await message.answer(agent_texts.persona_saved(name.value, pushed))
 
 
-@router.message(StateFilter(PersonaForm.text), ~F.text)
 async def persona_not_text(message: Message) -> None:
     await message.answer(agent_texts.persona_as_text())
 
@@ -112,7 +105,6 @@ async def persona_not_text(message: Message) -> None:
 # --- the bot's profile (description, photo) after go-live ----------------------------------------
 
 
-@router.callback_query(AgentCb.filter(F.action == "profile"))
 async def ask_profile(
     callback: CallbackQuery, callback_data: AgentCb, customer: Customer, state: FSMContext
 ) -> None:
@@ -134,7 +126,6 @@ async def _request_profile(
     await message.answer(agent_texts.profile_answer(outcome))
 
 
-@router.message(StateFilter(ProfileForm.value), F.photo)
 async def profile_photo(message: Message, state: FSMContext, customer: Customer, queue: JobQueue) -> None:
     photo = max(message.photo or [], key=lambda p: p.width * p.height)
     checked = validate_avatar(photo.width, photo.height, photo.file_size)
@@ -144,7 +135,6 @@ async def profile_photo(message: Message, state: FSMContext, customer: Customer,
     await _request_profile(message, state, customer, queue, photo_file_id=photo.file_id)
 
 
-@router.message(StateFilter(ProfileForm.value), F.text, NOT_COMMAND)
 async def profile_description(
     message: Message, state: FSMContext, customer: Customer, queue: JobQueue
 ) -> None:
@@ -158,6 +148,20 @@ async def profile_description(
     await _request_profile(message, state, customer, queue, description=checked.value)
 
 
-@router.message(StateFilter(ProfileForm.value), ~F.text, ~F.photo)
 async def profile_neither(message: Message) -> None:
     await message.answer(agent_texts.profile_empty())
+
+
+def build_router() -> Router:
+    """This feature's handlers on a fresh Router (see handlers.get_routers)."""
+    router = Router(name="customer.agent")
+    router.callback_query.register(show_agent, AgentCb.filter(F.action == "show"))
+    router.callback_query.register(restart_agent, AgentCb.filter(F.action == "restart"))
+    router.callback_query.register(ask_persona, AgentCb.filter(F.action == "persona"))
+    router.message.register(persona_typed, StateFilter(PersonaForm.text), F.text, NOT_COMMAND)
+    router.message.register(persona_not_text, StateFilter(PersonaForm.text), ~F.text)
+    router.callback_query.register(ask_profile, AgentCb.filter(F.action == "profile"))
+    router.message.register(profile_photo, StateFilter(ProfileForm.value), F.photo)
+    router.message.register(profile_description, StateFilter(ProfileForm.value), F.text, NOT_COMMAND)
+    router.message.register(profile_neither, StateFilter(ProfileForm.value), ~F.text, ~F.photo)
+    return router

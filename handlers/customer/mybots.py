@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import F
+from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
 from bot import agent_texts, keyboards, texts
 from bot.callbacks import AgentCb, MenuCb, MyBotsCb, RenewCb
 from bot.i18n import money
-from bot.routing import RouterTemplate
 from config import Settings
 from handlers.customer.order import send_checkout
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus
@@ -20,8 +19,6 @@ from services.model_gateway.usage_report import month_use
 from services.orders.ordering import RENEWABLE, OrderError, TooManyUnpaid, create_renewal, renewable_instances
 from services.payments.packages import find_package
 from services.provisioning.progress import open_deep_link
-
-router = RouterTemplate("customer.mybots")
 
 HIDDEN = (InstanceStatus.WARM, InstanceStatus.TERMINATED)
 PAGE_SIZE = 5
@@ -99,18 +96,15 @@ async def show_my_bots(message: Message, customer: Customer, settings: Settings)
     await message.answer(text, reply_markup=markup)
 
 
-@router.message(Command("mybots"))
 async def my_bots(message: Message, customer: Customer, settings: Settings) -> None:
     await show_my_bots(message, customer, settings)
 
 
-@router.callback_query(MenuCb.filter(F.action == "mybots"))
 async def my_bots_button(callback: CallbackQuery, customer: Customer, settings: Settings) -> None:
     await callback.answer()
     await show_my_bots(callback.message, customer, settings)
 
 
-@router.callback_query(MyBotsCb.filter())
 async def my_bots_paged(
     callback: CallbackQuery, callback_data: MyBotsCb, customer: Customer, settings: Settings
 ) -> None:
@@ -139,7 +133,6 @@ async def renew_instance(
     )
 
 
-@router.message(Command("renew"))
 async def renew(message: Message, customer: Customer, settings: Settings, payments: Any = None) -> None:
     instances = await renewable_instances(customer)
     if not instances:
@@ -150,7 +143,6 @@ async def renew(message: Message, customer: Customer, settings: Settings, paymen
         await message.answer(texts.CHOOSE_RENEW, reply_markup=keyboards.renew(instances))
 
 
-@router.callback_query(RenewCb.filter())
 async def renew_chosen(
     callback: CallbackQuery,
     callback_data: RenewCb,
@@ -160,3 +152,14 @@ async def renew_chosen(
 ) -> None:
     await callback.answer(texts.CREATING_CHECKOUT)
     await renew_instance(callback.message, customer, callback_data.instance_id, settings, payments)
+
+
+def build_router() -> Router:
+    """This feature's handlers on a fresh Router (see handlers.get_routers)."""
+    router = Router(name="customer.mybots")
+    router.message.register(my_bots, Command("mybots"))
+    router.callback_query.register(my_bots_button, MenuCb.filter(F.action == "mybots"))
+    router.callback_query.register(my_bots_paged, MyBotsCb.filter())
+    router.message.register(renew, Command("renew"))
+    router.callback_query.register(renew_chosen, RenewCb.filter())
+    return router

@@ -14,14 +14,13 @@ import logging
 import uuid
 from typing import Any
 
-from aiogram import Bot, F
+from aiogram import Bot, F, Router
 from aiogram.filters import Command, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, ManagedBotUpdated, Message, User
 
 from bot import keyboards, texts
 from bot.callbacks import EditCb, MenuCb, OrderCb, PackageCb
-from bot.routing import RouterTemplate
 from bot.states import OrderForm
 from config import BotCreationMode, Settings
 from models import Customer, Order
@@ -47,7 +46,6 @@ from services.orders.validation import (
 from services.payments.packages import Package, find_package
 
 log = logging.getLogger(__name__)
-router = RouterTemplate("customer.order")
 
 CHECKOUT_TIMEOUT = 20.0  # seconds the customer waits for Stripe before we say "try again"
 NOT_COMMAND = ~F.text.startswith("/")
@@ -169,12 +167,10 @@ async def _start_order(message: Message, state: FSMContext, settings: Settings, 
     await _ask_package(message, state, settings)
 
 
-@router.message(Command("new"))
 async def new_order(message: Message, state: FSMContext, settings: Settings, customer: Customer) -> None:
     await _start_order(message, state, settings, customer)
 
 
-@router.callback_query(MenuCb.filter(F.action == "new"))
 async def new_order_button(
     callback: CallbackQuery, state: FSMContext, settings: Settings, customer: Customer
 ) -> None:
@@ -182,7 +178,6 @@ async def new_order_button(
     await _start_order(callback.message, state, settings, customer)
 
 
-@router.callback_query(OrderCb.filter(F.action == "cancel"), StateFilter("*"))
 async def cancel_button(callback: CallbackQuery, state: FSMContext) -> None:
     await callback.answer()
     had_state = await state.get_state() is not None
@@ -197,7 +192,6 @@ async def cancel_button(callback: CallbackQuery, state: FSMContext) -> None:
 # --- package ---------------------------------------------------------------------------------------
 
 
-@router.callback_query(PackageCb.filter(), StateFilter(OrderForm.package))
 async def package_chosen(
     callback: CallbackQuery, callback_data: PackageCb, state: FSMContext, settings: Settings
 ) -> None:
@@ -210,7 +204,6 @@ async def package_chosen(
     await _next(callback.message, state, settings, "package", edit=True)
 
 
-@router.message(StateFilter(OrderForm.package), NOT_COMMAND)
 async def package_typed(message: Message, settings: Settings) -> None:
     await message.answer(texts.ASK_PACKAGE, reply_markup=keyboards.packages(settings.packages))
 
@@ -218,7 +211,6 @@ async def package_typed(message: Message, settings: Settings) -> None:
 # --- name ----------------------------------------------------------------------------------------------
 
 
-@router.message(StateFilter(OrderForm.name), F.text, NOT_COMMAND)
 async def name_typed(message: Message, state: FSMContext, settings: Settings) -> None:
     checked = validate_display_name(message.text)
     if not checked.ok:
@@ -231,7 +223,6 @@ async def name_typed(message: Message, state: FSMContext, settings: Settings) ->
 # --- username --------------------------------------------------------------------------------------
 
 
-@router.message(StateFilter(OrderForm.username), F.text, NOT_COMMAND)
 async def username_typed(message: Message, state: FSMContext, settings: Settings) -> None:
     checked = validate_username(message.text)
     if checked.ok:
@@ -248,7 +239,6 @@ async def username_typed(message: Message, state: FSMContext, settings: Settings
     await _next(message, state, settings, "username")
 
 
-@router.callback_query(OrderCb.filter(F.action == "suggest"), StateFilter(OrderForm.username))
 async def suggestion_taken(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
     data = await state.get_data()
     checked = validate_username(data.get("suggestion"))
@@ -301,7 +291,6 @@ async def _accept_managed_bot(
         await bot.send_message(owner.id, texts.MANAGED_ATTACHED.format(username=texts.esc(username)))
 
 
-@router.message(F.managed_bot_created)
 async def managed_bot_created(message: Message, bot: Bot, state: FSMContext, settings: Settings) -> None:
     created = message.managed_bot_created
     if message.from_user is None or created is None:
@@ -309,7 +298,6 @@ async def managed_bot_created(message: Message, bot: Bot, state: FSMContext, set
     await _accept_managed_bot(bot, message.from_user, created.bot_user, state, settings, message)
 
 
-@router.managed_bot()
 async def managed_bot_update(
     update: ManagedBotUpdated, bot: Bot, settings: Settings, state: FSMContext | None = None
 ) -> None:
@@ -319,7 +307,6 @@ async def managed_bot_update(
 # --- description -------------------------------------------------------------------------------------
 
 
-@router.message(StateFilter(OrderForm.description), F.text, NOT_COMMAND)
 async def description_typed(message: Message, state: FSMContext, settings: Settings) -> None:
     checked = validate_description(message.text)
     if not checked.ok:
@@ -329,7 +316,6 @@ async def description_typed(message: Message, state: FSMContext, settings: Setti
     await _next(message, state, settings, "description")
 
 
-@router.callback_query(OrderCb.filter(F.action == "skip"), StateFilter(OrderForm.description))
 async def description_skipped(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
     await callback.answer()
     await state.update_data(description="")
@@ -339,7 +325,6 @@ async def description_skipped(callback: CallbackQuery, state: FSMContext, settin
 # --- avatar ----------------------------------------------------------------------------------------
 
 
-@router.message(StateFilter(OrderForm.avatar), F.photo)
 async def avatar_sent(message: Message, state: FSMContext, settings: Settings) -> None:
     photo = max(message.photo or [], key=lambda p: p.width * p.height)
     checked = validate_avatar(photo.width, photo.height, photo.file_size)
@@ -350,19 +335,16 @@ async def avatar_sent(message: Message, state: FSMContext, settings: Settings) -
     await _next(message, state, settings, "avatar")
 
 
-@router.callback_query(OrderCb.filter(F.action == "skip"), StateFilter(OrderForm.avatar))
 async def avatar_skipped(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
     await callback.answer()
     await state.update_data(avatar_file_id=None)
     await _next(callback.message, state, settings, "avatar", edit=True)
 
 
-@router.message(StateFilter(OrderForm.avatar), NOT_COMMAND)
 async def avatar_not_photo(message: Message) -> None:
     await message.answer(texts.NEED_PHOTO, reply_markup=keyboards.skip())
 
 
-@router.message(StateFilter(OrderForm.name, OrderForm.username, OrderForm.description), ~F.text)
 async def not_text(message: Message) -> None:
     await message.answer(texts.NEED_TEXT)
 
@@ -370,21 +352,18 @@ async def not_text(message: Message) -> None:
 # --- summary: confirm / edit -----------------------------------------------------------------------
 
 
-@router.callback_query(OrderCb.filter(F.action == "edit"), StateFilter(OrderForm.confirm))
 async def edit_chosen(callback: CallbackQuery, state: FSMContext) -> None:
     await callback.answer()
     managed = (await state.get_data()).get("creation_mode") == "managed"
     await callback.message.edit_text(texts.choose_edit(), reply_markup=keyboards.edit_fields(managed))
 
 
-@router.callback_query(OrderCb.filter(F.action == "back"), StateFilter(OrderForm.confirm))
 async def back_to_summary(callback: CallbackQuery, state: FSMContext, settings: Settings) -> None:
     await callback.answer()
     await _show_summary(callback.message, state, settings, edit=True)
 
 
 # a forged field (the data is the client's to send) falls through to the "step is over" answer
-@router.callback_query(EditCb.filter(F.field.in_(set(ASK))), StateFilter(OrderForm.confirm))
 async def edit_field(
     callback: CallbackQuery, callback_data: EditCb, state: FSMContext, settings: Settings
 ) -> None:
@@ -393,7 +372,6 @@ async def edit_field(
     await ASK[callback_data.field](callback.message, state, settings, edit=True)
 
 
-@router.callback_query(OrderCb.filter(F.action == "confirm"), StateFilter(OrderForm.confirm))
 async def confirm(
     callback: CallbackQuery, state: FSMContext, settings: Settings, customer: Customer, payments: Any = None
 ) -> None:
@@ -449,3 +427,45 @@ async def send_checkout(
         texts.renewal_pay(order, renewal_of, package) if renewal_of is not None else texts.pay(order, package)
     )
     await message.answer(text, reply_markup=keyboards.pay(link.url, texts.price(package) if package else ""))
+
+
+def build_router() -> Router:
+    """This feature's handlers on a fresh Router (see handlers.get_routers)."""
+    router = Router(name="customer.order")
+    router.message.register(new_order, Command("new"))
+    router.callback_query.register(new_order_button, MenuCb.filter(F.action == "new"))
+    router.callback_query.register(cancel_button, OrderCb.filter(F.action == "cancel"), StateFilter("*"))
+    router.callback_query.register(package_chosen, PackageCb.filter(), StateFilter(OrderForm.package))
+    router.message.register(package_typed, StateFilter(OrderForm.package), NOT_COMMAND)
+    router.message.register(name_typed, StateFilter(OrderForm.name), F.text, NOT_COMMAND)
+    router.message.register(username_typed, StateFilter(OrderForm.username), F.text, NOT_COMMAND)
+    router.callback_query.register(
+        suggestion_taken, OrderCb.filter(F.action == "suggest"), StateFilter(OrderForm.username)
+    )
+    router.message.register(managed_bot_created, F.managed_bot_created)
+    router.managed_bot.register(managed_bot_update)
+    router.message.register(description_typed, StateFilter(OrderForm.description), F.text, NOT_COMMAND)
+    router.callback_query.register(
+        description_skipped, OrderCb.filter(F.action == "skip"), StateFilter(OrderForm.description)
+    )
+    router.message.register(avatar_sent, StateFilter(OrderForm.avatar), F.photo)
+    router.callback_query.register(
+        avatar_skipped, OrderCb.filter(F.action == "skip"), StateFilter(OrderForm.avatar)
+    )
+    router.message.register(avatar_not_photo, StateFilter(OrderForm.avatar), NOT_COMMAND)
+    router.message.register(
+        not_text, StateFilter(OrderForm.name, OrderForm.username, OrderForm.description), ~F.text
+    )
+    router.callback_query.register(
+        edit_chosen, OrderCb.filter(F.action == "edit"), StateFilter(OrderForm.confirm)
+    )
+    router.callback_query.register(
+        back_to_summary, OrderCb.filter(F.action == "back"), StateFilter(OrderForm.confirm)
+    )
+    router.callback_query.register(
+        edit_field, EditCb.filter(F.field.in_(set(ASK))), StateFilter(OrderForm.confirm)
+    )
+    router.callback_query.register(
+        confirm, OrderCb.filter(F.action == "confirm"), StateFilter(OrderForm.confirm)
+    )
+    return router

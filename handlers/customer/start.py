@@ -4,23 +4,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from aiogram import F
+from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards, texts
 from bot.callbacks import MenuCb
-from bot.routing import RouterTemplate
 from config import Settings
 from models import Customer
 from services.model_gateway.quota import RENEW_START_PREFIX
 from services.payments.stripe_api import START_CANCEL_PREFIX, START_PAID_PREFIX
 
-router = RouterTemplate("customer.start")
 
-
-@router.message(CommandStart())
 async def start(
     message: Message,
     command: CommandObject,
@@ -49,21 +45,28 @@ async def start(
     await message.answer(texts.welcome(first_name, settings.packages), reply_markup=keyboards.main_menu())
 
 
-@router.message(Command("help"))
 async def help_command(message: Message) -> None:
     await message.answer(texts.HELP)
 
 
-@router.callback_query(MenuCb.filter(F.action == "help"))
 async def help_button(callback: CallbackQuery) -> None:
     await callback.answer()
     await callback.message.answer(texts.HELP)
 
 
-@router.message(Command("cancel"), StateFilter("*"))
 async def cancel(message: Message, state: FSMContext) -> None:
     if await state.get_state() is None:
         await message.answer(texts.NOTHING_TO_CANCEL)
         return
     await state.clear()
     await message.answer(texts.CANCELLED, reply_markup=keyboards.remove_reply_keyboard())
+
+
+def build_router() -> Router:
+    """This feature's handlers on a fresh Router (see handlers.get_routers)."""
+    router = Router(name="customer.start")
+    router.message.register(start, CommandStart())
+    router.message.register(help_command, Command("help"))
+    router.callback_query.register(help_button, MenuCb.filter(F.action == "help"))
+    router.message.register(cancel, Command("cancel"), StateFilter("*"))
+    return router

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, F
+from aiogram import Bot, F, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
@@ -12,14 +12,12 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import texts
 from bot.callbacks import SupportCb
-from bot.routing import RouterTemplate
 from bot.states import SupportForm
 from config import Settings
 from models import Customer
 from services.notifications import support
 
 log = logging.getLogger(__name__)
-router = RouterTemplate("customer.support")
 
 
 async def _post_question(
@@ -60,7 +58,6 @@ async def _post_question(
     await message.answer(texts.SUPPORT_SENT)
 
 
-@router.message(Command("support"))
 async def support_command(
     message: Message,
     command: CommandObject,
@@ -78,7 +75,6 @@ async def support_command(
     await message.answer(texts.ASK_SUPPORT)
 
 
-@router.callback_query(SupportCb.filter())
 async def support_button(callback: CallbackQuery, callback_data: SupportCb, state: FSMContext) -> None:
     await callback.answer()
     await state.set_state(SupportForm.question)
@@ -87,7 +83,6 @@ async def support_button(callback: CallbackQuery, callback_data: SupportCb, stat
         await callback.message.answer(texts.ASK_SUPPORT)
 
 
-@router.message(SupportForm.question, F.text.startswith("/") == False)  # noqa: E712 (a magic filter)
 async def support_question(
     message: Message, state: FSMContext, bot: Bot, settings: Settings, customer: Customer
 ) -> None:
@@ -100,7 +95,16 @@ async def support_question(
     await _post_question(message, bot, settings, customer, question, reference)
 
 
-@router.message(Command("terms"))
 async def terms(message: Message, settings: Settings) -> None:
     url, text = await support.load_terms(settings.terms_source)
     await message.answer(texts.terms(text, url, settings.refund_on_failure))
+
+
+def build_router() -> Router:
+    """This feature's handlers on a fresh Router (see handlers.get_routers)."""
+    router = Router(name="customer.support")
+    router.message.register(support_command, Command("support"))
+    router.callback_query.register(support_button, SupportCb.filter())
+    router.message.register(support_question, SupportForm.question, F.text.startswith("/") == False)  # noqa: E712 (a magic filter)
+    router.message.register(terms, Command("terms"))
+    return router

@@ -5,12 +5,12 @@ from __future__ import annotations
 import logging
 
 import pytest
+from aiogram import Router
 
 from bot import texts
 from bot.callbacks import MenuCb, SupportCb
 from bot.factory import create_dispatcher
 from bot.middlewares import CooldownMiddleware
-from bot.routing import RouterTemplate
 from models import Customer
 from services.jobs.queue import JobQueue
 from tests.bot.harness import BotHarness, FakeUser, button_data, joined
@@ -56,7 +56,7 @@ async def test_error_boundary_answers_with_a_reference_that_is_in_the_log(
     db: str, settings, payments, alice: FakeUser, caplog: pytest.LogCaptureFixture
 ) -> None:
     dp = create_dispatcher(settings, payments=payments, queue=JobQueue())
-    boom = RouterTemplate("boom")
+    boom = Router(name="boom")
 
     @boom.message()
     async def explode(message) -> None:
@@ -66,7 +66,7 @@ async def test_error_boundary_answers_with_a_reference_that_is_in_the_log(
     async def explode_too(callback) -> None:
         raise RuntimeError("still on fire")
 
-    dp.include_router(boom.build())
+    dp.include_router(boom)
     # a fresh dispatcher whose fallback would answer first: put the failing router before it
     dp.sub_routers.insert(0, dp.sub_routers.pop())
     h = BotHarness.build(settings, dp)

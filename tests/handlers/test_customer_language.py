@@ -104,19 +104,20 @@ async def test_an_app_in_a_language_we_do_not_speak_gets_english(harness: BotHar
 async def test_the_cooldown_and_the_error_boundary_answer_in_the_app_language(
     db: str, settings, payments
 ) -> None:
+    from aiogram import Router
+
     from bot.factory import create_dispatcher
-    from bot.routing import RouterTemplate
     from services.jobs.queue import JobQueue
 
     ivan = FakeUser(id=500_779, first_name="Иван", username="ivan2", language_code="ru")
     dp = create_dispatcher(settings, payments=payments, queue=JobQueue(), cooldown=30)
-    boom = RouterTemplate("boom")
+    boom = Router(name="boom")
 
     @boom.message(lambda message: message.text == "boom")
     async def explode(message) -> None:
         raise RuntimeError("on fire")
 
-    dp.include_router(boom.build())
+    dp.include_router(boom)
     dp.sub_routers.insert(0, dp.sub_routers.pop())
     h = BotHarness.build(settings, dp)
     error = joined(await h.send(ivan, "boom"))
