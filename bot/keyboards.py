@@ -16,7 +16,7 @@ from aiogram.types import (
 )
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
-from bot import agent_texts, texts
+from bot import texts
 from bot.callbacks import (
     AccountCb,
     AgentCb,
@@ -33,6 +33,7 @@ from bot.callbacks import (
     SupportCb,
 )
 from bot.i18n import LANGUAGES, current_locale
+from bot.texts import agent as agent_texts
 from models import AccountStatus, Instance, InstanceStatus, OrderStatus, TelegramAccount
 from services.notifications.customers import ACTION_PREFIX, RENEW_ACTION
 from services.payments.packages import Package

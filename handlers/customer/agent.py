@@ -9,9 +9,10 @@ from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
 from aiogram.types import CallbackQuery, Message
 
-from bot import agent_texts, keyboards, texts
+from bot import keyboards, texts
 from bot.callbacks import AgentCb
 from bot.states import PersonaForm, ProfileForm
+from bot.texts import agent as agent_texts
 from config import Settings
 from models import Customer, Instance
 from services.agents import controls as agent_controls

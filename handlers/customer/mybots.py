@@ -8,9 +8,10 @@ from aiogram import F, Router
 from aiogram.filters import Command
 from aiogram.types import CallbackQuery, Message
 
-from bot import agent_texts, keyboards, texts
+from bot import keyboards, texts
 from bot.callbacks import AgentCb, MenuCb, MyBotsCb, RenewCb
 from bot.i18n import money
+from bot.texts import agent as agent_texts
 from config import Settings
 from handlers.customer.order import send_checkout
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus

@@ -4,17 +4,11 @@ language. Functions only: each marks its English msgid with `_()` where it is re
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from bot.i18n import _, money
-from bot.texts import esc, esc_clipped
+from bot.texts.markup import date, esc, esc_clipped
 from models import Instance, Order
 from services.agents.controls import Health, HealthLine, RestartOutcome
 from services.orders.validation import DESCRIPTION_MAX, PERSONA_NAME_MAX, PERSONA_PROMPT_MAX
-
-
-def _when(value: datetime | None) -> str:
-    return value.strftime("%Y-%m-%d %H:%M UTC") if value else "—"
 
 
 def health(line: HealthLine) -> str:
@@ -25,7 +19,7 @@ def health(line: HealthLine) -> str:
         Health.STOPPED: _("⏸ stopped"),
         Health.SETTING_UP: _("⏳ being set up"),
     }
-    checked = _when(line.checked_at) if line.checked_at else _("not checked yet")
+    checked = date(line.checked_at) if line.checked_at else _("not checked yet")
     return _("Health: {state} · last check: {checked}").format(state=words[line.health], checked=checked)
 
 
