@@ -105,3 +105,8 @@ def summary(data: Mapping[str, object], package: Package | None) -> str:
 
 def choose_edit() -> str:
     return _("What would you like to change?")
+
+
+def suggestion_question(suggestion: str) -> str:
+    """Under Telegram's "create my bot" button: or take the free suggestion?"""
+    return _(USE_SUGGESTION).format(suggestion=esc(suggestion)) + "?"

@@ -4,9 +4,12 @@ checks the agent is the presser's own."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiogram import F, Router
 from aiogram.filters import StateFilter
 from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State
 from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards, texts
@@ -71,16 +74,25 @@ async def restart_agent(
         await callback.message.edit_text(text, reply_markup=markup)
 
 
-async def ask_persona(
+# owner buttons that ask for a value: the state awaiting it, the key keeping the agent's id, the question
+QUESTIONS: dict[str, tuple[State, str, Callable[[Instance], str]]] = {
+    "persona": (PersonaForm.text, "persona_instance_id", agent_texts.ask_persona),
+    "profile": (ProfileForm.value, "profile_instance_id", agent_texts.ask_profile),
+}
+
+
+async def ask_for_value(
     callback: CallbackQuery, callback_data: AgentCb, customer: Customer, state: FSMContext
 ) -> None:
+    """Persona or Profile: ask for the new value and remember which agent it is for."""
     instance = await _own_agent(callback, customer, callback_data.instance_id)
     if instance is None:
         return
+    awaiting, key, question = QUESTIONS[callback_data.action]
     await callback.answer()
-    await state.set_state(PersonaForm.text)
-    await state.update_data(persona_instance_id=instance.id)
-    await callback.message.answer(agent_texts.ask_persona(instance))
+    await state.set_state(awaiting)
+    await state.update_data({key: instance.id})
+    await callback.message.answer(question(instance))
 
 
 async def persona_typed(message: Message, state: FSMContext, customer: Customer, queue: JobQueue) -> None:
@@ -104,18 +116,6 @@ async def persona_not_text(message: Message) -> None:
 
 
 # --- the bot's profile (description, photo) after go-live ----------------------------------------
-
-
-async def ask_profile(
-    callback: CallbackQuery, callback_data: AgentCb, customer: Customer, state: FSMContext
-) -> None:
-    instance = await _own_agent(callback, customer, callback_data.instance_id)
-    if instance is None:
-        return
-    await callback.answer()
-    await state.set_state(ProfileForm.value)
-    await state.update_data(profile_instance_id=instance.id)
-    await callback.message.answer(agent_texts.ask_profile(instance))
 
 
 async def _request_profile(
@@ -158,10 +158,9 @@ def build_router() -> Router:
     router = Router(name="customer.agent")
     router.callback_query.register(show_agent, AgentCb.filter(F.action == "show"))
     router.callback_query.register(restart_agent, AgentCb.filter(F.action == "restart"))
-    router.callback_query.register(ask_persona, AgentCb.filter(F.action == "persona"))
+    router.callback_query.register(ask_for_value, AgentCb.filter(F.action.in_(set(QUESTIONS))))
     router.message.register(persona_typed, StateFilter(PersonaForm.text), F.text, NOT_COMMAND)
     router.message.register(persona_not_text, StateFilter(PersonaForm.text), ~F.text)
-    router.callback_query.register(ask_profile, AgentCb.filter(F.action == "profile"))
     router.message.register(profile_photo, StateFilter(ProfileForm.value), F.photo)
     router.message.register(profile_description, StateFilter(ProfileForm.value), F.text, NOT_COMMAND)
     router.message.register(profile_neither, StateFilter(ProfileForm.value), ~F.text, ~F.photo)

@@ -13,7 +13,7 @@ from bot.callbacks import AgentCb, MenuCb, MyBotsCb, RenewCb
 from bot.i18n import money
 from bot.texts import agent as agent_texts
 from config import Settings
-from handlers.customer.order import send_checkout
+from handlers.customer.order.checkout import send_checkout
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus
 from services.jobs.queue import utcnow
 from services.model_gateway.usage_report import month_use
