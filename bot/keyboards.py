@@ -227,25 +227,6 @@ def agent_page(instance: Instance, *, page: int, renewable: bool) -> InlineKeybo
     return b.as_markup()
 
 
-def open_bot(
-    instance: Instance, renewable: bool, verify_link: str | None = None
-) -> InlineKeyboardMarkup | None:
-    """The agent's buttons; while its ownership check waits, the one-tap verification link."""
-    b = InlineKeyboardBuilder()
-    if verify_link and instance.bot_username:
-        b.button(text=texts.BTN_OPEN_AND_START.format(username=instance.bot_username), url=verify_link)
-    elif instance.bot_username:
-        b.button(
-            text=texts.BTN_OPEN_BOT.format(username=instance.bot_username),
-            url=f"https://t.me/{instance.bot_username}",
-        )
-    if renewable:
-        b.button(text=texts.BTN_RENEW_SHORT, callback_data=RenewCb(instance_id=instance.id))
-    b.adjust(2)
-    markup = b.as_markup()
-    return markup if markup.inline_keyboard else None
-
-
 # --- admin ---------------------------------------------------------------------------------------
 
 

@@ -128,10 +128,3 @@ class CustomerMiddleware(BaseMiddleware):
                 self._cache.popitem(last=False)
         data["customer"] = customer
         return await handler(event, data)
-
-    def forget(self, telegram_id: int | None = None) -> None:
-        """Drop cached customers (tests empty the database between runs)."""
-        if telegram_id is None:
-            self._cache.clear()
-        else:
-            self._cache.pop(telegram_id, None)
