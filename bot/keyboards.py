@@ -168,7 +168,7 @@ def renew(instances: list[Instance]) -> InlineKeyboardMarkup:
     b = InlineKeyboardBuilder()
     for instance in instances:
         b.button(
-            text=texts.BTN_RENEW.format(username=instance.bot_username or instance.id),
+            text=texts.renew_button(instance),
             callback_data=RenewCb(instance_id=instance.id),
         )
     b.adjust(1)
@@ -263,10 +263,14 @@ def instance_list(instances: list[Instance], status: str, page: int, pages: int)
         b.button(text=label[:60], callback_data=InstanceCb(action="show", instance_id=instance.id))
     nav = 0
     if page > 0:
-        b.button(text="« Prev", callback_data=InstanceListCb(status=status, page=page - 1))
+        b.button(
+            text=texts.ADMIN_LIST_BUTTONS["prev"], callback_data=InstanceListCb(status=status, page=page - 1)
+        )
         nav += 1
     if page + 1 < pages:
-        b.button(text="Next »", callback_data=InstanceListCb(status=status, page=page + 1))
+        b.button(
+            text=texts.ADMIN_LIST_BUTTONS["next"], callback_data=InstanceListCb(status=status, page=page + 1)
+        )
         nav += 1
     for name in INSTANCE_FILTERS:
         b.button(text=("• " if name == status else "") + name, callback_data=InstanceListCb(status=name))
@@ -281,7 +285,7 @@ def instance_actions(instance: Instance) -> InlineKeyboardMarkup:
     if not gone:
         for action in ("health", "restart", "reprovision", "terminate"):
             b.button(text=labels[action], callback_data=InstanceCb(action=action, instance_id=instance.id))
-    b.button(text="« List", callback_data=InstanceListCb(status=str(instance.status)))
+    b.button(text=texts.ADMIN_LIST_BUTTONS["back"], callback_data=InstanceListCb(status=str(instance.status)))
     b.adjust(2, 2, 1)
     return b.as_markup()
 

@@ -63,7 +63,7 @@ def _gather() -> dict[str, Any]:
     names: dict[str, Any] = {}
     for module in _GATHERED:
         for name, value in _public(module).items():
-            if name in names or name in globals():
+            if names.get(name, value) is not value or name in globals():  # one module may import another's
                 raise ImportError(f"bot.texts: {name} is defined twice ({module.__name__})")
             names[name] = value
     return names

@@ -37,6 +37,7 @@ ACCOUNT_BUTTONS = {
     "prio_up": "⬆️ Priority (sooner)",
     "prio_down": "⬇️ Priority (later)",
 }
+ADMIN_LIST_BUTTONS = {"prev": "« Prev", "next": "Next »", "back": "« List"}
 INSTANCE_BUTTONS = {
     "health": "🩺 Health check",
     "restart": "🔄 Restart agent",

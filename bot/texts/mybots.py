@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from bot.i18n import N_, _
+from bot.i18n import N_, _, money
 from bot.texts.markup import date, esc, tokens
+from bot.texts.payments import BTN_PAY, BTN_RENEW
 from models import Instance, Order
 from services.model_gateway.usage_report import MonthUse
 
@@ -78,3 +79,24 @@ def my_open_order(order: Order) -> str:
     return _("🧾 Order #{order_id}: <b>{name}</b>, {status}").format(
         order_id=order.id, name=esc(order.bot_name), status=esc(status)
     )
+
+
+def my_bots_header(total: int, page: int, pages: int) -> str:
+    header = _(MY_BOTS_HEADER).format(total=total)
+    if pages > 1:
+        header += " · " + _(MY_BOTS_PAGE).format(page=page + 1, pages=pages)
+    return header
+
+
+def open_bot_button(username: str, *, verify: bool) -> str:
+    """Open the bot; while its ownership check waits, open it and press Start."""
+    return _(BTN_OPEN_AND_START if verify else BTN_OPEN_BOT).format(username=username)
+
+
+def renew_button(instance: Instance) -> str:
+    return _(BTN_RENEW).format(username=instance.bot_username or instance.id)
+
+
+def pay_order_button(order: Order) -> str:
+    """An open order's Pay button, named for its bot (the list may hold several)."""
+    return f"{_(BTN_PAY).format(price=money(order.amount, order.currency))}: {order.bot_name[:24]}"

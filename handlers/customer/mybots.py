@@ -10,13 +10,12 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards, texts
 from bot.callbacks import AgentCb, MenuCb, MyBotsCb, RenewCb
-from bot.i18n import money
 from bot.texts import agent as agent_texts
 from config import Settings
 from handlers.customer.order.checkout import send_checkout
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus
 from services.jobs.queue import utcnow
-from services.model_gateway.usage_report import month_use
+from services.model_gateway.usage_report import MonthUse, month_use
 from services.orders.ordering import RENEWABLE, OrderError, TooManyUnpaid, create_renewal, renewable_instances
 from services.payments.packages import find_package
 from services.provisioning.progress import open_deep_link
@@ -30,6 +29,34 @@ OPEN_ORDERS = (
     OrderStatus.PROVISIONING,
     OrderStatus.AWAITING_VERIFICATION,
 )
+
+
+Row = tuple[str, str | None, str | None]  # a button: label, url, callback data
+
+
+async def _agent_entry(instance: Instance, use: MonthUse | None, page: int) -> tuple[str, list[Row]]:
+    # the progress message may be long gone: /mybots offers the open ownership check again
+    _, link = await open_deep_link(instance.order_id) if instance.order_id else (None, None)
+    block = texts.my_bot(instance, awaiting_verification=link is not None) + texts.model_use_line(use)
+    rows: list[Row] = []
+    username = instance.bot_username
+    if username:
+        rows.append(
+            (texts.open_bot_button(username, verify=bool(link)), link or f"https://t.me/{username}", None)
+        )
+    if instance.status in RENEWABLE:
+        rows.append((texts.renew_button(instance), None, RenewCb(instance_id=instance.id).pack()))
+    if username and not link:  # restart, persona, payments: on the agent's own page
+        show = AgentCb(action="show", instance_id=instance.id, page=page).pack()
+        rows.append((agent_texts.btn_manage(username), None, show))
+    return block, rows
+
+
+def _order_entry(order: Order) -> tuple[str, list[Row]]:
+    rows: list[Row] = []
+    if order.status == OrderStatus.AWAITING_PAYMENT and order.checkout_url:
+        rows.append((texts.pay_order_button(order), order.checkout_url, None))
+    return texts.my_open_order(order), rows
 
 
 async def my_bots_page(customer: Customer, page: int, settings: Settings) -> tuple[str, Any]:
@@ -51,44 +78,14 @@ async def my_bots_page(customer: Customer, page: int, settings: Settings) -> tup
     uses = await month_use([i for i in shown if isinstance(i, Instance)], utcnow(), settings.packages)
     blocks, rows = [], []
     for item in shown:
-        if isinstance(item, Instance):
-            # the progress message may be long gone: /mybots offers the open ownership check again
-            _, link = await open_deep_link(item.order_id) if item.order_id else (None, None)
-            blocks.append(
-                texts.my_bot(item, awaiting_verification=link is not None)
-                + texts.model_use_line(uses.get(item.id))
-            )
-            if item.bot_username:
-                label = (texts.BTN_OPEN_AND_START if link else texts.BTN_OPEN_BOT).format(
-                    username=item.bot_username
-                )
-                rows.append((label, link or f"https://t.me/{item.bot_username}", None))
-            if item.status in RENEWABLE:
-                rows.append(
-                    (
-                        texts.BTN_RENEW.format(username=item.bot_username or item.id),
-                        None,
-                        RenewCb(instance_id=item.id).pack(),
-                    )
-                )
-            if item.bot_username and not link:  # restart, persona, payments: on the agent's own page
-                rows.append(
-                    (
-                        agent_texts.btn_manage(item.bot_username),
-                        None,
-                        AgentCb(action="show", instance_id=item.id, page=page).pack(),
-                    )
-                )
-        else:
-            blocks.append(texts.my_open_order(item))
-            if item.status == OrderStatus.AWAITING_PAYMENT and item.checkout_url:
-                price = money(item.amount, item.currency)
-                rows.append(
-                    (f"{texts.BTN_PAY.format(price=price)}: {item.bot_name[:24]}", item.checkout_url, None)
-                )
-    header = texts.MY_BOTS_HEADER.format(total=len(items))
-    if pages > 1:
-        header += " · " + texts.MY_BOTS_PAGE.format(page=page + 1, pages=pages)
+        block, buttons = (
+            await _agent_entry(item, uses.get(item.id), page)
+            if isinstance(item, Instance)
+            else _order_entry(item)
+        )
+        blocks.append(block)
+        rows += buttons
+    header = texts.my_bots_header(len(items), page, pages)
     return "\n\n".join([header, *blocks]), keyboards.my_bots_page(rows, page, pages)
 
 
