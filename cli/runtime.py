@@ -191,7 +191,8 @@ async def open_runtime(
     from services.cloud.bootstrap import render_user_data, wait_bootstrapped
     from services.cloud.ec2 import Ec2Fleet
     from services.cloud.host_keys import generate_host_key
-    from services.cloud.instance_care import InstanceCare, claim_warm_instance
+    from services.cloud.instance_care import InstanceCare
+    from services.cloud.warm_pool import claim_warm_instance
     from services.cloud.platform_key import load_platform_key
     from services.cloud.ssh import SshConnector
     from services.model_gateway.keys import issue_instance_key
@@ -258,7 +259,7 @@ async def open_runtime(
         async def restart_gateway(instance: Any) -> None:
             # a renewal of a stopped agent: its model key was revoked at the stop, so the config is
             # written again with a new key (which restarts the gateway)
-            await care.push_agent_config(
+            await care.actions.push_agent_config(
                 instance, connect_deadline_s=settings.ssh_connect_timeout, reason="renewed"
             )
 
