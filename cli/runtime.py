@@ -192,9 +192,9 @@ async def open_runtime(
     from services.cloud.ec2 import Ec2Fleet
     from services.cloud.host_keys import generate_host_key
     from services.cloud.instance_care import InstanceCare
-    from services.cloud.warm_pool import claim_warm_instance
     from services.cloud.platform_key import load_platform_key
     from services.cloud.ssh import SshConnector
+    from services.cloud.warm_pool import claim_warm_instance
     from services.model_gateway.keys import issue_instance_key
     from services.notifications.alert_delivery import AlertDelivery, handle_deliver_alert
     from services.payments.stripe_api import PaymentError, PaymentsService, make_stripe_client, run_refund_job
