@@ -21,7 +21,6 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
@@ -37,6 +36,7 @@ from services.accounts.botfather import (
     Outcome,
     Reply,
 )
+from services.accounts.created_bot import CreatedBot
 from services.accounts.telethon_errors import AccountProblem, classify, describe
 from services.infra.db import dialect
 from services.infra.logging_setup import secrets
@@ -82,14 +82,6 @@ def telethon_client_factory(account: TelegramAccount) -> Any:
         request_retries=2,
         connection_retries=2,
     )
-
-
-@dataclass
-class CreatedBot:
-    username: str
-    token: str
-    account_id: int
-    warnings: list[str] = field(default_factory=list)  # customisation steps BotFather did not confirm
 
 
 class PoolExhausted(Exception):

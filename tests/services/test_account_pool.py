@@ -11,10 +11,10 @@ from telethon import errors
 
 from models import AccountStatus, Alert, AlertSeverity, Job, TelegramAccount
 from services.accounts.botfather import UsernamesExhausted
+from services.accounts.created_bot import CreatedBot
 from services.accounts.pool import (
     AccountPool,
     AccountUnavailable,
-    CreatedBot,
     PoolExhausted,
     handle_account_check,
 )
