@@ -24,7 +24,6 @@ from contextlib import asynccontextmanager, suppress
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from tortoise import connections
 from tortoise.expressions import F
 
 from models import AccountStatus, AlertSeverity, TelegramAccount
@@ -40,6 +39,7 @@ from services.accounts.created_bot import CreatedBot
 from services.accounts.telethon_errors import AccountProblem, classify, describe
 from services.infra.db import dialect
 from services.infra.logging_setup import secrets
+from services.infra.pg_locks import advisory_lock
 from services.jobs.queue import JobQueue, utcnow
 from services.notifications.alerts import raise_alert
 
@@ -517,31 +517,13 @@ class AccountPool:
 
 @asynccontextmanager
 async def _cross_process_lock(account_id: int) -> AsyncIterator[None]:
-    """On PostgreSQL, a session advisory lock per account, so workers in other processes wait too.
-
-    It lives on a connection of its own (not the ORM pool's, which the dialogue still needs for its
-    writes); closing that connection releases the lock, also when the process dies. SQLite
-    deployments are one process, where the asyncio lock is enough.
-    """
+    """On PostgreSQL, an advisory lock per account, so workers in other processes wait too. SQLite
+    deployments are one process, where the asyncio lock is enough."""
     if dialect() != "postgres":
         yield
         return
-    import asyncpg
-
-    client: Any = connections.get("default")
-    conn = await asyncpg.connect(
-        host=client.host,
-        port=client.port,
-        user=client.user,
-        password=client.password,
-        database=client.database,
-        ssl=client.extra.get("ssl"),
-    )
-    try:
-        await conn.execute("SELECT pg_advisory_lock($1, $2)", ADVISORY_LOCK_NAMESPACE, account_id)
+    async with advisory_lock(ADVISORY_LOCK_NAMESPACE, account_id):
         yield
-    finally:
-        await conn.close()
 
 
 async def _disconnect(client: Any) -> None:
