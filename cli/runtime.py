@@ -19,7 +19,8 @@ from typing import Any
 from config import Settings, secret_value
 from models import Job
 from services.accounts.bot_api import BotApi
-from services.accounts.pool import AccountPool, telethon_client_factory
+from services.accounts.pool import AccountPool
+from services.accounts.telethon_client import telethon_client_factory
 from services.jobs import kinds as job_kinds
 from services.jobs.queue import Claimed, JobQueue
 from services.jobs.worker import Handler, PermanentError, Sweep, Worker

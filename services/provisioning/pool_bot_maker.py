@@ -7,9 +7,10 @@ import logging
 from collections.abc import Awaitable, Callable
 
 from models import Order
+from services.accounts.account_status import AccountUnavailable, PoolExhausted
 from services.accounts.botfather import UsernamesExhausted
 from services.accounts.created_bot import CreatedBot
-from services.accounts.pool import AccountPool, AccountUnavailable, PoolExhausted
+from services.accounts.pool import AccountPool
 from services.jobs.worker import PermanentError
 from services.orders.ordering import usernames_held_elsewhere
 from services.provisioning.bot_making import UsernameCallback, username_candidates
