@@ -21,7 +21,7 @@ import asyncpg
 from cryptography.fernet import Fernet
 
 from models import TelegramAccount
-from services.accounts.botfather import parse_reply
+from services.accounts.botfather_replies import parse_reply
 from services.accounts.pool import AccountPool
 from services.infra.db import close_db, init_db, migrate
 from services.jobs.queue import JobQueue

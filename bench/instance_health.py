@@ -17,8 +17,8 @@ import time
 
 import asyncssh
 
+from services.cloud.health import probe_health
 from services.cloud.host_keys import generate_host_key
-from services.cloud.instance_care import probe_health
 from services.cloud.ssh import SshConnector
 from tests.standins.ssh_server import SshInstanceStandIn
 

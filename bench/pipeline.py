@@ -481,8 +481,7 @@ def report(result: VariantResult, lat: Latencies, scale: float) -> float:
 async def measure_gateway_start(starts: int, tmp: Path, telegram_api_root: str) -> list[float]:
     """Start-to-ready (first 200 on /readyz) of the real pinned OpenClaw gateway, `starts` times, each
     in a fresh home with the files activation renders (model: the Kimi stand-in)."""
-    from services.cloud.openclaw_config import AgentEndpoints
-    from services.provisioning.activation import agent_files
+    from services.cloud.openclaw_config import AgentEndpoints, AgentSpec, render_agent_files
     from tests.standins import free_port
     from tests.standins.kimi import KimiStandIn
     from tests.standins.openclaw import GatewayProcess, ensure_openclaw, install_home
@@ -492,15 +491,17 @@ async def measure_gateway_start(starts: int, tmp: Path, telegram_api_root: str) 
     async with KimiStandIn() as kimi:
         for n in range(starts):
             home = tmp / f"gateway-{n}"
-            files = agent_files(
-                bot_token=f"{700_000_000 + n}:AA{secrets.token_urlsafe(26)[:33]}",
-                allowed_user_id=4242,
-                gateway_token=secrets.token_urlsafe(32),
-                endpoints=AgentEndpoints(
-                    model_api_key=kimi.api_key,
-                    model_base_url=kimi.base_url,
-                    telegram_api_root=telegram_api_root,
-                ),
+            files = render_agent_files(
+                AgentSpec(
+                    bot_token=f"{700_000_000 + n}:AA{secrets.token_urlsafe(26)[:33]}",
+                    allowed_user_id=4242,
+                    gateway_token=secrets.token_urlsafe(32),
+                    endpoints=AgentEndpoints(
+                        model_api_key=kimi.api_key,
+                        model_base_url=kimi.base_url,
+                        telegram_api_root=telegram_api_root,
+                    ),
+                )
             )
             install_home(home, files.config_text, files.env_text)
             gateway = GatewayProcess(home, free_port())

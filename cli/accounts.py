@@ -318,7 +318,8 @@ def _priority(account: TelegramAccount, args: argparse.Namespace) -> list[str]:
 
 
 def cmd_check(args: argparse.Namespace, settings: Any) -> int:
-    from services.accounts.pool import AccountPool, telethon_client_factory
+    from services.accounts.pool import AccountPool
+    from services.accounts.telethon_client import telethon_client_factory
     from services.jobs.queue import JobQueue
 
     async def body() -> int:

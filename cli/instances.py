@@ -164,18 +164,20 @@ def cmd_user_data(_: argparse.Namespace, settings: Settings) -> int:
 def cmd_agent_config(args: argparse.Namespace, settings: Settings) -> int:
     import secrets
 
-    from services.cloud.openclaw_config import ConfigValueError
+    from services.cloud.openclaw_config import AgentSpec, ConfigValueError, render_agent_files
     from services.model_gateway.keys import PLACEHOLDER_KEY
-    from services.provisioning.activation import GatewayUrlMissing, agent_endpoints, agent_files
+    from services.provisioning.activation import GatewayUrlMissing, agent_endpoints
 
     try:
         # an instance's model key exists in plaintext only in its own .env (the database keeps its
         # hash): the printed files carry a marked placeholder, never the platform's MOONSHOT_API_KEY
-        files = agent_files(
-            bot_token=args.bot_token,
-            allowed_user_id=args.owner,
-            gateway_token=secrets.token_urlsafe(32),
-            endpoints=agent_endpoints(settings, PLACEHOLDER_KEY),
+        files = render_agent_files(
+            AgentSpec(
+                bot_token=args.bot_token,
+                allowed_user_id=args.owner,
+                gateway_token=secrets.token_urlsafe(32),
+                endpoints=agent_endpoints(settings, PLACEHOLDER_KEY),
+            )
         )
     except (ConfigValueError, GatewayUrlMissing) as exc:
         print(f"agent-config: {exc}", file=sys.stderr)

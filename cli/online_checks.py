@@ -127,7 +127,7 @@ async def check_env_accounts(
 ) -> list[OnlineCheck]:
     """Each creator account the environment describes: its session logs in and `get_me` answers."""
     from services.accounts.env_import import environment, read_env_accounts
-    from services.accounts.pool import telethon_client_factory
+    from services.accounts.telethon_client import telethon_client_factory
 
     factory = client_factory or telethon_client_factory
     accounts, problems = read_env_accounts(environment() if env is None else env)

@@ -17,94 +17,21 @@ from datetime import timedelta
 from typing import Any
 
 from config import Settings, secret_value
-from models import Job, Order
+from models import Job
 from services.accounts.bot_api import BotApi
-from services.accounts.botfather import UsernamesExhausted
-from services.accounts.managed_bots import ManagedBotTokens
-from services.accounts.pool import AccountPool, AccountUnavailable, PoolExhausted, telethon_client_factory
+from services.accounts.pool import AccountPool
+from services.accounts.telethon_client import telethon_client_factory
 from services.jobs import kinds as job_kinds
 from services.jobs.queue import Claimed, JobQueue
 from services.jobs.worker import Handler, PermanentError, Sweep, Worker
 from services.notifications.customers import Messenger, deliver_customer_message
-from services.provisioning.saga import (
-    BotMaker,
-    CreatedBot,
-    PoolWait,
-    ProvisioningSaga,
-    SagaDeps,
-    wake_pool_waiters,
-)
+from services.provisioning.managed_bot_maker import ManagedBotMaker
+from services.provisioning.pool_bot_maker import PoolBotMaker
+from services.provisioning.pool_wait import wake_pool_waiters
+from services.provisioning.saga import ProvisioningSaga, SagaDeps
 from services.provisioning.verification import Verifier
 
 log = logging.getLogger("meetmatt.runtime")
-
-
-class PoolBotMaker(BotMaker):
-    """Customer bots from the creator-account pool (@BotFather over Telethon)."""
-
-    def __init__(
-        self,
-        pool: AccountPool,
-        avatar_loader: Callable[[str], Awaitable[bytes | None]] | None = None,
-        about: str = "A personal AI agent by Meet Matt",
-    ) -> None:
-        self.pool = pool
-        self.avatar_loader = avatar_loader
-        self.about = about
-
-    async def create(
-        self,
-        order: Order,
-        candidates: list[str],
-        on_username_chosen: Callable[[int, str], Awaitable[None]],
-        on_created: Callable[[int, str], Awaitable[None]] | None = None,
-    ) -> CreatedBot:
-        photo = None
-        if order.avatar_file_id and self.avatar_loader is not None:
-            try:
-                photo = await self.avatar_loader(order.avatar_file_id)
-            except Exception:  # the avatar is cosmetic: the bot is still made without it
-                log.warning("avatar download failed", extra={"order_id": order.id})
-        try:
-            made = await self.pool.create_bot(
-                name=order.bot_name,
-                username_candidates=candidates,
-                description=order.description,
-                about=self.about,
-                photo=photo,
-                on_username_chosen=on_username_chosen,
-                on_created=on_created,
-            )
-        except PoolExhausted as exc:
-            raise PoolWait(exc.retry_at) from None
-        except UsernamesExhausted as exc:
-            raise PermanentError(f"no free bot username: {exc}") from None
-        return CreatedBot(made.username, made.token, made.account_id)
-
-    async def recover(self, account_id: int, username: str) -> str | None:
-        try:
-            return await self.pool.recover_token(account_id, username)
-        except AccountUnavailable as exc:
-            if exc.retry_at is not None:
-                raise PoolWait(exc.retry_at) from None
-            log.warning(
-                "the account that made the bot is gone; making a new bot",
-                extra={"account_id": account_id, "username": username},
-            )
-            return None
-
-    async def owns(self, account_id: int, username: str) -> bool:
-        try:
-            return username.lower() in await self.pool.owned_bots(account_id)
-        except AccountUnavailable as exc:
-            if exc.retry_at is not None:
-                raise PoolWait(exc.retry_at) from None
-            return False
-
-    async def delete(self, account_id: int | None, username: str) -> bool:
-        if account_id is None:
-            return False
-        return await self.pool.delete_bot(account_id, username)
 
 
 @dataclass
@@ -191,9 +118,10 @@ async def open_runtime(
     from services.cloud.bootstrap import render_user_data, wait_bootstrapped
     from services.cloud.ec2 import Ec2Fleet
     from services.cloud.host_keys import generate_host_key
-    from services.cloud.instance_care import InstanceCare, claim_warm_instance
+    from services.cloud.instance_care import InstanceCare
     from services.cloud.platform_key import load_platform_key
     from services.cloud.ssh import SshConnector
+    from services.cloud.warm_pool import claim_warm_instance
     from services.model_gateway.keys import issue_instance_key
     from services.notifications.alert_delivery import AlertDelivery, handle_deliver_alert
     from services.payments.stripe_api import PaymentError, PaymentsService, make_stripe_client, run_refund_job
@@ -237,8 +165,6 @@ async def open_runtime(
             payments = PaymentsService(make_stripe_client(settings), settings.packages, bot_username=None)
         main_bot_token = secret_value(settings.bot_token) or ""
 
-        managed_bot_token = ManagedBotTokens(bot_api, main_bot_token)
-
         async def activate(instance: Any, token: str, user_id: int, gateway_token: str) -> None:
             # a new model key per activation (a retried step revokes the one it issued before): the
             # agent calls Meet Matt's model gateway with it, never Moonshot with the platform key
@@ -258,7 +184,7 @@ async def open_runtime(
         async def restart_gateway(instance: Any) -> None:
             # a renewal of a stopped agent: its model key was revoked at the stop, so the config is
             # written again with a new key (which restarts the gateway)
-            await care.push_agent_config(
+            await care.actions.push_agent_config(
                 instance, connect_deadline_s=settings.ssh_connect_timeout, reason="renewed"
             )
 
@@ -280,7 +206,7 @@ async def open_runtime(
             activate=activate,
             restart_gateway=restart_gateway,
             claim_warm_instance=claim_warm_instance if settings.warm_pool_size > 0 else None,
-            managed_bot_token=managed_bot_token,
+            managed_bot_maker=ManagedBotMaker(bot_api, main_bot_token),
             refund_on_failure=settings.refund_on_failure,
             pool_wait_limit=timedelta(hours=settings.pool_wait_limit_hours),
         )

@@ -48,59 +48,18 @@ from services.model_gateway.quota import (
 from services.model_gateway.usage import Tokens, UsageRecorder, month_start, tokens_from_chunk, tokens_since
 from services.notifications.alerts import raise_alert
 from services.payments.packages import Package
+from webhooks.model_gateway_stream import (
+    ERROR_BODY_LIMIT,
+    ClientGone,
+    openai_error,
+    stream_answer,
+)
 
 log = logging.getLogger(__name__)
 
 DISCONNECT_POLL_S = 0.1
 QUOTA_CACHE_S = 30.0  # package and override change rarely; keys are read on every request
 USED_CACHE_S = 5.0  # this month's tokens in the database, re-read this often (other replicas add too)
-ERROR_BODY_LIMIT = 256 * 1024
-
-
-def openai_error(
-    status: int, message: str, type_: str, code: str | None = None, headers: dict[str, str] | None = None
-) -> web.Response:
-    """An error in the shape OpenAI clients parse (`error.message` is what the agent shows)."""
-    return web.json_response(
-        {"error": {"message": message, "type": type_, "code": code}}, status=status, headers=headers
-    )
-
-
-class SseUsageScanner:
-    """Finds the `usage` in a stream of server-sent events without holding the stream: keeps only the
-    unfinished last line, and parses only `data:` lines that mention usage."""
-
-    def __init__(self) -> None:
-        self._tail = b""
-        self.tokens: Tokens | None = None
-
-    def feed(self, data: bytes) -> None:
-        if b"\n" not in data:
-            self._tail += data
-            return
-        lines = (self._tail + data).split(b"\n")
-        self._tail = lines.pop()
-        for line in lines:
-            self._line(line)
-
-    def close(self) -> None:
-        if self._tail:
-            self._line(self._tail)
-            self._tail = b""
-
-    def _line(self, line: bytes) -> None:
-        if not line.startswith(b"data:") or b'"usage"' not in line:
-            return
-        try:
-            found = tokens_from_chunk(json.loads(line[5:].strip()))
-        except ValueError:
-            return
-        if found is not None:
-            self.tokens = found
-
-
-class ClientGone(Exception):
-    """The agent closed its connection before the answer was complete."""
 
 
 class ModelGateway:
@@ -396,7 +355,7 @@ class ModelGateway:
                         headers={"Retry-After": retry_after} if retry_after else None,
                     )
                 if up.content_type == "text/event-stream":
-                    response, tokens = await self._stream(request, up)
+                    response, tokens = await stream_answer(request, up)
                 else:
                     answer = await up.read()
                     try:
@@ -418,30 +377,6 @@ class ModelGateway:
             if outcome != "upstream_unreachable":
                 REQUESTS.labels(outcome).inc()
             self._record(holder, tokens)
-
-    async def _stream(
-        self, request: web.Request, up: aiohttp.ClientResponse
-    ) -> tuple[web.StreamResponse, Tokens | None]:
-        response = web.StreamResponse(
-            status=200,
-            headers={
-                "Content-Type": up.headers.get("Content-Type", "text/event-stream"),
-                "Cache-Control": "no-cache",
-                "X-Accel-Buffering": "no",
-            },
-        )
-        await response.prepare(request)
-        scanner = SseUsageScanner()
-        try:
-            async for data in up.content.iter_any():
-                scanner.feed(data)
-                await response.write(data)
-        except (aiohttp.ClientConnectionResetError, ConnectionResetError):
-            scanner.close()
-            raise ClientGone() from None
-        scanner.close()
-        await response.write_eof()
-        return response, scanner.tokens
 
     def _record(self, holder: KeyHolder, tokens: Tokens | None) -> None:
         if tokens is not None:

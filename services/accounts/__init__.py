@@ -1,3 +1,4 @@
-"""Who makes the customers' bots: the creator-account pool, the @BotFather dialogue over Telethon,
-Telethon error meanings, import from the environment, managed bots over the Bot API. Imports models, infra.
+"""Creator accounts: the pool that picks one per order (with its status book and cross-process lock),
+the @BotFather dialogue over Telethon and its reply parser, Telethon error meanings, import from the
+environment, the Bot API client. Imports models, infra, jobs and notifications (alerts).
 """

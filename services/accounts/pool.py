@@ -21,102 +21,42 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from tortoise import connections
 from tortoise.expressions import F
 
-from models import AccountStatus, AlertSeverity, TelegramAccount
+from models import AccountStatus, TelegramAccount
+from services.accounts.account_status import (
+    RESTING,
+    AccountStatusBook,
+    AccountUnavailable,
+    effective_status,
+)
 from services.accounts.botfather import (
     BotFatherDialogue,
     BotFatherRefused,
     BotFatherTimeout,
     BotFatherUnexpected,
-    Outcome,
-    Reply,
 )
+from services.accounts.botfather_replies import Outcome, Reply
+from services.accounts.created_bot import CreatedBot
 from services.accounts.telethon_errors import AccountProblem, classify, describe
 from services.infra.db import dialect
 from services.infra.logging_setup import secrets
+from services.infra.pg_locks import advisory_lock
 from services.jobs.queue import JobQueue, utcnow
-from services.notifications.alerts import raise_alert
 
 log = logging.getLogger(__name__)
 
 ClientFactory = Callable[[TelegramAccount], Any]
 T = TypeVar("T")
 
-# statuses that end by themselves when cooldown_until passes
-RESTING = frozenset({AccountStatus.COOLING_DOWN, AccountStatus.LIMITED})
 # statuses in which an account may still run /token and /deletebot for bots it already owns
 CAN_MANAGE_OWN_BOTS = frozenset(
     {AccountStatus.ACTIVE, AccountStatus.COOLING_DOWN, AccountStatus.LIMITED, AccountStatus.FULL}
 )
-_SEVERITY = {
-    AccountStatus.ACTIVE: AlertSeverity.INFO,
-    AccountStatus.COOLING_DOWN: AlertSeverity.WARNING,
-    AccountStatus.LIMITED: AlertSeverity.WARNING,
-    AccountStatus.FULL: AlertSeverity.WARNING,
-    AccountStatus.BANNED: AlertSeverity.CRITICAL,
-    AccountStatus.SESSION_DEAD: AlertSeverity.CRITICAL,
-    AccountStatus.DISABLED: AlertSeverity.INFO,
-}
-POOL_EXHAUSTED_KEY = "pool:exhausted"
 ADVISORY_LOCK_NAMESPACE = 0x4D4D_0001  # pg_advisory_lock(namespace, account id): "MM" + creator accounts
-
-
-def telethon_client_factory(account: TelegramAccount) -> Any:
-    """The real ClientFactory: a Telethon client on the account's StringSession."""
-    from telethon import TelegramClient
-    from telethon.sessions import StringSession
-
-    # flood_sleep_threshold=0: never sleep inside Telethon holding the account; the pool records the
-    # wait as a cooldown and fails over instead
-    return TelegramClient(
-        StringSession(account.session or ""),
-        account.api_id,
-        account.api_hash,
-        flood_sleep_threshold=0,
-        request_retries=2,
-        connection_retries=2,
-    )
-
-
-@dataclass
-class CreatedBot:
-    username: str
-    token: str
-    account_id: int
-    warnings: list[str] = field(default_factory=list)  # customisation steps BotFather did not confirm
-
-
-class PoolExhausted(Exception):
-    """No creator account can serve now. Retry at `retry_at` (the earliest cooldown end)."""
-
-    def __init__(self, retry_at: datetime, summary: str = "") -> None:
-        super().__init__(
-            f"no creator account can create a bot now; retry at {retry_at.isoformat()}"
-            + (f" ({summary})" if summary else "")
-        )
-        self.retry_at = retry_at
-
-
-class AccountUnavailable(Exception):
-    """The one account that owns a bot cannot talk to BotFather now (retry_at) or ever (retry_at None)."""
-
-    def __init__(
-        self, account_id: int, status: AccountStatus | None, retry_at: datetime | None, reason: str = ""
-    ) -> None:
-        when = f"retry at {retry_at.isoformat()}" if retry_at else "it will not recover by itself"
-        super().__init__(
-            f"creator account #{account_id} is {status or 'missing'}: {when}"
-            + (f" ({reason})" if reason else "")
-        )
-        self.account_id = account_id
-        self.status = status
-        self.retry_at = retry_at
 
 
 class _AccountFailure(Exception):
@@ -146,11 +86,11 @@ class AccountPool:
         self.bot_limit = bot_limit
         self.clock = clock
         self.default_attempts_wait = default_attempts_wait  # "too many attempts" without a number
-        self.limited_rest = limited_rest  # a limited account is tried again after this
-        self.idle_retry = idle_retry  # retry_at when no account will recover by itself
         self._locks: dict[int, asyncio.Lock] = {}
         self._busy: dict[int, int] = {}  # holders + waiters per account, to spread parallel orders
-        self._alert_lock = asyncio.Lock()
+        self.book = AccountStatusBook(
+            queue, clock=clock, bot_limit=bot_limit, limited_rest=limited_rest, idle_retry=idle_retry
+        )
 
     # --- selection -------------------------------------------------------------------------------
 
@@ -158,12 +98,10 @@ class AccountPool:
         return self._locks.setdefault(account_id, asyncio.Lock())
 
     def cap(self, account: TelegramAccount) -> int:
-        return min(account.bot_limit or self.bot_limit, self.bot_limit)
+        return self.book.cap(account)
 
     def _effective_status(self, account: TelegramAccount, now: datetime) -> AccountStatus:
-        if account.status in RESTING and account.cooldown_until is not None and account.cooldown_until <= now:
-            return AccountStatus.ACTIVE
-        return AccountStatus(account.status)
+        return effective_status(account, now)
 
     def _usable(self, account: TelegramAccount, now: datetime) -> bool:
         if self._effective_status(account, now) is not AccountStatus.ACTIVE:
@@ -180,7 +118,7 @@ class AccountPool:
         usable = []
         for account in accounts:
             if account.status == AccountStatus.ACTIVE and account.created_bots >= self.cap(account):
-                await self._set_status(
+                await self.book.set_status(
                     account,
                     AccountStatus.FULL,
                     None,
@@ -218,7 +156,7 @@ class AccountPool:
         while True:
             candidates = await self._candidates(tried)
             if not candidates:
-                raise await self._exhausted()
+                raise await self.book.exhausted()
             account_id = candidates[0].id
             tried.add(account_id)
 
@@ -241,9 +179,9 @@ class AccountPool:
                 try:
                     creation = await self._talk(account, dialogue)
                 except _AccountFailure as failure:
-                    await self._record_problem(account, failure.problem)
+                    await self.book.record_problem(account, failure.problem)
                     continue
-                await self._record_success(account, created=True)
+                await self.book.record_success(account, created=True)
             secrets.add(creation.token)
             log.info("bot created", extra={"account_id": account_id, "username": creation.username})
             return CreatedBot(creation.username, creation.token, account_id, creation.warnings)
@@ -294,7 +232,7 @@ class AccountPool:
             )
             account = await TelegramAccount.get(id=account_id)
             if account.status == AccountStatus.FULL and account.created_bots < self.cap(account):
-                await self._set_status(
+                await self.book.set_status(
                     account, AccountStatus.ACTIVE, None, f"@{username} deleted: room again"
                 )
         return deleted
@@ -336,13 +274,13 @@ class AccountPool:
                 finally:
                     await _disconnect(client)
             if problem is not None:
-                return await self._record_problem(account, problem)
+                return await self.book.record_problem(account, problem)
             now = self.clock()
             healthy_again = account.status in (AccountStatus.SESSION_DEAD, AccountStatus.BANNED) or (
                 account.status in RESTING and self._effective_status(account, now) is AccountStatus.ACTIVE
             )
             if healthy_again:
-                await self._set_status(account, AccountStatus.ACTIVE, None, "health check passed")
+                await self.book.set_status(account, AccountStatus.ACTIVE, None, "health check passed")
             return AccountStatus(account.status)
 
     async def check_all(self) -> dict[int, AccountStatus]:
@@ -423,133 +361,22 @@ class AccountPool:
             try:
                 result = await self._talk(account, work)
             except _AccountFailure as failure:
-                status = await self._record_problem(account, failure.problem)
+                status = await self.book.record_problem(account, failure.problem)
                 retry_at = account.cooldown_until if status in RESTING else None
                 raise AccountUnavailable(account_id, status, retry_at, failure.problem.reason) from None
             await TelegramAccount.filter(id=account_id).update(last_used=self.clock())
             return result
 
-    async def _record_problem(self, account: TelegramAccount, problem: AccountProblem) -> AccountStatus:
-        now = self.clock()
-        if problem.cooldown_seconds:
-            cooldown: datetime | None = now + timedelta(seconds=problem.cooldown_seconds)
-        elif problem.status == AccountStatus.LIMITED:
-            cooldown = now + self.limited_rest
-        else:
-            cooldown = None
-        await self._set_status(account, problem.status, cooldown, problem.reason)
-        log.warning(
-            "creator account problem",
-            extra={"account_id": account.id, "status": problem.status.value, "reason": problem.reason},
-        )
-        return problem.status
-
-    async def _record_success(self, account: TelegramAccount, *, created: bool) -> None:
-        now = self.clock()
-        was = self._effective_status(account, now)
-        values: dict[str, Any] = {"last_used": now}
-        if created:
-            values["created_bots"] = F("created_bots") + 1
-        await TelegramAccount.filter(id=account.id).update(**values)
-        await account.refresh_from_db()
-        if account.created_bots >= self.cap(account):
-            await self._set_status(
-                account,
-                AccountStatus.FULL,
-                None,
-                f"{account.created_bots} bots created (cap {self.cap(account)})",
-            )
-        elif account.status != AccountStatus.ACTIVE and was is AccountStatus.ACTIVE:
-            await self._set_status(account, AccountStatus.ACTIVE, None, "rest period over; created a bot")
-
-    async def _set_status(
-        self, account: TelegramAccount, status: AccountStatus, cooldown_until: datetime | None, reason: str
-    ) -> None:
-        """Store a status (and why), alerting the admins when it differs from what was in effect."""
-        now = self.clock()
-        stored, effective = AccountStatus(account.status), self._effective_status(account, now)
-        account.status = status
-        account.cooldown_until = cooldown_until
-        fields = ["status", "cooldown_until", "updated_at"]
-        if status is not AccountStatus.ACTIVE:
-            account.last_error = reason[:2000]
-            fields.append("last_error")
-        await account.save(update_fields=fields)
-        if stored is status and effective is status:
-            return  # nothing new (a rest that ended and begins again is new: effective was active)
-        until = f" until {cooldown_until:%Y-%m-%d %H:%M:%S} UTC" if cooldown_until else ""
-        text = (
-            f"Creator account #{account.id} ({account.masked_phone}) is now {status.value}{until}: {reason}"
-        )
-        if status is AccountStatus.ACTIVE:
-            text = f"Creator account #{account.id} ({account.masked_phone}) is active again: {reason}"
-        async with self._alert_lock:
-            await raise_alert(
-                self.queue,
-                "account_status",
-                text,
-                severity=_SEVERITY[status],
-                dedup_key=f"account:{account.id}:{status.value}",
-            )
-
-    async def _exhausted(self) -> PoolExhausted:
-        now = self.clock()
-        accounts = await TelegramAccount.all().order_by("priority", "id")
-        comebacks = [
-            a.cooldown_until
-            for a in accounts
-            if a.status in (AccountStatus.ACTIVE, *RESTING)
-            and a.session
-            and a.cooldown_until is not None
-            and a.cooldown_until > now
-            and a.created_bots < self.cap(a)
-        ]
-        retry_at = min(comebacks) if comebacks else now + self.idle_retry
-        summary = "; ".join(f"#{a.id} {a.masked_phone} {a.status}" for a in accounts) or "no accounts at all"
-        text = (
-            f"No creator account can create bots: orders are waiting until "
-            f"{retry_at:%Y-%m-%d %H:%M:%S} UTC. Accounts: {summary}."
-        )
-        if not comebacks:
-            text += " None recovers by itself: add one with `python main.py accounts login`."
-        async with self._alert_lock:
-            await raise_alert(
-                self.queue,
-                "pool_exhausted",
-                text,
-                severity=AlertSeverity.CRITICAL,
-                dedup_key=POOL_EXHAUSTED_KEY,
-            )
-        return PoolExhausted(retry_at, summary)
-
 
 @asynccontextmanager
 async def _cross_process_lock(account_id: int) -> AsyncIterator[None]:
-    """On PostgreSQL, a session advisory lock per account, so workers in other processes wait too.
-
-    It lives on a connection of its own (not the ORM pool's, which the dialogue still needs for its
-    writes); closing that connection releases the lock, also when the process dies. SQLite
-    deployments are one process, where the asyncio lock is enough.
-    """
+    """On PostgreSQL, an advisory lock per account, so workers in other processes wait too. SQLite
+    deployments are one process, where the asyncio lock is enough."""
     if dialect() != "postgres":
         yield
         return
-    import asyncpg
-
-    client: Any = connections.get("default")
-    conn = await asyncpg.connect(
-        host=client.host,
-        port=client.port,
-        user=client.user,
-        password=client.password,
-        database=client.database,
-        ssl=client.extra.get("ssl"),
-    )
-    try:
-        await conn.execute("SELECT pg_advisory_lock($1, $2)", ADVISORY_LOCK_NAMESPACE, account_id)
+    async with advisory_lock(ADVISORY_LOCK_NAMESPACE, account_id):
         yield
-    finally:
-        await conn.close()
 
 
 async def _disconnect(client: Any) -> None:

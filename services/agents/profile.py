@@ -17,7 +17,8 @@ from enum import StrEnum
 from typing import Any
 
 from models import Customer, Instance
-from services.accounts.pool import AccountPool, AccountUnavailable
+from services.accounts.account_status import AccountUnavailable
+from services.accounts.pool import AccountPool
 from services.agents.controls import RESTARTABLE, owned_instance
 from services.jobs.kinds import BOT_PROFILE
 from services.jobs.queue import Claimed, JobQueue

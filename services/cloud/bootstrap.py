@@ -81,11 +81,8 @@ WantedBy=multi-user.target
 """
 
 
-def render_bootstrap_script(openclaw_version: str) -> str:
-    """The shell script cloud-init runs once (runcmd). Re-running it after success is a no-op."""
-    if not _VERSION_RE.match(openclaw_version):
-        raise ValueError(f"OPENCLAW_VERSION {openclaw_version!r} is not a plain version string")
-    return f"""#!/usr/bin/env bash
+# the bootstrap script; {names} are filled in by render_bootstrap_script (shell braces doubled)
+_BOOTSTRAP_TEMPLATE = """#!/usr/bin/env bash
 # Meet Matt instance bootstrap: Node.js {NODE_MAJOR}, OpenClaw (pinned), the gateway service.
 # Holds no customer secret: the config and keys arrive over SSH at activation.
 set -euo pipefail
@@ -142,6 +139,22 @@ rm -f "$FAILED_MARKER"
 date -u +%Y-%m-%dT%H:%M:%SZ > "$DONE_MARKER"
 echo "bootstrap done"
 """
+
+
+def render_bootstrap_script(openclaw_version: str) -> str:
+    """The shell script cloud-init runs once (runcmd). Re-running it after success is a no-op."""
+    if not _VERSION_RE.match(openclaw_version):
+        raise ValueError(f"OPENCLAW_VERSION {openclaw_version!r} is not a plain version string")
+    return _BOOTSTRAP_TEMPLATE.format(
+        BOOTSTRAP_LOG=BOOTSTRAP_LOG,
+        DONE_MARKER=DONE_MARKER,
+        FAILED_MARKER=FAILED_MARKER,
+        NODE_MAJOR=NODE_MAJOR,
+        OPENCLAW_HOME=OPENCLAW_HOME,
+        SERVICE_NAME=SERVICE_NAME,
+        STATE_DIR=STATE_DIR,
+        openclaw_version=openclaw_version,
+    )
 
 
 class _LiteralDumper(yaml.SafeDumper):

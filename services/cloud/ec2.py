@@ -18,13 +18,14 @@ from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError, WaiterError
 
 from config import DEFAULT_AMI, secret_value
-from services.cloud.host_keys import load_or_create_client_key, public_key_line
-from services.cloud.platform_key import (
-    PlatformKeyMismatch,
-    key_pair_matches,
-    mismatch_message,
-    openssh_fingerprint,
+from services.cloud.ec2_network import (
+    TAG_MANAGED,
+    Ec2Error,
+    ensure_key_pair,
+    ensure_security_group,
+    error_code,
 )
+from services.cloud.host_keys import load_or_create_client_key, public_key_line
 
 log = logging.getLogger(__name__)
 
@@ -32,17 +33,8 @@ TAG_JOB = "meetmatt:job"
 TAG_ORDER = "meetmatt:order"
 TAG_USER = "meetmatt:user"
 TAG_WARM = "meetmatt:warm"  # warm-pool slot: the instance row id it was launched for
-TAG_MANAGED = "meetmatt:managed"
 LIVE_STATES = ["pending", "running", "stopping", "stopped"]
 ROOT_DEVICE = "/dev/sda1"  # Ubuntu AMIs' root device name
-
-
-class Ec2Error(RuntimeError):
-    """An EC2 call failed in a way the caller should see (message names the step)."""
-
-
-def _code(exc: ClientError) -> str:
-    return str(exc.response.get("Error", {}).get("Code", ""))
 
 
 class Ec2Fleet:
@@ -129,36 +121,12 @@ class Ec2Fleet:
             await self._ensure_key_pair()
 
     async def _ensure_key_pair(self) -> None:
-        name = self.settings.ec2_key_name
-        try:
-            found = await self.ec2.describe_key_pairs(KeyNames=[name], IncludePublicKey=True)
-        except ClientError as exc:
-            if _code(exc) != "InvalidKeyPair.NotFound":
-                raise Ec2Error(f"looking up key pair {name!r} failed: {_code(exc)}") from None
-        else:
-            pair = (found.get("KeyPairs") or [{}])[0]
-            ours = self._public_key()
-            if not key_pair_matches(
-                ours, ec2_public_key=pair.get("PublicKey"), ec2_fingerprint=pair.get("KeyFingerprint")
-            ):
-                raise PlatformKeyMismatch(
-                    mismatch_message(
-                        name, openssh_fingerprint(ours), pair.get("KeyFingerprint") or "another key"
-                    )
-                )
-            return
-        try:
-            await self.ec2.import_key_pair(
-                KeyName=name,
-                PublicKeyMaterial=self._public_key().encode(),
-                TagSpecifications=[
-                    {"ResourceType": "key-pair", "Tags": [{"Key": TAG_MANAGED, "Value": "1"}]}
-                ],
-            )
-            log.info("imported the platform key pair", extra={"key_name": name})
-        except ClientError as exc:
-            if _code(exc) != "InvalidKeyPair.Duplicate":  # another worker won the race
-                raise Ec2Error(f"importing key pair {name!r} failed: {_code(exc)}") from None
+        await ensure_key_pair(self.ec2, self.settings.ec2_key_name, self._public_key())
+
+    async def _ensure_security_group(self) -> str:
+        return await ensure_security_group(
+            self.ec2, self.settings.ec2_security_group, self.settings.ssh_source_cidr
+        )
 
     async def reimport_key_pair(self) -> None:
         """Replace the EC2 key pair with the platform's current public key (after a deliberate rotation)."""
@@ -167,71 +135,9 @@ class Ec2Fleet:
             try:
                 await self.ec2.delete_key_pair(KeyName=name)
             except ClientError as exc:
-                if _code(exc) != "InvalidKeyPair.NotFound":
-                    raise Ec2Error(f"deleting key pair {name!r} failed: {_code(exc)}") from None
+                if error_code(exc) != "InvalidKeyPair.NotFound":
+                    raise Ec2Error(f"deleting key pair {name!r} failed: {error_code(exc)}") from None
             await self._ensure_key_pair()
-
-    def _wanted_rules(self) -> list[dict[str, Any]]:
-        return [
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 22,
-                "ToPort": 22,
-                "IpRanges": [
-                    {"CidrIp": self.settings.ssh_source_cidr, "Description": "SSH from the platform"}
-                ],
-            },
-            {
-                "IpProtocol": "tcp",
-                "FromPort": 443,
-                "ToPort": 443,
-                "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "HTTPS"}],
-            },
-        ]
-
-    async def _ensure_security_group(self) -> str:
-        name = self.settings.ec2_security_group
-        found = await self.ec2.describe_security_groups(Filters=[{"Name": "group-name", "Values": [name]}])
-        groups = found.get("SecurityGroups", [])
-        if groups:
-            group = groups[0]
-        else:
-            try:
-                created = await self.ec2.create_security_group(
-                    GroupName=name,
-                    Description="Meet Matt agents: SSH from the platform, HTTPS",
-                    TagSpecifications=[
-                        {"ResourceType": "security-group", "Tags": [{"Key": TAG_MANAGED, "Value": "1"}]}
-                    ],
-                )
-                log.info("created security group", extra={"group": name, "group_id": created["GroupId"]})
-            except ClientError as exc:
-                if _code(exc) != "InvalidGroup.Duplicate":
-                    raise Ec2Error(f"creating security group {name!r} failed: {_code(exc)}") from None
-            found = await self.ec2.describe_security_groups(
-                Filters=[{"Name": "group-name", "Values": [name]}]
-            )
-            group = found["SecurityGroups"][0]
-        existing = {
-            (p.get("IpProtocol"), p.get("FromPort"), p.get("ToPort"), r.get("CidrIp"))
-            for p in group.get("IpPermissions", [])
-            for r in p.get("IpRanges", [])
-        }
-        missing = [
-            rule
-            for rule in self._wanted_rules()
-            if (rule["IpProtocol"], rule["FromPort"], rule["ToPort"], rule["IpRanges"][0]["CidrIp"])
-            not in existing
-        ]
-        if missing:
-            try:
-                await self.ec2.authorize_security_group_ingress(
-                    GroupId=group["GroupId"], IpPermissions=missing
-                )
-            except ClientError as exc:
-                if _code(exc) != "InvalidPermission.Duplicate":
-                    raise Ec2Error(f"opening ports on {name!r} failed: {_code(exc)}") from None
-        return str(group["GroupId"])
 
     async def security_group_id(self) -> str:
         if self._security_group_id is None:
@@ -253,7 +159,7 @@ class Ec2Fleet:
         except ClientError as exc:
             raise Ec2Error(
                 f"cannot resolve the Ubuntu AMI for {self.settings.aws_region} from SSM "
-                f"parameter {name} ({_code(exc)}); set EC2_AMI_ID"
+                f"parameter {name} ({error_code(exc)}); set EC2_AMI_ID"
             ) from None
         return str(answer["Parameter"]["Value"])
 
@@ -354,7 +260,7 @@ class Ec2Fleet:
             )
         except ClientError as exc:
             raise Ec2Error(
-                f"RunInstances failed ({_code(exc)}): {exc.response.get('Error', {}).get('Message', '')}"
+                f"RunInstances failed ({error_code(exc)}): {exc.response.get('Error', {}).get('Message', '')}"
             ) from None
         ec2_id = str(answer["Instances"][0]["InstanceId"])
         log.info(
@@ -406,7 +312,7 @@ class Ec2Fleet:
         try:
             answer = await self.ec2.describe_instances(InstanceIds=[ec2_id])
         except ClientError as exc:
-            if _code(exc) in ("InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"):
+            if error_code(exc) in ("InvalidInstanceID.NotFound", "InvalidInstanceID.Malformed"):
                 return None
             raise
         for reservation in answer.get("Reservations", []):
@@ -423,28 +329,28 @@ class Ec2Fleet:
         try:
             await self.ec2.stop_instances(InstanceIds=[ec2_id])
         except ClientError as exc:
-            if _code(exc) != "InvalidInstanceID.NotFound":
-                raise Ec2Error(f"stopping {ec2_id} failed: {_code(exc)}") from None
+            if error_code(exc) != "InvalidInstanceID.NotFound":
+                raise Ec2Error(f"stopping {ec2_id} failed: {error_code(exc)}") from None
         log.info("instance stopped", extra={"ec2_id": ec2_id})
 
     async def start(self, ec2_id: str) -> None:
         try:
             await self.ec2.start_instances(InstanceIds=[ec2_id])
         except ClientError as exc:
-            raise Ec2Error(f"starting {ec2_id} failed: {_code(exc)}") from None
+            raise Ec2Error(f"starting {ec2_id} failed: {error_code(exc)}") from None
 
     async def reboot(self, ec2_id: str) -> None:
         """Reboot the instance (instance care's repair when SSH no longer answers)."""
         try:
             await self.ec2.reboot_instances(InstanceIds=[ec2_id])
         except ClientError as exc:
-            raise Ec2Error(f"rebooting {ec2_id} failed: {_code(exc)}") from None
+            raise Ec2Error(f"rebooting {ec2_id} failed: {error_code(exc)}") from None
 
     async def terminate(self, ec2_id: str) -> None:
         """Terminate the instance. Idempotent: an already-gone instance counts as terminated."""
         try:
             await self.ec2.terminate_instances(InstanceIds=[ec2_id])
         except ClientError as exc:
-            if _code(exc) != "InvalidInstanceID.NotFound":
-                raise Ec2Error(f"terminating {ec2_id} failed: {_code(exc)}") from None
+            if error_code(exc) != "InvalidInstanceID.NotFound":
+                raise Ec2Error(f"terminating {ec2_id} failed: {error_code(exc)}") from None
         log.info("instance terminated", extra={"ec2_id": ec2_id})

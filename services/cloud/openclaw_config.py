@@ -102,98 +102,101 @@ def _check_url(name: str, value: str) -> str:
     return value.rstrip("/")
 
 
-def build_openclaw_config(
-    *,
-    bot_token: str,
-    allowed_user_id: int,
-    gateway_token: str,
-    model_base_url: str,  # Meet Matt's model gateway (the agent never talks to Moonshot itself)
-    telegram_api_root: str | None = None,
-    port: int = GATEWAY_PORT,
-    persona: Persona | None = None,
-) -> dict[str, Any]:
-    """The config as a dict: loopback token-auth gateway, Telegram for one user, Kimi K2.5."""
-    if not _BOT_TOKEN_RE.match(bot_token or ""):
+@dataclass(frozen=True)
+class AgentSpec:
+    """Everything an agent's files are made from: its bot, the one Telegram user it answers, the
+    token of its loopback gateway, where it reaches its model and Telegram, and its persona."""
+
+    bot_token: str
+    allowed_user_id: int
+    gateway_token: str
+    endpoints: AgentEndpoints
+    persona: Persona | None = None
+    port: int = GATEWAY_PORT
+
+
+def _check_spec(spec: AgentSpec) -> None:
+    if not _BOT_TOKEN_RE.match(spec.bot_token or ""):
         raise ConfigValueError("bot_token is not a Telegram bot token (<digits>:<secret>)")
-    if not isinstance(allowed_user_id, int) or isinstance(allowed_user_id, bool) or allowed_user_id <= 0:
+    user_id = spec.allowed_user_id
+    if not isinstance(user_id, int) or isinstance(user_id, bool) or user_id <= 0:
         raise ConfigValueError("allowed_user_id must be the verified positive Telegram user id")
-    if not gateway_token or len(gateway_token) < 24 or not gateway_token.isascii():
+    token = spec.gateway_token
+    if not token or len(token) < 24 or not token.isascii():
         raise ConfigValueError("gateway_token must be a random ASCII string of at least 24 characters")
-    model_base_url = _check_url("model_base_url", model_base_url)
+
+
+def _telegram_channel(spec: AgentSpec) -> dict[str, Any]:
     telegram: dict[str, Any] = {
         "enabled": True,
-        "botToken": bot_token,
+        "botToken": spec.bot_token,
         "dmPolicy": "allowlist",
-        "allowFrom": [str(allowed_user_id)],  # numeric ids, as strings
+        "allowFrom": [str(spec.allowed_user_id)],  # numeric ids, as strings
         "groupPolicy": "disabled",  # a personal agent: direct messages from its owner only
     }
-    if telegram_api_root:
-        telegram["apiRoot"] = _check_url("telegram_api_root", telegram_api_root)
+    if spec.endpoints.telegram_api_root:
+        telegram["apiRoot"] = _check_url("telegram_api_root", spec.endpoints.telegram_api_root)
+    return telegram
+
+
+def _model_providers(model_base_url: str) -> dict[str, Any]:
+    """Kimi K2.5 behind Meet Matt's model gateway (the agent never talks to Moonshot itself)."""
+    return {
+        "mode": "merge",
+        "providers": {
+            PROVIDER_ID: {
+                "baseUrl": model_base_url,
+                "apiKey": "${" + MODEL_KEY_ENV + "}",
+                "api": "openai-completions",
+                "models": [
+                    {
+                        "id": MODEL_ID,
+                        "name": MODEL_NAME,
+                        "reasoning": False,
+                        "input": ["text"],
+                        "cost": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0},
+                        "contextWindow": 256000,
+                        "maxTokens": 8192,
+                    }
+                ],
+            },
+        },
+    }
+
+
+def build_openclaw_config(spec: AgentSpec) -> dict[str, Any]:
+    """The config as a dict: loopback token-auth gateway, Telegram for one user, Kimi K2.5."""
+    _check_spec(spec)
+    model_base_url = _check_url("model_base_url", spec.endpoints.model_base_url)
+    telegram = _telegram_channel(spec)
     agents: dict[str, Any] = {
         "defaults": {
             "model": {"primary": PRIMARY_MODEL},
             "models": {PRIMARY_MODEL: {"alias": MODEL_NAME}},
         },
     }
-    if persona is not None:
-        _check_persona(persona)
+    if spec.persona is not None:
+        _check_persona(spec.persona)
         # the pinned OpenClaw keys agents by id under `entries` (it migrates the older `list`)
-        agents["entries"] = {AGENT_ID: {"identity": {"name": persona.name}}}
+        agents["entries"] = {AGENT_ID: {"identity": {"name": spec.persona.name}}}
     return {
         "gateway": {
             "mode": "local",
-            "port": port,
+            "port": spec.port,
             "bind": "loopback",  # never reachable from the internet; Telegram uses long polling
-            "auth": {"mode": "token", "token": gateway_token},
+            "auth": {"mode": "token", "token": spec.gateway_token},
         },
         "channels": {"telegram": telegram},
-        "models": {
-            "mode": "merge",
-            "providers": {
-                PROVIDER_ID: {
-                    "baseUrl": model_base_url,
-                    "apiKey": "${" + MODEL_KEY_ENV + "}",
-                    "api": "openai-completions",
-                    "models": [
-                        {
-                            "id": MODEL_ID,
-                            "name": MODEL_NAME,
-                            "reasoning": False,
-                            "input": ["text"],
-                            "cost": {"input": 0, "output": 0, "cacheRead": 0, "cacheWrite": 0},
-                            "contextWindow": 256000,
-                            "maxTokens": 8192,
-                        }
-                    ],
-                },
-            },
-        },
+        "models": _model_providers(model_base_url),
         # JSON lines on the console (journald): levels a health check and a test can read
         "logging": {"consoleStyle": "json"},
         "agents": agents,
     }
 
 
-def render_openclaw_config(
-    *,
-    bot_token: str,
-    allowed_user_id: int,
-    gateway_token: str,
-    model_base_url: str,  # Meet Matt's model gateway (the agent never talks to Moonshot itself)
-    telegram_api_root: str | None = None,
-    port: int = GATEWAY_PORT,
-    persona: Persona | None = None,
-) -> str:
+def render_openclaw_config(spec: AgentSpec) -> str:
     """`openclaw.json` text (JSON5). Holds the bot token and gateway token: write it mode 0600."""
-    config = build_openclaw_config(
-        bot_token=bot_token,
-        allowed_user_id=allowed_user_id,
-        gateway_token=gateway_token,
-        model_base_url=model_base_url,
-        telegram_api_root=telegram_api_root,
-        port=port,
-        persona=persona,
-    )
+    config = build_openclaw_config(spec)
     header = (
         "// OpenClaw configuration written by Meet Matt at activation. Each activation overwrites\n"
         "// this file completely; the model key lives in .env beside it.\n"
@@ -208,24 +211,10 @@ def render_env(*, model_api_key: str) -> str:
     return f"{MODEL_KEY_ENV}={model_api_key}\n"
 
 
-def render_agent_files(
-    *,
-    bot_token: str,
-    allowed_user_id: int,
-    gateway_token: str,
-    endpoints: AgentEndpoints,
-    persona: Persona | None = None,
-) -> AgentFiles:
+def render_agent_files(spec: AgentSpec) -> AgentFiles:
     """The files an instance gets at activation (what `instances agent-config` prints)."""
     return AgentFiles(
-        config_text=render_openclaw_config(
-            bot_token=bot_token,
-            allowed_user_id=allowed_user_id,
-            gateway_token=gateway_token,
-            model_base_url=endpoints.model_base_url,
-            telegram_api_root=endpoints.telegram_api_root,
-            persona=persona,
-        ),
-        env_text=render_env(model_api_key=endpoints.model_api_key),
-        soul_text=render_soul(persona),
+        config_text=render_openclaw_config(spec),
+        env_text=render_env(model_api_key=spec.endpoints.model_api_key),
+        soul_text=render_soul(spec.persona),
     )

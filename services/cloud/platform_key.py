@@ -124,11 +124,6 @@ def _read_legacy(path: str | None) -> asyncssh.SSHKey | None:
         ) from None
 
 
-async def stored_platform_key() -> PlatformSshKey | None:
-    row = await PlatformKey.get_or_none(name=SSH_CLIENT_KEY)
-    return _from_row(row) if row is not None else None
-
-
 async def load_platform_key(legacy_path: str | None = None) -> PlatformSshKey:
     """The platform SSH key from the database, created (or imported from `legacy_path`) once."""
     row = await PlatformKey.get_or_none(name=SSH_CLIENT_KEY)

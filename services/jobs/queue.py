@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from tortoise import connections
 from tortoise.exceptions import IntegrityError
 from tortoise.expressions import F, Q, Subquery
 from tortoise.functions import Count
@@ -29,6 +28,7 @@ from tortoise.transactions import in_transaction
 
 from models import Job, JobStatus
 from services.infra.db import dialect
+from services.infra.pg_locks import claim_job_skip_locked
 
 
 class LeaseLost(RuntimeError):
@@ -123,7 +123,7 @@ class JobQueue:
         now = utcnow()
         token = f"{self.worker_id}:{uuid.uuid4().hex}"
         if dialect() == "postgres":
-            job = await self._claim_postgres(now, token, kinds)
+            job = await claim_job_skip_locked(token, now + self.lease, now, kinds)
             return Claimed(job, token) if job is not None else None
         candidates = Job.filter(self._claimable(now))
         if kinds:
@@ -141,27 +141,6 @@ class JobQueue:
             return None
         job = await Job.get_or_none(locked_by=token)
         return Claimed(job, token) if job is not None else None
-
-    async def _claim_postgres(self, now: datetime, token: str, kinds: list[str] | None) -> Job | None:
-        # The ORM drops FOR UPDATE inside a subquery, so this one statement is written out
-        # (parameterised). SKIP LOCKED lets concurrent workers take different rows at once.
-        kind_filter = "AND kind = ANY($4::text[])" if kinds else ""
-        sql = f"""
-            UPDATE job SET status = 'running', locked_by = $1, locked_until = $2,
-                   attempts = attempts + 1, updated_at = $3
-            WHERE id = (
-                SELECT id FROM job
-                WHERE ((status = 'pending' AND run_after <= $3)
-                       OR (status = 'running' AND locked_until < $3 AND attempts < max_attempts))
-                      {kind_filter}
-                ORDER BY run_after, id LIMIT 1
-                FOR UPDATE SKIP LOCKED)
-            RETURNING *"""
-        params: list[Any] = [token, now + self.lease, now]
-        if kinds:
-            params.append(list(kinds))
-        rows = await connections.get("default").execute_query_dict(sql, params)
-        return Job._init_from_db(**rows[0]) if rows else None
 
     async def heartbeat(self, claimed: Claimed) -> None:
         """Extend the lease. Raises LeaseLost when another worker took the job meanwhile."""

@@ -65,14 +65,9 @@ class Worker:
         self.on_dead = on_dead or {}
         self.shutdown_grace = shutdown_grace
         self._running: dict[asyncio.Task, Claimed] = {}
-        self._wake = asyncio.Event()
         # the loop's heartbeat, for /readyz: `running` while `run` is active, `last_tick` each turn
         self.running = False
         self.last_tick = time.monotonic()
-
-    def wake(self) -> None:
-        """Look for work now (e.g. right after enqueueing in the same process)."""
-        self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
         sweep_tasks = [
@@ -106,11 +101,9 @@ class Worker:
             log.info("worker stopped", extra={"worker": self.queue.worker_id})
 
     async def _idle(self, stop: asyncio.Event) -> None:
-        self._wake.clear()
-        waiters = [asyncio.create_task(stop.wait()), asyncio.create_task(self._wake.wait())]
-        await asyncio.wait(waiters, timeout=self.poll_interval, return_when=asyncio.FIRST_COMPLETED)
-        for w in waiters:
-            w.cancel()
+        """Nothing to claim: rest one poll interval, or less when asked to stop."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=self.poll_interval)
 
     async def _wait_any_or(self, stop: asyncio.Event) -> None:
         stopper = asyncio.create_task(stop.wait())

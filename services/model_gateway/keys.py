@@ -114,7 +114,3 @@ async def authenticate(key: str) -> KeyHolder | None:
         order_id=row["instance__order_id"],
         bot_username=row["instance__bot_username"],
     )
-
-
-async def live_key_count(instance_id: int) -> int:
-    return await ModelKey.filter(instance_id=instance_id, revoked_at=None).count()

@@ -19,6 +19,7 @@ from services.cloud.openclaw_config import (
     SOUL_PATH,
     AgentEndpoints,
     AgentFiles,
+    AgentSpec,
     Persona,
     render_agent_files,
 )
@@ -102,24 +103,6 @@ def persona_of(instance: object) -> Persona | None:
     return Persona(name, getattr(instance, "persona_prompt", None) or "") if name else None
 
 
-def agent_files(
-    *,
-    bot_token: str,
-    allowed_user_id: int,
-    gateway_token: str,
-    endpoints: AgentEndpoints,
-    persona: Persona | None = None,
-) -> AgentFiles:
-    """The files activation writes (and `instances agent-config` prints): one function for both."""
-    return render_agent_files(
-        bot_token=bot_token,
-        allowed_user_id=allowed_user_id,
-        gateway_token=gateway_token,
-        endpoints=endpoints,
-        persona=persona,
-    )
-
-
 async def write_agent_config(session: SshSession, files: AgentFiles) -> None:
     """Overwrite openclaw.json and .env (both 0600, owned by the openclaw user), and the persona's
     SOUL.md in the agent's workspace when it has instructions."""
@@ -153,12 +136,8 @@ async def activate(
     model key is the instance's own: the platform key is never in an agent's files).
     """
     secrets.add(bot_token, endpoints.model_api_key, gateway_token)
-    files = agent_files(
-        bot_token=bot_token,
-        allowed_user_id=allowed_user_id,
-        gateway_token=gateway_token,
-        endpoints=endpoints,
-        persona=persona_of(instance),
+    files = render_agent_files(
+        AgentSpec(bot_token, allowed_user_id, gateway_token, endpoints, persona=persona_of(instance))
     )
     async with await ssh.connect(
         instance.public_ip, instance.host_key_public, deadline_s=connect_deadline_s

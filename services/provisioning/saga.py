@@ -15,52 +15,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
-from tortoise.expressions import Q
 from tortoise.transactions import in_transaction
 
-from models import (
-    AccountStatus,
-    AlertSeverity,
-    Instance,
-    InstanceStatus,
-    Job,
-    JobStatus,
-    Order,
-    OrderStatus,
-    TelegramAccount,
-)
-from services.accounts.bot_api import BotApi
+from models import Instance, InstanceStatus, Job, Order, OrderStatus
 from services.cloud.host_keys import HostKeyPair
 from services.infra.logging_setup import secrets as log_secrets
 from services.infra.metrics import observe_payment_to_live
-from services.jobs import kinds as job_kinds
-from services.jobs.queue import Claimed, JobQueue, utcnow
+from services.jobs.queue import Claimed, utcnow
 from services.jobs.worker import PermanentError, RetryLater
-from services.model_gateway.keys import revoke_instance_keys
-from services.notifications.alerts import raise_alert
-from services.notifications.customer_text import N_, Text, decode, encode
+from services.notifications.customer_text import N_, Text, encode
 from services.notifications.customers import render_for
-from services.orders.ordering import usernames_held_elsewhere
 from services.payments.packages import Package, find_package, new_expiry
-from services.provisioning import progress
-from services.provisioning.bot_making import (
-    POOL_WAIT_REASON,
-    BotMaker,
-    CreatedBot,
-    PoolWait,
-    username_candidates,
-)
+from services.provisioning import compensation, progress
+from services.provisioning.bot_making import BotMaker, CreatedBot, unconfirmed_bot_is_ours
 from services.provisioning.customer_notices import notify_act, notify_live
+from services.provisioning.pool_wait import PoolWait
+from services.provisioning.renewal import renew
+from services.provisioning.saga_deps import SagaDeps
 from services.provisioning.verification import (
     CUSTOMER_REASONS,
     VERIFICATION_REPLIES,
     StartOutcome,
-    Verifier,
     deep_link,
 )
 
@@ -81,30 +58,6 @@ POOL_GAVE_UP_TEXT = Text(
         "up your agent and released its server."
     )
 )
-
-
-@dataclass
-class SagaDeps:
-    """Everything the saga talks to, passed in (tests hand it stand-ins over real sockets)."""
-
-    queue: JobQueue
-    fleet: Any  # services.cloud.ec2.Ec2Fleet
-    bot_maker: BotMaker
-    bot_api: BotApi
-    verifier: Verifier
-    progress: Any  # services.provisioning.progress.ProgressReporter
-    packages: tuple[Package, ...]
-    generate_host_key: Callable[[], Any]  # -> HostKeyPair(private_openssh, public_openssh)
-    render_user_data: Callable[[Any], str]  # HostKeyPair -> cloud-init user data
-    wait_bootstrapped: Callable[[Instance], Awaitable[None]]
-    activate: Callable[[Instance, str, int, str], Awaitable[None]]  # instance, bot token, user id, gw token
-    restart_gateway: Callable[[Instance], Awaitable[None]]
-    claim_warm_instance: Callable[[Order], Awaitable[Instance | None]] | None = None
-    managed_bot_token: Callable[[Order], Awaitable[CreatedBot]] | None = None
-    refund_on_failure: bool = False
-    pool_wait_limit: timedelta = timedelta(hours=48)  # a paid order waits this long for a creator account
-    verification_window: float = 4.0  # seconds one job run listens for /start before yielding its slot
-    verification_long_poll: int = 2
 
 
 def verification_pause(link_age: timedelta) -> timedelta:
@@ -136,7 +89,7 @@ class ProvisioningSaga:
         if package is None:
             raise PermanentError(f"order {order.id} names unknown package {order.package!r}")
         if order.renews_id:
-            await self._renew(claimed, order, package)
+            await renew(self.d, claimed, order, package)
             return
         if order.status == OrderStatus.PAID:
             order.status = OrderStatus.PROVISIONING
@@ -248,6 +201,14 @@ class ProvisioningSaga:
         await instance.save(update_fields=["status", "updated_at"])
         await self.d.queue.save_step(claimed, "ready", {"public_ip": ip})
 
+    def _maker(self, order: Order) -> BotMaker:
+        """Who makes this order's bot: Telegram (a managed bot) or the creator-account pool."""
+        if order.creation_mode == "managed":
+            if self.d.managed_bot_maker is None:
+                raise PermanentError("managed bot creation is not configured")
+            return self.d.managed_bot_maker
+        return self.d.bot_maker
+
     async def _create_bot(self, claimed: Claimed, order: Order, instance: Instance) -> None:
         if "bot" in claimed.job.state:
             return
@@ -257,29 +218,19 @@ class ProvisioningSaga:
             created = await self._resume_bot(claimed, order)
             if created is None:
                 await self.d.progress.report(order.id, progress.CREATING_BOT)
-                if order.creation_mode == "managed":
-                    if self.d.managed_bot_token is None:
-                        raise PermanentError("managed bot creation is not configured")
-                    created = await self.d.managed_bot_token(order)
-                else:
 
-                    async def chosen_cb(account_id: int, username: str) -> None:
-                        await self.d.queue.save_step(
-                            claimed, "bot_chosen", {"account_id": account_id, "username": username}
-                        )
-
-                    async def created_cb(account_id: int, username: str) -> None:
-                        # BotFather said "Done!": from now on this bot is this job's to recover or delete
-                        await self.d.queue.save_step(
-                            claimed, "bot_created", {"account_id": account_id, "username": username}
-                        )
-
-                    candidates = username_candidates(order.bot_username, order.id)
-                    held = await usernames_held_elsewhere(candidates, order.id)
-                    free = [c for c in candidates if c.lower() not in held]
-                    created = await self.d.bot_maker.create(
-                        order, free or username_candidates(None, order.id), chosen_cb, created_cb
+                async def chosen_cb(account_id: int, username: str) -> None:
+                    await self.d.queue.save_step(
+                        claimed, "bot_chosen", {"account_id": account_id, "username": username}
                     )
+
+                async def created_cb(account_id: int, username: str) -> None:
+                    # BotFather said "Done!": from now on this bot is this job's to recover or delete
+                    await self.d.queue.save_step(
+                        claimed, "bot_created", {"account_id": account_id, "username": username}
+                    )
+
+                created = await self._maker(order).create(order, chosen_cb, created_cb)
             log_secrets.add(created.token)
             instance.bot_username = created.username
             instance.bot_token = created.token
@@ -301,7 +252,7 @@ class ProvisioningSaga:
         made = state.get("bot_created")
         chosen = state.get("bot_chosen")
         if made is None and chosen is not None:
-            if not await self._unconfirmed_bot_is_ours(order, chosen):
+            if not await unconfirmed_bot_is_ours(self.d.bot_maker, order, chosen):
                 return None
             made = chosen
         if made is None:
@@ -311,18 +262,6 @@ class ProvisioningSaga:
             return None
         await self.d.queue.save_step(claimed, "bot_created", made)
         return CreatedBot(made["username"], token, made["account_id"])
-
-    async def _unconfirmed_bot_is_ours(self, order: Order, chosen: dict[str, Any]) -> bool:
-        """A username this job asked BotFather for, with no "Done!" recorded (the run died first):
-        ours only if no other order or instance holds it and the creator account lists it."""
-        username, account_id = chosen["username"], chosen.get("account_id")
-        if await usernames_held_elsewhere([username], order.id):
-            log.warning(
-                "a requested username another order holds is not this job's bot",
-                extra={"order_id": order.id, "username": username},
-            )
-            return False
-        return account_id is not None and await self.d.bot_maker.owns(account_id, username)
 
     async def _issue_verification(self, claimed: Claimed, order: Order, instance: Instance) -> None:
         if "verification" in claimed.job.state:
@@ -414,162 +353,12 @@ class ProvisioningSaga:
         await self.d.progress.report(order.id, progress.LIVE)
         await notify_live(self.d.queue, order.id, order.customer.telegram_id, instance.bot_username)
 
-    async def _renew(self, claimed: Claimed, order: Order, package: Package) -> None:
-        instance = await Instance.get(id=order.renews_id)
-        if instance.status in (InstanceStatus.TERMINATED, InstanceStatus.TERMINATING, InstanceStatus.FAILED):
-            raise PermanentError(f"instance {instance.id} is {instance.status}: it cannot be renewed")
-        if instance.status == InstanceStatus.STOPPED and "restarted" not in claimed.job.state:
-            await self.d.restart_gateway(instance)
-            await self.d.queue.save_step(claimed, "restarted", True)
-        now = utcnow()
-        async with in_transaction():
-            instance.expires_at = new_expiry(package, now, instance.expires_at)
-            instance.status = InstanceStatus.ACTIVE
-            instance.reminded_at = None
-            instance.stopped_at = None
-            await instance.save(
-                update_fields=["expires_at", "status", "reminded_at", "stopped_at", "updated_at"]
-            )
-            await Order.filter(id=order.id).update(status=OrderStatus.ACTIVE, updated_at=now)
-            await self.d.queue.save_step(claimed, "live", {"renewed_until": instance.expires_at.isoformat()})
-        await self.d.progress.report(
-            order.id,
-            progress.LIVE,
-            detail=Text(N_("Renewed until {date}."), {"date": f"{instance.expires_at:%Y-%m-%d}"}),
-        )
-
     # --- when the job is dead --------------------------------------------------------------------
 
     async def compensate(self, job: Job, error: str) -> None:
-        """Release what the dead job created, and tell the customer and the admins plainly."""
-        order = await Order.get(id=job.payload["order_id"]).select_related("customer")
-        state = job.state or {}
-        released: list[str] = []
-        instance_id = (state.get("instance") or {}).get("instance_id")
-        instance = await Instance.get_or_none(id=instance_id) if instance_id else None
-        if order.renews_id:
-            instance = None  # a failed renewal never tears down the running agent
-        if instance is not None:
-            await revoke_instance_keys(instance.id, "provisioning failed")
-            ec2_id = instance.ec2_instance_id or await self.d.fleet.find_by_job(job.id)
-            if ec2_id:
-                await self.d.fleet.terminate(ec2_id)
-                released.append(f"server {ec2_id} terminated")
-            # only a bot this job created: a username it merely asked for may be another customer's
-            bot = state.get("bot") or state.get("bot_created") or state.get("bot_chosen")
-            if bot and order.creation_mode != "managed":
-                try:
-                    mine = bool(
-                        state.get("bot") or state.get("bot_created")
-                    ) or await self._unconfirmed_bot_is_ours(order, bot)
-                    if (
-                        mine
-                        and not await usernames_held_elsewhere([bot["username"]], order.id)
-                        and await self.d.bot_maker.delete(bot.get("account_id"), bot["username"])
-                    ):
-                        released.append(f"bot @{bot['username']} deleted")
-                except Exception as exc:  # deletion is best effort; the alert says so
-                    released.append(f"bot @{bot['username']} NOT deleted ({type(exc).__name__})")
-            instance.status = InstanceStatus.TERMINATED
-            await instance.save(update_fields=["status", "updated_at"])
-        order.status = OrderStatus.FAILED
-        order.closed_reason = error[:1000]
-        await order.save(update_fields=["status", "closed_reason", "updated_at"])
-        if self.d.refund_on_failure:
-            await self.d.queue.enqueue(
-                job_kinds.REFUND_ORDER,
-                {"order_id": order.id, "reason": error[:200]},
-                key=f"refund:order:{order.id}",
-            )
-            next_step = Text(N_("We are refunding your payment in full; you will see it in a few days."))
-            refund_note = "refund queued (REFUND_ORDER)"
-        else:
-            next_step = Text(
-                N_(
-                    "Our team has been alerted and will either retry or refund you. "
-                    "You don't need to do anything."
-                )
-            )
-            refund_note = f"REFUND_ON_FAILURE is off: refund with `python main.py orders refund {order.id}`"
-        why = decode(state["customer_reason"]) if state.get("customer_reason") else None
-        # the admins first: a customer who blocked the bot must never hide a failure from them
-        await raise_alert(
-            self.d.queue,
-            "provision_failed",
-            f"Order {order.id} (customer {order.customer.telegram_id}, {order.package}) could not be "
-            f"provisioned: {error}. Released: {', '.join(released) or 'nothing to release'}. {refund_note}.",
-            dedup_key=f"provision_failed:{order.id}",
-        )
-        # `why` (the customer's own step that failed) is a Text stored in the job's state
-        await self.d.progress.report(
-            order.id,
-            progress.FAILED,
-            failed=True,
-            detail=Text("{why} {next}", {"why": why, "next": next_step}) if why else next_step,
-        )
+        """The PROVISION job's on_dead hook: services.provisioning.compensation."""
+        await compensation.compensate(self.d, job, error)
 
     async def release_abandoned(self, lease_seconds: float) -> int:
-        """Compensate provision jobs that died without it: the stale-lease sweep marks a job dead
-        when its worker died on the last attempt (no hook runs there), and a compensation that
-        failed (EC2 unreachable) left its order open. Their order is still in a provisioning
-        state; jobs dead for less than a lease are left to the worker compensating them now."""
-        cutoff = utcnow() - timedelta(seconds=lease_seconds)
-        open_orders = await Order.filter(
-            status__in=[
-                OrderStatus.PAID,
-                OrderStatus.PROVISIONING,
-                OrderStatus.AWAITING_VERIFICATION,
-            ]
-        ).values_list("id", flat=True)
-        if not open_orders:
-            return 0
-        dead = await Job.filter(
-            kind=job_kinds.PROVISION,
-            status=JobStatus.DEAD,
-            finished_at__lt=cutoff,
-            key__in=[f"provision:order:{i}" for i in open_orders],
-        ).order_by("id")
-        for job in dead:
-            log.warning(
-                "releasing an order whose provision job died uncompensated",
-                extra={"job_id": job.id, "order_id": job.payload.get("order_id")},
-            )
-            try:
-                await self.compensate(job, job.last_error or "the provision job died")
-            except Exception as exc:
-                log.exception("compensation failed; retried by the next sweep", extra={"job_id": job.id})
-                await raise_alert(
-                    self.d.queue,
-                    "compensation_failed",
-                    f"Order {job.payload.get('order_id')}: releasing the server and bot of dead job "
-                    f"{job.id} failed ({type(exc).__name__}: {exc}); retrying every sweep. Check EC2 "
-                    f"and BotFather by hand if this repeats.",
-                    severity=AlertSeverity.CRITICAL,
-                    dedup_key=f"compensation_failed:{job.id}",
-                )
-        return len(dead)
-
-
-async def wake_pool_waiters() -> int:
-    """Provision jobs parked until a creator account frees up run now if one can serve again.
-
-    A job that found the pool exhausted waits until the earliest cooldown ends, or an hour when no
-    account recovers by itself; an account enabled or healthy again in the meantime should not
-    leave paid orders waiting out that hour. Returns how many jobs were woken.
-    """
-    now = utcnow()
-    serving = await TelegramAccount.filter(
-        Q(cooldown_until=None) | Q(cooldown_until__lte=now),
-        status__in=[AccountStatus.ACTIVE, AccountStatus.COOLING_DOWN, AccountStatus.LIMITED],
-    ).exists()
-    if not serving:
-        return 0
-    woken = await Job.filter(
-        kind=job_kinds.PROVISION,
-        status=JobStatus.PENDING,
-        run_after__gt=now,
-        last_error__startswith=POOL_WAIT_REASON,
-    ).update(run_after=now, updated_at=now)
-    if woken:
-        log.info("a creator account can serve again: waiting orders resume", extra={"jobs": woken})
-    return woken
+        """Compensate provision jobs that died without it (a sweep)."""
+        return await compensation.release_abandoned(self.d, lease_seconds)

@@ -34,7 +34,7 @@ from models import (
 from services.cloud.openclaw_config import CONFIG_PATH
 from services.jobs.queue import utcnow
 from services.payments.stripe_api import PaymentsService, make_stripe_client
-from services.provisioning.saga import POOL_WAIT_REASON
+from services.provisioning.pool_wait import POOL_WAIT_REASON
 from tests.standins import free_port
 from tests.standins.stack import CREATOR_PHONES, Stack, wait_until
 from tests.standins.telegram import BotMessage, TelegramTestUser

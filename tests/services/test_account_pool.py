@@ -10,14 +10,10 @@ import pytest
 from telethon import errors
 
 from models import AccountStatus, Alert, AlertSeverity, Job, TelegramAccount
+from services.accounts.account_status import AccountUnavailable, PoolExhausted
 from services.accounts.botfather import UsernamesExhausted
-from services.accounts.pool import (
-    AccountPool,
-    AccountUnavailable,
-    CreatedBot,
-    PoolExhausted,
-    handle_account_check,
-)
+from services.accounts.created_bot import CreatedBot
+from services.accounts.pool import AccountPool, handle_account_check
 from services.jobs.kinds import DELIVER_ALERT, PROVISION
 from services.jobs.queue import JobQueue, utcnow
 from tests.standins import botfather as bf
@@ -420,7 +416,7 @@ async def test_no_secret_reaches_alerts_or_last_error(db: str) -> None:
 async def test_the_real_client_factory_builds_a_telethon_client_that_never_sleeps_on_flood_waits() -> None:
     from telethon import TelegramClient
 
-    from services.accounts.pool import telethon_client_factory
+    from services.accounts.telethon_client import telethon_client_factory
 
     account = TelegramAccount(
         phone=PRIMARY, api_id=12345, api_hash=secrets.token_hex(16), session=fake_string_session()

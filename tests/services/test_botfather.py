@@ -8,12 +8,9 @@ from services.accounts.botfather import (
     BotFatherDialogue,
     BotFatherRefused,
     BotFatherTimeout,
-    Outcome,
     UsernamesExhausted,
-    bots_listed,
-    extract_token,
-    parse_reply,
 )
+from services.accounts.botfather_replies import Outcome, bots_listed, extract_token, parse_reply
 from tests.standins import botfather as bf
 from tests.standins.botfather import ScriptedTelegram, fake_token
 

@@ -17,9 +17,8 @@ import json5
 import pytest
 
 from services.cloud.bootstrap import render_bootstrap_script, render_unit
-from services.cloud.openclaw_config import AgentEndpoints, Persona
+from services.cloud.openclaw_config import AgentEndpoints, AgentSpec, Persona, render_agent_files
 from services.model_gateway.keys import PLACEHOLDER_KEY
-from services.provisioning.activation import agent_files
 from tests.standins.openclaw import install_home, node_home, pinned_version, run_cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,11 +88,13 @@ ENDPOINTS = {
 
 @pytest.mark.parametrize("name", list(ENDPOINTS))
 def test_every_config_we_can_render_is_valid_for_the_pinned_cli(openclaw, tmp_path, name) -> None:
-    files = agent_files(
-        bot_token=_bot_token(),
-        allowed_user_id=424242,
-        gateway_token=secrets.token_urlsafe(32),
-        endpoints=ENDPOINTS[name],
+    files = render_agent_files(
+        AgentSpec(
+            bot_token=_bot_token(),
+            allowed_user_id=424242,
+            gateway_token=secrets.token_urlsafe(32),
+            endpoints=ENDPOINTS[name],
+        )
     )
     install_home(tmp_path, files.config_text, files.env_text)
     answer = run_cli("config", "validate", "--json", home=tmp_path)
@@ -104,12 +105,14 @@ def test_every_config_we_can_render_is_valid_for_the_pinned_cli(openclaw, tmp_pa
 
 def test_a_config_with_the_customers_persona_is_valid_for_the_pinned_cli(openclaw, tmp_path) -> None:
     persona = Persona('Nova "<3"', "Answer in one sentence.\nSign with a star.")
-    files = agent_files(
-        bot_token=_bot_token(),
-        allowed_user_id=424242,
-        gateway_token=secrets.token_urlsafe(32),
-        endpoints=ENDPOINTS["stand-ins"],
-        persona=persona,
+    files = render_agent_files(
+        AgentSpec(
+            bot_token=_bot_token(),
+            allowed_user_id=424242,
+            gateway_token=secrets.token_urlsafe(32),
+            endpoints=ENDPOINTS["stand-ins"],
+            persona=persona,
+        )
     )
     install_home(tmp_path, files.config_text, files.env_text)
     answer = run_cli("config", "validate", "--json", home=tmp_path)
@@ -163,15 +166,17 @@ def test_agent_config_prints_what_activation_writes_and_the_pinned_cli_accepts_i
         json5.loads(config_text)["models"]["providers"]["meetmatt"]["baseUrl"]
         == "https://meetmatt.example.com/model/v1"
     )
-    expected = agent_files(
-        bot_token=token,
-        allowed_user_id=515151,
-        gateway_token="x" * 43,
-        endpoints=AgentEndpoints(
-            model_api_key=PLACEHOLDER_KEY,
-            model_base_url="https://meetmatt.example.com/model/v1",
-            telegram_api_root=env["AGENT_TELEGRAM_API_ROOT"],
-        ),
+    expected = render_agent_files(
+        AgentSpec(
+            bot_token=token,
+            allowed_user_id=515151,
+            gateway_token="x" * 43,
+            endpoints=AgentEndpoints(
+                model_api_key=PLACEHOLDER_KEY,
+                model_base_url="https://meetmatt.example.com/model/v1",
+                telegram_api_root=env["AGENT_TELEGRAM_API_ROOT"],
+            ),
+        )
     )
     printed_token = re.search(r'"token": "([^"]+)"', config_text)
     assert printed_token and len(printed_token.group(1)) >= 32  # a fresh throwaway gateway token

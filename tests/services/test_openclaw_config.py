@@ -8,6 +8,8 @@ import json5
 import pytest
 
 from services.cloud.openclaw_config import (
+    AgentEndpoints,
+    AgentSpec,
     ConfigValueError,
     build_openclaw_config,
     render_env,
@@ -17,6 +19,11 @@ from services.cloud.openclaw_config import (
 GATEWAY = "https://meetmatt.example.com/model/v1"  # PUBLIC_BASE_URL + MODEL_GATEWAY_PATH
 
 
+def spec(*, model_base_url: str, telegram_api_root: str | None = None, **fields) -> AgentSpec:
+    """The config's one input, from the fields these tests vary (the model key goes to .env only)."""
+    return AgentSpec(endpoints=AgentEndpoints("sk-unused", model_base_url, telegram_api_root), **fields)
+
+
 def _bot_token() -> str:
     return f"{secrets.randbelow(9 * 10**8) + 10**8}:AA{secrets.token_urlsafe(26)[:33]}"
 
@@ -24,7 +31,7 @@ def _bot_token() -> str:
 def test_rendered_config_parses_as_json5_with_the_design_keys_and_values() -> None:
     token, gateway_token = _bot_token(), secrets.token_urlsafe(32)
     text = render_openclaw_config(
-        bot_token=token, allowed_user_id=424242, gateway_token=gateway_token, model_base_url=GATEWAY
+        spec(bot_token=token, allowed_user_id=424242, gateway_token=gateway_token, model_base_url=GATEWAY)
     )
     assert text.startswith("//")  # a JSON5 comment header: strict JSON would refuse it
     config = json5.loads(text)
@@ -58,9 +65,9 @@ def test_rendered_config_parses_as_json5_with_the_design_keys_and_values() -> No
 
 def test_the_endpoints_move_only_the_model_url_and_the_telegram_root() -> None:
     args = {"bot_token": _bot_token(), "allowed_user_id": 5, "gateway_token": secrets.token_urlsafe(32)}
-    production = build_openclaw_config(**args, model_base_url=GATEWAY)
+    production = build_openclaw_config(spec(**args, model_base_url=GATEWAY))
     local = build_openclaw_config(
-        **args, model_base_url="http://127.0.0.1:4100/v1/", telegram_api_root="http://127.0.0.1:4200"
+        spec(**args, model_base_url="http://127.0.0.1:4100/v1/", telegram_api_root="http://127.0.0.1:4200")
     )
     assert local["models"]["providers"]["meetmatt"]["baseUrl"] == "http://127.0.0.1:4100/v1"
     assert local["channels"]["telegram"].pop("apiRoot") == "http://127.0.0.1:4200"
@@ -85,17 +92,19 @@ def test_endpoint_urls_that_are_not_plain_http_urls_are_refused(field, value) ->
         field: value,
     }
     with pytest.raises(ConfigValueError, match=field):
-        build_openclaw_config(**args)
+        build_openclaw_config(spec(**args))
 
 
 def test_env_file_holds_the_model_key_the_config_refers_to() -> None:
     key = "sk-" + secrets.token_hex(24)
     assert render_env(model_api_key=key) == f"MEETMATT_MODEL_API_KEY={key}\n"
     text = render_openclaw_config(
-        bot_token=_bot_token(),
-        allowed_user_id=7,
-        gateway_token=secrets.token_urlsafe(32),
-        model_base_url=GATEWAY,
+        spec(
+            bot_token=_bot_token(),
+            allowed_user_id=7,
+            gateway_token=secrets.token_urlsafe(32),
+            model_base_url=GATEWAY,
+        )
     )
     assert key not in text
 
@@ -118,7 +127,7 @@ def test_malformed_inputs_are_refused_naming_the_field_but_not_the_value(field, 
     }
     args[field] = value
     with pytest.raises(ConfigValueError) as caught:
-        build_openclaw_config(**args)
+        build_openclaw_config(spec(**args))
     assert reason in str(caught.value)
     if isinstance(value, str):
         assert value not in str(caught.value)
@@ -136,11 +145,13 @@ def test_a_persona_names_the_agent_in_the_config_and_its_instructions_go_to_soul
 
     persona = Persona('Nova "<x>"', 'Answer briefly.\nNever say "}" breaks JSON.')
     text = render_openclaw_config(
-        bot_token=_bot_token(),
-        allowed_user_id=424242,
-        gateway_token=secrets.token_urlsafe(32),
-        model_base_url=GATEWAY,
-        persona=persona,
+        spec(
+            bot_token=_bot_token(),
+            allowed_user_id=424242,
+            gateway_token=secrets.token_urlsafe(32),
+            model_base_url=GATEWAY,
+            persona=persona,
+        )
     )
     config = json5.loads(text)
     assert config["agents"]["entries"] == {"main": {"identity": {"name": 'Nova "<x>"'}}}
@@ -150,10 +161,12 @@ def test_a_persona_names_the_agent_in_the_config_and_its_instructions_go_to_soul
     assert render_soul(Persona("Nova")) is None and render_soul(None) is None
     plain = json5.loads(
         render_openclaw_config(
-            bot_token=_bot_token(),
-            allowed_user_id=1,
-            gateway_token=secrets.token_urlsafe(32),
-            model_base_url=GATEWAY,
+            spec(
+                bot_token=_bot_token(),
+                allowed_user_id=1,
+                gateway_token=secrets.token_urlsafe(32),
+                model_base_url=GATEWAY,
+            )
         )
     )
     assert "entries" not in plain["agents"]  # no persona: OpenClaw's default agent
@@ -167,9 +180,11 @@ def test_a_persona_the_bot_would_have_refused_is_refused_here_too(persona: tuple
 
     with pytest.raises(ConfigValueError):
         build_openclaw_config(
-            bot_token=_bot_token(),
-            allowed_user_id=1,
-            gateway_token=secrets.token_urlsafe(32),
-            model_base_url=GATEWAY,
-            persona=Persona(*persona),
+            spec(
+                bot_token=_bot_token(),
+                allowed_user_id=1,
+                gateway_token=secrets.token_urlsafe(32),
+                model_base_url=GATEWAY,
+                persona=Persona(*persona),
+            )
         )

@@ -10,8 +10,9 @@ import pytest
 from models import Alert, AlertSeverity, Customer, Job, Order, OrderStatus, StripeEvent
 from services.jobs.kinds import PROVISION
 from services.jobs.queue import JobQueue
+from services.payments.check import parse_metadata
 from services.payments.packages import DEFAULT_PACKAGES
-from services.payments.stripe_events import InvalidEvent, StripeEventProcessor, event_fields, parse_metadata
+from services.payments.stripe_events import InvalidEvent, StripeEventProcessor, event_fields
 from tests.webhooks.conftest import make_event, paid_session
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from services.jobs.queue import utcnow
 from services.orders.validation import validate_username
-from services.provisioning.saga import username_candidates
+from services.provisioning.bot_making import username_candidates
 from services.provisioning.verification import MAX_ATTEMPTS, StartOutcome, deep_link, judge_start, new_code
 
 NOW = utcnow()

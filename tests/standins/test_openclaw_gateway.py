@@ -8,8 +8,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 
-from services.cloud.openclaw_config import AgentEndpoints
-from services.provisioning.activation import agent_files
+from services.cloud.openclaw_config import AgentEndpoints, AgentSpec, render_agent_files
 from tests.e2e.bot_fixtures import telegram_api  # noqa: F401
 from tests.standins import free_port
 from tests.standins.openclaw import GatewayProcess, install_home
@@ -18,15 +17,17 @@ from tests.standins.telegram import TelegramTestApi
 
 def _files(kimi_url: str, telegram_root: str):
     token = f"{secrets.randbelow(9 * 10**8) + 10**8}:AA{secrets.token_urlsafe(26)[:33]}"
-    return agent_files(
-        bot_token=token,
-        allowed_user_id=4242,
-        gateway_token=secrets.token_urlsafe(32),
-        endpoints=AgentEndpoints(
-            model_api_key="sk-" + secrets.token_hex(16),
-            model_base_url=kimi_url,
-            telegram_api_root=telegram_root,
-        ),
+    return render_agent_files(
+        AgentSpec(
+            bot_token=token,
+            allowed_user_id=4242,
+            gateway_token=secrets.token_urlsafe(32),
+            endpoints=AgentEndpoints(
+                model_api_key="sk-" + secrets.token_hex(16),
+                model_base_url=kimi_url,
+                telegram_api_root=telegram_root,
+            ),
+        )
     )
 
 

@@ -12,6 +12,7 @@ from models import Alert, Customer, Job, Order, OrderStatus, StripeEvent
 from services.jobs.kinds import DELIVER_ALERT, NOTIFY_CUSTOMER, PROVISION
 from services.notifications.customer_text import decode, plain
 from services.payments.stripe_events import StripeEventProcessor
+from services.payments.stripe_paid import PaidSessions
 from tests.webhooks.conftest import make_event, paid_session, serve, sign, webhook_settings
 from webhooks.app import STRIPE_WEBHOOK_KEY
 
@@ -282,8 +283,8 @@ async def test_unknown_event_types_are_kept_and_ignored(server, order):
     assert await Job.all().count() == 0
 
 
-class FlakyProcessor(StripeEventProcessor):
-    """The real processor, except that the next provision enqueue fails after the order was updated."""
+class FlakyPaidSessions(PaidSessions):
+    """The real paid path, except that the next provision enqueue fails after the order was updated."""
 
     failures = 1
 
@@ -292,6 +293,14 @@ class FlakyProcessor(StripeEventProcessor):
             self.failures -= 1
             raise RuntimeError("the database went away mid-transaction")
         await super()._enqueue_provision(conn, order_id)
+
+
+class FlakyProcessor(StripeEventProcessor):
+    """The real processor with the flaky paid path."""
+
+    def __init__(self, queue, packages):
+        super().__init__(queue, packages)
+        self._paid = FlakyPaidSessions(queue, packages, self.provision_max_attempts)
 
 
 async def test_a_failure_inside_processing_answers_500_and_rolls_everything_back(server, order):

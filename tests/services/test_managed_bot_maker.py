@@ -8,9 +8,9 @@ import pytest
 
 from models import Customer, Order, OrderStatus
 from services.accounts.bot_api import BotApi
-from services.accounts.managed_bots import ManagedBotTokens
 from services.jobs.worker import PermanentError
 from services.orders.ordering import attach_managed_bot, managed_bot_of
+from services.provisioning.managed_bot_maker import ManagedBotMaker
 from tests.standins.bot_api_server import BotApiStandIn
 from tests.standins.stack import bot_token_shaped
 
@@ -38,7 +38,7 @@ async def test_a_bot_attached_after_the_job_loaded_the_order_is_used(db, api):
     api.managed_tokens[BOT_ID] = bot_token
     bot_api = BotApi(api.base_url)
     try:
-        created = await ManagedBotTokens(bot_api, manager)(order)
+        created = await ManagedBotMaker(bot_api, manager).create(order)
     finally:
         await bot_api.close()
 
@@ -53,7 +53,7 @@ async def test_an_order_without_a_managed_bot_fails_plainly(db, api):
     bot_api = BotApi(api.base_url)
     try:
         with pytest.raises(PermanentError, match=f"order {order.id} has no managed bot attached"):
-            await ManagedBotTokens(bot_api, bot_token_shaped())(order)
+            await ManagedBotMaker(bot_api, bot_token_shaped()).create(order)
     finally:
         await bot_api.close()
     assert api.calls == []

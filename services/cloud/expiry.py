@@ -1,0 +1,186 @@
+"""Instance expiry in the worker (DESIGN section 5): reminders before the end, stop at the end,
+terminate after the grace period, and start again an instance renewed during its grace period."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from config import Settings
+from models import Customer, Instance, InstanceStatus, Order, OrderStatus
+from services.cloud.ec2 import Ec2Fleet
+from services.cloud.instance_actions import InstanceActions
+from services.cloud.instance_notices import reminder_text, renew_buttons, stopped_text, terminated_text
+from services.infra.logging_setup import redact
+from services.jobs.queue import JobQueue, utcnow
+from services.model_gateway.keys import revoke_instance_keys
+from services.notifications.alerts import raise_alert
+from services.notifications.customers import queue_customer_message
+
+log = logging.getLogger(__name__)
+
+LIVE_FOR_EXPIRY = (InstanceStatus.ACTIVE, InstanceStatus.UNHEALTHY, InstanceStatus.READY)
+
+
+@dataclass
+class ExpirySweepResult:
+    reminded: list[int] = field(default_factory=list)
+    stopped: list[int] = field(default_factory=list)
+    terminated: list[int] = field(default_factory=list)
+    resumed: list[int] = field(default_factory=list)
+
+
+def parse_reminder_days(text: str) -> list[int]:
+    """ "3,1" -> [3, 1] (descending, positive, de-duplicated)."""
+    days = {int(x) for x in text.replace(" ", "").split(",") if x.isdigit() and int(x) > 0}
+    return sorted(days, reverse=True)
+
+
+def reminder_due(
+    expires_at: datetime, reminded_at: datetime | None, now: datetime, days: list[int]
+) -> int | None:
+    """The reminder threshold (in days) to send now, or None: the closest threshold crossed, once."""
+    due = [d for d in days if now >= expires_at - timedelta(days=d)]
+    if not due:
+        return None
+    threshold = min(due)
+    crossed_at = expires_at - timedelta(days=threshold)
+    if reminded_at is not None and reminded_at >= crossed_at:
+        return None
+    return threshold
+
+
+async def owner_chat_id(instance: Instance) -> int | None:
+    """Where the instance's owner reads: the ordering customer's chat, else the verified owner."""
+    if instance.customer_id is not None:
+        customer = await Customer.get_or_none(id=instance.customer_id)
+        if customer is not None:
+            return int(customer.telegram_id)
+    return int(instance.owner_telegram_id) if instance.owner_telegram_id else None
+
+
+class InstanceExpiry:
+    """The expiry sweep: each instance moves on from where its expiry date puts it."""
+
+    def __init__(
+        self, *, settings: Settings, queue: JobQueue, fleet: Ec2Fleet | None, actions: InstanceActions
+    ) -> None:
+        self.settings = settings
+        self.queue = queue
+        self.fleet = fleet
+        self.actions = actions
+
+    async def sweep_expiry(self, now: datetime | None = None) -> ExpirySweepResult:
+        """Reminders before expiry, stop at expiry, terminate after the grace period; start again
+        an instance renewed during its grace period."""
+        now = now or utcnow()
+        result = ExpirySweepResult()
+        reminder_days = parse_reminder_days(str(self.settings.expiry_reminder_days))
+        grace = timedelta(days=int(self.settings.expiry_grace_days))
+        if reminder_days:
+            horizon = now + timedelta(days=reminder_days[0])
+            for instance in await Instance.filter(
+                status__in=LIVE_FOR_EXPIRY, expires_at__gt=now, expires_at__lte=horizon
+            ):
+                if await self._remind(instance, now, reminder_days):
+                    result.reminded.append(instance.id)
+        for instance in await Instance.filter(status__in=LIVE_FOR_EXPIRY, expires_at__lte=now):
+            await self._stop_expired(instance, now, grace)
+            result.stopped.append(instance.id)
+        for instance in await Instance.filter(status=InstanceStatus.STOPPED, expires_at__lte=now - grace):
+            await self._terminate_after_grace(instance)
+            result.terminated.append(instance.id)
+        # a worker that died between marking TERMINATING and the EC2 call left a server running
+        for instance in await Instance.filter(
+            status=InstanceStatus.TERMINATING, updated_at__lt=utcnow() - timedelta(minutes=10)
+        ):
+            await self.actions.terminate(instance.id, reason="finishing an interrupted termination")
+            result.terminated.append(instance.id)
+        result.resumed = await self._resume_all_renewed(now)
+        return result
+
+    async def _remind(self, instance: Instance, now: datetime, reminder_days: list[int]) -> bool:
+        assert instance.expires_at is not None
+        threshold = reminder_due(instance.expires_at, instance.reminded_at, now, reminder_days)
+        if threshold is None:
+            return False
+        chat_id = await owner_chat_id(instance)
+        if chat_id is None:
+            return False
+        days_left = max(1, int((instance.expires_at - now).total_seconds() // 86400) + 1)
+        key = f"expiry_reminder:{instance.id}:{instance.expires_at.isoformat()}:{threshold}"
+        await queue_customer_message(
+            self.queue,
+            chat_id,
+            reminder_text(instance, min(days_left, threshold)),
+            key=key,
+            buttons=renew_buttons(instance),
+        )
+        await Instance.filter(id=instance.id).update(reminded_at=now, updated_at=now)
+        return True
+
+    async def _stop_expired(self, instance: Instance, now: datetime, grace: timedelta) -> None:
+        await revoke_instance_keys(instance.id, "expired")
+        if instance.ec2_instance_id and self.fleet is not None:
+            await self.fleet.stop(instance.ec2_instance_id)
+        await Instance.filter(id=instance.id).update(
+            status=InstanceStatus.STOPPED, stopped_at=now, updated_at=now
+        )
+        if instance.order_id is not None:
+            await Order.filter(id=instance.order_id, status=OrderStatus.ACTIVE).update(
+                status=OrderStatus.EXPIRED, updated_at=now
+            )
+        chat_id = await owner_chat_id(instance)
+        if chat_id is not None:
+            assert instance.expires_at is not None
+            await queue_customer_message(
+                self.queue,
+                chat_id,
+                stopped_text(instance, grace.days),
+                buttons=renew_buttons(instance),
+                key=f"expired:{instance.id}:{instance.expires_at.isoformat()}",
+            )
+        log.info("instance expired and stopped", extra={"instance_id": instance.id})
+
+    async def _terminate_after_grace(self, instance: Instance) -> None:
+        await self.actions.terminate(instance.id, reason="expired; grace period over")
+        chat_id = await owner_chat_id(instance)
+        if chat_id is not None:
+            await queue_customer_message(
+                self.queue, chat_id, terminated_text(instance), key=f"terminated:{instance.id}"
+            )
+
+    async def _resume_all_renewed(self, now: datetime) -> list[int]:
+        resumed = []
+        for instance in await Instance.filter(status=InstanceStatus.STOPPED, expires_at__gt=now):
+            try:
+                await self._resume_renewed(instance)
+                resumed.append(instance.id)
+            except Exception as exc:
+                await raise_alert(
+                    self.queue,
+                    "instance_resume",
+                    f"Renewed instance {instance.id} could not be started again: {redact(str(exc))}",
+                    dedup_key=f"instance_resume:{instance.id}",
+                )
+        return resumed
+
+    async def _resume_renewed(self, instance: Instance) -> None:
+        """A stopped instance whose expiry moved into the future (renewed): start it again."""
+        if self.fleet is None or not instance.ec2_instance_id:
+            return
+        await self.fleet.start(instance.ec2_instance_id)
+        instance.public_ip = await self.fleet.wait_running(instance.ec2_instance_id)
+        # its model key was revoked when it stopped: a new one comes with a fresh config
+        await self.actions.push_agent_config(
+            instance, connect_deadline_s=float(self.settings.bootstrap_timeout_s), reason="resumed"
+        )
+        await Instance.filter(id=instance.id, status=InstanceStatus.STOPPED).update(
+            public_ip=instance.public_ip,
+            status=InstanceStatus.ACTIVE,
+            stopped_at=None,
+            reminded_at=None,
+            repair_attempts=0,
+            updated_at=utcnow(),
+        )

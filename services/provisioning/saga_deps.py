@@ -1,0 +1,37 @@
+"""Everything the provisioning saga talks to, passed in (tests hand it stand-ins over real sockets)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from models import Instance, Order
+from services.accounts.bot_api import BotApi
+from services.jobs.queue import JobQueue
+from services.payments.packages import Package
+from services.provisioning.bot_making import BotMaker
+from services.provisioning.verification import Verifier
+
+
+@dataclass
+class SagaDeps:
+    queue: JobQueue
+    fleet: Any  # services.cloud.ec2.Ec2Fleet
+    bot_maker: BotMaker  # the creator-account pool (orders in "pool" mode)
+    bot_api: BotApi
+    verifier: Verifier
+    progress: Any  # services.provisioning.progress.ProgressReporter
+    packages: tuple[Package, ...]
+    generate_host_key: Callable[[], Any]  # -> HostKeyPair(private_openssh, public_openssh)
+    render_user_data: Callable[[Any], str]  # HostKeyPair -> cloud-init user data
+    wait_bootstrapped: Callable[[Instance], Awaitable[None]]
+    activate: Callable[[Instance, str, int, str], Awaitable[None]]  # instance, bot token, user id, gw token
+    restart_gateway: Callable[[Instance], Awaitable[None]]
+    claim_warm_instance: Callable[[Order], Awaitable[Instance | None]] | None = None
+    managed_bot_maker: BotMaker | None = None  # Telegram's managed bots (orders in "managed" mode)
+    refund_on_failure: bool = False
+    pool_wait_limit: timedelta = timedelta(hours=48)  # a paid order waits this long for a creator account
+    verification_window: float = 4.0  # seconds one job run listens for /start before yielding its slot
+    verification_long_poll: int = 2

@@ -1,0 +1,86 @@
+"""The model gateway's wire pieces: OpenAI-shaped errors, and an upstream stream passed to the agent
+as it arrives while its reported usage is read on the way (webhooks/model_gateway.py routes)."""
+
+from __future__ import annotations
+
+import json
+
+import aiohttp
+from aiohttp import web
+
+from services.model_gateway.usage import Tokens, tokens_from_chunk
+
+ERROR_BODY_LIMIT = 256 * 1024
+
+
+def openai_error(
+    status: int, message: str, type_: str, code: str | None = None, headers: dict[str, str] | None = None
+) -> web.Response:
+    """An error in the shape OpenAI clients parse (`error.message` is what the agent shows)."""
+    return web.json_response(
+        {"error": {"message": message, "type": type_, "code": code}}, status=status, headers=headers
+    )
+
+
+class SseUsageScanner:
+    """Finds the `usage` in a stream of server-sent events without holding the stream: keeps only the
+    unfinished last line, and parses only `data:` lines that mention usage."""
+
+    def __init__(self) -> None:
+        self._tail = b""
+        self.tokens: Tokens | None = None
+
+    def feed(self, data: bytes) -> None:
+        if b"\n" not in data:
+            self._tail += data
+            return
+        lines = (self._tail + data).split(b"\n")
+        self._tail = lines.pop()
+        for line in lines:
+            self._line(line)
+
+    def close(self) -> None:
+        if self._tail:
+            self._line(self._tail)
+            self._tail = b""
+
+    def _line(self, line: bytes) -> None:
+        if not line.startswith(b"data:") or b'"usage"' not in line:
+            return
+        try:
+            found = tokens_from_chunk(json.loads(line[5:].strip()))
+        except ValueError:
+            return
+        if found is not None:
+            self.tokens = found
+
+
+class ClientGone(Exception):
+    """The agent closed its connection before the answer was complete."""
+
+
+async def stream_answer(
+    request: web.Request, up: aiohttp.ClientResponse
+) -> tuple[web.StreamResponse, Tokens | None]:
+    """Pass the upstream's server-sent events to the agent chunk by chunk as they arrive (never
+    buffered), reading the usage they report on the way. ClientGone when the agent hangs up."""
+    response = web.StreamResponse(
+        status=200,
+        headers={
+            "Content-Type": up.headers.get("Content-Type", "text/event-stream"),
+            "Cache-Control": "no-cache",
+            "X-Accel-Buffering": "no",
+        },
+    )
+    await response.prepare(request)
+    scanner = SseUsageScanner()
+    try:
+        async for data in up.content.iter_any():
+            scanner.feed(data)
+            await response.write(data)
+    except (aiohttp.ClientConnectionResetError, ConnectionResetError):
+        scanner.close()
+        raise ClientGone() from None
+    scanner.close()
+    await response.write_eof()
+    return response, scanner.tokens
