@@ -319,7 +319,11 @@ def cmd_check(args: argparse.Namespace, settings: Any) -> int:
 
     async def body() -> int:
         pool = AccountPool(telethon_client_factory, JobQueue("cli"), bot_limit=settings.creator_bot_limit)
-        results = {args.id: await pool.check_account(args.id)} if args.id else await pool.check_all()
+        try:
+            results = await operations.check_accounts_now(pool, args.id, Actor.cli())
+        except NotFound:
+            print(f"error: no creator account #{args.id} (see `accounts list`)", file=sys.stderr)
+            return 1
         for account_id, status in results.items():
             print(f"#{account_id}: {status}")
         return 0 if all(s in (AccountStatus.ACTIVE, AccountStatus.FULL) for s in results.values()) else 1

@@ -1,13 +1,17 @@
-"""Creator accounts: enable, disable, set the priority, queue a health check."""
+"""Creator accounts: enable, disable, set the priority, health-check (queued, or now for the CLI)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from models import AccountStatus, AdminAction, TelegramAccount
 from services.jobs.kinds import ACCOUNT_CHECK
 from services.jobs.queue import JobQueue
 from services.operations.audit import Actor, NotFound, QueuedJob, Refused, record, valid_id
+
+if TYPE_CHECKING:  # the pool (and Telethon) load only where an account is checked here and now
+    from services.accounts.pool import AccountPool
 
 PRIORITY_RANGE = range(-(2**31), 2**31)  # the column is 32-bit; lower is tried first
 
@@ -72,3 +76,19 @@ async def queue_account_check(queue: JobQueue, account_id: int, actor: Actor) ->
     job = await queue.enqueue(ACCOUNT_CHECK, {"account_id": account.id})
     audit = await record(actor, "account_check", _target(account), f"job #{job.id}")
     return QueuedJob(job, already_queued=False, audit=audit)
+
+
+async def check_accounts_now(
+    pool: AccountPool, account_id: int | None, actor: Actor
+) -> dict[int, AccountStatus]:
+    """Health-check one account (or every account not disabled) here and now, for an operator who
+    waits for the answer; each check is audited like a queued one, with its outcome."""
+    if account_id is not None:
+        await _account(account_id)
+        results = {account_id: await pool.check_account(account_id)}
+    else:
+        results = await pool.check_all()
+    for checked_id, status in results.items():
+        account = await TelegramAccount.get(id=checked_id)
+        await record(actor, "account_check", _target(account), f"checked now: {status.value}")
+    return results

@@ -13,12 +13,23 @@ from datetime import timedelta
 from pathlib import Path
 
 from bot.callbacks import AccountCb, InstanceCb
-from models import AccountStatus, AdminAction, Customer, Instance, InstanceStatus, Job, TelegramAccount
+from models import (
+    AccountStatus,
+    AdminAction,
+    Customer,
+    Instance,
+    InstanceStatus,
+    Job,
+    Order,
+    OrderStatus,
+    TelegramAccount,
+)
 from services.accounts.pool import AccountPool
 from services.jobs.kinds import INSTANCE_TERMINATE
 from services.jobs.queue import JobQueue, utcnow
 from tests.bot.harness import BotHarness, FakeUser
 from tests.conftest import TEST_ENCRYPTION_KEY
+from tests.security.test_a_held_payment_is_settled_only_by_an_admin import held_order
 from tests.standins.botfather import fake_string_session
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -109,3 +120,21 @@ async def test_terminate_is_queued_once_whichever_door_and_however_often_and_aud
     assert {(r.action, r.target) for r in records} == {(INSTANCE_TERMINATE, f"instance #{instance.id}")}
     assert all(f"job #{jobs[0].id}" in r.detail for r in records)
     assert [("already queued" in r.detail) for r in records] == [False, True, True, True]
+
+
+async def test_approving_a_held_order_from_either_door_leaves_the_same_audit_record(
+    harness: BotHarness, admin: FakeUser, db: str, tmp_path: Path
+) -> None:
+    by_bot = await held_order(600_200)
+    await Order.filter(id=by_bot.id).update(stripe_session_id="cs_test_held_2", stripe_payment_intent="pi_2")
+    by_cli = await held_order(600_201)
+    await harness.send(admin, f"/approve {by_bot.id}")
+    result = await cli(db, tmp_path, "orders", "approve", str(by_cli.id))
+    assert result.returncode == 0, result.stderr
+
+    assert {o.status for o in await Order.filter(id__in=[by_bot.id, by_cli.id])} == {OrderStatus.PAID}
+    records = await AdminAction.all().order_by("id")
+    assert [(r.admin_telegram_id, r.action, r.target, r.detail) for r in records] == [
+        (admin.id, "approve_order", f"order #{by_bot.id}", ""),
+        (None, "approve_order", f"order #{by_cli.id}", ""),
+    ]
