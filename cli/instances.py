@@ -1,11 +1,11 @@
 """`python main.py instances ...`: operator commands for customer servers.
 
-Actions on an instance (terminate, restart, reprovision, check) are queued as jobs for the worker,
-like the admin buttons in the bot, and recorded in the admin audit trail. `instances network`
-prepares the security group and key pair; `instances user-data` prints the cloud-init document;
-`instances agent-config` prints the OpenClaw files an instance gets at activation (the same
-functions activation uses, so what is printed is what is written, except the model key: a marked
-placeholder stands for the per-instance key, which is never stored in plaintext).
+Actions on an instance (terminate, restart, reprovision, check) are services/operations/instances,
+the same functions the bot's admin buttons call: queued as jobs for the worker, and audited.
+`instances network` prepares the security group and key pair; `instances user-data` prints the
+cloud-init document; `instances agent-config` prints the OpenClaw files an instance gets at
+activation (the same functions activation uses, so what is printed is what is written, except the
+model key: a marked placeholder stands for the per-instance key, which is never stored in plaintext).
 """
 
 from __future__ import annotations
