@@ -59,18 +59,18 @@ def _order_id(command: CommandObject) -> int | None:
 async def approve(
     message: Message, command: CommandObject, bot: Bot, settings: Settings, queue: JobQueue
 ) -> None:
-    await _settle(message, command, bot, settings, "approve", queue)
+    await _settle(message, command, "approve", bot, settings, queue)
 
 
 @router.message(Command("refund"))
 async def refund(
     message: Message, command: CommandObject, bot: Bot, settings: Settings, queue: JobQueue
 ) -> None:
-    await _settle(message, command, bot, settings, "refund", queue)
+    await _settle(message, command, "refund", bot, settings, queue)
 
 
 async def _settle(
-    message: Message, command: CommandObject, bot: Bot, settings: Settings, verb: str, queue: JobQueue
+    message: Message, command: CommandObject, verb: str, bot: Bot, settings: Settings, queue: JobQueue
 ) -> None:
     """/approve N and /refund N: the two ways out of a held payment, told back in the bot's words."""
     order_id = _order_id(command)
