@@ -21,6 +21,9 @@ from telethon import errors
 
 from models import AccountStatus, AdminAction, TelegramAccount
 from services.jobs.queue import utcnow
+from services.operations import accounts as operations
+from services.operations.accounts import AccountChange
+from services.operations.audit import Actor, NotFound, OperationError
 
 LoginClientFactory = Callable[[int, str], Any]  # (api_id, api_hash) -> a not-yet-authorised TelegramClient
 Prompt = Callable[[str], str]
@@ -276,20 +279,17 @@ def cmd_import_env(_: argparse.Namespace, settings: Any) -> int:
     return _run(settings, body)
 
 
-def _account_command(action: str, change: Callable[[TelegramAccount, argparse.Namespace], list[str]]):
+def _account_command(act: Callable[[argparse.Namespace, Actor], Awaitable[AccountChange]]):
     def command(args: argparse.Namespace, settings: Any) -> int:
         async def body() -> int:
-            account = await TelegramAccount.get_or_none(id=args.id)
-            if account is None:
+            try:
+                account = (await act(args, Actor.cli())).account
+            except NotFound:
                 print(f"error: no creator account #{args.id} (see `accounts list`)", file=sys.stderr)
                 return 1
-            fields = change(account, args)
-            await account.save(update_fields=[*fields, "updated_at"])
-            await AdminAction.create(
-                action=f"accounts.{action}",
-                target=f"account:{account.id}",
-                detail=" ".join(f"{f}={getattr(account, f)}" for f in fields),
-            )
+            except OperationError as exc:
+                print(f"error: {exc}", file=sys.stderr)
+                return 1
             print(
                 f"creator account #{account.id} ({account.masked_phone}): status {account.status}, "
                 f"priority {account.priority}"
@@ -301,20 +301,16 @@ def _account_command(action: str, change: Callable[[TelegramAccount, argparse.Na
     return command
 
 
-def _enable(account: TelegramAccount, _: argparse.Namespace) -> list[str]:
-    account.status = AccountStatus.ACTIVE
-    account.cooldown_until = None
-    return ["status", "cooldown_until"]
+async def _enable(args: argparse.Namespace, actor: Actor) -> AccountChange:
+    return await operations.enable_account(args.id, actor)
 
 
-def _disable(account: TelegramAccount, _: argparse.Namespace) -> list[str]:
-    account.status = AccountStatus.DISABLED
-    return ["status"]
+async def _disable(args: argparse.Namespace, actor: Actor) -> AccountChange:
+    return await operations.disable_account(args.id, actor)
 
 
-def _priority(account: TelegramAccount, args: argparse.Namespace) -> list[str]:
-    account.priority = args.priority
-    return ["priority"]
+async def _priority(args: argparse.Namespace, actor: Actor) -> AccountChange:
+    return await operations.set_priority(args.id, args.priority, actor)
 
 
 def cmd_check(args: argparse.Namespace, settings: Any) -> int:
@@ -324,7 +320,11 @@ def cmd_check(args: argparse.Namespace, settings: Any) -> int:
 
     async def body() -> int:
         pool = AccountPool(telethon_client_factory, JobQueue("cli"), bot_limit=settings.creator_bot_limit)
-        results = {args.id: await pool.check_account(args.id)} if args.id else await pool.check_all()
+        try:
+            results = await operations.check_accounts_now(pool, args.id, Actor.cli())
+        except NotFound:
+            print(f"error: no creator account #{args.id} (see `accounts list`)", file=sys.stderr)
+            return 1
         for account_id, status in results.items():
             print(f"#{account_id}: {status}")
         return 0 if all(s in (AccountStatus.ACTIVE, AccountStatus.FULL) for s in results.values()) else 1
@@ -348,11 +348,11 @@ def register(sub: Any, groups: dict[str, Any]) -> None:
     ):
         parser = accounts.add_parser(name, help=text)
         parser.add_argument("id", type=int, help="account id from `accounts list`")
-        parser.set_defaults(func=_account_command(name, change))
+        parser.set_defaults(func=_account_command(change))
     priority = accounts.add_parser("priority", help="set an account's priority (lower is tried first)")
     priority.add_argument("id", type=int)
     priority.add_argument("priority", type=int)
-    priority.set_defaults(func=_account_command("priority", _priority))
+    priority.set_defaults(func=_account_command(_priority))
     check = accounts.add_parser("check", help="health-check accounts now (connect, session, get_me)")
     check.add_argument("id", type=int, nargs="?", default=None)
     check.set_defaults(func=cmd_check)

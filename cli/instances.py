@@ -1,11 +1,11 @@
 """`python main.py instances ...`: operator commands for customer servers.
 
-Actions on an instance (terminate, restart, reprovision, check) are queued as jobs for the worker,
-like the admin buttons in the bot, and recorded in the admin audit trail. `instances network`
-prepares the security group and key pair; `instances user-data` prints the cloud-init document;
-`instances agent-config` prints the OpenClaw files an instance gets at activation (the same
-functions activation uses, so what is printed is what is written, except the model key: a marked
-placeholder stands for the per-instance key, which is never stored in plaintext).
+Actions on an instance (terminate, restart, reprovision, check) are services/operations/instances,
+the same functions the bot's admin buttons call: queued as jobs for the worker, and audited.
+`instances network` prepares the security group and key pair; `instances user-data` prints the
+cloud-init document; `instances agent-config` prints the OpenClaw files an instance gets at
+activation (the same functions activation uses, so what is printed is what is written, except the
+model key: a marked placeholder stands for the per-instance key, which is never stored in plaintext).
 """
 
 from __future__ import annotations
@@ -15,18 +15,16 @@ import asyncio
 import sys
 
 from config import Settings
-from services.jobs.kinds import (
-    INSTANCE_HEALTH_CHECK,
-    INSTANCE_REPROVISION,
-    INSTANCE_RESTART,
-    INSTANCE_TERMINATE,
-)
+from services.operations import instances as operations
 
 ACTIONS = {
-    "terminate": (INSTANCE_TERMINATE, "terminate the instance's server (it is never reused)"),
-    "restart": (INSTANCE_RESTART, "restart the agent's gateway and wait until it is ready"),
-    "reprovision": (INSTANCE_REPROVISION, "write the agent's config again and restart the gateway"),
-    "check": (INSTANCE_HEALTH_CHECK, "run a health check now (with the automatic repair)"),
+    "terminate": (operations.terminate_instance, "terminate the instance's server (it is never reused)"),
+    "restart": (operations.restart_instance, "restart the agent's gateway and wait until it is ready"),
+    "reprovision": (
+        operations.reprovision_instance,
+        "write the agent's config again and restart the gateway",
+    ),
+    "check": (operations.check_instance, "run a health check now (with the automatic repair)"),
 }
 
 
@@ -73,26 +71,30 @@ def register(sub, groups) -> None:
 
 
 def cmd_instance_action(args: argparse.Namespace, settings: Settings) -> int:
-    from models import AdminAction, Instance
     from services.infra.db import open_database
     from services.jobs.queue import JobQueue
+    from services.operations.audit import Actor, NotFound
 
-    kind, _ = ACTIONS[args.instance_action]
+    action = args.instance_action
 
     async def body() -> int:
         async with open_database(settings):
-            instance = await Instance.get_or_none(id=args.instance_id)
-            if instance is None:
+            actor, queue = Actor.cli(), JobQueue()
+            try:
+                if action == "terminate":
+                    done = await operations.terminate_instance(
+                        queue, args.instance_id, actor, reason=args.reason
+                    )
+                else:
+                    done = await ACTIONS[action][0](queue, args.instance_id, actor)
+            except NotFound:
                 print(f"no instance #{args.instance_id}", file=sys.stderr)
                 return 1
-            payload = {"instance_id": instance.id}
-            if args.instance_action == "terminate":
-                payload["reason"] = args.reason
-            job = await JobQueue().enqueue(kind, payload)
-            await AdminAction.create(
-                action=kind, target=f"instance:{instance.id}", detail=f"CLI; job {job.id}"
+            again = " (it was already queued)" if done.already_queued else ""
+            print(
+                f"queued {done.job.kind} for instance #{args.instance_id} (job {done.job.id}){again}; "
+                "the worker runs it"
             )
-            print(f"queued {kind} for instance #{instance.id} (job {job.id}); the worker runs it")
             return 0
 
     return asyncio.run(body())

@@ -178,16 +178,19 @@ async def running(
 def cmd_refund(args: argparse.Namespace, settings: Settings) -> int:
     from services.infra.db import open_database
     from services.jobs.queue import JobQueue
-    from services.payments.review import ReviewError, refund_order
+    from services.operations import orders as operations
+    from services.operations.audit import Actor, OperationError
 
     async def body() -> int:
         async with open_database(settings):
             try:
-                job = await refund_order(JobQueue(), args.order_id, args.reason)
-            except ReviewError as exc:
+                done = await operations.refund(JobQueue(), args.order_id, Actor.cli(), reason=args.reason)
+            except OperationError as exc:
                 print(exc, file=sys.stderr)
                 return 1
-            print(f"refund of order {args.order_id} queued as job {job.id}; the worker sends it to Stripe")
+            print(
+                f"refund of order {args.order_id} queued as job {done.job.id}; the worker sends it to Stripe"
+            )
             return 0
 
     return asyncio.run(body())
@@ -196,13 +199,16 @@ def cmd_refund(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
     from services.infra.db import open_database
     from services.jobs.queue import JobQueue
-    from services.payments.review import ReviewError, approve_order
+    from services.operations import orders as operations
+    from services.operations.audit import Actor, OperationError
 
     async def body() -> int:
         async with open_database(settings):
             try:
-                await approve_order(JobQueue(), args.order_id, max_attempts=settings.provision_max_attempts)
-            except ReviewError as exc:
+                await operations.approve(
+                    JobQueue(), args.order_id, Actor.cli(), max_attempts=settings.provision_max_attempts
+                )
+            except OperationError as exc:
                 print(exc, file=sys.stderr)
                 return 1
             print(f"order {args.order_id} approved: paid, its provisioning is queued")

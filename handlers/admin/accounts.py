@@ -9,10 +9,17 @@ from aiogram.types import CallbackQuery, Message
 from bot import keyboards, texts
 from bot.callbacks import AccountCb
 from config import Settings
-from handlers.admin.audit import record_action
-from models import AccountStatus, TelegramAccount
-from services.jobs.kinds import ACCOUNT_CHECK
+from handlers.admin.audit import actor_of, echo
+from models import TelegramAccount
 from services.jobs.queue import JobQueue
+from services.operations.accounts import (
+    AccountChange,
+    disable_account,
+    enable_account,
+    queue_account_check,
+    set_priority,
+)
+from services.operations.audit import Actor, NotFound, QueuedJob
 
 LIMIT = 25  # one message (Telegram's 4096 characters), one button per account
 
@@ -41,35 +48,43 @@ async def show_account(callback: CallbackQuery, callback_data: AccountCb) -> Non
 async def account_action(
     callback: CallbackQuery, callback_data: AccountCb, bot: Bot, settings: Settings, queue: JobQueue
 ) -> None:
-    account = await TelegramAccount.get_or_none(id=callback_data.account_id)
-    if account is None:
+    action = callback_data.action
+    try:
+        done = await _apply(action, callback_data.account_id, actor_of(callback.from_user), queue)
+    except NotFound:
         await callback.answer(texts.ADMIN_GONE, show_alert=True)
         return
-    action = callback_data.action
-    target = f"account #{account.id} {account.masked_phone}"
-    if action == "check":
-        await callback.answer(texts.ADMIN_QUEUED.format(what="account check"))
-        job = await queue.enqueue(ACCOUNT_CHECK, {"account_id": account.id})
-        await record_action(bot, settings, callback.from_user, "account_check", target, f"job #{job.id}")
-        return
-    if action in ("enable", "disable"):
-        new_status = AccountStatus.ACTIVE if action == "enable" else AccountStatus.DISABLED
-        await callback.answer(f"{action}d")
-        detail = f"{account.status} -> {new_status}"
-        await TelegramAccount.filter(id=account.id).update(status=new_status)
-    elif action in ("prio_up", "prio_down"):
-        delta = -1 if action == "prio_up" else 1  # lower is tried first
-        await callback.answer(f"priority {account.priority + delta}")
-        detail = f"priority {account.priority} -> {account.priority + delta}"
-        await TelegramAccount.filter(id=account.id).update(priority=account.priority + delta)
-    else:
+    if done is None:
         await callback.answer()
         return
-    await record_action(bot, settings, callback.from_user, f"account_{action}", target, detail)
-    fresh = await TelegramAccount.get(id=account.id)
+    if isinstance(done, QueuedJob):
+        await callback.answer(texts.ADMIN_QUEUED.format(what="account check"))
+        await echo(bot, settings, done.audit, callback.from_user)
+        return
+    account = done.account
+    await callback.answer(f"priority {account.priority}" if action.startswith("prio") else f"{action}d")
+    await echo(bot, settings, done.audit, callback.from_user)
     await callback.message.edit_text(
-        texts.admin_account(fresh), reply_markup=keyboards.account_actions(fresh)
+        texts.admin_account(account), reply_markup=keyboards.account_actions(account)
     )
+
+
+async def _apply(
+    action: str, account_id: int, actor: Actor, queue: JobQueue
+) -> AccountChange | QueuedJob | None:
+    if action == "check":
+        return await queue_account_check(queue, account_id, actor)
+    if action == "enable":
+        return await enable_account(account_id, actor)
+    if action == "disable":
+        return await disable_account(account_id, actor)
+    if action in ("prio_up", "prio_down"):
+        account = await TelegramAccount.get_or_none(id=account_id)
+        if account is None:
+            raise NotFound(f"no creator account #{account_id}")
+        delta = -1 if action == "prio_up" else 1  # lower is tried first
+        return await set_priority(account_id, account.priority + delta, actor)
+    return None
 
 
 def build_router() -> Router:

@@ -1,4 +1,5 @@
-"""Record every admin action and echo it to the admin chat."""
+"""The bot's side of the audit trail: who the admin is, and the echo of each record to the admin chat.
+The record itself is written by the action (services/operations), the same from the bot and the CLI."""
 
 from __future__ import annotations
 
@@ -10,22 +11,33 @@ from aiogram.types import User
 from bot import texts
 from config import Settings
 from models import AdminAction
+from services.operations.audit import Actor, record
 
 log = logging.getLogger(__name__)
+
+
+def actor_of(user: User | None) -> Actor:
+    if user is None:
+        return Actor(None, "unknown")
+    return Actor(user.id, f"@{user.username}" if user.username else str(user.id))
+
+
+async def echo(bot: Bot, settings: Settings, row: AdminAction, admin: User | None) -> None:
+    """Tell the admin chat what was done; best effort, the action itself is done and recorded."""
+    chat_id = settings.admin_telegram_chat_id
+    if chat_id is None:
+        return
+    who = actor_of(admin).name if admin else str(row.admin_telegram_id or "cli")
+    try:
+        await bot.send_message(chat_id, texts.admin_action_echo(row, who))
+    except Exception as exc:
+        log.warning("admin action echo failed action=%s error=%s", row.action, type(exc).__name__)
 
 
 async def record_action(
     bot: Bot, settings: Settings, admin: User | None, action: str, target: str, detail: str = ""
 ) -> AdminAction:
-    row = await AdminAction.create(
-        admin_telegram_id=admin.id if admin else None, action=action, target=target[:128], detail=detail
-    )
-    log.info("admin action action=%s target=%s admin=%s", action, target, row.admin_telegram_id)
-    chat_id = settings.admin_telegram_chat_id
-    if chat_id is not None:
-        who = f"@{admin.username}" if admin and admin.username else str(row.admin_telegram_id or "cli")
-        try:
-            await bot.send_message(chat_id, texts.admin_action_echo(row, who))
-        except Exception as exc:  # the action itself is done and recorded; the echo is best effort
-            log.warning("admin action echo failed action=%s error=%s", action, type(exc).__name__)
+    """Record a bot-only admin action (one no other door offers) and echo it."""
+    row = await record(actor_of(admin), action, target, detail)
+    await echo(bot, settings, row, admin)
     return row

@@ -9,22 +9,18 @@ from aiogram.types import CallbackQuery, Message
 from bot import keyboards, texts
 from bot.callbacks import InstanceCb, InstanceListCb
 from config import Settings
-from handlers.admin.audit import record_action
+from handlers.admin.audit import actor_of, echo
 from models import Instance, InstanceStatus
-from services.jobs.kinds import (
-    INSTANCE_HEALTH_CHECK,
-    INSTANCE_REPROVISION,
-    INSTANCE_RESTART,
-    INSTANCE_TERMINATE,
-)
 from services.jobs.queue import JobQueue
+from services.operations import instances as operations
+from services.operations.audit import NotFound
 
 PAGE_SIZE = 8
 JOBS = {
-    "health": (INSTANCE_HEALTH_CHECK, "health check"),
-    "restart": (INSTANCE_RESTART, "agent restart"),
-    "reprovision": (INSTANCE_REPROVISION, "re-provision"),
-    "terminate_yes": (INSTANCE_TERMINATE, "termination"),
+    "health": (operations.check_instance, "health check"),
+    "restart": (operations.restart_instance, "agent restart"),
+    "reprovision": (operations.reprovision_instance, "re-provision"),
+    "terminate_yes": (operations.terminate_instance, "termination"),
 }
 
 
@@ -92,17 +88,16 @@ async def ask_terminate(callback: CallbackQuery, callback_data: InstanceCb) -> N
 async def instance_job(
     callback: CallbackQuery, callback_data: InstanceCb, bot: Bot, settings: Settings, queue: JobQueue
 ) -> None:
-    instance = await Instance.get_or_none(id=callback_data.instance_id)
-    if instance is None:
+    act, what = JOBS[callback_data.action]
+    try:
+        done = await act(queue, callback_data.instance_id, actor_of(callback.from_user))
+    except NotFound:
         await callback.answer(texts.ADMIN_GONE, show_alert=True)
         return
-    kind, what = JOBS[callback_data.action]
-    await callback.answer(texts.ADMIN_QUEUED.format(what=what))  # at once: the worker does the work
-    # termination is final: one job per instance however often the button is pressed
-    key = f"admin:terminate:instance:{instance.id}" if kind == INSTANCE_TERMINATE else None
-    job = await queue.enqueue(kind, {"instance_id": instance.id}, key=key)
-    await record_action(bot, settings, callback.from_user, kind, f"instance #{instance.id}", f"job #{job.id}")
-    if kind == INSTANCE_TERMINATE:
+    await callback.answer(texts.ADMIN_QUEUED.format(what=what))  # the worker does the work, later
+    await echo(bot, settings, done.audit, callback.from_user)
+    if act is operations.terminate_instance:
+        instance = await Instance.get(id=callback_data.instance_id)
         await callback.message.edit_text(
             texts.admin_instance(instance) + "\n\n" + texts.ADMIN_QUEUED.format(what=what),
             reply_markup=keyboards.instance_actions(instance),

@@ -9,12 +9,14 @@ from aiogram.types import CallbackQuery, Message
 from bot import keyboards, texts
 from bot.callbacks import OrderListCb
 from config import Settings
-from handlers.admin.audit import record_action
+from handlers.admin.audit import actor_of, echo
 from models import Order, OrderStatus
 from services.jobs.queue import JobQueue
-from services.payments.review import ReviewError, approve_order, refund_order
+from services.operations import orders as operations
+from services.operations.audit import OperationError
 
 LIMIT = 20
+REFUND_REASON = "refunded by an admin"
 
 
 STATUSES = {s.value for s in OrderStatus}
@@ -52,35 +54,38 @@ def _order_id(command: CommandObject) -> int | None:
 async def approve(
     message: Message, command: CommandObject, bot: Bot, settings: Settings, queue: JobQueue
 ) -> None:
-    order_id = _order_id(command)
-    if order_id is None:
-        await message.answer(texts.ADMIN_ORDER_ID_NEEDED.format(command="approve"))
-        return
-    try:
-        await approve_order(queue, order_id, max_attempts=settings.provision_max_attempts)
-    except ReviewError as exc:
-        await message.answer(texts.esc(str(exc)))
-        return
-    await record_action(bot, settings, message.from_user, "approve_order", f"order #{order_id}")
-    await message.answer(texts.ADMIN_APPROVED.format(id=order_id))
+    await _settle(message, command, "approve", bot, settings, queue)
 
 
 async def refund(
     message: Message, command: CommandObject, bot: Bot, settings: Settings, queue: JobQueue
 ) -> None:
+    await _settle(message, command, "refund", bot, settings, queue)
+
+
+async def _settle(
+    message: Message, command: CommandObject, verb: str, bot: Bot, settings: Settings, queue: JobQueue
+) -> None:
+    """/approve N and /refund N: the two ways out of a held payment, told back in the bot's words."""
     order_id = _order_id(command)
     if order_id is None:
-        await message.answer(texts.ADMIN_ORDER_ID_NEEDED.format(command="refund"))
+        await message.answer(texts.ADMIN_ORDER_ID_NEEDED.format(command=verb))
         return
+    actor = actor_of(message.from_user)
     try:
-        job = await refund_order(queue, order_id, "refunded by an admin")
-    except ReviewError as exc:
+        if verb == "approve":
+            done = await operations.approve(
+                queue, order_id, actor, max_attempts=settings.provision_max_attempts
+            )
+            reply = texts.ADMIN_APPROVED.format(id=order_id)
+        else:
+            done = await operations.refund(queue, order_id, actor, reason=REFUND_REASON)
+            reply = texts.ADMIN_REFUND_QUEUED.format(id=order_id)
+    except OperationError as exc:
         await message.answer(texts.esc(str(exc)))
         return
-    await record_action(
-        bot, settings, message.from_user, "refund_order", f"order #{order_id}", f"job #{job.id}"
-    )
-    await message.answer(texts.ADMIN_REFUND_QUEUED.format(id=order_id))
+    await echo(bot, settings, done.audit, message.from_user)
+    await message.answer(reply)
 
 
 def build_router() -> Router:

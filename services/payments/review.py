@@ -3,8 +3,8 @@
 A signed Stripe event that charged less than the price, in another currency, or that names an order
 it was not created for is kept (never provisioned): the order, if any, goes to `needs_review` and the
 admins get ONE alert with the order, the amounts and the Stripe ids. `approve_order` and
-`refund_order` are the two ways out, shared by the bot (/approve, /refund) and the CLI
-(`orders approve|refund`), so both doors do exactly the same thing.
+`refund_order` are the two ways out; the bot (/approve, /refund) and the CLI (`orders approve|refund`)
+reach them through services/operations/orders.py, so both doors do exactly the same thing.
 """
 
 from __future__ import annotations

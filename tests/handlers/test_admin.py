@@ -120,7 +120,9 @@ async def test_account_buttons_change_the_account_and_refresh_the_message(
     assert getattr(await TelegramAccount.get(id=acc.id), field) == after
     edited = [c for c in calls if c.name == "EditMessageText"][0]
     assert str(after) in edited.text
-    assert (await AdminAction.get()).action == f"account_{action}"
+    record = await AdminAction.get()
+    assert record.action == ("account_priority" if action.startswith("prio") else f"account_{action}")
+    assert f"{before} -> {after}" in record.detail
     assert echoes(calls)
 
 
@@ -185,7 +187,7 @@ async def test_terminate_asks_first_and_enqueues_once(harness: BotHarness, admin
     for _ in range(2):
         await harness.press(admin, InstanceCb(action="terminate_yes", instance_id=inst.id).pack())
     jobs = await Job.filter(kind=INSTANCE_TERMINATE)
-    assert len(jobs) == 1 and jobs[0].payload == {"instance_id": inst.id}
+    assert len(jobs) == 1 and jobs[0].payload == {"instance_id": inst.id, "reason": "admin request"}
 
 
 async def test_orders_lists_recent_and_filters_by_status(harness: BotHarness, admin: FakeUser) -> None:

@@ -74,6 +74,8 @@ def test_import_env_then_list_enable_disable_priority_never_show_secrets(workdir
     assert enabled.returncode == 0 and "status active" in enabled.stdout
     missing = run(workdir, env, "accounts", "enable", "999")
     assert missing.returncode == 1 and "no creator account #999" in missing.stderr
+    unknown = run(workdir, env, "accounts", "check", "999")  # said in words, not a traceback
+    assert unknown.returncode == 1 and "no creator account #999" in unknown.stderr, unknown.stderr
 
     table = run(workdir, env, "accounts", "list")
     for output in (imported, listed, changed, enabled, table):
