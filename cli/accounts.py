@@ -19,6 +19,7 @@ from typing import Any
 
 from telethon import errors
 
+from config import Settings
 from models import AccountStatus, AdminAction, TelegramAccount
 from services.jobs.queue import utcnow
 
@@ -186,12 +187,12 @@ async def store_login(
 # --- command functions (args, settings) -> exit code ----------------------------------------------
 
 
-def _run(settings: Any, body: Callable[[], Awaitable[int]]) -> int:
+def _run(settings: Settings, body: Callable[[], Awaitable[int]]) -> int:
+    from cli.root import open_root
     from models.fields import EncryptionKeyError
-    from services.infra.db import open_database
 
     async def main() -> int:
-        async with open_database(settings):
+        async with open_root(settings):
             return await body()
 
     try:
@@ -205,7 +206,7 @@ def _ask_visible(prompt: str) -> str:
     return input(prompt)
 
 
-def cmd_login(args: argparse.Namespace, settings: Any) -> int:
+def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
     phone = args.phone or settings.telegram_phone or _ask_visible("Phone number (international, +…): ")
     phone = re.sub(r"[\s()-]", "", phone)
     if not re.fullmatch(r"\+?\d{7,15}", phone):
@@ -251,7 +252,7 @@ def cmd_login(args: argparse.Namespace, settings: Any) -> int:
     return _run(settings, body)
 
 
-def cmd_import_env(_: argparse.Namespace, settings: Any) -> int:
+def cmd_import_env(_: argparse.Namespace, settings: Settings) -> int:
     from services.accounts.env_import import import_env_accounts
 
     async def body() -> int:
@@ -277,7 +278,7 @@ def cmd_import_env(_: argparse.Namespace, settings: Any) -> int:
 
 
 def _account_command(action: str, change: Callable[[TelegramAccount, argparse.Namespace], list[str]]):
-    def command(args: argparse.Namespace, settings: Any) -> int:
+    def command(args: argparse.Namespace, settings: Settings) -> int:
         async def body() -> int:
             account = await TelegramAccount.get_or_none(id=args.id)
             if account is None:
@@ -317,12 +318,13 @@ def _priority(account: TelegramAccount, args: argparse.Namespace) -> list[str]:
     return ["priority"]
 
 
-def cmd_check(args: argparse.Namespace, settings: Any) -> int:
-    from services.accounts.pool import AccountPool, telethon_client_factory
-    from services.jobs.queue import JobQueue
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.root import Needs, open_root
 
     async def body() -> int:
-        pool = AccountPool(telethon_client_factory, JobQueue("cli"), bot_limit=settings.creator_bot_limit)
+        async with open_root(settings, Needs(database=False, pool=True)) as root:  # `_run` opened the ORM
+            pool = root.pool
+        assert pool is not None
         results = {args.id: await pool.check_account(args.id)} if args.id else await pool.check_all()
         for account_id, status in results.items():
             print(f"#{account_id}: {status}")
@@ -331,7 +333,7 @@ def cmd_check(args: argparse.Namespace, settings: Any) -> int:
     return _run(settings, body)
 
 
-def register(sub: Any, groups: dict[str, Any]) -> None:
+def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]) -> None:
     accounts = groups["accounts"]
     login = accounts.add_parser("login", help="interactive login (phone, code, 2FA); stores the session")
     login.add_argument("--phone", help="international phone number (default TELEGRAM_PHONE, else asked)")

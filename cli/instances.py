@@ -30,7 +30,7 @@ ACTIONS = {
 }
 
 
-def register(sub, groups) -> None:
+def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]) -> None:
     instances = groups["instances"]
     for action, (_, help_text) in ACTIONS.items():
         parser = instances.add_parser(action, help=help_text)
@@ -73,14 +73,13 @@ def register(sub, groups) -> None:
 
 
 def cmd_instance_action(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.root import open_root
     from models import AdminAction, Instance
-    from services.infra.db import open_database
-    from services.jobs.queue import JobQueue
 
     kind, _ = ACTIONS[args.instance_action]
 
     async def body() -> int:
-        async with open_database(settings):
+        async with open_root(settings) as root:
             instance = await Instance.get_or_none(id=args.instance_id)
             if instance is None:
                 print(f"no instance #{args.instance_id}", file=sys.stderr)
@@ -88,7 +87,7 @@ def cmd_instance_action(args: argparse.Namespace, settings: Settings) -> int:
             payload = {"instance_id": instance.id}
             if args.instance_action == "terminate":
                 payload["reason"] = args.reason
-            job = await JobQueue().enqueue(kind, payload)
+            job = await root.queue.enqueue(kind, payload)
             await AdminAction.create(
                 action=kind, target=f"instance:{instance.id}", detail=f"CLI; job {job.id}"
             )
@@ -99,17 +98,17 @@ def cmd_instance_action(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_network(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.root import ec2_fleet, open_root
     from models import Instance, InstanceStatus
-    from services.cloud.ec2 import Ec2Error, Ec2Fleet
+    from services.cloud.ec2 import Ec2Error
     from services.cloud.platform_key import load_platform_key, replace_platform_key
-    from services.infra.db import open_database
 
     if args.new_key and not args.rotate_key:
         print("--new-key only goes with --rotate-key", file=sys.stderr)
         return 2
 
     async def body() -> int:
-        async with open_database(settings):
+        async with open_root(settings):
             if args.new_key:
                 live = await Instance.exclude(
                     status__in=[InstanceStatus.TERMINATED, InstanceStatus.FAILED]
@@ -125,7 +124,7 @@ def cmd_network(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"stored a new platform SSH key ({key.fingerprint})")
             else:
                 key = await load_platform_key(settings.ssh_private_key_path)
-        async with Ec2Fleet(settings, platform_public_key=key.public_openssh) as fleet:
+        async with ec2_fleet(settings, key.public_openssh) as fleet:
             try:
                 if args.rotate_key:
                     await fleet.reimport_key_pair()

@@ -17,12 +17,16 @@ from __future__ import annotations
 
 import html
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from typing import Any
 
 import aiohttp
+from aiogram import Bot
+from pydantic import SecretStr
 
+from config import Settings
 from models import Alert, AlertSeverity
 from services.infra.logging_setup import redact, secrets
 from services.jobs.queue import utcnow
@@ -57,16 +61,9 @@ class SmtpConfig:
 class BotApiAlertSender:
     """A `Messenger`-shaped sender over aiogram's `Bot` with its own token (the admin bot)."""
 
-    def __init__(self, token: str, api_server: str | None = None, timeout: float = 15.0) -> None:
-        from aiogram import Bot
-        from aiogram.client.session.aiohttp import AiohttpSession
-        from aiogram.client.telegram import TelegramAPIServer
-
-        secrets.add(token)
-        server = TelegramAPIServer.from_base(api_server) if api_server else None
-        session = AiohttpSession(api=server) if server else AiohttpSession()
-        session.timeout = timeout
-        self.bot = Bot(token=token, session=session)
+    def __init__(self, bot: Bot) -> None:
+        secrets.add(bot.token)
+        self.bot = bot
 
     async def send(self, chat_id: int, text: str, buttons: list[tuple[str, str]] | None = None) -> int:
         message = await self.bot.send_message(chat_id, text, parse_mode="HTML")
@@ -103,20 +100,29 @@ class AlertDelivery:
         self.webhook_url = webhook_url
         self.http_timeout = http_timeout
         self._http: aiohttp.ClientSession | None = None
-        self._owned: list[Any] = []  # senders built here (closed by `close`); a passed-in one is the caller's
+        self._owned: list[
+            BotApiAlertSender
+        ] = []  # senders built here (closed by `close`); a passed-in one is the caller's
 
     @classmethod
-    def from_settings(cls, settings: Any, *, messenger: Messenger | None = None) -> AlertDelivery:
-        """Channels from ADMIN_TELEGRAM_* (or BOT_TOKEN), SMTP_*, ALERT_WEBHOOK_URL."""
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        messenger: Messenger | None = None,
+        make_bot: Callable[[str], Bot] | None = None,
+    ) -> AlertDelivery:
+        """Channels from ADMIN_TELEGRAM_* (or BOT_TOKEN), SMTP_*, ALERT_WEBHOOK_URL. The admin chat is
+        reached through `messenger`, else a Bot for the admin token made by `make_bot`."""
 
-        def secret(value: Any) -> str | None:
+        def secret(value: SecretStr | None) -> str | None:
             return value.get_secret_value() if value else None
 
         telegram: Messenger | None = messenger
         token = secret(settings.admin_telegram_bot_token) or secret(settings.bot_token)
         owned = None
-        if telegram is None and token and settings.admin_telegram_chat_id is not None:
-            telegram = owned = BotApiAlertSender(token, settings.telegram_api_server)
+        if telegram is None and make_bot and token and settings.admin_telegram_chat_id is not None:
+            telegram = owned = BotApiAlertSender(make_bot(token))
         smtp = None
         if settings.smtp_host and settings.smtp_from and settings.smtp_to:
             smtp = SmtpConfig(

@@ -12,12 +12,12 @@ import secrets
 
 import pytest
 
-from cli.runtime import PoolBotMaker
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus, TelegramAccount
 from services.accounts.pool import AccountPool
 from services.jobs.kinds import PROVISION
 from services.jobs.queue import JobQueue
 from services.payments.packages import DEFAULT_PACKAGES
+from services.provisioning.pool_bot_maker import PoolBotMaker
 from services.provisioning.saga import ProvisioningSaga, SagaDeps
 from tests.standins.botfather import ScriptedTelegram, SimulatedCrash, fake_string_session
 
