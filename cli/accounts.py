@@ -15,15 +15,14 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
-from telethon import errors
+from telethon import TelegramClient, errors
 
 from config import Settings
 from models import AccountStatus, AdminAction, TelegramAccount
 from services.jobs.queue import utcnow
 
-LoginClientFactory = Callable[[int, str], Any]  # (api_id, api_hash) -> a not-yet-authorised TelegramClient
+LoginClientFactory = Callable[[int, str], TelegramClient]  # (api_id, api_hash) -> not yet authorised
 Prompt = Callable[[str], str]
 
 
@@ -42,14 +41,13 @@ class LoginResult:
         return f"LoginResult(…{self.phone[-4:]}, user_id={self.user_id})"
 
 
-def telethon_login_factory(api_id: int, api_hash: str) -> Any:
-    from telethon import TelegramClient
+def telethon_login_factory(api_id: int, api_hash: str) -> TelegramClient:
     from telethon.sessions import StringSession
 
     return TelegramClient(StringSession(), api_id, api_hash)
 
 
-async def _disconnect(client: Any) -> None:
+async def _disconnect(client: TelegramClient) -> None:
     result = client.disconnect()
     if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
         await result
@@ -92,7 +90,12 @@ async def telegram_login(
 
 
 async def _login_steps(
-    client: Any, phone: str, ask_code: Prompt, ask_password: Prompt, say: Callable[[str], None], attempts: int
+    client: TelegramClient,
+    phone: str,
+    ask_code: Prompt,
+    ask_password: Prompt,
+    say: Callable[[str], None],
+    attempts: int,
 ) -> LoginResult:
     sent = await client.send_code_request(phone)
     needs_password = False

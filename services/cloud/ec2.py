@@ -17,7 +17,7 @@ import aioboto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError, WaiterError
 
-from config import DEFAULT_AMI, secret_value
+from config import DEFAULT_AMI, Settings, secret_value
 from services.cloud.host_keys import load_or_create_client_key, public_key_line
 from services.cloud.platform_key import (
     PlatformKeyMismatch,
@@ -51,7 +51,7 @@ class Ec2Fleet:
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         *,
         session: aioboto3.Session | None = None,
         platform_public_key: str | None = None,
@@ -70,7 +70,7 @@ class Ec2Fleet:
         self._security_group_id: str | None = None
 
     @classmethod
-    async def open(cls, settings: Any, **kwargs: Any) -> Ec2Fleet:
+    async def open(cls, settings: Settings, **kwargs: Any) -> Ec2Fleet:
         fleet = cls(settings, **kwargs)
         await fleet._open_clients()
         return fleet

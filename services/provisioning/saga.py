@@ -35,6 +35,7 @@ from models import (
     TelegramAccount,
 )
 from services.accounts.bot_api import BotApi
+from services.cloud.ec2 import Ec2Fleet
 from services.cloud.host_keys import HostKeyPair
 from services.infra.logging_setup import secrets as log_secrets
 from services.infra.metrics import observe_payment_to_live
@@ -56,6 +57,7 @@ from services.provisioning.bot_making import (
     username_candidates,
 )
 from services.provisioning.customer_notices import notify_act, notify_live
+from services.provisioning.progress import ProgressReporter
 from services.provisioning.verification import (
     CUSTOMER_REASONS,
     VERIFICATION_REPLIES,
@@ -88,14 +90,14 @@ class SagaDeps:
     """Everything the saga talks to, passed in (tests hand it stand-ins over real sockets)."""
 
     queue: JobQueue
-    fleet: Any  # services.cloud.ec2.Ec2Fleet
+    fleet: Ec2Fleet
     bot_maker: BotMaker
     bot_api: BotApi
     verifier: Verifier
-    progress: Any  # services.provisioning.progress.ProgressReporter
+    progress: ProgressReporter
     packages: tuple[Package, ...]
-    generate_host_key: Callable[[], Any]  # -> HostKeyPair(private_openssh, public_openssh)
-    render_user_data: Callable[[Any], str]  # HostKeyPair -> cloud-init user data
+    generate_host_key: Callable[[], HostKeyPair]
+    render_user_data: Callable[[HostKeyPair], str]  # -> cloud-init user data
     wait_bootstrapped: Callable[[Instance], Awaitable[None]]
     activate: Callable[[Instance, str, int, str], Awaitable[None]]  # instance, bot token, user id, gw token
     restart_gateway: Callable[[Instance], Awaitable[None]]
