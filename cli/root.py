@@ -203,7 +203,10 @@ async def _open_background(
     fleet = await stack.enter_async_context(ec2_fleet(settings, platform_key.public_openssh))
     if options.verify_key_pair:
         await check_key_pair(fleet)
-    delivery = AlertDelivery.from_settings(settings, make_bot=admin_bot_maker(settings))
+    admin = admin_messenger(settings)
+    if admin is not None:
+        stack.push_async_callback(admin.bot.session.close)
+    delivery = AlertDelivery.from_settings(settings, messenger=admin)
     stack.push_async_callback(delivery.close)
     return Background(
         bot_api=bot_api,
@@ -232,10 +235,15 @@ def ec2_fleet(settings: Settings, platform_public_key: str) -> Ec2Fleet:
     return Ec2Fleet(settings, platform_public_key=platform_public_key)
 
 
-def admin_bot_maker(settings: Settings) -> Callable[[str], Bot]:
+def admin_messenger(settings: Settings) -> AiogramMessenger | None:
+    """The Messenger alerts reach the admin chat through: the admin bot's own (ADMIN_TELEGRAM_BOT_TOKEN,
+    else BOT_TOKEN), with a short timeout so a stuck Bot API never holds an alert job long. The caller
+    closes its bot's session. None without an admin chat."""
     from bot.factory import api_session, create_bot
+    from bot.messenger import AiogramMessenger
+    from services.notifications.alert_delivery import admin_bot_token
 
-    def admin_bot(token: str) -> Bot:
-        return create_bot(settings, api_session(settings, ADMIN_BOT_TIMEOUT_S), token=token, html=False)
-
-    return admin_bot
+    token = admin_bot_token(settings)
+    if token is None:
+        return None
+    return AiogramMessenger(create_bot(settings, api_session(settings, ADMIN_BOT_TIMEOUT_S), token=token))

@@ -14,7 +14,8 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
-from cli.root import admin_bot_maker
+from bot.messenger import AiogramMessenger
+from cli.root import admin_messenger
 from config import Settings
 from models import Alert, AlertSeverity, Job
 from services.jobs.kinds import DELIVER_ALERT
@@ -29,10 +30,24 @@ from services.notifications.alerts import raise_alert
 from tests.standins import free_port
 from tests.standins.botfather import fake_token
 
+_ADMIN_MESSENGERS: list[AiogramMessenger] = []
+
 
 def delivery_from(settings: Settings, **options: Any) -> AlertDelivery:
-    """As the composition root builds it: the admin chat through the root's admin bot."""
-    return AlertDelivery.from_settings(settings, make_bot=admin_bot_maker(settings), **options)
+    """As the composition root builds it: the admin chat through the root's admin Messenger."""
+    if "messenger" not in options:
+        options["messenger"] = admin_messenger(settings)
+        if options["messenger"] is not None:
+            _ADMIN_MESSENGERS.append(options["messenger"])
+    return AlertDelivery.from_settings(settings, **options)
+
+
+@pytest.fixture(autouse=True)
+async def _close_admin_bots() -> AsyncIterator[None]:
+    """The root closes the admin bot's session; here, after each test."""
+    yield
+    while _ADMIN_MESSENGERS:
+        await _ADMIN_MESSENGERS.pop().bot.session.close()
 
 
 ADMIN_CHAT = -100123456
