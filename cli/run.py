@@ -75,7 +75,7 @@ async def running(
     The root opens the database once for all three (`open_db=False`: the caller has it open).
     """
     from bot.runner import start_bot
-    from cli.root import RUN, open_root
+    from cli.root import RUN, dispatcher, open_root
     from cli.worker_wiring import wire_jobs
     from services.infra.health import HealthBoard
     from webhooks.app import create_web_app, start_web_app
@@ -89,9 +89,7 @@ async def running(
         assert root.bot is not None  # RUN builds it
         app = create_web_app(settings, queue=root.queue, health=board)
         webhook_app = app if settings.telegram_mode == TelegramMode.WEBHOOK else None
-        bot_runtime = await start_bot(
-            settings, webhook_app, bot=root.bot, payments=root.payments, queue=root.queue
-        )
+        bot_runtime = await start_bot(settings, webhook_app, bot=root.bot, dispatcher=dispatcher(root))
         stack.push_async_callback(bot_runtime.stop)
         if bot_runtime.polling is not None:
             board.watch_task("bot", bot_runtime.polling)
