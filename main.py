@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
-import importlib.util
 import json
 import sys
 from collections.abc import Awaitable, Callable
 
-from config import Settings, check_settings, get_settings, secret_value
+from config import Settings, get_settings, secret_value
 
 
 def cmd_gen_key(_: argparse.Namespace, __: Settings) -> int:
@@ -21,7 +20,7 @@ def cmd_gen_key(_: argparse.Namespace, __: Settings) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
-    from config import COMMANDS, problems_for
+    from cli.config_check import COMMANDS, check_settings, problems_for
     from services.accounts.env_import import environment, read_env_accounts
 
     reports = check_settings(settings)
@@ -68,9 +67,9 @@ def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
 
 
 async def _with_db(settings: Settings, body: Callable[[], Awaitable[int]]) -> int:
-    from services.infra.db import open_database
+    from cli.root import open_root
 
-    async with open_database(settings):
+    async with open_root(settings):
         return await body()
 
 
@@ -104,19 +103,16 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
     return asyncio.run(_with_db(settings, body))
 
 
-def cmd_not_built(args: argparse.Namespace, _: Settings) -> int:
-    print(f"`{args.command}` is not built yet in this version of Meet Matt.", file=sys.stderr)
-    return 2
-
-
 # Each area adds its own commands: a module with `register(sub, groups)`, where `sub` is the
 # top-level subparsers action and `groups` maps "orders"/"instances"/"accounts"/"jobs" to theirs.
 COMMAND_MODULES = [
+    "cli.run",
     "cli.web",
     "cli.bot",
+    "cli.worker",
+    "cli.sandbox",
     "cli.accounts",
     "cli.instances",
-    "cli.worker",
     "cli.model_gateway",
 ]
 
@@ -172,12 +168,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
         lister.set_defaults(func=cmd_list, what=what)
     for module_name in COMMAND_MODULES:
-        if importlib.util.find_spec(module_name) is not None:
-            importlib.import_module(module_name).register(sub, groups)
-    known = set(sub.choices)
-    for name in ("run", "bot", "web", "worker", "sandbox"):
-        if name not in known:
-            sub.add_parser(name, help="(not built yet)").set_defaults(func=cmd_not_built)
+        importlib.import_module(module_name).register(sub, groups)
     return parser
 
 

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import gc
 import itertools
 import os
@@ -42,7 +43,8 @@ from aiogram.webhook.aiohttp_server import SimpleRequestHandler  # noqa: E402
 from bot.callbacks import OrderCb, PackageCb  # noqa: E402
 from bot.factory import create_bot, create_dispatcher  # noqa: E402
 from config import Settings  # noqa: E402
-from services.infra.db import close_db, init_db, migrate  # noqa: E402
+from handlers import get_routers  # noqa: E402
+from services.infra.db import migrate, open_database  # noqa: E402
 from services.jobs.queue import JobQueue  # noqa: E402
 
 SECRET = "bench-" + secrets.token_hex(8)
@@ -204,7 +206,8 @@ async def run(customers: int, concurrency: int, database_url: str | None, cooldo
     database_url = database_url or f"sqlite://{workdir / 'bench.sqlite3'}"
     key = Fernet.generate_key().decode()
     await migrate(database_url, key)
-    await init_db(database_url, key)
+    database = contextlib.AsyncExitStack()
+    await database.enter_async_context(open_database(database_url, key))
     # Telegram and the customers are other machines in real life: give them their own processes, so
     # the figures are the bot's, not the load generator's
     ctx = multiprocessing.get_context("spawn")
@@ -222,7 +225,7 @@ async def run(customers: int, concurrency: int, database_url: str | None, cooldo
         database_url=database_url,
     )
     bot = create_bot(settings)
-    dp = create_dispatcher(settings, payments=None, queue=JobQueue())
+    dp = create_dispatcher(settings, get_routers(settings), payments=None, queue=JobQueue())
     app = web.Application()
     SimpleRequestHandler(dp, bot, secret_token=SECRET, handle_in_background=False).register(
         app, path="/webhooks/telegram"
@@ -249,7 +252,7 @@ async def run(customers: int, concurrency: int, database_url: str | None, cooldo
 
     await runner.cleanup()
     await bot.session.close()
-    await close_db()
+    await database.aclose()
 
     ordered = sorted(latencies)
 

@@ -23,7 +23,7 @@ from cryptography.fernet import Fernet
 from models import TelegramAccount
 from services.accounts.botfather_replies import parse_reply
 from services.accounts.pool import AccountPool
-from services.infra.db import close_db, init_db, migrate
+from services.infra.db import migrate, open_database
 from services.jobs.queue import JobQueue
 from tests.standins import botfather as bf
 from tests.standins.botfather import ScriptedTelegram, fake_string_session
@@ -32,8 +32,7 @@ REPLIES_PER_DIALOGUE = 3 + 3 * 3  # /newbot, name, username; then 3 replies per 
 
 
 async def measure(url: str, key: str, orders: int, accounts: int, latency: float) -> None:
-    await init_db(url, key)
-    try:
+    async with open_database(url, key):
         for n in range(accounts):
             await TelegramAccount.create(
                 phone=f"+1555000{n:04d}",
@@ -72,8 +71,6 @@ async def measure(url: str, key: str, orders: int, accounts: int, latency: float
             f"  wall {wall:.2f} s  ideal {ideal:.2f} s  pool overhead {overhead_ms:.1f} ms per dialogue"
             f"  orders/account {spread}  overlapping dialogues {len(world.overlaps)}"
         )
-    finally:
-        await close_db()
 
 
 def parser_speed() -> None:

@@ -141,15 +141,14 @@ async def run_streams(url: str, keys: list[str], streams: int, concurrency: int,
 
 async def prepare_database(url: str, encryption_key: str, instances: int) -> list[str]:
     from models import Customer, Instance, InstanceStatus, Order
-    from services.infra.db import close_db, init_db, migrate
+    from services.infra.db import migrate, open_database
     from services.jobs.queue import utcnow
     from services.model_gateway.keys import issue_instance_key
     from services.model_gateway.quota import set_override
 
     await migrate(url, encryption_key)
-    await init_db(url, encryption_key)
     keys = []
-    try:
+    async with open_database(url, encryption_key):
         for n in range(instances):
             customer = await Customer.create(telegram_id=10_000 + n)
             order = await Order.create(
@@ -161,8 +160,6 @@ async def prepare_database(url: str, encryption_key: str, instances: int) -> lis
             # quotas so large they never refuse, but every check still runs as in production
             await set_override(instance.id, tokens_per_month=10**12, requests_per_minute=10**6)
             keys.append(await issue_instance_key(instance.id))
-    finally:
-        await close_db()
     return keys
 
 

@@ -8,7 +8,7 @@ usage: python -m bench.pipeline [--orders 20] [--accounts 6] [--scale 0.1] [--co
 NEEDS THE TEST EXTRA (`pip install -e '.[test]'`): it imports the stand-ins from tests/standins
 (moto, telegram-test-api, the Stripe stand-in, the SSH instance stand-in, the scripted BotFather).
 
-What runs is `python main.py run` (`cli.worker.running`: web server + bot + worker in one
+What runs is `python main.py run` (`cli.run.running`: web server + bot + worker in one
 loop) on a temporary SQLite file, or with --postgres on a fresh temporary PostgreSQL database
 (created, migrated, dropped). Each order is created with a real Stripe Checkout Session (stand-in)
 and paid by a signed `checkout.session.completed` webhook; the worker's `provision` job does the rest.
@@ -205,16 +205,15 @@ async def run_variant(
     lat: Latencies,
     args: argparse.Namespace,
 ) -> VariantResult:
-    from cli.worker import running
+    from cli.run import running
     from models import Customer, Order, OrderStatus, Verification
-    from services.infra.db import close_db, init_db
+    from services.infra.db import open_database
     from services.jobs import kinds as job_kinds
     from services.payments.stripe_api import PaymentsService, close_stripe_client, make_stripe_client
     from tests.standins.stack import moto_reset, standin_stack
 
     moto_reset(moto_url)
-    await init_db(db_url, key)
-    try:
+    async with open_database(db_url, key):
         overrides = {
             "worker_concurrency": args.concurrency,
             "bootstrap_timeout_s": lat.boot * 3 + 30,
@@ -237,7 +236,7 @@ async def run_variant(
             behaviour.gateway_start_s = lat.gateway_start
             await add_accounts(args.accounts)
             options = stack.runtime_options(poll_interval_s=lat.poll)
-            async with running(stack.settings, open_db=False, **options) as app:
+            async with running(stack.settings, open_db=False, options=options) as app:
                 if name == "sequential":
                     app.runtime.handlers[job_kinds.PROVISION] = SequentialSaga.build(app.runtime.saga).run
                 marks = observe_phases(app.runtime.saga.d)
@@ -251,7 +250,7 @@ async def run_variant(
                 app.runtime.handlers[job_kinds.PROVISION] = provision
                 # one-time set-up an operator does before selling (`instances prepare-network`): the
                 # key pair and security group exist; it also wakes moto's EC2 backend (seconds, once)
-                await app.runtime.extras["fleet"].ensure_network()
+                await app.runtime.care.fleet.ensure_network()
                 stripe_client = make_stripe_client(stack.settings)
                 payments = PaymentsService(
                     stripe_client, stack.settings.packages, bot_username="meetmatt_bench_bot"
@@ -330,8 +329,6 @@ async def run_variant(
                 len(world.overlaps),
                 wall,
             )
-    finally:
-        await close_db()
 
 
 def observe_phases(deps: Any) -> dict[int, dict[str, float]]:

@@ -13,13 +13,12 @@ import uuid
 
 import asyncpg
 
-from services.infra.db import close_db, init_db, migrate
+from services.infra.db import migrate, open_database
 from services.jobs.queue import JobQueue
 
 
 async def run_round(url: str, jobs: int, workers: int) -> float:
-    await init_db(url, None)
-    try:
+    async with open_database(url, None):
         producer = JobQueue()
         for i in range(jobs):
             await producer.enqueue("bench", {"i": i})
@@ -37,8 +36,6 @@ async def run_round(url: str, jobs: int, workers: int) -> float:
         elapsed = time.perf_counter() - started
         assert done == jobs, f"{done} of {jobs} jobs ran"
         return jobs / elapsed
-    finally:
-        await close_db()
 
 
 async def main() -> None:

@@ -192,10 +192,9 @@ async def stop(proc: asyncio.subprocess.Process) -> None:
 
 async def seed_orders(database_url: str, key: str, count: int) -> list[int]:
     from models import Customer, Order
-    from services.infra.db import close_db, init_db
+    from services.infra.db import open_database
 
-    await init_db(database_url, key)
-    try:
+    async with open_database(database_url, key):
         customers = [Customer(telegram_id=10_000 + i, full_name=f"Bench {i}") for i in range(count)]
         await Customer.bulk_create(customers, batch_size=500)
         by_tid = {c.telegram_id: c.id for c in await Customer.all()}
@@ -210,8 +209,6 @@ async def seed_orders(database_url: str, key: str, count: int) -> list[int]:
         for order_id in ids:  # setup only: each order gets the session id its paid event carries
             await Order.filter(id=order_id).update(stripe_session_id=session_id(order_id))
         return ids
-    finally:
-        await close_db()
 
 
 async def check_database(database_url: str) -> tuple[int, int, int, int]:

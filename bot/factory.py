@@ -1,17 +1,18 @@
 """Build the Meet Matt Bot and Dispatcher.
 
     bot = create_bot(settings)
-    dp = create_dispatcher(settings, payments=payments, queue=JobQueue())
+    dp = create_dispatcher(settings, get_routers(settings), payments=payments, queue=queue)
 
+Every `Bot` of the process is made by `create_bot` (TELEGRAM_API_SERVER honoured in one place).
 Services are handed to the Dispatcher as keyword arguments (aiogram's workflow data), so handlers
 receive them by parameter name: `settings`, `payments`, `queue`.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable, Sequence
 
-from aiogram import Bot, Dispatcher
+from aiogram import Bot, Dispatcher, Router
 from aiogram.client.default import DefaultBotProperties
 from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
@@ -25,8 +26,8 @@ from bot import texts
 from bot.i18n import DEFAULT_LOCALE, I18N, LANGUAGES, LocaleMiddleware
 from bot.middlewares import CooldownMiddleware, CustomerMiddleware, ErrorBoundaryMiddleware
 from config import Settings
-from handlers import get_routers
 from services.jobs.queue import JobQueue
+from services.payments.stripe_api import PaymentsService
 
 # pydantic caches generic models like `Response[Message]` in a WeakValueDictionary: aiogram builds one
 # per API answer and drops it, so the schema is rebuilt again and again (~9 ms each, the biggest cost
@@ -64,21 +65,39 @@ class BotConfigError(RuntimeError):
     """The bot cannot start with these settings (the message names the setting)."""
 
 
-def create_bot(settings: Settings, session: BaseSession | None = None) -> Bot:
-    """The Meet Matt Bot: HTML parse mode, link previews off, TELEGRAM_API_SERVER honoured."""
-    token = settings.bot_token.get_secret_value() if settings.bot_token else ""
+def api_session(settings: Settings, timeout: float | None = None) -> AiohttpSession:
+    """An HTTP session to the Bot API at TELEGRAM_API_SERVER (Telegram's own when unset)."""
+    session = AiohttpSession()
+    if settings.telegram_api_server:
+        session.api = TelegramAPIServer.from_base(settings.telegram_api_server.rstrip("/"))
+    if timeout is not None:
+        session.timeout = timeout
+    return session
+
+
+def create_bot(
+    settings: Settings, session: BaseSession | None = None, *, token: str | None = None, html: bool = True
+) -> Bot:
+    """THE place an aiogram `Bot` is made, TELEGRAM_API_SERVER honoured (through `api_session`).
+
+    By default the Meet Matt bot (BOT_TOKEN): HTML parse mode, link previews off. With `token` any other
+    bot the process talks as (the admin alert bot, customers' bots); `html=False` keeps Telegram's
+    plain-text default for those.
+    """
+    token = (
+        token if token is not None else (settings.bot_token.get_secret_value() if settings.bot_token else "")
+    )
     if not token:
         raise BotConfigError("BOT_TOKEN is not set: the Meet Matt bot cannot start")
     _pin_response_types()
-    if session is None:
-        session = AiohttpSession()
-        if settings.telegram_api_server:
-            session.api = TelegramAPIServer.from_base(settings.telegram_api_server.rstrip("/"))
-    return Bot(
-        token,
-        session=session,
-        default=DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True),
-    )
+    default = DefaultBotProperties(parse_mode=ParseMode.HTML, link_preview_is_disabled=True) if html else None
+    return Bot(token, session=session or api_session(settings), default=default)
+
+
+def bots_for_tokens(settings: Settings, timeout: float = 30.0) -> Callable[[str], Bot]:
+    """Plain-text Bots for any token, sharing one Bot API session (`BotApi`'s customers' bots)."""
+    session = api_session(settings, timeout)
+    return lambda token: create_bot(settings, session, token=token, html=False)
 
 
 def make_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
@@ -96,16 +115,19 @@ def make_storage(settings: Settings) -> tuple[BaseStorage, BaseEventIsolation]:
 
 def create_dispatcher(
     settings: Settings,
+    routers: Sequence[Router],
     *,
-    payments: Any = None,
+    payments: PaymentsService | None = None,
     queue: JobQueue | None = None,
     storage: BaseStorage | None = None,
     cooldown: float | None = None,
 ) -> Dispatcher:
-    """The Dispatcher with middlewares, routers and services.
+    """The Dispatcher with middlewares, `routers` (`handlers.get_routers`: the caller above the
+    handlers hands them in) and services.
 
-    `payments` is a `services.payments.stripe_api.PaymentsService` (None: Confirm answers that payments are
-    unavailable and keeps the order). `cooldown` overrides BOT_COOLDOWN_SECONDS.
+    The clients (`settings`, `payments`, `queue`: the composition root's, cli/root.py) are workflow
+    data: handlers receive them by parameter name. `payments` None: Confirm answers that payments are
+    unavailable and keeps the order. `cooldown` overrides BOT_COOLDOWN_SECONDS.
     """
     isolation: BaseEventIsolation
     if storage is None:
@@ -124,7 +146,7 @@ def create_dispatcher(
     dp.update.outer_middleware(CooldownMiddleware(seconds))
     dp.update.outer_middleware(CustomerMiddleware())
     LocaleMiddleware().setup(dp)  # on every event type, inside the update-level ones above
-    dp.include_routers(*get_routers(settings))
+    dp.include_routers(*routers)
     return dp
 
 

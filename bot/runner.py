@@ -1,6 +1,7 @@
 """Start and stop the Meet Matt bot inside a running event loop: polling, or a webhook on the web app.
 
-    runtime = await start_bot(settings, app, queue=queue)   # before the aiohttp app starts
+    runtime = await start_bot(settings, app, bot=root.bot, dispatcher=dispatcher(root))
+    # (before the aiohttp app starts; `root` and `dispatcher` are the composition root's, cli/root.py)
     ...
     await runtime.stop()
 
@@ -20,15 +21,13 @@ import gc
 import hashlib
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 from aiogram import Bot, Dispatcher
 from aiogram.webhook.aiohttp_server import SimpleRequestHandler, setup_application
 from aiohttp import web
 
-from bot.factory import BotConfigError, create_bot, create_dispatcher, set_commands
+from bot.factory import BotConfigError, set_commands
 from config import Settings, TelegramMode
-from services.jobs.queue import JobQueue
 
 log = logging.getLogger(__name__)
 
@@ -53,17 +52,16 @@ def webhook_url(settings: Settings) -> str:
 
 @dataclass
 class BotRuntime:
-    """A started bot: its Bot, Dispatcher, and the polling task (None in webhook mode)."""
+    """A started bot: its Bot, Dispatcher, and the polling task (None in webhook mode). The Bot's
+    session and the Stripe client belong to the composition root (cli/root.py), which closes them."""
 
     bot: Bot
     dispatcher: Dispatcher
-    payments: Any
     polling: asyncio.Task[None] | None = None
-    _stripe_client: Any = None
     _stopped: bool = field(default=False, repr=False)
 
     async def stop(self) -> None:
-        """Stop polling (if any), close the Stripe client and the bot's HTTP session. Safe twice."""
+        """Stop polling (if any). Safe twice."""
         if self._stopped:
             return
         self._stopped = True
@@ -74,44 +72,23 @@ class BotRuntime:
                 self.polling.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await asyncio.wait_for(self.polling, timeout=15)
-        if self._stripe_client is not None:
-            from services.payments.stripe_api import close_stripe_client
-
-            await close_stripe_client(self._stripe_client)
-        await self.bot.session.close()
-
-
-def _make_payments(settings: Settings, bot_username: str | None) -> tuple[Any, Any]:
-    from services.payments.stripe_api import PaymentConfigError, PaymentsService, make_stripe_client
-
-    try:
-        client = make_stripe_client(settings)
-    except PaymentConfigError as exc:
-        log.warning("bot: payments unavailable, Confirm will say so (%s)", exc)
-        return None, None
-    return PaymentsService(client, settings.packages, bot_username=bot_username), client
 
 
 async def start_bot(
     settings: Settings,
-    app: web.Application | None = None,
+    app: web.Application | None,
     *,
-    queue: JobQueue | None = None,
-    payments: Any = None,
-    bot: Bot | None = None,
+    bot: Bot,
+    dispatcher: Dispatcher,
 ) -> BotRuntime:
     """Start the bot in TELEGRAM_MODE. In webhook mode call it BEFORE `app` starts (routes freeze)."""
-    bot = bot or create_bot(settings)
-    me = await bot.get_me()  # proves the token works, and the username makes the payment return links
-    stripe_client = None
-    if payments is None:
-        payments, stripe_client = _make_payments(settings, me.username)
-    dp = create_dispatcher(settings, payments=payments, queue=queue)
+    me = await bot.me()  # proves the token works (the root may have asked already: answered once)
+    dp = dispatcher
     try:
         await set_commands(bot, settings)
     except Exception as exc:  # menus are a nicety: never block the bot on them
         log.warning("bot: set_my_commands failed: %s", type(exc).__name__)
-    runtime = BotRuntime(bot=bot, dispatcher=dp, payments=payments, _stripe_client=stripe_client)
+    runtime = BotRuntime(bot=bot, dispatcher=dp)
     # the many long-lived objects built at start-up (aiogram's and pydantic's models) leave the
     # collector's scans: shorter GC pauses under load (bench/bot_load.py)
     gc.freeze()

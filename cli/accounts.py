@@ -15,17 +15,17 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
-from telethon import errors
+from telethon import TelegramClient, errors
 
+from config import Settings
 from models import AccountStatus, AdminAction, TelegramAccount
 from services.jobs.queue import utcnow
 from services.operations import accounts as operations
 from services.operations.accounts import AccountChange
 from services.operations.audit import Actor, NotFound, OperationError
 
-LoginClientFactory = Callable[[int, str], Any]  # (api_id, api_hash) -> a not-yet-authorised TelegramClient
+LoginClientFactory = Callable[[int, str], TelegramClient]  # (api_id, api_hash) -> not yet authorised
 Prompt = Callable[[str], str]
 
 
@@ -44,14 +44,13 @@ class LoginResult:
         return f"LoginResult(…{self.phone[-4:]}, user_id={self.user_id})"
 
 
-def telethon_login_factory(api_id: int, api_hash: str) -> Any:
-    from telethon import TelegramClient
+def telethon_login_factory(api_id: int, api_hash: str) -> TelegramClient:
     from telethon.sessions import StringSession
 
     return TelegramClient(StringSession(), api_id, api_hash)
 
 
-async def _disconnect(client: Any) -> None:
+async def _disconnect(client: TelegramClient) -> None:
     result = client.disconnect()
     if asyncio.iscoroutine(result) or isinstance(result, asyncio.Future):
         await result
@@ -94,7 +93,12 @@ async def telegram_login(
 
 
 async def _login_steps(
-    client: Any, phone: str, ask_code: Prompt, ask_password: Prompt, say: Callable[[str], None], attempts: int
+    client: TelegramClient,
+    phone: str,
+    ask_code: Prompt,
+    ask_password: Prompt,
+    say: Callable[[str], None],
+    attempts: int,
 ) -> LoginResult:
     sent = await client.send_code_request(phone)
     needs_password = False
@@ -189,12 +193,12 @@ async def store_login(
 # --- command functions (args, settings) -> exit code ----------------------------------------------
 
 
-def _run(settings: Any, body: Callable[[], Awaitable[int]]) -> int:
+def _run(settings: Settings, body: Callable[[], Awaitable[int]]) -> int:
+    from cli.root import open_root
     from models.fields import EncryptionKeyError
-    from services.infra.db import open_database
 
     async def main() -> int:
-        async with open_database(settings):
+        async with open_root(settings):
             return await body()
 
     try:
@@ -208,7 +212,7 @@ def _ask_visible(prompt: str) -> str:
     return input(prompt)
 
 
-def cmd_login(args: argparse.Namespace, settings: Any) -> int:
+def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
     phone = args.phone or settings.telegram_phone or _ask_visible("Phone number (international, +…): ")
     phone = re.sub(r"[\s()-]", "", phone)
     if not re.fullmatch(r"\+?\d{7,15}", phone):
@@ -254,7 +258,7 @@ def cmd_login(args: argparse.Namespace, settings: Any) -> int:
     return _run(settings, body)
 
 
-def cmd_import_env(_: argparse.Namespace, settings: Any) -> int:
+def cmd_import_env(_: argparse.Namespace, settings: Settings) -> int:
     from services.accounts.env_import import import_env_accounts
 
     async def body() -> int:
@@ -280,7 +284,7 @@ def cmd_import_env(_: argparse.Namespace, settings: Any) -> int:
 
 
 def _account_command(act: Callable[[argparse.Namespace, Actor], Awaitable[AccountChange]]):
-    def command(args: argparse.Namespace, settings: Any) -> int:
+    def command(args: argparse.Namespace, settings: Settings) -> int:
         async def body() -> int:
             try:
                 account = (await act(args, Actor.cli())).account
@@ -313,18 +317,17 @@ async def _priority(args: argparse.Namespace, actor: Actor) -> AccountChange:
     return await operations.set_priority(args.id, args.priority, actor)
 
 
-def cmd_check(args: argparse.Namespace, settings: Any) -> int:
-    from services.accounts.pool import AccountPool
-    from services.accounts.telethon_client import telethon_client_factory
-    from services.jobs.queue import JobQueue
+def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.root import Needs, open_root
 
     async def body() -> int:
-        pool = AccountPool(telethon_client_factory, JobQueue("cli"), bot_limit=settings.creator_bot_limit)
-        try:
-            results = await operations.check_accounts_now(pool, args.id, Actor.cli())
-        except NotFound:
-            print(f"error: no creator account #{args.id} (see `accounts list`)", file=sys.stderr)
-            return 1
+        async with open_root(settings, Needs(database=False, pool=True)) as root:  # `_run` opened the ORM
+            assert root.pool is not None
+            try:
+                results = await operations.check_accounts_now(root.pool, args.id, Actor.cli())
+            except NotFound:
+                print(f"error: no creator account #{args.id} (see `accounts list`)", file=sys.stderr)
+                return 1
         for account_id, status in results.items():
             print(f"#{account_id}: {status}")
         return 0 if all(s in (AccountStatus.ACTIVE, AccountStatus.FULL) for s in results.values()) else 1
@@ -332,7 +335,7 @@ def cmd_check(args: argparse.Namespace, settings: Any) -> int:
     return _run(settings, body)
 
 
-def register(sub: Any, groups: dict[str, Any]) -> None:
+def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]) -> None:
     accounts = groups["accounts"]
     login = accounts.add_parser("login", help="interactive login (phone, code, 2FA); stores the session")
     login.add_argument("--phone", help="international phone number (default TELEGRAM_PHONE, else asked)")

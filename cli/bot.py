@@ -8,73 +8,75 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import signal
 import sys
+from typing import TYPE_CHECKING
 
-from config import Settings, TelegramMode, can_start
+from cli.config_check import can_start
+from config import Settings, TelegramMode
+
+if TYPE_CHECKING:
+    from bot.runner import BotRuntime
 
 
-def register(sub, groups) -> None:
+def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]) -> None:
     parser = sub.add_parser("bot", help="run the Meet Matt bot alone (polling, or TELEGRAM_MODE=webhook)")
     parser.set_defaults(func=cmd_bot)
 
 
 def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
     from bot.factory import BotConfigError
+    from cli.signals import until_signal
 
     if not can_start(settings, "bot"):
         return 1
 
+    async def body(stop: asyncio.Event) -> None:
+        await run_bot(settings, stop)
+
     try:
-        asyncio.run(run_bot(settings))
+        asyncio.run(until_signal(body))
     except BotConfigError as exc:
         print(f"cannot start the bot: {exc}", file=sys.stderr)
         return 2
     return 0
 
 
-async def run_bot(settings: Settings, stop: asyncio.Event | None = None) -> None:
-    """Run until SIGINT/SIGTERM (or until `stop` is set)."""
+async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
+    """Run until `stop` is set (or polling ends)."""
     from bot.runner import start_bot
-    from services.jobs.queue import JobQueue
+    from cli.root import BOT, dispatcher, open_root
 
-    stop = stop or asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
-    queue = JobQueue(lease_seconds=settings.job_lease_seconds)
-    try:
+    async with open_root(settings, BOT) as root:
+        assert root.bot is not None  # BOT builds it
         if settings.telegram_mode == TelegramMode.WEBHOOK:
             from webhooks.app import create_web_app, run_web_app
 
-            app = create_web_app(settings, queue=queue)  # opens the database on startup
-            runtime = await start_bot(settings, app, queue=queue)
+            app = create_web_app(settings, queue=root.queue)
+            runtime = await start_bot(settings, app, bot=root.bot, dispatcher=dispatcher(root))
             try:
                 await run_web_app(app, settings.web_host, settings.web_port, stop, ops=settings)
             finally:
                 await runtime.stop()
             return
-        from services.infra.db import close_db, open_db_checked
-        from services.infra.health import HealthBoard
-        from webhooks.ops import start_ops_server
+        runtime = await start_bot(settings, None, bot=root.bot, dispatcher=dispatcher(root))
+        await _poll(settings, runtime, stop)
 
-        key = settings.encryption_key.get_secret_value() if settings.encryption_key else None
-        await open_db_checked(settings.database_url, key)
+
+async def _poll(settings: Settings, runtime: BotRuntime, stop: asyncio.Event) -> None:
+    from services.infra.health import HealthBoard
+    from webhooks.ops import start_ops_server
+
+    assert runtime.polling is not None  # polling mode
+    try:
+        board = HealthBoard()
+        board.watch_task("bot", runtime.polling)
+        ops_runner, _ = await start_ops_server(settings, board)
         try:
-            runtime = await start_bot(settings, None, queue=queue)
-            board = HealthBoard()
-            board.watch_task("bot", runtime.polling)
-            ops_runner, _ = await start_ops_server(settings, board)
-            try:
-                stopper = asyncio.create_task(stop.wait())
-                await asyncio.wait({stopper, runtime.polling}, return_when=asyncio.FIRST_COMPLETED)
-                stopper.cancel()
-            finally:
-                if ops_runner is not None:
-                    await ops_runner.cleanup()
-                await runtime.stop()
+            stopper = asyncio.create_task(stop.wait())
+            await asyncio.wait({stopper, runtime.polling}, return_when=asyncio.FIRST_COMPLETED)
+            stopper.cancel()
         finally:
-            await close_db()
+            if ops_runner is not None:
+                await ops_runner.cleanup()
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        await runtime.stop()

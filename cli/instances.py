@@ -28,7 +28,7 @@ ACTIONS = {
 }
 
 
-def register(sub, groups) -> None:
+def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]) -> None:
     instances = groups["instances"]
     for action, (_, help_text) in ACTIONS.items():
         parser = instances.add_parser(action, help=help_text)
@@ -71,15 +71,14 @@ def register(sub, groups) -> None:
 
 
 def cmd_instance_action(args: argparse.Namespace, settings: Settings) -> int:
-    from services.infra.db import open_database
-    from services.jobs.queue import JobQueue
+    from cli.root import open_root
     from services.operations.audit import Actor, NotFound
 
     action = args.instance_action
 
     async def body() -> int:
-        async with open_database(settings):
-            actor, queue = Actor.cli(), JobQueue()
+        async with open_root(settings) as root:
+            actor, queue = Actor.cli(), root.queue
             try:
                 if action == "terminate":
                     done = await operations.terminate_instance(
@@ -101,17 +100,17 @@ def cmd_instance_action(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_network(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.root import ec2_fleet, open_root
     from models import Instance, InstanceStatus
-    from services.cloud.ec2 import Ec2Error, Ec2Fleet
+    from services.cloud.ec2 import Ec2Error
     from services.cloud.platform_key import load_platform_key, replace_platform_key
-    from services.infra.db import open_database
 
     if args.new_key and not args.rotate_key:
         print("--new-key only goes with --rotate-key", file=sys.stderr)
         return 2
 
     async def body() -> int:
-        async with open_database(settings):
+        async with open_root(settings):
             if args.new_key:
                 live = await Instance.exclude(
                     status__in=[InstanceStatus.TERMINATED, InstanceStatus.FAILED]
@@ -127,7 +126,7 @@ def cmd_network(args: argparse.Namespace, settings: Settings) -> int:
                 print(f"stored a new platform SSH key ({key.fingerprint})")
             else:
                 key = await load_platform_key(settings.ssh_private_key_path)
-        async with Ec2Fleet(settings, platform_public_key=key.public_openssh) as fleet:
+        async with ec2_fleet(settings, key.public_openssh) as fleet:
             try:
                 if args.rotate_key:
                     await fleet.reimport_key_pair()

@@ -9,7 +9,7 @@ import sys
 from config import Settings
 
 
-def register(sub, groups) -> None:
+def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]) -> None:
     instances = groups["instances"]
     usage = instances.add_parser(
         "usage",
@@ -30,7 +30,7 @@ def register(sub, groups) -> None:
 
 def cmd_usage(args: argparse.Namespace, settings: Settings) -> int:
     from cli import views
-    from services.infra.db import open_database
+    from cli.root import open_root
     from services.jobs.queue import utcnow
     from services.model_gateway.usage import Prices, month_start
     from services.model_gateway.usage_report import parse_month, usage_rows
@@ -42,7 +42,7 @@ def cmd_usage(args: argparse.Namespace, settings: Settings) -> int:
         return 2
 
     async def body() -> int:
-        async with open_database(settings):
+        async with open_root(settings):
             rows = await usage_rows(month, settings.packages, Prices.from_settings(settings))
         print(views.render(rows, args.json) if rows or args.json else f"(no model use in {month:%Y-%m})")
         return 0
@@ -51,8 +51,8 @@ def cmd_usage(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_model_quota(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.root import open_root
     from models import AdminAction, Instance
-    from services.infra.db import open_database
     from services.model_gateway.quota import quota_for, set_override
 
     for value in (args.tokens_per_month, args.requests_per_minute):
@@ -61,7 +61,7 @@ def cmd_model_quota(args: argparse.Namespace, settings: Settings) -> int:
             return 2
 
     async def body() -> int:
-        async with open_database(settings):
+        async with open_root(settings):
             instance = await Instance.get_or_none(id=args.instance_id)
             if instance is None:
                 print(f"no instance #{args.instance_id}", file=sys.stderr)

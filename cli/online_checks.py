@@ -12,12 +12,17 @@ Creator accounts stored in the database are checked by `python main.py accounts 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING
 
 from config import Settings, configured_secret
+
+if TYPE_CHECKING:
+    from telethon import TelegramClient
+
+    from services.accounts.pool import ClientFactory
 
 TIMEOUT_S = 15.0
 
@@ -123,7 +128,7 @@ async def check_aws(settings: Settings) -> OnlineCheck:
 
 
 async def check_env_accounts(
-    client_factory: Callable[[Any], Any] | None = None, env: Mapping[str, str] | None = None
+    client_factory: ClientFactory | None = None, env: Mapping[str, str] | None = None
 ) -> list[OnlineCheck]:
     """Each creator account the environment describes: its session logs in and `get_me` answers."""
     from services.accounts.env_import import environment, read_env_accounts
@@ -154,7 +159,7 @@ async def check_env_accounts(
     return checks
 
 
-async def _check_account(name: str, client: Any) -> OnlineCheck:
+async def _check_account(name: str, client: TelegramClient) -> OnlineCheck:
     try:
         async with asyncio.timeout(TIMEOUT_S):
             await client.connect()
@@ -180,9 +185,13 @@ async def _check_account(name: str, client: Any) -> OnlineCheck:
 async def run_online_checks(
     settings: Settings,
     *,
-    client_factory: Callable[[Any], Any] | None = None,
+    client_factory: ClientFactory | None = None,
     env: Mapping[str, str] | None = None,
 ) -> list[OnlineCheck]:
-    parts: list[Awaitable[Any]] = [check_bot_api(settings), check_stripe(settings), check_aws(settings)]
+    parts: list[Awaitable[OnlineCheck]] = [
+        check_bot_api(settings),
+        check_stripe(settings),
+        check_aws(settings),
+    ]
     bot, stripe_check, aws = await asyncio.gather(*parts)
     return [bot, stripe_check, aws, *await check_env_accounts(client_factory, env)]

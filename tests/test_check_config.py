@@ -15,8 +15,9 @@ import pytest
 from cryptography.fernet import Fernet
 from pydantic import SecretStr
 
+from cli.config_check import COMMANDS, NEEDED_BY, check_settings, problems_for
 from cli.online_checks import run_online_checks
-from config import COMMANDS, NEEDED_BY, Settings, check_settings, problems_for
+from config import Settings
 from tests.e2e.bot_fixtures import telegram_api  # noqa: F401
 from tests.standins import free_port
 from tests.standins.botfather import ScriptedTelegram

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from cryptography.fernet import Fernet
 
-from config import Settings, check_settings
+from cli.config_check import check_settings
+from config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 

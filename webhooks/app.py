@@ -1,14 +1,12 @@
 """The aiohttp application: Stripe webhook and health (and the Telegram webhook, added by the bot).
 `/metrics` is served here only with METRICS_ON_WEB_PORT=true; otherwise on the ops port (webhooks/ops.py).
 
-`create_web_app(settings)` builds the app. With `manage_db=True` the app opens the ORM once on
-startup and closes it once on cleanup (through `app.cleanup_ctx`: the database is up before any
-`on_startup` hook runs and stays up until every `on_shutdown` hook has run; aiohttp runs
-`on_cleanup` hooks after it is closed, so put work that needs the database in `on_shutdown`).
+`create_web_app(settings, queue=root.queue)` builds the app from the composition root's clients
+(cli/root.py), which has the database open before the app starts and closes it after the app stopped.
 
 Adding routes (before the app is started), e.g. the Telegram webhook with aiogram:
 
-    app = create_web_app(settings, queue=queue)
+    app = create_web_app(settings, queue=root.queue)
     SimpleRequestHandler(dispatcher=dp, bot=bot, secret_token=...).register(app, path="/webhooks/telegram")
     setup_application(app, dp, bot=bot)
     await run_web_app(app, settings.web_host, settings.web_port, stop_event)
@@ -20,9 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 from aiohttp import web
 
@@ -47,27 +43,23 @@ Hook = Callable[[web.Application], Awaitable[None]]
 def create_web_app(
     settings: Settings,
     *,
-    queue: JobQueue | None = None,
+    queue: JobQueue,
     on_startup_hooks: Iterable[Hook] = (),
     on_shutdown_hooks: Iterable[Hook] = (),
-    manage_db: bool = True,
     health: HealthBoard | None = None,
 ) -> web.Application:
     """The web application with `/webhooks/stripe`, the model gateway (MODEL_GATEWAY_PATH), `/livez`,
     `/readyz` (`/healthz`), and `/metrics` when METRICS_ON_WEB_PORT is set. Add routes before start.
 
-    `on_startup_hooks` run after the ORM is open; `on_shutdown_hooks` run before it closes. `health`
-    is the board `/readyz` reads (the caller adds the parts it runs); by default the database only.
+    `queue` is the process's job queue (the root's). `health` is the board `/readyz` reads (the caller
+    adds the parts it runs); by default the database only.
     """
-    queue = queue or JobQueue(f"web-{socket.gethostname()}-{os.getpid()}", settings.job_lease_seconds)
     metrics = Metrics()
     app = web.Application(middlewares=[latency_middleware], client_max_size=MAX_BODY)
     app[SETTINGS_KEY] = settings
     app[QUEUE_KEY] = queue
     app[METRICS_KEY] = metrics
     app[HEALTH_KEY] = health or HealthBoard()
-    if manage_db:
-        app.cleanup_ctx.append(_database(settings))
     processor = StripeEventProcessor(
         queue, settings.packages, provision_max_attempts=settings.provision_max_attempts
     )
@@ -83,21 +75,6 @@ def create_web_app(
     app.on_startup.extend(on_startup_hooks)
     app.on_shutdown.extend(on_shutdown_hooks)
     return app
-
-
-def _database(settings: Settings) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def database(_: web.Application) -> AsyncIterator[None]:
-        from services.infra.db import close_db, open_db_checked
-
-        await open_db_checked(settings.database_url, secret_value(settings.encryption_key))
-        log.info("web: database opened (%s)", settings.database_url.split("://", 1)[0])
-        try:
-            yield
-        finally:
-            await close_db()
-            log.info("web: database closed")
-
-    return database
 
 
 async def start_web_app(

@@ -30,6 +30,7 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from config import Settings
 from models import AlertSeverity
 from services.infra.metrics import MODEL_REQUESTS as REQUESTS
 from services.infra.metrics import MODEL_TOKENS as TOKENS
@@ -97,7 +98,7 @@ class ModelGateway:
         self._inflight: dict[asyncio.Future[web.StreamResponse], web.Request] = {}
 
     @classmethod
-    def from_settings(cls, settings: Any, queue: JobQueue) -> ModelGateway:
+    def from_settings(cls, settings: Settings, queue: JobQueue) -> ModelGateway:
         from config import secret_value
 
         return cls(

@@ -1,16 +1,16 @@
 """A small Bot API client for the customers' own bots (not the Meet Matt bot): read their
 updates while verifying ownership, greet the owner, drop webhooks, and managed-bot calls.
 
-It uses aiogram's `Bot` as an HTTP client only, one per token, honouring TELEGRAM_API_SERVER.
+It uses aiogram's `Bot` as an HTTP client only, one per token, made by the function it is given
+(`bot.factory.bots_for_tokens`: TELEGRAM_API_SERVER honoured there, the one place that makes Bots).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from aiogram import Bot
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.telegram import TelegramAPIServer
 
 
 @dataclass(frozen=True)
@@ -24,15 +24,13 @@ class IncomingText:
 class BotApi:
     """Bot API calls made with a given bot token. `close()` releases the HTTP session."""
 
-    def __init__(self, api_server: str | None = None, timeout: float = 30.0) -> None:
-        server = TelegramAPIServer.from_base(api_server.rstrip("/")) if api_server else None
-        self._session = AiohttpSession(api=server) if server else AiohttpSession()
-        self._session.timeout = timeout
+    def __init__(self, make_bot: Callable[[str], Bot]) -> None:
+        self._make_bot = make_bot
         self._bots: dict[str, Bot] = {}
 
     def bot(self, token: str) -> Bot:
         if token not in self._bots:
-            self._bots[token] = Bot(token=token, session=self._session)
+            self._bots[token] = self._make_bot(token)
         return self._bots[token]
 
     async def read_texts(self, token: str, offset: int | None, wait_seconds: int = 0) -> list[IncomingText]:
@@ -70,4 +68,6 @@ class BotApi:
         )
 
     async def close(self) -> None:
-        await self._session.close()
+        """Close the HTTP sessions of the bots made here (a shared session closes once)."""
+        for session in {id(b.session): b.session for b in self._bots.values()}.values():
+            await session.close()

@@ -17,7 +17,7 @@ import aioboto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import ClientError, WaiterError
 
-from config import DEFAULT_AMI, secret_value
+from config import DEFAULT_AMI, Settings, secret_value
 from services.cloud.ec2_network import (
     TAG_MANAGED,
     Ec2Error,
@@ -43,7 +43,7 @@ class Ec2Fleet:
 
     def __init__(
         self,
-        settings: Any,
+        settings: Settings,
         *,
         session: aioboto3.Session | None = None,
         platform_public_key: str | None = None,
@@ -62,7 +62,7 @@ class Ec2Fleet:
         self._security_group_id: str | None = None
 
     @classmethod
-    async def open(cls, settings: Any, **kwargs: Any) -> Ec2Fleet:
+    async def open(cls, settings: Settings, **kwargs: Any) -> Ec2Fleet:
         fleet = cls(settings, **kwargs)
         await fleet._open_clients()
         return fleet

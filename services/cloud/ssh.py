@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncssh
 
+from config import Settings
 from services.cloud.host_keys import load_or_create_client_key, load_public_key
 from services.infra.logging_setup import redact
 
@@ -160,7 +161,7 @@ class SshConnector:
         self.retry_interval = retry_interval
 
     @classmethod
-    def from_settings(cls, settings: Any, client_key: asyncssh.SSHKey | None = None) -> SshConnector:
+    def from_settings(cls, settings: Settings, client_key: asyncssh.SSHKey | None = None) -> SshConnector:
         """With `client_key` (the platform key from the database); without, SSH_PRIVATE_KEY_PATH's key."""
         key = client_key or load_or_create_client_key(settings.ssh_private_key_path)
         return cls(

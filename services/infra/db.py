@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import logging
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,10 @@ from tortoise import Tortoise, connections
 from tortoise.migrations.api import migrate as migrate_api
 
 from models.fields import install_cipher
+
+log = logging.getLogger("meetmatt.db")
+
+MigrationProgress = Callable[[str, str, str], None]  # (event, app, migration name)
 
 
 def normalize_url(url: str) -> str:
@@ -43,7 +48,7 @@ def dialect() -> str:
 
 
 async def init_db(database_url: str, encryption_key: str | None) -> None:
-    """Open the ORM for this process (the caller closes it with `close_db`)."""
+    """Open the ORM without the migration check (test fixtures; processes use `open_database`)."""
     install_cipher(encryption_key)
     await Tortoise.init(config=tortoise_config(database_url), _enable_global_fallback=True)
 
@@ -71,27 +76,24 @@ async def require_migrated() -> None:
         raise DatabaseNotMigrated(missing)
 
 
-async def open_db_checked(database_url: str, encryption_key: str | None) -> None:
-    """`init_db`, then refuse (closing again) a database that lacks the models' tables."""
+@asynccontextmanager
+async def open_database(database_url: str, encryption_key: str | None) -> AsyncIterator[None]:
+    """THE way a process opens the ORM (every command, the web server, the benches): open on
+    `database_url` with the field cipher of `encryption_key`, refuse (closing again) a database that
+    was never migrated or misses a newer migration's tables (DatabaseNotMigrated: the CLI says
+    "run `python main.py migrate` first"), and close it when the body ends."""
     await init_db(database_url, encryption_key)
     try:
         await require_migrated()
     except BaseException:
         await close_db()
         raise
-
-
-@asynccontextmanager
-async def open_database(settings: Any) -> AsyncIterator[None]:
-    """The ORM open on DATABASE_URL with ENCRYPTION_KEY for the body of a command; a database that
-    was never migrated (or misses a newer migration's tables) is refused with DatabaseNotMigrated."""
-    from config import secret_value
-
-    await open_db_checked(settings.database_url, secret_value(settings.encryption_key))
+    log.info("database opened (%s)", database_url.split("://", 1)[0])
     try:
         yield
     finally:
         await close_db()
+        log.info("database closed")
 
 
 async def close_db() -> None:
@@ -105,7 +107,9 @@ async def close_db() -> None:
     EXECUTOR_CACHE.clear()
 
 
-async def migrate(database_url: str, encryption_key: str | None = None, progress=None) -> None:
+async def migrate(
+    database_url: str, encryption_key: str | None = None, progress: MigrationProgress | None = None
+) -> None:
     """Apply every pending migration. Safe to run again: applied ones are recorded and skipped."""
     install_cipher(encryption_key)
     try:

@@ -10,7 +10,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from services.jobs.worker import Worker
 
 DB_TIMEOUT = 2.0
 
@@ -33,7 +36,7 @@ class HealthBoard:
 
         self._probes[name] = probe
 
-    def watch_worker(self, worker: Any, stale_after_s: float, name: str = "worker") -> None:
+    def watch_worker(self, worker: Worker, stale_after_s: float, name: str = "worker") -> None:
         """The worker loop is ready while it runs and ticked within `stale_after_s` seconds."""
 
         def probe() -> str | None:

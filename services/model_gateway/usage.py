@@ -14,6 +14,7 @@ from typing import Any
 from tortoise import connections
 from tortoise.functions import Sum
 
+from config import Settings
 from models import Instance, ModelUsage
 from services.infra.generated_sql import Statement, written_fields
 
@@ -40,7 +41,7 @@ class Prices:
     output: float
 
     @classmethod
-    def from_settings(cls, settings: Any) -> Prices:
+    def from_settings(cls, settings: Settings) -> Prices:
         return cls(
             settings.model_price_input_per_mtok,
             settings.model_price_cached_input_per_mtok,

@@ -1,8 +1,7 @@
 """Delivering stored admin alerts (the `deliver_alert` job): admin chat, e-mail, JSON webhook.
 
-- Admin chat: the Bot API with ADMIN_TELEGRAM_BOT_TOKEN (else the main BOT_TOKEN) to
-  ADMIN_TELEGRAM_CHAT_ID, through aiogram's `Bot` (honouring TELEGRAM_API_SERVER), or any
-  `Messenger`-shaped sender passed in.
+- Admin chat: ADMIN_TELEGRAM_CHAT_ID through the `Messenger` passed in (the composition root's, over
+  the bot of ADMIN_TELEGRAM_BOT_TOKEN, else the main BOT_TOKEN: `admin_bot_token`).
 - E-mail over SMTP (aiosmtplib): the fallback when the admin chat cannot be reached, and always for
   CRITICAL alerts.
 - ALERT_WEBHOOK_URL, when set: a JSON POST of every alert.
@@ -22,7 +21,9 @@ from email.message import EmailMessage
 from typing import Any
 
 import aiohttp
+from pydantic import SecretStr
 
+from config import Settings, secret_value
 from models import Alert, AlertSeverity
 from services.infra.logging_setup import redact, secrets
 from services.jobs.queue import utcnow
@@ -54,33 +55,6 @@ class SmtpConfig:
         return f"SmtpConfig({self.host}:{self.port}, to={','.join(self.recipients)})"
 
 
-class BotApiAlertSender:
-    """A `Messenger`-shaped sender over aiogram's `Bot` with its own token (the admin bot)."""
-
-    def __init__(self, token: str, api_server: str | None = None, timeout: float = 15.0) -> None:
-        from aiogram import Bot
-        from aiogram.client.session.aiohttp import AiohttpSession
-        from aiogram.client.telegram import TelegramAPIServer
-
-        secrets.add(token)
-        server = TelegramAPIServer.from_base(api_server) if api_server else None
-        session = AiohttpSession(api=server) if server else AiohttpSession()
-        session.timeout = timeout
-        self.bot = Bot(token=token, session=session)
-
-    async def send(self, chat_id: int, text: str, buttons: list[tuple[str, str]] | None = None) -> int:
-        message = await self.bot.send_message(chat_id, text, parse_mode="HTML")
-        return message.message_id
-
-    async def edit(
-        self, chat_id: int, message_id: int, text: str, buttons: list[tuple[str, str]] | None = None
-    ) -> None:
-        await self.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id, parse_mode="HTML")
-
-    async def close(self) -> None:
-        await self.bot.session.close()
-
-
 def _describe(exc: BaseException) -> str:
     return redact(f"{type(exc).__name__}: {exc}")[:300]
 
@@ -103,20 +77,20 @@ class AlertDelivery:
         self.webhook_url = webhook_url
         self.http_timeout = http_timeout
         self._http: aiohttp.ClientSession | None = None
-        self._owned: list[Any] = []  # senders built here (closed by `close`); a passed-in one is the caller's
 
     @classmethod
-    def from_settings(cls, settings: Any, *, messenger: Messenger | None = None) -> AlertDelivery:
-        """Channels from ADMIN_TELEGRAM_* (or BOT_TOKEN), SMTP_*, ALERT_WEBHOOK_URL."""
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        messenger: Messenger | None = None,
+    ) -> AlertDelivery:
+        """Channels from ADMIN_TELEGRAM_CHAT_ID (reached through `messenger`: the composition root's
+        Messenger over the admin bot, `admin_bot_token`), SMTP_*, ALERT_WEBHOOK_URL."""
 
-        def secret(value: Any) -> str | None:
+        def secret(value: SecretStr | None) -> str | None:
             return value.get_secret_value() if value else None
 
-        telegram: Messenger | None = messenger
-        token = secret(settings.admin_telegram_bot_token) or secret(settings.bot_token)
-        owned = None
-        if telegram is None and token and settings.admin_telegram_chat_id is not None:
-            telegram = owned = BotApiAlertSender(token, settings.telegram_api_server)
         smtp = None
         if settings.smtp_host and settings.smtp_from and settings.smtp_to:
             smtp = SmtpConfig(
@@ -128,22 +102,18 @@ class AlertDelivery:
                 password=secret(settings.smtp_password),
                 starttls=settings.smtp_starttls,
             )
-        delivery = cls(
-            telegram=telegram,
+        return cls(
+            telegram=messenger,
             chat_id=settings.admin_telegram_chat_id,
             smtp=smtp,
             webhook_url=settings.alert_webhook_url,
         )
-        if owned is not None:
-            delivery._owned.append(owned)
-        return delivery
 
     async def close(self) -> None:
+        """Close the webhook's HTTP session (the Messenger is the caller's)."""
         if self._http is not None:
             await self._http.close()
             self._http = None
-        while self._owned:
-            await self._owned.pop().close()
 
     # --- rendering -------------------------------------------------------------------------------
 
@@ -281,6 +251,16 @@ class AlertDelivery:
             alert.delivered_at = utcnow()
             fields.append("delivered_at")
         await alert.save(update_fields=fields)
+
+
+def admin_bot_token(settings: Settings) -> str | None:
+    """The token the admin chat is written with: ADMIN_TELEGRAM_BOT_TOKEN, else BOT_TOKEN (None: no
+    admin chat channel). It is redacted from logs from now on."""
+    token = secret_value(settings.admin_telegram_bot_token) or secret_value(settings.bot_token)
+    if token is None or settings.admin_telegram_chat_id is None:
+        return None
+    secrets.add(token)
+    return token
 
 
 async def handle_deliver_alert(delivery: AlertDelivery, payload: dict[str, Any]) -> list[str]:

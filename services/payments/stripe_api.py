@@ -26,6 +26,7 @@ from typing import Any
 import aiohttp
 import stripe
 
+from config import Settings
 from models import Customer, Order, OrderStatus
 from services.jobs.queue import JobQueue
 from services.notifications.customer_text import N_, Text
@@ -66,7 +67,7 @@ class PaymentConfigError(PaymentError):
 
 
 def make_stripe_client(
-    settings: Any, *, timeout: float = 20.0, max_network_retries: int = 2
+    settings: Settings, *, timeout: float = 20.0, max_network_retries: int = 2
 ) -> stripe.StripeClient:
     """A StripeClient on aiohttp (async) with STRIPE_SECRET_KEY and the STRIPE_API_BASE override.
 

@@ -18,6 +18,8 @@ from services.provisioning.pool_wait import PoolWait
 
 log = logging.getLogger("meetmatt.runtime")
 
+AvatarLoader = Callable[[str], Awaitable[bytes | None]]  # Telegram file id -> the image, None if gone
+
 
 class PoolBotMaker:
     """Customer bots from the creator-account pool (@BotFather over Telethon)."""
@@ -25,7 +27,7 @@ class PoolBotMaker:
     def __init__(
         self,
         pool: AccountPool,
-        avatar_loader: Callable[[str], Awaitable[bytes | None]] | None = None,
+        avatar_loader: AvatarLoader | None = None,
         about: str = "A personal AI agent by Meet Matt",
     ) -> None:
         self.pool = pool

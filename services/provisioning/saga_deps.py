@@ -5,27 +5,29 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from models import Instance, Order
 from services.accounts.bot_api import BotApi
+from services.cloud.ec2 import Ec2Fleet
+from services.cloud.host_keys import HostKeyPair
 from services.jobs.queue import JobQueue
 from services.payments.packages import Package
 from services.provisioning.bot_making import BotMaker
+from services.provisioning.progress import ProgressReporter
 from services.provisioning.verification import Verifier
 
 
 @dataclass
 class SagaDeps:
     queue: JobQueue
-    fleet: Any  # services.cloud.ec2.Ec2Fleet
+    fleet: Ec2Fleet
     bot_maker: BotMaker  # the creator-account pool (orders in "pool" mode)
     bot_api: BotApi
     verifier: Verifier
-    progress: Any  # services.provisioning.progress.ProgressReporter
+    progress: ProgressReporter
     packages: tuple[Package, ...]
-    generate_host_key: Callable[[], Any]  # -> HostKeyPair(private_openssh, public_openssh)
-    render_user_data: Callable[[Any], str]  # HostKeyPair -> cloud-init user data
+    generate_host_key: Callable[[], HostKeyPair]
+    render_user_data: Callable[[HostKeyPair], str]  # -> cloud-init user data
     wait_bootstrapped: Callable[[Instance], Awaitable[None]]
     activate: Callable[[Instance, str, int, str], Awaitable[None]]  # instance, bot token, user id, gw token
     restart_gateway: Callable[[Instance], Awaitable[None]]

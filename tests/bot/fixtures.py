@@ -10,6 +10,7 @@ import pytest
 
 from bot.factory import create_dispatcher
 from config import Settings
+from handlers import get_routers
 from services.jobs.queue import JobQueue
 from services.payments.stripe_api import PaymentsService, close_stripe_client, make_stripe_client
 from tests.bot.harness import BotHarness, FakeUser, runtime_token
@@ -51,7 +52,9 @@ async def payments(settings: Settings) -> AsyncIterator[PaymentsService]:
 
 @pytest.fixture
 def harness(db: str, settings: Settings, payments: PaymentsService) -> BotHarness:
-    dp = create_dispatcher(settings, payments=payments, queue=JobQueue(lease_seconds=30))
+    dp = create_dispatcher(
+        settings, get_routers(settings), payments=payments, queue=JobQueue(lease_seconds=30)
+    )
     return BotHarness.build(settings, dp)
 
 

@@ -19,6 +19,7 @@ from bot.callbacks import PackageCb
 from bot.factory import BotConfigError, create_bot, create_dispatcher, make_storage, set_commands
 from bot.runner import webhook_secret, webhook_url
 from bot.states import OrderForm
+from handlers import get_routers
 from services.jobs.queue import JobQueue
 from tests.bot.fixtures import ADMIN_CHAT_ID, ADMIN_ID, make_settings
 from tests.bot.harness import BotHarness, FakeUser, RecordingSession
@@ -51,7 +52,9 @@ async def test_dialogue_state_lives_in_redis_and_survives_a_new_dispatcher(
     db: str, payments, alice: FakeUser
 ) -> None:
     settings = make_settings(redis_url=REDIS_URL, stripe_api_base="http://127.0.0.1:1")
-    first = BotHarness.build(settings, create_dispatcher(settings, payments=payments, queue=JobQueue()))
+    first = BotHarness.build(
+        settings, create_dispatcher(settings, get_routers(settings), payments=payments, queue=JobQueue())
+    )
     await first.send(alice, "/new")
     await first.press(alice, PackageCb(code="pro").pack())
     storage = first.dp.storage
@@ -59,7 +62,9 @@ async def test_dialogue_state_lives_in_redis_and_survives_a_new_dispatcher(
     try:
         assert await storage.get_state(key) == OrderForm.name.state
         # a second replica (new Dispatcher, new storage object) continues the same dialogue
-        second = BotHarness.build(settings, create_dispatcher(settings, payments=payments, queue=JobQueue()))
+        second = BotHarness.build(
+            settings, create_dispatcher(settings, get_routers(settings), payments=payments, queue=JobQueue())
+        )
         calls = await second.send(alice, "Tom Helper")
         assert any("Free suggestion" in (c.text or "") for c in calls)
         assert (await second.dp.storage.get_data(key))["package"] == "pro"
@@ -129,10 +134,11 @@ async def test_start_bot_in_webhook_mode_needs_the_app_and_registers_on_startup(
 
     settings = make_settings(telegram_mode="webhook", public_base_url="https://matt.example")
     session = RecordingSession()
+    dispatcher = create_dispatcher(settings, get_routers(settings), payments=None, queue=JobQueue())
     with pytest.raises(BotConfigError, match="needs the web application"):
-        await start_bot(settings, None, bot=create_bot(settings, session=session), payments=object())
+        await start_bot(settings, None, bot=create_bot(settings, session=session), dispatcher=dispatcher)
     app = web.Application()
-    runtime = await start_bot(settings, app, bot=create_bot(settings, session=session), payments=object())
+    runtime = await start_bot(settings, app, bot=create_bot(settings, session=session), dispatcher=dispatcher)
     try:
         assert runtime.polling is None
         assert any(r.resource.canonical == TELEGRAM_WEBHOOK_PATH for r in app.router.routes())

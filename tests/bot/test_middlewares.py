@@ -11,6 +11,7 @@ from bot import texts
 from bot.callbacks import MenuCb, SupportCb
 from bot.factory import create_dispatcher
 from bot.middlewares import CooldownMiddleware
+from handlers import get_routers
 from models import Customer
 from services.jobs.queue import JobQueue
 from tests.bot.harness import BotHarness, FakeUser, button_data, joined
@@ -36,7 +37,8 @@ def test_cooldown_forgets_the_oldest_users_beyond_its_bound() -> None:
 @pytest.fixture
 def throttled(db: str, settings, payments) -> BotHarness:
     return BotHarness.build(
-        settings, create_dispatcher(settings, payments=payments, queue=JobQueue(), cooldown=30)
+        settings,
+        create_dispatcher(settings, get_routers(settings), payments=payments, queue=JobQueue(), cooldown=30),
     )
 
 
@@ -55,7 +57,7 @@ async def test_a_fast_second_message_gets_one_polite_answer_and_is_not_handled(
 async def test_error_boundary_answers_with_a_reference_that_is_in_the_log(
     db: str, settings, payments, alice: FakeUser, caplog: pytest.LogCaptureFixture
 ) -> None:
-    dp = create_dispatcher(settings, payments=payments, queue=JobQueue())
+    dp = create_dispatcher(settings, get_routers(settings), payments=payments, queue=JobQueue())
     boom = Router(name="boom")
 
     @boom.message()

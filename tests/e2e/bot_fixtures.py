@@ -5,13 +5,13 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
 from bot.runner import BotRuntime, start_bot
+from cli.root import BOT, dispatcher, open_root
 from config import Settings
-from services.jobs.queue import JobQueue
 from tests.bot.harness import runtime_token
 from tests.standins import free_port
 from tests.standins.stripe_api import StripeStandIn
@@ -80,15 +80,16 @@ async def live_bot(
             stripe_api_base=stripe_api.base_url,
             stripe_webhook_secret="whsec_" + secrets.token_hex(16),
         )
-        queue = JobQueue(lease_seconds=30)
-        app = create_web_app(settings, queue=queue, manage_db=False) if mode == "webhook" else None
-        runtime = await start_bot(settings, app, queue=queue)
-        runner = None
-        try:
-            if app is not None:
-                runner, _ = await start_web_app(app, "127.0.0.1", port)
-            yield LiveBot(settings, runtime, telegram_api, stripe_api, token, port)
-        finally:
-            if runner is not None:
-                await runner.cleanup()
-            await runtime.stop()
+        async with open_root(settings, replace(BOT, database=False)) as root:  # `db` has the ORM open
+            assert root.bot is not None
+            app = create_web_app(settings, queue=root.queue) if mode == "webhook" else None
+            runtime = await start_bot(settings, app, bot=root.bot, dispatcher=dispatcher(root))
+            runner = None
+            try:
+                if app is not None:
+                    runner, _ = await start_web_app(app, "127.0.0.1", port)
+                yield LiveBot(settings, runtime, telegram_api, stripe_api, token, port)
+            finally:
+                if runner is not None:
+                    await runner.cleanup()
+                await runtime.stop()

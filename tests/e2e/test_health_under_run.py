@@ -8,7 +8,7 @@ import time
 
 import aiohttp
 
-from cli.worker import running
+from cli.run import running
 from tests.e2e.test_provisioning_e2e import drive_order_to_live
 from tests.standins.stack import Stack
 from tests.webhooks.test_health_and_metrics import sample
@@ -31,7 +31,7 @@ async def _until_not_ready(port: int, part: str, within_s: float) -> tuple[float
 
 
 async def test_readyz_turns_503_within_seconds_of_the_worker_loop_dying(stack: Stack) -> None:
-    async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+    async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
         status, body = await _readyz(app.web_port)
         assert status == 200 and body == {"status": "ok", "database": "ok", "bot": "ok", "worker": "ok"}
         assert (await _readyz(app.ops_port))[0] == 200  # the private ops port says the same
@@ -41,7 +41,7 @@ async def test_readyz_turns_503_within_seconds_of_the_worker_loop_dying(stack: S
 
 
 async def test_readyz_turns_503_within_seconds_of_bot_polling_dying(stack: Stack) -> None:
-    async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+    async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
         assert (await _readyz(app.web_port))[0] == 200
         app.bot.polling.cancel()
         took, body = await _until_not_ready(app.ops_port, "bot", within_s=5)
@@ -52,7 +52,7 @@ async def test_readyz_turns_503_when_the_worker_loop_hangs(stack: Stack, monkeyp
     async with running(
         stack.settings.model_copy(update={"worker_heartbeat_limit_s": 1.0}),
         open_db=False,
-        **stack.runtime_options(),
+        options=stack.runtime_options(),
     ) as app:
         assert (await _readyz(app.web_port))[0] == 200
         hang = asyncio.Event()
@@ -70,7 +70,7 @@ async def test_readyz_turns_503_when_the_worker_loop_hangs(stack: Stack, monkeyp
 
 async def test_the_payment_to_live_histogram_counts_an_order_that_went_live(stack: Stack) -> None:
     customer = stack.customer(930_001, "Ann")
-    async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+    async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
         async with aiohttp.ClientSession() as http:
             async with http.get(f"http://127.0.0.1:{app.ops_port}/metrics") as resp:
                 before = await resp.text()

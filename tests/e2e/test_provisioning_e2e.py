@@ -11,7 +11,7 @@ from typing import Any
 import json5
 
 from bot import texts
-from cli.worker import running
+from cli.run import running
 from models import (
     Alert,
     AlertSeverity,
@@ -94,7 +94,7 @@ async def test_one_order_from_chat_to_live_agent(make_stack, openclaw) -> None:
 async def _one_order_from_chat_to_live_agent(stack: Stack) -> None:
     customer = stack.customer(CUSTOMER_ID, "Ann")
     admin_chat = stack.admin_chat()
-    async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+    async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
         order = await drive_order_to_live(stack, customer, app.web_port)
         # the real gateway runs the written config and answers /readyz
         assert stack.ssh.real is not None and stack.ssh.real.gateway.running
@@ -159,7 +159,7 @@ async def _one_order_from_chat_to_live_agent(stack: Stack) -> None:
 
 async def test_the_owner_restarts_their_agent_from_mybots_and_sees_it_live_again(stack: Stack) -> None:
     customer = stack.customer(CUSTOMER_ID + 1, "Ann")
-    async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+    async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
         order = await drive_order_to_live(stack, customer, app.web_port)
         instance = await Instance.get(order_id=order.id)
         restarts_before = len(stack.ssh.commands_matching("systemctl restart"))
@@ -190,7 +190,7 @@ async def test_a_persona_set_in_mybots_is_in_the_agents_config_after_the_push(ma
 
 async def _a_persona_set_in_mybots_is_in_the_agents_config_after_the_push(stack: Stack) -> None:
     customer = stack.customer(CUSTOMER_ID + 2, "Ann")
-    async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+    async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
         order = await drive_order_to_live(stack, customer, app.web_port)
         instance = await Instance.get(order_id=order.id)
         assert "entries" not in json5.loads(stack.ssh.files[CONFIG_PATH].content)["agents"]

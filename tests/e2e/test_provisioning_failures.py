@@ -17,7 +17,7 @@ import aioboto3
 import pytest
 from telethon import errors
 
-from cli.worker import Running, running
+from cli.run import Running, running
 from models import (
     AccountStatus,
     Alert,
@@ -139,7 +139,7 @@ async def test_banned_primary_account_fails_over_and_the_order_still_goes_live(m
         primary, fallback = await stack.add_creator_accounts()
         stack.botfather.fail(CREATOR_PHONES[0], "/newbot", errors.UserDeactivatedBanError(request=None))
         customer, admin_chat = stack.customer(930_001, "Bea"), stack.admin_chat()
-        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+        async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
             order = await place_order(app, 930_001, "Bea's Agent", "bea_agent_bot")
             assert await stack.pay(order, app.web_port) == 200
             await verify_and_go_live(stack, customer, order, 930_001)
@@ -237,7 +237,7 @@ async def test_ec2_launch_failing_ends_failed_with_the_bot_deleted_and_nothing_r
     ) as stack:
         await stack.add_creator_accounts()
         customer, admin_chat = stack.customer(930_002, "Cy"), stack.admin_chat()
-        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+        async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
             order = await place_order(app, 930_002, "Cy's Agent", "cy_agent_bot")
             assert await stack.pay(order, app.web_port) == 200
             job = await dead_job(order, 40)
@@ -294,7 +294,7 @@ async def test_ssh_never_reachable_ends_failed_with_the_server_terminated_and_th
     ) as stack:
         await stack.add_creator_accounts()
         customer, admin_chat = stack.customer(930_003, "Dee"), stack.admin_chat()
-        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+        async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
             order = await place_order(app, 930_003, "Dee's Agent", "dee_agent_bot")
             assert await stack.pay(order, app.web_port) == 200
             job = await dead_job(order, 40)
@@ -329,7 +329,7 @@ async def test_verification_never_done_expires_and_the_order_ends_failed_with_ev
     async with make_stack(verification_ttl_minutes=0.05) as stack:  # the deep link lives 3 s
         await stack.add_creator_accounts()
         customer, admin_chat = stack.customer(930_004, "Eve"), stack.admin_chat()
-        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+        async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
             order = await place_order(app, 930_004, "Eve's Agent", "eve_agent_bot")
             assert await stack.pay(order, app.web_port) == 200
             await deep_link(customer)  # the link was offered ...
@@ -374,7 +374,7 @@ async def test_paid_orders_wait_for_a_creator_account_and_complete_when_one_come
             stack.botfather.fail(phone, "get_me", errors.UserDeactivatedBanError(request=None), times=1000)
         ann, bob = stack.customer(930_005, "Ann"), stack.customer(930_006, "Bob")
         admin_chat = stack.admin_chat()
-        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+        async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
             first = await place_order(app, 930_005, "Ann's Agent", "ann_waits_bot")
             second = await place_order(app, 930_006, "Bob's Agent", "bob_waits_bot")
             assert await stack.pay(first, app.web_port) == 200
@@ -472,7 +472,7 @@ async def test_a_job_that_dies_with_its_worker_on_the_last_attempt_is_still_rele
         await stack.add_creator_accounts()
         stack.botfather.crash_after_create(CREATOR_PHONES[0])
         customer, admin_chat = stack.customer(930_008, "Gus"), stack.admin_chat()
-        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+        async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
             order = await place_order(app, 930_008, "Gus's Agent", "gus_agent_bot")
             assert await stack.pay(order, app.web_port) == 200
 
@@ -499,7 +499,7 @@ async def test_a_job_that_dies_with_its_worker_on_the_last_attempt_is_still_rele
         assert instance.ec2_instance_id
         if protected:
             await set_termination_protection(stack, instance.ec2_instance_id, True)
-        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+        async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
             if protected:
                 await delivered("compensation_failed")
                 assert (await Order.get(id=order.id)).status == OrderStatus.PROVISIONING
@@ -531,7 +531,7 @@ async def test_an_order_that_waits_past_the_pool_limit_fails_and_releases_its_se
             await account.save(update_fields=["status", "last_error"])
             stack.botfather.fail(phone, "get_me", errors.UserDeactivatedBanError(request=None), times=1000)
         cy = stack.customer(930_007, "Cy")
-        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+        async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
             order = await place_order(app, 930_007, "Cy's Agent", "cy_waits_bot")
             assert await stack.pay(order, app.web_port) == 200
 

@@ -24,7 +24,7 @@ import json5
 import pytest
 from prometheus_client import REGISTRY
 
-from cli.worker import running
+from cli.run import running
 from models import Instance, InstanceStatus, ModelUsage
 from services.cloud.openclaw_config import CONFIG_PATH, ENV_PATH
 from services.model_gateway.keys import authenticate
@@ -83,7 +83,9 @@ async def test_the_owner_is_answered_by_the_real_openclaw_and_a_stranger_is_not(
         stack.kimi.responder = the_model
         customer = stack.customer(CUSTOMER_ID, "Ann")
         # sweeps rarely: this test runs the health check itself
-        async with running(stack.settings, open_db=False, **stack.runtime_options(sweep_scale=1.0)) as app:
+        async with running(
+            stack.settings, open_db=False, options=stack.runtime_options(sweep_scale=1.0)
+        ) as app:
             order = await drive_order_to_live(stack, customer, app.web_port)
             instance = await Instance.get(order_id=order.id)
             assert stack.ssh.real is not None
@@ -162,7 +164,7 @@ async def test_the_owner_is_answered_by_the_real_openclaw_and_a_stranger_is_not(
                 await owner.close()
 
             # health checks ask the real gateway: healthy, with its real memory
-            care = app.runtime.extras["care"]
+            care = app.runtime.care
             report = await care.check_instance(await Instance.get(id=instance.id), force=True)
             assert report is not None and report.healthy, report.problems()
             assert report.healthz_ok and report.readyz_ok and report.active_state == "active"

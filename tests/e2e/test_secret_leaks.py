@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from cli.worker import running
+from cli.run import running
 from models import Alert, Instance, Job
 from services.cloud.openclaw_config import ENV_PATH
 from services.infra.logging_setup import setup_logging
@@ -36,7 +36,7 @@ async def test_no_secret_in_any_log_line_or_message_of_a_full_run(
 ) -> None:
     customer = stack.customer(CUSTOMER_ID, "Lee")
     admin_chat = stack.admin_chat()
-    async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+    async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
         order = await drive_order_to_live(stack, customer, app.web_port)
         logging.getLogger("meetmatt.test").info("run finished")
 

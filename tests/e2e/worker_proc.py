@@ -1,8 +1,9 @@
 """A real worker process for the crash-safety tests: `python -m tests.e2e.worker_proc <config.json>`.
 
 It is `python main.py worker` against the local stand-ins: Settings from the config (the stack's own
-values), the ORM, `open_runtime` with the shared BotFather (`RemoteBotFather`), the instance's pinned
-host key, the aiogram messenger on telegram-test-api, then `runtime.worker().run(stop)` until SIGTERM.
+values), the ORM, the composition root (`open_root`, `wire_jobs`) with the shared BotFather
+(`RemoteBotFather`), the instance's pinned host key, the aiogram messenger on telegram-test-api, then
+`runtime.worker().run(stop)` until SIGTERM.
 
 Test-only crash points (never in production code): with `kill_at` set, the process SIGKILLs itself
 - right after the job step `<name>` is recorded (`JobQueue.save_step` wrapped), for any step name;
@@ -34,14 +35,12 @@ from typing import Any
 
 from pydantic import SecretStr
 
-from bot.factory import create_bot
-from bot.messenger import AiogramMessenger
-from cli.runtime import open_runtime
+from cli.root import WORKER, Options, open_root
+from cli.worker_wiring import wire_jobs
 from config import Settings
 from models import Instance
 from services.cloud.ec2 import Ec2Fleet
 from services.cloud.host_keys import HostKeyPair
-from services.infra.db import close_db, init_db
 from services.infra.logging_setup import setup_logging
 from services.jobs.queue import JobQueue
 from services.provisioning import activation
@@ -157,25 +156,19 @@ async def run(config: dict[str, Any]) -> None:
     stop = asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await init_db(settings.database_url, settings.encryption_key.get_secret_value())  # type: ignore[union-attr]
-    bot = create_bot(settings)
-    try:
-        async with open_runtime(
-            settings,
-            AiogramMessenger(bot),
-            client_factory=botfather.client_for,
-            host_key_factory=lambda: host_key,
-            poll_interval_s=0.1,
-            sweep_scale=0.05,
-            import_env=False,
-        ) as runtime:
-            if config.get("lease_seconds"):
-                runtime.queue.lease = timedelta(seconds=float(config["lease_seconds"]))
-            print(json.dumps({"worker": runtime.queue.worker_id}), flush=True)
-            await runtime.worker(config.get("concurrency"), poll_interval=0.1).run(stop)
-    finally:
-        await bot.session.close()
-        await close_db()
+    options = Options(
+        client_factory=botfather.client_for,
+        host_key_factory=lambda: host_key,
+        poll_interval_s=0.1,
+        sweep_scale=0.05,
+        import_env=False,
+    )
+    async with open_root(settings, WORKER, options) as root:
+        runtime = wire_jobs(root)
+        if config.get("lease_seconds"):
+            runtime.queue.lease = timedelta(seconds=float(config["lease_seconds"]))
+        print(json.dumps({"worker": runtime.queue.worker_id}), flush=True)
+        await runtime.worker(config.get("concurrency"), poll_interval=0.1).run(stop)
 
 
 def _child(config_path: str, out_path: str, log_path: str) -> None:

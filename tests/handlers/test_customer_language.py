@@ -107,10 +107,11 @@ async def test_the_cooldown_and_the_error_boundary_answer_in_the_app_language(
     from aiogram import Router
 
     from bot.factory import create_dispatcher
+    from handlers import get_routers
     from services.jobs.queue import JobQueue
 
     ivan = FakeUser(id=500_779, first_name="Иван", username="ivan2", language_code="ru")
-    dp = create_dispatcher(settings, payments=payments, queue=JobQueue(), cooldown=30)
+    dp = create_dispatcher(settings, get_routers(settings), payments=payments, queue=JobQueue(), cooldown=30)
     boom = Router(name="boom")
 
     @boom.message(lambda message: message.text == "boom")

@@ -11,6 +11,7 @@ from bot import texts
 from bot.callbacks import MenuCb, OrderCb, PackageCb, RenewCb
 from bot.factory import create_dispatcher
 from bot.states import OrderForm
+from handlers import get_routers
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus
 from services.jobs.queue import JobQueue, utcnow
 from tests.bot.fixtures import make_settings
@@ -127,7 +128,9 @@ async def test_checkout_failure_keeps_the_renewal_and_gives_a_reference(
 @pytest.fixture
 def managed(db: str, stripe_api, payments) -> BotHarness:
     settings = make_settings(stripe_api_base=stripe_api.base_url, bot_creation_mode="managed")
-    return BotHarness.build(settings, create_dispatcher(settings, payments=payments, queue=JobQueue()))
+    return BotHarness.build(
+        settings, create_dispatcher(settings, get_routers(settings), payments=payments, queue=JobQueue())
+    )
 
 
 async def state_of(h: BotHarness, user: FakeUser) -> str | None:

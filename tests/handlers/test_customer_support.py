@@ -146,12 +146,15 @@ async def test_terms_show_the_file_the_setting_names_escaped_and_the_refund_poli
     db: str, tmp_path: Path, alice: FakeUser, payments: object
 ) -> None:
     from bot.factory import create_dispatcher
+    from handlers import get_routers
     from services.jobs.queue import JobQueue
 
     terms_file = tmp_path / "terms.txt"
     terms_file.write_text("1. Be <nice>.\n2. Pay on time.")
     settings = make_settings(terms_source=str(terms_file), refund_on_failure=True)
-    harness = BotHarness.build(settings, create_dispatcher(settings, payments=payments, queue=JobQueue()))
+    harness = BotHarness.build(
+        settings, create_dispatcher(settings, get_routers(settings), payments=payments, queue=JobQueue())
+    )
     text = last_sent(await harness.send(alice, "/terms")).text
     assert "1. Be &lt;nice&gt;." in text and texts.REFUND_POLICY_AUTO in text
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from cli.worker import running
+from cli.run import running
 from models import Alert, Instance, Job, Order, OrderStatus
 from tests.e2e.test_provisioning_failures import (
     MISSING_AMI,
@@ -25,7 +25,7 @@ async def test_a_customer_who_blocked_the_bot_still_gets_a_live_agent_and_admins
     async with make_stack() as stack:
         await stack.add_creator_accounts()
         customer = stack.customer(CUSTOMER, "Gus")
-        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+        async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
             order = await place_order(app, CUSTOMER, "Gus's Agent", "gus_agent_bot")
             assert await stack.pay(order, app.web_port) == 200
             _, code = await deep_link(customer)
@@ -57,7 +57,7 @@ async def test_a_blocked_customer_whose_order_fails_never_hides_the_failure_from
         await stack.add_creator_accounts()
         customer, admin_chat = stack.customer(CUSTOMER, "Gus"), stack.admin_chat()
         await customer.block_bot()
-        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+        async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
             order = await place_order(app, CUSTOMER, "Gus's Agent", "gus_agent_bot")
             assert await stack.pay(order, app.web_port) == 200
             await dead_job(order, 40)

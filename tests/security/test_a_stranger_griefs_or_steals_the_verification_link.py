@@ -5,7 +5,7 @@ SSH instance, the scripted BotFather, telegram-test-api), SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from cli.worker import running
+from cli.run import running
 from models import Instance, Order, OrderStatus, Verification
 from tests.e2e.test_provisioning_failures import deep_link, place_order
 from tests.standins.stack import wait_until
@@ -17,7 +17,7 @@ async def test_five_wrong_or_empty_codes_from_a_stranger_then_the_owners_tap_goe
     async with make_stack() as stack:
         await stack.add_creator_accounts()
         customer = stack.customer(OWNER, "Fay")
-        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+        async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
             order = await place_order(app, OWNER, "Fay's Agent", "fay_agent_bot")
             assert await stack.pay(order, app.web_port) == 200
             _, code = await deep_link(customer)

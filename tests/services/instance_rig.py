@@ -13,7 +13,6 @@ import pytest
 from pydantic import SecretStr
 
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus
-from services.accounts.bot_api import BotApi
 from services.cloud.ec2 import Ec2Fleet
 from services.cloud.instance_care import InstanceCare
 from services.jobs.queue import JobQueue, utcnow
@@ -81,7 +80,7 @@ async def rig(db, aws_endpoint, tmp_path, ssh_box, platform_key, instance_key) -
         )
         queue = JobQueue(lease_seconds=30)
         fleet = await Ec2Fleet.open(settings)
-        client = BotApi(api_server=api.base_url)
+        client = api.client()
         care = InstanceCare(
             settings=settings,
             queue=queue,

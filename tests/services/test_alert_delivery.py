@@ -14,6 +14,8 @@ import pytest
 from aiohttp import web
 from aiosmtpd.controller import Controller
 
+from bot.messenger import AiogramMessenger
+from cli.root import admin_messenger
 from config import Settings
 from models import Alert, AlertSeverity, Job
 from services.jobs.kinds import DELIVER_ALERT
@@ -27,6 +29,26 @@ from services.notifications.alert_delivery import (
 from services.notifications.alerts import raise_alert
 from tests.standins import free_port
 from tests.standins.botfather import fake_token
+
+_ADMIN_MESSENGERS: list[AiogramMessenger] = []
+
+
+def delivery_from(settings: Settings, **options: Any) -> AlertDelivery:
+    """As the composition root builds it: the admin chat through the root's admin Messenger."""
+    if "messenger" not in options:
+        options["messenger"] = admin_messenger(settings)
+        if options["messenger"] is not None:
+            _ADMIN_MESSENGERS.append(options["messenger"])
+    return AlertDelivery.from_settings(settings, **options)
+
+
+@pytest.fixture(autouse=True)
+async def _close_admin_bots() -> AsyncIterator[None]:
+    """The root closes the admin bot's session; here, after each test."""
+    yield
+    while _ADMIN_MESSENGERS:
+        await _ADMIN_MESSENGERS.pop().bot.session.close()
+
 
 ADMIN_CHAT = -100123456
 
@@ -152,7 +174,7 @@ async def test_admin_chat_delivery_through_the_bot_api_records_the_channel(
 ) -> None:
     inbox, port = smtp
     settings = admin_settings(http, port)
-    delivery = AlertDelivery.from_settings(settings)
+    delivery = delivery_from(settings)
     alert = await _alert("Pool <warning> & co")
     try:
         assert await delivery.deliver(alert.id) == ["telegram"]
@@ -170,7 +192,7 @@ async def test_admin_chat_delivery_through_the_bot_api_records_the_channel(
 async def test_main_bot_token_is_used_when_no_admin_bot_token_is_set(db: str, http: HttpStandIn) -> None:
     token = fake_token()
     settings = settings_for(admin_telegram_chat_id=ADMIN_CHAT, bot_token=token, telegram_api_server=http.url)
-    delivery = AlertDelivery.from_settings(settings)
+    delivery = delivery_from(settings)
     try:
         await delivery.deliver((await _alert()).id)
     finally:
@@ -181,7 +203,7 @@ async def test_main_bot_token_is_used_when_no_admin_bot_token_is_set(db: str, ht
 async def test_bot_api_answering_500_falls_back_to_email(db: str, http: HttpStandIn, smtp) -> None:
     inbox, port = smtp
     http.telegram_status = 500
-    delivery = AlertDelivery.from_settings(admin_settings(http, port))
+    delivery = delivery_from(admin_settings(http, port))
     alert = await _alert("Creator account #2 (…0002) is now cooling_down until 2026-01-01 00:02:00 UTC")
     try:
         assert await delivery.deliver(alert.id) == ["email"]
@@ -198,7 +220,7 @@ async def test_bot_api_answering_500_falls_back_to_email(db: str, http: HttpStan
 
 async def test_bot_api_on_a_closed_port_falls_back_to_email(db: str, smtp) -> None:
     inbox, port = smtp
-    delivery = AlertDelivery.from_settings(admin_settings(None, port))
+    delivery = delivery_from(admin_settings(None, port))
     try:
         assert await delivery.deliver((await _alert()).id) == ["email"]
     finally:
@@ -208,7 +230,7 @@ async def test_bot_api_on_a_closed_port_falls_back_to_email(db: str, smtp) -> No
 
 async def test_critical_alerts_go_to_the_chat_and_always_by_email(db: str, http: HttpStandIn, smtp) -> None:
     inbox, port = smtp
-    delivery = AlertDelivery.from_settings(admin_settings(http, port))
+    delivery = delivery_from(admin_settings(http, port))
     alert = await _alert(
         "No creator account can create bots", severity=AlertSeverity.CRITICAL, kind="pool_exhausted"
     )
@@ -225,7 +247,7 @@ async def test_webhook_gets_json_and_a_retry_never_resends_a_channel_that_worked
 ) -> None:
     settings = admin_settings(http, None, alert_webhook_url=f"{http.url}/hook")
     http.webhook_status = 503
-    delivery = AlertDelivery.from_settings(settings)
+    delivery = delivery_from(settings)
     alert = await _alert()
     try:
         with pytest.raises(AlertDeliveryError, match="webhook"):
@@ -245,7 +267,7 @@ async def test_webhook_gets_json_and_a_retry_never_resends_a_channel_that_worked
 async def test_every_channel_failing_leaves_the_alert_undelivered_and_the_job_retries(db: str) -> None:
     queue = JobQueue("test")
     alert = await _alert()
-    delivery = AlertDelivery.from_settings(admin_settings(None, free_port()))  # both ports closed
+    delivery = delivery_from(admin_settings(None, free_port()))  # both ports closed
     claimed = await queue.claim([DELIVER_ALERT])
     try:
         with pytest.raises(AlertDeliveryError) as caught:
@@ -267,7 +289,7 @@ async def test_the_full_path_from_raise_alert_to_the_admin_chat_hides_secrets(
     leaked = fake_token()
     await raise_alert(queue, "provision_failed", f"order 7: BotFather gave {leaked} then failed")
     claimed = await queue.claim([DELIVER_ALERT])
-    delivery = AlertDelivery.from_settings(admin_settings(http, None))
+    delivery = delivery_from(admin_settings(http, None))
     try:
         await handle_deliver_alert(delivery, claimed.job.payload)
         await queue.complete(claimed)
@@ -278,7 +300,7 @@ async def test_the_full_path_from_raise_alert_to_the_admin_chat_hides_secrets(
 
 
 async def test_with_no_channel_configured_the_alert_is_stored_only(db: str) -> None:
-    delivery = AlertDelivery.from_settings(settings_for())
+    delivery = delivery_from(settings_for())
     alert = await _alert()
     assert await delivery.deliver(alert.id) == []
     await alert.refresh_from_db()
@@ -306,7 +328,7 @@ async def test_identical_alerts_within_the_window_merge_into_one_delivery(db: st
     payloads = await Job.filter(kind=DELIVER_ALERT).order_by("id").values_list("payload", flat=True)
     assert [p["alert_id"] for p in payloads] == [merged.id, other.id]
 
-    delivery = AlertDelivery.from_settings(admin_settings(http, None))
+    delivery = delivery_from(admin_settings(http, None))
     try:
         await delivery.deliver(merged.id)
     finally:
@@ -328,7 +350,7 @@ async def test_the_same_alert_after_the_merge_window_is_a_new_alert(db: str) -> 
 
 async def test_a_very_long_alert_is_cut_to_fit_one_telegram_message(db: str, http: HttpStandIn) -> None:
     alert = await _alert("<&>" * 3000)
-    delivery = AlertDelivery.from_settings(admin_settings(http, None))
+    delivery = delivery_from(admin_settings(http, None))
     try:
         await delivery.deliver(alert.id)
     finally:
@@ -356,7 +378,7 @@ async def test_close_leaves_a_messenger_passed_in_alone(db: str) -> None:
 
     messenger = Recording()
     settings = settings_for(admin_telegram_chat_id=ADMIN_CHAT)
-    delivery = AlertDelivery.from_settings(settings, messenger=messenger)
+    delivery = delivery_from(settings, messenger=messenger)
     assert await delivery.deliver((await _alert()).id) == ["telegram"]
     await delivery.close()
     assert messenger.sent[0][0] == ADMIN_CHAT and messenger.closed is False

@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 
 from models import Customer, Order, OrderStatus
-from services.accounts.bot_api import BotApi
 from services.jobs.worker import PermanentError
 from services.orders.ordering import attach_managed_bot, managed_bot_of
 from services.provisioning.managed_bot_maker import ManagedBotMaker
@@ -36,7 +35,7 @@ async def test_a_bot_attached_after_the_job_loaded_the_order_is_used(db, api):
     await attach_managed_bot(OWNER, BOT_ID, "tom_managed_bot")  # the managed_bot update arrives
     manager, bot_token = bot_token_shaped(), bot_token_shaped()
     api.managed_tokens[BOT_ID] = bot_token
-    bot_api = BotApi(api.base_url)
+    bot_api = api.client()
     try:
         created = await ManagedBotMaker(bot_api, manager).create(order)
     finally:
@@ -50,7 +49,7 @@ async def test_a_bot_attached_after_the_job_loaded_the_order_is_used(db, api):
 
 async def test_an_order_without_a_managed_bot_fails_plainly(db, api):
     order = await managed_order()
-    bot_api = BotApi(api.base_url)
+    bot_api = api.client()
     try:
         with pytest.raises(PermanentError, match=f"order {order.id} has no managed bot attached"):
             await ManagedBotMaker(bot_api, bot_token_shaped()).create(order)

@@ -14,7 +14,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from tortoise import connections
 
-from cli.runtime import open_runtime
+from cli.root import Needs, Options, open_root
 from models import PlatformKey
 from services.cloud.ec2 import Ec2Fleet
 from services.cloud.host_keys import load_or_create_client_key, public_key_line
@@ -29,6 +29,8 @@ from tests.standins.moto_ec2 import cloud_settings
 from tests.test_worker_cli import ROOT, base_env
 
 moto_server, aws_endpoint = moto_ec2.moto_server, moto_ec2.aws_endpoint
+
+WORKER_CLIENTS = Needs(database=False, background=True)  # the `db` fixture has the ORM open
 
 
 def _ed25519_line(comment: str = "x") -> str:
@@ -107,7 +109,7 @@ async def test_a_second_worker_with_a_different_key_refuses_to_start_naming_the_
         await fleet.ensure_key_pair()
 
     with pytest.raises(PlatformKeyMismatch) as refused:
-        async with open_runtime(settings, messenger=None, import_env=False):  # type: ignore[arg-type]
+        async with open_root(settings, WORKER_CLIENTS, Options(import_env=False)):
             raise AssertionError("the runtime started with a mismatched key")
     message = str(refused.value)
     ours = await load_platform_key()
@@ -121,9 +123,10 @@ async def test_a_worker_with_the_key_of_the_key_pair_starts(db: str, aws_endpoin
     ours = await load_platform_key()
     async with Ec2Fleet(settings, platform_public_key=ours.public_openssh) as fleet:
         await fleet.ensure_key_pair()
-    async with open_runtime(settings, messenger=None, import_env=False) as runtime:  # type: ignore[arg-type]
+    async with open_root(settings, WORKER_CLIENTS, Options(import_env=False)) as root:
+        assert root.background is not None
         assert (
-            runtime.extras["ssh"].client_key.export_public_key("openssh").split()[:2]
+            root.background.ssh.client_key.export_public_key("openssh").split()[:2]
             == ours.public_openssh.encode().split()[:2]
         )
 
@@ -192,7 +195,7 @@ def test_a_new_key_is_refused_while_instances_trust_the_old_one_and_rotates_the_
     assert cmd_network(argparse.Namespace(rotate_key=False, new_key=False), settings) == 0
 
     async def stored_and_ec2() -> tuple[str, str]:
-        async with open_database(settings):
+        async with open_database(url, key):
             stored = await load_platform_key()
         async with Ec2Fleet(settings) as fleet:
             pair = (
@@ -201,7 +204,7 @@ def test_a_new_key_is_refused_while_instances_trust_the_old_one_and_rotates_the_
         return stored.public_openssh, pair["PublicKey"]
 
     async def add_live_instance(status: InstanceStatus) -> None:
-        async with open_database(settings):
+        async with open_database(url, key):
             customer = await Customer.create(telegram_id=1)
             order = await Order.create(customer=customer, package="starter", bot_name="x")
             await Instance.create(order=order, customer=customer, status=status)
@@ -214,7 +217,7 @@ def test_a_new_key_is_refused_while_instances_trust_the_old_one_and_rotates_the_
     assert asyncio.run(stored_and_ec2())[0] == first  # nothing changed
 
     async def terminate_all() -> None:
-        async with open_database(settings):
+        async with open_database(url, key):
             await Instance.all().update(status=InstanceStatus.TERMINATED)
 
     asyncio.run(terminate_all())

@@ -1,8 +1,8 @@
-"""What `open_runtime` checks when a worker starts."""
+"""What the composition root checks when a worker starts (cli/root.py, cli/startup_checks.py)."""
 
 from __future__ import annotations
 
-from cli.runtime import open_runtime
+from cli.root import Needs, open_root
 from tests.standins import moto_ec2
 from tests.standins.moto_ec2 import cloud_settings
 
@@ -19,7 +19,7 @@ async def test_env_accounts_that_fail_to_import_are_named_at_start(
     monkeypatch.setenv("TELEGRAM_FALLBACK_3_API_HASH", "ef" * 16)
     monkeypatch.chdir(tmp_path)  # no .env here
     settings = cloud_settings(aws_endpoint, tmp_path)
-    async with open_runtime(settings, messenger=None):  # type: ignore[arg-type]
+    async with open_root(settings, Needs(database=False, background=True)):  # `db` has the ORM open
         pass
     assert "TELEGRAM_FALLBACK_3_API_ID must be a number" in caplog.text
     alert = await Alert.get(kind="env_accounts_not_imported")

@@ -5,7 +5,7 @@ answers `deleteWebhook`, `getMe`, and for managed bots `getManagedBotToken` (fro
 and `setManagedBotAccessSettings`, and records every call as (token, method, params).
 
     async with BotApiStandIn() as api:
-        bot_api = BotApi(api_server=api.base_url)
+        bot_api = api.client()
         ...
         assert api.calls_of("deleteWebhook")
 """
@@ -16,6 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from bot.factory import bots_for_tokens
+from config import Settings
+from services.accounts.bot_api import BotApi
 
 
 @dataclass
@@ -31,6 +35,10 @@ class BotApiStandIn:
     managed_tokens: dict[int, str] = field(default_factory=dict)  # managed bot user id -> its token
     base_url: str = ""
     _runner: web.AppRunner | None = None
+
+    def client(self) -> BotApi:
+        """The application's Bot API client, its bots made as the composition root makes them."""
+        return BotApi(bots_for_tokens(Settings(_env_file=None, telegram_api_server=self.base_url)))
 
     async def start(self) -> BotApiStandIn:
         app = web.Application()

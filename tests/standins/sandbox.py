@@ -21,7 +21,7 @@ import json5
 from cryptography.fernet import Fernet
 
 from bot import texts
-from cli.worker import running
+from cli.run import running
 from models import Instance, ModelUsage, Order, OrderStatus
 from services.cloud.openclaw_config import CONFIG_PATH, ENV_PATH
 from services.infra.db import migrate
@@ -71,7 +71,7 @@ async def run_sandbox() -> int:
                 "stand-ins up: moto (EC2), telegram-test-api, Stripe, Kimi, SSH instance running the "
                 "real OpenClaw, scripted BotFather"
             )
-            async with running(stack.settings, **stack.runtime_options()) as app:
+            async with running(stack.settings, options=stack.runtime_options()) as app:
                 await stack.add_creator_accounts()
                 steps.say(
                     f"Meet Matt running: bot polling, web on :{app.web_port}, worker started; "

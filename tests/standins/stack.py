@@ -12,7 +12,7 @@ openclaw): activation starts it with the files it wrote, and health checks ask i
 Used by the end-to-end tests and by `python main.py sandbox`.
 
     async with standin_stack(database_url, encryption_key, tmp_dir) as stack:
-        async with running(stack.settings, **stack.runtime_options()) as app:
+        async with running(stack.settings, options=stack.runtime_options()) as app:
             ...
 """
 
@@ -34,6 +34,7 @@ import aiohttp
 import asyncssh
 from moto.server import ThreadedMotoServer
 
+from cli.root import Options
 from config import Settings
 from models import AccountStatus, Order, TelegramAccount
 from services.cloud.host_keys import HostKeyPair, generate_host_key, load_or_create_client_key
@@ -83,8 +84,8 @@ class Stack:
     kimi: KimiStandIn
     secrets_used: dict[str, str] = field(default_factory=dict)
 
-    def runtime_options(self, **overrides: Any) -> dict[str, Any]:
-        """What `running()`/`open_runtime()` needs to talk to these stand-ins."""
+    def runtime_options(self, **overrides: Any) -> Options:
+        """What the composition root (`running()`, `open_root()`) needs to talk to these stand-ins."""
         options: dict[str, Any] = {
             "client_factory": self.botfather.client_for,
             "host_key_factory": lambda: self.host_key,
@@ -93,7 +94,7 @@ class Stack:
             "import_env": False,
         }
         options.update(overrides)
-        return options
+        return Options(**options)
 
     @property
     def bot_token(self) -> str:

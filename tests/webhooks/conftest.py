@@ -6,12 +6,13 @@ import json
 import secrets
 import time
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import aiohttp
 import pytest
 
+from cli.root import WEB, open_root
 from config import Settings
 from models import Customer, Order
 from services.jobs.queue import JobQueue
@@ -106,19 +107,22 @@ def webhook_settings(**overrides: Any) -> Settings:
 
 
 async def serve(
-    settings: Settings, queue: JobQueue | None = None, manage_db: bool = False
+    settings: Settings, queue: JobQueue | None = None, open_db: bool = False
 ) -> AsyncIterator[WebhookServer]:
-    app = create_web_app(settings, queue=queue, manage_db=manage_db)
-    runner, port = await start_web_app(app, "127.0.0.1", 0, shutdown_timeout=1)
-    timeout = aiohttp.ClientTimeout(total=20)
-    async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=100)) as http:
-        try:
-            secret = settings.stripe_webhook_secret
-            yield WebhookServer(
-                f"http://127.0.0.1:{port}", secret.get_secret_value() if secret else "", http, app
-            )
-        finally:
-            await runner.cleanup()
+    """The app as `python main.py web` builds it (over the composition root; `open_db`: the root opens
+    the database, else the caller has it open)."""
+    async with open_root(settings, replace(WEB, database=open_db)) as root:
+        app = create_web_app(settings, queue=queue or root.queue)
+        runner, port = await start_web_app(app, "127.0.0.1", 0, shutdown_timeout=1)
+        timeout = aiohttp.ClientTimeout(total=20)
+        async with aiohttp.ClientSession(timeout=timeout, connector=aiohttp.TCPConnector(limit=100)) as http:
+            try:
+                secret = settings.stripe_webhook_secret
+                yield WebhookServer(
+                    f"http://127.0.0.1:{port}", secret.get_secret_value() if secret else "", http, app
+                )
+            finally:
+                await runner.cleanup()
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""The web application's life cycle: ORM opened and closed once, extra routes, health, `main.py web`."""
+"""The web application's life cycle: ORM opened and closed once (by the composition root), extra
+routes, health, `main.py web`."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from aiohttp import web
 from cryptography.fernet import Fernet
 from tortoise.exceptions import ConfigurationError
 
+from cli.root import WEB, open_root
 from models import Order, StripeEvent
 from services.infra.db import close_db, init_db, migrate
 from tests.webhooks.conftest import make_event, paid_session, serve, webhook_settings
@@ -29,7 +31,7 @@ async def _migrated_sqlite(tmp_path: Path) -> tuple[str, str]:
     return url, key
 
 
-async def test_the_app_opens_the_orm_once_runs_hooks_inside_it_and_closes_it(tmp_path):
+async def test_the_root_opens_the_orm_for_the_app_runs_its_hooks_inside_it_and_closes_it_after(tmp_path):
     url, key = await _migrated_sqlite(tmp_path)
     seen: list[str] = []
 
@@ -43,19 +45,22 @@ async def test_the_app_opens_the_orm_once_runs_hooks_inside_it_and_closes_it(tmp
         return web.json_response({"orders": await Order.all().count()})
 
     settings = webhook_settings(database_url=url, encryption_key=key)
-    app = create_web_app(settings, on_startup_hooks=[startup_hook], on_shutdown_hooks=[shutdown_hook])
-    app.router.add_post("/webhooks/telegram", hello)
-    runner, port = await start_web_app(app, "127.0.0.1", 0, shutdown_timeout=1)
-    try:
-        async with aiohttp.ClientSession() as http:
-            async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
-                assert resp.status == 200
-            async with http.post(f"http://127.0.0.1:{port}/webhooks/telegram") as resp:
-                assert await resp.json() == {"orders": 0}
-    finally:
-        await runner.cleanup()
-    assert seen == ["startup jobs=0", "shutdown orders=0"]
-    with pytest.raises(ConfigurationError):  # the app closed the ORM it opened
+    async with open_root(settings, WEB) as root:
+        app = create_web_app(
+            settings, queue=root.queue, on_startup_hooks=[startup_hook], on_shutdown_hooks=[shutdown_hook]
+        )
+        app.router.add_post("/webhooks/telegram", hello)
+        runner, port = await start_web_app(app, "127.0.0.1", 0, shutdown_timeout=1)
+        try:
+            async with aiohttp.ClientSession() as http:
+                async with http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+                    assert resp.status == 200
+                async with http.post(f"http://127.0.0.1:{port}/webhooks/telegram") as resp:
+                    assert await resp.json() == {"orders": 0}
+        finally:
+            await runner.cleanup()
+        assert seen == ["startup jobs=0", "shutdown orders=0"]
+    with pytest.raises(ConfigurationError):  # the root closed the ORM it opened
         await Order.all().count()
 
 
@@ -136,7 +141,7 @@ async def test_main_py_web_serves_on_web_port_and_stops_gracefully_on_sigterm(tm
 
 async def test_paid_event_flows_through_a_self_managed_app_on_sqlite(tmp_path):
     url, key = await _migrated_sqlite(tmp_path)
-    async for server in serve(webhook_settings(database_url=url, encryption_key=key), manage_db=True):
+    async for server in serve(webhook_settings(database_url=url, encryption_key=key), open_db=True):
         from models import Customer
 
         customer = await Customer.create(telegram_id=1)
@@ -160,7 +165,7 @@ conn.execute("COMMIT")
 
 async def test_on_sqlite_a_writer_in_another_process_delays_the_webhook_but_does_not_fail_it(tmp_path):
     url, key = await _migrated_sqlite(tmp_path)
-    async for server in serve(webhook_settings(database_url=url, encryption_key=key), manage_db=True):
+    async for server in serve(webhook_settings(database_url=url, encryption_key=key), open_db=True):
         from models import Customer
 
         customer = await Customer.create(telegram_id=1)

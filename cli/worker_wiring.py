@@ -1,0 +1,224 @@
+"""The worker's wiring: the provisioning saga and every job kind's handler and periodic sweep, built
+from the composition root's clients (cli/root.py). `python main.py worker|run|sandbox` use it.
+
+Nothing here decides business rules (those live in the services); it only connects the parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from aiogram import Bot
+
+from cli.root import Background, Root
+from config import Settings
+from models import Instance, Job
+from services.accounts.pool import handle_account_check
+from services.agents.profile import BotProfiles
+from services.cloud.bootstrap import render_user_data, wait_bootstrapped
+from services.cloud.instance_care import InstanceCare
+from services.cloud.ssh import SshConnector
+from services.cloud.warm_pool import claim_warm_instance
+from services.jobs import kinds as job_kinds
+from services.jobs.queue import Claimed, JobQueue
+from services.jobs.worker import Handler, PermanentError, Sweep, Worker
+from services.model_gateway.keys import issue_instance_key
+from services.notifications.alert_delivery import handle_deliver_alert
+from services.notifications.customers import Messenger, deliver_customer_message
+from services.payments.stripe_api import PaymentError, PaymentsService, run_refund_job
+from services.provisioning import activation
+from services.provisioning.customer_notices import remind_unused_links
+from services.provisioning.pool_bot_maker import AvatarLoader, PoolBotMaker
+from services.provisioning.pool_wait import wake_pool_waiters
+from services.provisioning.progress import ProgressReporter
+from services.provisioning.saga import ProvisioningSaga
+from services.provisioning.saga_deps import SagaDeps
+from services.provisioning.verification import Verifier
+
+
+@dataclass
+class Runtime:
+    """The worker's job handlers and sweeps, ready to run (`worker()`)."""
+
+    settings: Settings
+    queue: JobQueue
+    saga: ProvisioningSaga
+    care: InstanceCare
+    handlers: dict[str, Handler]
+    on_dead: dict[str, Callable[[Job, str], Awaitable[None]]]
+    sweeps: list[Sweep]
+
+    def worker(self, concurrency: int | None = None, poll_interval: float = 0.5) -> Worker:
+        return Worker(
+            self.queue,
+            self.handlers,
+            concurrency=concurrency or self.settings.worker_concurrency,
+            poll_interval=poll_interval,
+            sweeps=self.sweeps,
+            on_dead=self.on_dead,
+        )
+
+
+def wire_jobs(root: Root) -> Runtime:
+    """Every job kind and sweep over the root's clients (it must have a Messenger and `background`)."""
+    if root.background is None or root.messenger is None:
+        raise RuntimeError("the worker needs the root's bot and background clients (Needs WORKER or RUN)")
+    settings, queue, parts = root.settings, root.queue, root.background
+    step_s = min(root.options.poll_interval_s, 2.0)
+    care = InstanceCare(
+        settings=settings,
+        queue=queue,
+        ssh=parts.ssh,
+        fleet=parts.fleet,
+        bot_api=parts.bot_api,
+        poll_interval_s=step_s,
+        host_key_factory=root.options.host_keys(),
+    )
+    avatars = avatar_loader(root.bot) if root.bot is not None else None
+    saga = ProvisioningSaga(_saga_deps(root, parts, root.messenger, care, avatars))
+    return Runtime(
+        settings=settings,
+        queue=queue,
+        saga=saga,
+        care=care,
+        handlers=_handlers(root, parts, root.messenger, saga, care, avatars),
+        on_dead={job_kinds.PROVISION: saga.compensate},
+        sweeps=_sweeps(root, parts, saga, care),
+    )
+
+
+def avatar_loader(bot: Bot) -> AvatarLoader:
+    """The customer's avatar photo, downloaded by the Meet Matt bot that received it."""
+
+    async def load(file_id: str) -> bytes | None:
+        data = await bot.download(file_id)
+        return data.getvalue() if data is not None else None
+
+    return load
+
+
+def _saga_deps(
+    root: Root, parts: Background, messenger: Messenger, care: InstanceCare, avatars: AvatarLoader | None
+) -> SagaDeps:
+    settings, options = root.settings, root.options
+
+    async def restart_gateway(instance: Instance) -> None:
+        # a renewal of a stopped agent: its model key was revoked at the stop, so the config is
+        # written again with a new key (which restarts the gateway)
+        await care.actions.push_agent_config(
+            instance, connect_deadline_s=settings.ssh_connect_timeout, reason="renewed"
+        )
+
+    return SagaDeps(
+        queue=root.queue,
+        fleet=parts.fleet,
+        bot_maker=PoolBotMaker(parts.pool, avatars),
+        bot_api=parts.bot_api,
+        verifier=Verifier(parts.bot_api, ttl=timedelta(minutes=settings.verification_ttl_minutes)),
+        progress=ProgressReporter(messenger, root.queue),
+        packages=settings.packages,
+        generate_host_key=options.host_keys(),
+        render_user_data=lambda keys: render_user_data(
+            host_key=keys, openclaw_version=settings.openclaw_version
+        ),
+        wait_bootstrapped=lambda instance: wait_bootstrapped(
+            parts.ssh, instance, settings.bootstrap_timeout_s, poll_interval_s=options.poll_interval_s
+        ),
+        activate=_activation(settings, parts.ssh, min(options.poll_interval_s, 2.0)),
+        restart_gateway=restart_gateway,
+        claim_warm_instance=claim_warm_instance if settings.warm_pool_size > 0 else None,
+        managed_bot_maker=parts.managed_bots,
+        refund_on_failure=settings.refund_on_failure,
+        pool_wait_limit=timedelta(hours=settings.pool_wait_limit_hours),
+    )
+
+
+def _activation(
+    settings: Settings, ssh: SshConnector, poll_interval_s: float
+) -> Callable[[Instance, str, int, str], Awaitable[None]]:
+    async def activate(instance: Instance, token: str, user_id: int, gateway_token: str) -> None:
+        # a new model key per activation (a retried step revokes the one it issued before): the
+        # agent calls Meet Matt's model gateway with it, never Moonshot with the platform key
+        activation.agent_endpoints(settings, "")  # PUBLIC_BASE_URL missing: refused before a key
+        model_key = await issue_instance_key(instance.id, reason="activated again")
+        await activation.activate(
+            ssh,
+            instance,
+            bot_token=token,
+            allowed_user_id=user_id,
+            gateway_token=gateway_token,
+            endpoints=activation.agent_endpoints(settings, model_key),
+            ready_timeout_s=settings.readiness_timeout_s,
+            poll_interval_s=poll_interval_s,
+        )
+
+    return activate
+
+
+def _handlers(
+    root: Root,
+    parts: Background,
+    messenger: Messenger,
+    saga: ProvisioningSaga,
+    care: InstanceCare,
+    avatars: AvatarLoader | None,
+) -> dict[str, Handler]:
+    async def notify(claimed: Claimed) -> None:
+        await deliver_customer_message(messenger, claimed.job.payload)
+
+    async def deliver_alert(claimed: Claimed) -> None:
+        await handle_deliver_alert(parts.delivery, claimed.job.payload)
+
+    async def account_check(claimed: Claimed) -> None:
+        await handle_account_check(parts.pool, claimed.job.payload)
+        await wake_pool_waiters()
+
+    return {
+        job_kinds.PROVISION: saga.run,
+        job_kinds.NOTIFY_CUSTOMER: notify,
+        job_kinds.DELIVER_ALERT: deliver_alert,
+        job_kinds.REFUND_ORDER: _refund_handler(root.payments, root.queue),
+        job_kinds.ACCOUNT_CHECK: account_check,
+        # the owner's bot description/photo after go-live, through its creator account
+        job_kinds.BOT_PROFILE: BotProfiles(parts.pool, root.queue, avatars).handle,
+        **care.handlers(),
+    }
+
+
+def _refund_handler(payments: PaymentsService | None, queue: JobQueue) -> Handler:
+    async def refund(claimed: Claimed) -> None:
+        if payments is None:
+            raise PermanentError("STRIPE_SECRET_KEY is not set: cannot refund")
+        try:
+            await run_refund_job(payments, queue, claimed.job.payload)
+        except PaymentError as exc:
+            if not exc.retryable:
+                raise PermanentError(str(exc)) from None
+            raise
+
+    return refund
+
+
+def _sweeps(root: Root, parts: Background, saga: ProvisioningSaga, care: InstanceCare) -> list[Sweep]:
+    scale, queue, lease_s = root.options.sweep_scale, root.queue, root.settings.job_lease_seconds
+
+    async def check_accounts() -> None:
+        await parts.pool.check_all()
+        await wake_pool_waiters()
+
+    return [
+        Sweep("stale_leases", 30 * scale, queue.reclaim_expired),
+        Sweep("abandoned_orders", 60 * scale, lambda: saga.release_abandoned(lease_s)),
+        Sweep("accounts", 600 * scale, check_accounts),
+        # an account put back in service (accounts enable, /accounts) resumes waiting orders soon
+        Sweep("pool_waiters", 60 * scale, wake_pool_waiters),
+        # a paid customer who has not opened their ownership link yet is reminded, with the button
+        Sweep("link_reminders", 300 * scale, lambda: remind_unused_links(queue)),
+        *care.sweeps(
+            health_interval=300 * scale,
+            expiry_interval=600 * scale,
+            warm_pool_interval=60 * scale,
+        ),
+    ]
