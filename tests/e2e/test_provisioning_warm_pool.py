@@ -4,7 +4,7 @@ its job) instead of launching one, and goes live on it. Runs on SQLite and Postg
 
 from __future__ import annotations
 
-from cli.worker import running
+from cli.run import running
 from models import Instance, InstanceStatus, JobStatus, OrderStatus
 from services.cloud.ec2 import TAG_JOB, TAG_ORDER, TAG_WARM
 from tests.e2e.test_provisioning_failures import (
@@ -34,7 +34,7 @@ async def test_a_paid_order_takes_the_warm_instance_instead_of_launching_one(mak
     async with make_stack(warm_pool_size=1) as stack:
         await stack.add_creator_accounts()
         customer = stack.customer(CUSTOMER_ID, "Wes")
-        async with running(stack.settings, open_db=False, **stack.runtime_options()) as app:
+        async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
             warm = await _warm_instance(stack)
             assert warm.order_id is None and not warm.ever_assigned
             order = await place_order(app, CUSTOMER_ID, "Wes's Agent", "wes_agent_bot")
