@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 def workdir(tmp_path: Path) -> Path:
     for name in ("main.py", "config.py", "tortoise_config.py"):
         shutil.copy(ROOT / name, tmp_path / name)
-    for package in ("models", "services", "migrations", "bot", "handlers", "webhooks"):
+    for package in ("models", "services", "migrations", "bot", "handlers", "webhooks", "cli"):
         shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path
 

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def workdir(tmp_path: Path) -> Path:
     for name in ("main.py", "config.py"):
         shutil.copy(ROOT / name, tmp_path / name)
-    for package in ("models", "services", "migrations", "bot", "handlers", "webhooks"):
+    for package in ("models", "services", "migrations", "bot", "handlers", "webhooks", "cli"):
         if (ROOT / package).is_dir():
             shutil.copytree(ROOT / package, tmp_path / package, ignore=shutil.ignore_patterns("__pycache__"))
     return tmp_path
