@@ -88,12 +88,12 @@ async def open_database(database_url: str, encryption_key: str | None) -> AsyncI
     except BaseException:
         await close_db()
         raise
-    log.info("database opened (%s)", database_url.split("://", 1)[0])
+    log.debug("database opened (%s)", database_url.split("://", 1)[0])
     try:
         yield
     finally:
         await close_db()
-        log.info("database closed")
+        log.debug("database closed")
 
 
 async def close_db() -> None:
