@@ -198,6 +198,23 @@ def _cloud(s: Settings, unset: Unset) -> ComponentReport:
         cloud.missing.append(unset("AWS_SECRET_ACCESS_KEY"))
     if not re.fullmatch(r"[a-z]{2}(-[a-z]+)+-\d", s.aws_region):
         cloud.malformed.append("AWS_REGION (expected e.g. us-east-1)")
+    _model_gateway(s, unset, cloud)
+    if s.ssh_source_cidr.strip() in ("0.0.0.0/0", "::/0"):
+        cloud.warnings.append(
+            "SSH_SOURCE_CIDR=0.0.0.0/0 opens SSH on every customer server to the whole "
+            "internet: set the worker's public address, e.g. 203.0.113.7/32"
+        )
+    if s.ec2_ami_id and not re.fullmatch(r"ami-[0-9a-f]{8,17}", s.ec2_ami_id):
+        cloud.malformed.append("EC2_AMI_ID (expected ami-…)")
+    if not re.fullmatch(r"\d{4}\.\d+\.\d+(-[\w.]+)?|\d+\.\d+\.\d+", s.openclaw_version):
+        cloud.malformed.append("OPENCLAW_VERSION (pin an exact version, e.g. 2026.9.6)")
+    if s.warm_pool_size < 0:
+        cloud.malformed.append("WARM_POOL_SIZE (must be 0 or more)")
+    return cloud
+
+
+def _model_gateway(s: Settings, unset: Unset, cloud: ComponentReport) -> None:
+    """The platform key and the URLs agents reach the model gateway by."""
     if not configured_secret(s.moonshot_api_key):
         cloud.missing.append(
             unset("MOONSHOT_API_KEY") + " (the platform's model key; only the model gateway uses it)"
@@ -217,18 +234,6 @@ def _cloud(s: Settings, unset: Unset) -> ComponentReport:
         cloud.warnings.append(
             "PUBLIC_BASE_URL is not https: agents would send their model key unencrypted over the internet"
         )
-    if s.ssh_source_cidr.strip() in ("0.0.0.0/0", "::/0"):
-        cloud.warnings.append(
-            "SSH_SOURCE_CIDR=0.0.0.0/0 opens SSH on every customer server to the whole "
-            "internet: set the worker's public address, e.g. 203.0.113.7/32"
-        )
-    if s.ec2_ami_id and not re.fullmatch(r"ami-[0-9a-f]{8,17}", s.ec2_ami_id):
-        cloud.malformed.append("EC2_AMI_ID (expected ami-…)")
-    if not re.fullmatch(r"\d{4}\.\d+\.\d+(-[\w.]+)?|\d+\.\d+\.\d+", s.openclaw_version):
-        cloud.malformed.append("OPENCLAW_VERSION (pin an exact version, e.g. 2026.9.6)")
-    if s.warm_pool_size < 0:
-        cloud.malformed.append("WARM_POOL_SIZE (must be 0 or more)")
-    return cloud
 
 
 def _alerts(s: Settings, placeholders: set[str]) -> ComponentReport:

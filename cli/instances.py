@@ -165,9 +165,9 @@ def cmd_user_data(_: argparse.Namespace, settings: Settings) -> int:
 def cmd_agent_config(args: argparse.Namespace, settings: Settings) -> int:
     import secrets
 
+    from services.cloud.activation import GatewayUrlMissing, agent_endpoints
     from services.cloud.openclaw_config import AgentSpec, ConfigValueError, render_agent_files
     from services.model_gateway.keys import PLACEHOLDER_KEY
-    from services.provisioning.activation import GatewayUrlMissing, agent_endpoints
 
     try:
         # an instance's model key exists in plaintext only in its own .env (the database keeps its

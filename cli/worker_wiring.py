@@ -17,6 +17,7 @@ from config import Settings
 from models import Instance, Job
 from services.accounts.pool import handle_account_check
 from services.agents.profile import BotProfiles
+from services.cloud import activation
 from services.cloud.bootstrap import render_user_data, wait_bootstrapped
 from services.cloud.instance_care import InstanceCare
 from services.cloud.ssh import SshConnector
@@ -28,7 +29,6 @@ from services.model_gateway.keys import issue_instance_key
 from services.notifications.alert_delivery import handle_deliver_alert
 from services.notifications.customers import Messenger, deliver_customer_message
 from services.payments.stripe_api import PaymentError, PaymentsService, run_refund_job
-from services.provisioning import activation
 from services.provisioning.customer_notices import remind_unused_links
 from services.provisioning.pool_bot_maker import AvatarLoader, PoolBotMaker
 from services.provisioning.pool_wait import wake_pool_waiters

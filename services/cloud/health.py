@@ -22,13 +22,13 @@ from tortoise.expressions import Q
 
 from config import Settings
 from models import AlertSeverity, Instance, InstanceStatus
+from services.cloud.activation import HEALTH_CMD, READY_CMD, restart_gateway
 from services.cloud.bootstrap import SERVICE_NAME
 from services.cloud.ec2 import Ec2Fleet
 from services.cloud.ssh import SshConnector, SshError, SshSession
 from services.infra.logging_setup import redact, secrets
 from services.jobs.queue import JobQueue, utcnow
 from services.notifications.alerts import raise_alert
-from services.provisioning.activation import HEALTH_CMD, READY_CMD, restart_gateway
 
 log = logging.getLogger(__name__)
 

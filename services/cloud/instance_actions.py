@@ -10,13 +10,13 @@ import secrets as pysecrets
 
 from config import Settings
 from models import AlertSeverity, Instance, InstanceStatus
+from services.cloud.activation import activate, agent_endpoints, restart_gateway
 from services.cloud.ec2 import Ec2Fleet
 from services.cloud.ssh import SshConnector
 from services.infra.logging_setup import redact
 from services.jobs.queue import JobQueue, utcnow
 from services.model_gateway.keys import issue_instance_key, revoke_instance_keys
 from services.notifications.alerts import raise_alert
-from services.provisioning.activation import activate, agent_endpoints, restart_gateway
 
 log = logging.getLogger(__name__)
 

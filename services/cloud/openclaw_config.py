@@ -10,7 +10,7 @@ provider id is our own (`meetmatt`, which no official plugin claims) and the key
 `MOONSHOT_API_KEY` (the gateway counts that variable alone as "Moonshot configured").
 
 Where the agent reaches its model and Telegram is a parameter (`AgentEndpoints`): the model is
-Meet Matt's model gateway with the instance's own key (services/provisioning/activation.py builds it from
+Meet Matt's model gateway with the instance's own key (services/cloud/activation.py builds it from
 PUBLIC_BASE_URL; the platform's Moonshot key never reaches an instance), Telegram is its own API in
 production and a local stand-in in tests. Nothing else in the files differs.
 """

@@ -39,11 +39,11 @@ from cli.root import WORKER, Options, open_root
 from cli.worker_wiring import wire_jobs
 from config import Settings
 from models import Instance
+from services.cloud import activation
 from services.cloud.ec2 import Ec2Fleet
 from services.cloud.host_keys import HostKeyPair
 from services.infra.logging_setup import setup_logging
 from services.jobs.queue import JobQueue
-from services.provisioning import activation
 from tests.standins.botfather_server import RemoteBotFather
 
 MID_STEP_KILL_POINTS = ("instance_created", "launch_returned", "botfather_done", "activated")

@@ -9,9 +9,9 @@ import time
 import json5
 import pytest
 
+from services.cloud.activation import GatewayNotReady, activate
 from services.cloud.openclaw_config import CONFIG_PATH, ENV_PATH, AgentEndpoints
 from services.cloud.ssh import HostKeyMismatch
-from services.provisioning.activation import GatewayNotReady, activate
 from tests.standins import ssh_server
 from tests.standins.ssh_server import connector_for
 
@@ -135,7 +135,7 @@ def test_agents_reach_the_model_gateway_with_their_own_key_never_the_platform_ke
     from pydantic import SecretStr
 
     from config import Settings
-    from services.provisioning.activation import GatewayUrlMissing, agent_endpoints
+    from services.cloud.activation import GatewayUrlMissing, agent_endpoints
 
     platform_key, instance_key = "sk-" + secrets.token_hex(16), "mm_live_" + secrets.token_urlsafe(32)
     production = agent_endpoints(
