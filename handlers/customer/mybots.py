@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiogram import F, Router
 from aiogram.filters import Command
-from aiogram.types import CallbackQuery, Message
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message
 
 from bot import keyboards, texts
 from bot.callbacks import AgentCb, MenuCb, MyBotsCb, RenewCb
@@ -18,6 +16,7 @@ from services.jobs.queue import utcnow
 from services.model_gateway.usage_report import MonthUse, month_use
 from services.orders.ordering import RENEWABLE, OrderError, TooManyUnpaid, create_renewal, renewable_instances
 from services.payments.packages import find_package
+from services.payments.stripe_api import PaymentsService
 from services.provisioning.progress import open_deep_link
 
 HIDDEN = (InstanceStatus.WARM, InstanceStatus.TERMINATED)
@@ -59,7 +58,7 @@ def _order_entry(order: Order) -> tuple[str, list[Row]]:
     return texts.my_open_order(order), rows
 
 
-async def my_bots_page(customer: Customer, page: int, settings: Settings) -> tuple[str, Any]:
+async def my_bots_page(customer: Customer, page: int, settings: Settings) -> tuple[str, InlineKeyboardMarkup]:
     """/mybots as ONE message however many agents and orders: a page of them, with their buttons
     and Previous/Next, and each agent's model use this month against its plan."""
     instances = await Instance.filter(customer=customer).exclude(status__in=HIDDEN).order_by("id")
@@ -112,7 +111,11 @@ async def my_bots_paged(
 
 
 async def renew_instance(
-    message: Message, customer: Customer, instance_id: int, settings: Settings, payments: Any
+    message: Message,
+    customer: Customer,
+    instance_id: int,
+    settings: Settings,
+    payments: PaymentsService | None,
 ) -> None:
     """Checkout for another term of one of the customer's agents (refused, with the reason, otherwise)."""
     try:
@@ -131,7 +134,9 @@ async def renew_instance(
     )
 
 
-async def renew(message: Message, customer: Customer, settings: Settings, payments: Any = None) -> None:
+async def renew(
+    message: Message, customer: Customer, settings: Settings, payments: PaymentsService | None = None
+) -> None:
     instances = await renewable_instances(customer)
     if not instances:
         await message.answer(texts.NO_RENEWABLE)
@@ -146,7 +151,7 @@ async def renew_chosen(
     callback_data: RenewCb,
     customer: Customer,
     settings: Settings,
-    payments: Any = None,
+    payments: PaymentsService | None = None,
 ) -> None:
     await callback.answer(texts.CREATING_CHECKOUT)
     await renew_instance(callback.message, customer, callback_data.instance_id, settings, payments)

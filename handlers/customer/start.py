@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from aiogram import F, Router
 from aiogram.filters import Command, CommandObject, CommandStart, StateFilter
 from aiogram.fsm.context import FSMContext
@@ -14,7 +12,7 @@ from bot.callbacks import MenuCb
 from config import Settings
 from models import Customer
 from services.model_gateway.quota import RENEW_START_PREFIX
-from services.payments.stripe_api import START_CANCEL_PREFIX, START_PAID_PREFIX
+from services.payments.stripe_api import START_CANCEL_PREFIX, START_PAID_PREFIX, PaymentsService
 
 
 async def start(
@@ -23,7 +21,7 @@ async def start(
     state: FSMContext,
     settings: Settings,
     customer: Customer,
-    payments: Any = None,
+    payments: PaymentsService | None = None,
 ) -> None:
     # a payload is a return from Stripe or a plain referral: both get the welcome (verification
     # happens on the customer's own new bot, never here); `renew-<id>` is the over-quota message's button

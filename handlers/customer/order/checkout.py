@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from typing import Any
 
 from aiogram import F, Router
 from aiogram.filters import StateFilter
@@ -18,9 +17,10 @@ from bot.callbacks import EditCb, OrderCb
 from bot.states import OrderForm
 from config import Settings
 from handlers.customer.order.prompts import ASK, show_summary
-from models import Customer, Order
+from models import Customer, Instance, Order
 from services.orders.ordering import OrderDraft, OrderError, TooManyUnpaid, save_draft
 from services.payments.packages import Package, find_package
+from services.payments.stripe_api import PaymentsService
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +47,11 @@ async def edit_field(
 
 
 async def confirm(
-    callback: CallbackQuery, state: FSMContext, settings: Settings, customer: Customer, payments: Any = None
+    callback: CallbackQuery,
+    state: FSMContext,
+    settings: Settings,
+    customer: Customer,
+    payments: PaymentsService | None = None,
 ) -> None:
     await callback.answer(texts.CREATING_CHECKOUT)
     data = await state.get_data()
@@ -78,7 +82,11 @@ async def confirm(
 
 
 async def send_checkout(
-    message: Message, order: Order, payments: Any, package: Package | None, renewal_of: Any
+    message: Message,
+    order: Order,
+    payments: PaymentsService | None,
+    package: Package | None,
+    renewal_of: Instance | None,
 ) -> None:
     """Create (or reuse) the order's Checkout Session within a timeout and send the Pay button."""
     try:

@@ -4,10 +4,9 @@ when the customer is editing one field from it)."""
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from aiogram.fsm.context import FSMContext
-from aiogram.types import Message
+from aiogram.types import InlineKeyboardMarkup, Message
 
 from bot import keyboards, texts
 from bot.states import OrderForm
@@ -24,7 +23,7 @@ def managed_mode(settings: Settings) -> bool:
     return settings.bot_creation_mode in (BotCreationMode.MANAGED, BotCreationMode.AUTO)
 
 
-async def _say(message: Message, text: str, markup: Any, *, edit: bool) -> None:
+async def _say(message: Message, text: str, markup: InlineKeyboardMarkup, *, edit: bool) -> None:
     """After a button press, turn the bot's own message into the next prompt (one call, no stale
     buttons); after a typed answer, send the prompt as a new message."""
     if edit:
