@@ -250,7 +250,7 @@ async def run_variant(
                 app.runtime.handlers[job_kinds.PROVISION] = provision
                 # one-time set-up an operator does before selling (`instances prepare-network`): the
                 # key pair and security group exist; it also wakes moto's EC2 backend (seconds, once)
-                await app.runtime.care.fleet.ensure_network()
+                await app.runtime.fleet.ensure_network()
                 stripe_client = make_stripe_client(stack.settings)
                 payments = PaymentsService(
                     stripe_client, stack.settings.packages, bot_username="meetmatt_bench_bot"

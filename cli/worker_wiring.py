@@ -19,6 +19,7 @@ from services.accounts.pool import handle_account_check
 from services.agents.profile import BotProfiles
 from services.cloud import activation
 from services.cloud.bootstrap import render_user_data, wait_bootstrapped
+from services.cloud.ec2 import Ec2Fleet
 from services.cloud.instance_care import InstanceCare
 from services.cloud.ssh import SshConnector
 from services.cloud.warm_pool import claim_warm_instance
@@ -46,6 +47,7 @@ class Runtime:
     queue: JobQueue
     saga: ProvisioningSaga
     care: InstanceCare
+    fleet: Ec2Fleet  # the root's, for operator set-up steps (the bench's `ensure_network`)
     handlers: dict[str, Handler]
     on_dead: dict[str, Callable[[Job, str], Awaitable[None]]]
     sweeps: list[Sweep]
@@ -83,6 +85,7 @@ def wire_jobs(root: Root) -> Runtime:
         queue=queue,
         saga=saga,
         care=care,
+        fleet=parts.fleet,
         handlers=_handlers(root, parts, root.messenger, saga, care, avatars),
         on_dead={job_kinds.PROVISION: saga.compensate},
         sweeps=_sweeps(root, parts, saga, care),

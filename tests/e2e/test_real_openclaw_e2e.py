@@ -165,14 +165,14 @@ async def test_the_owner_is_answered_by_the_real_openclaw_and_a_stranger_is_not(
 
             # health checks ask the real gateway: healthy, with its real memory
             care = app.runtime.care
-            report = await care.check_instance(await Instance.get(id=instance.id), force=True)
+            report = await care.health.check_instance(await Instance.get(id=instance.id), force=True)
             assert report is not None and report.healthy, report.problems()
             assert report.healthz_ok and report.readyz_ok and report.active_state == "active"
             assert report.gateway_memory_mb is not None and report.gateway_memory_mb > 50
 
             # the gateway dies: the check sees it, restarts it for real once, and it is serving again
             gateway.stop()
-            report = await care.check_instance(await Instance.get(id=instance.id), force=True)
+            report = await care.health.check_instance(await Instance.get(id=instance.id), force=True)
             assert report is not None and report.healthy, report.problems()
             assert gateway.running and gateway.starts == 2
             assert gateway.start_problems() == [], gateway.start_problems()
@@ -187,7 +187,7 @@ async def test_the_owner_is_answered_by_the_real_openclaw_and_a_stranger_is_not(
             assert files_holding(gateway.home, platform_key) == []
 
             # terminated: the key the agent holds is refused from the very next request
-            await care.terminate(instance.id, reason="test")
+            await care.actions.terminate(instance.id, reason="test")
             async with (
                 aiohttp.ClientSession() as http,
                 http.post(
