@@ -52,13 +52,14 @@ class Needs:
     payments: bool = False  # ONE Stripe client: Checkout in the bot, refunds in the worker
     pool: bool = False  # the creator-account pool alone (`accounts check`)
     background: bool = False  # what the worker's jobs talk to (`Background`)
+    announce: bool = False  # a long-running process logs its database opening and closing
 
 
 COMMAND = Needs()  # the operator commands: the database and the job queue
-WEB = Needs()
-BOT = Needs(bot=True, identify_bot=True, payments=True)
-WORKER = Needs(bot=True, payments=True, background=True)
-RUN = Needs(bot=True, identify_bot=True, payments=True, background=True)
+WEB = Needs(announce=True)
+BOT = Needs(bot=True, identify_bot=True, payments=True, announce=True)
+WORKER = Needs(bot=True, payments=True, background=True, announce=True)
+RUN = Needs(bot=True, identify_bot=True, payments=True, background=True, announce=True)
 
 
 @dataclass(frozen=True)
@@ -123,7 +124,9 @@ async def open_root(
     async with AsyncExitStack() as stack:
         if needs.database:
             await stack.enter_async_context(
-                open_database(settings.database_url, secret_value(settings.encryption_key))
+                open_database(
+                    settings.database_url, secret_value(settings.encryption_key), announce=needs.announce
+                )
             )
         queue = JobQueue(
             worker_id(), settings.job_lease_seconds, backoff_base=settings.job_backoff_base_seconds

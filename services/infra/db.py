@@ -77,7 +77,9 @@ async def require_migrated() -> None:
 
 
 @asynccontextmanager
-async def open_database(database_url: str, encryption_key: str | None) -> AsyncIterator[None]:
+async def open_database(
+    database_url: str, encryption_key: str | None, *, announce: bool = False
+) -> AsyncIterator[None]:
     """THE way a process opens the ORM (every command, the web server, the benches): open on
     `database_url` with the field cipher of `encryption_key`, refuse (closing again) a database that
     was never migrated or misses a newer migration's tables (DatabaseNotMigrated: the CLI says
@@ -88,12 +90,13 @@ async def open_database(database_url: str, encryption_key: str | None) -> AsyncI
     except BaseException:
         await close_db()
         raise
-    log.debug("database opened (%s)", database_url.split("://", 1)[0])
+    level = logging.INFO if announce else logging.DEBUG  # a server says so; an operator's command stays quiet
+    log.log(level, "database opened (%s)", database_url.split("://", 1)[0])
     try:
         yield
     finally:
         await close_db()
-        log.debug("database closed")
+        log.log(level, "database closed")
 
 
 async def close_db() -> None:
