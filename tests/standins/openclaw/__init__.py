@@ -37,6 +37,10 @@ HEALTH_PATH = "/healthz"
 # errors the pinned release logs at every start whatever the config (checked against 2026.9.6's
 # code: its Telegram plugin registers /dashboard, which is also a built-in command name)
 KNOWN_UPSTREAM_START_ERRORS = ('Plugin command "/dashboard" conflicts with an existing Telegram command.',)
+# OpenClaw's own timing warnings about its session store ("slow SQLite transaction hold", "slow SQLite
+# reclamation Worker operation"): they measure the host's speed, and appear when the tests share a
+# loaded machine; they say nothing about the config we wrote
+HOST_SPEED_WARNINGS = ("slow SQLite ",)
 
 
 class OpenClawUnavailable(RuntimeError):
@@ -296,6 +300,8 @@ class GatewayProcess:
                 continue
             if line.message in KNOWN_UPSTREAM_START_ERRORS:
                 continue
+            if line.level == "warn" and line.message.startswith(HOST_SPEED_WARNINGS):
+                continue  # the host is slow (a loaded test machine), not our config wrong
             problems.append(line)
         return problems
 
