@@ -204,7 +204,9 @@ async def _a_persona_set_in_mybots_is_in_the_agents_config_after_the_push(stack:
             jobs = await Job.filter(kind="instance_reprovision")
             return bool(jobs) and all(j.status == JobStatus.DONE for j in jobs)
 
-        await wait_until(pushed, 30, "the config push")
+        # the push restarts the REAL gateway and waits for it to be ready, within the product's own
+        # readiness budget (180 s for the real gateway): about 10 s idle, 26 s with two busy cores
+        await wait_until(pushed, stack.settings.readiness_timeout_s + 30, "the config push")
         real = stack.ssh.real
         assert real is not None
 
