@@ -205,7 +205,7 @@ async def _a_persona_set_in_mybots_is_in_the_agents_config_after_the_push(stack:
             return bool(jobs) and all(j.status == JobStatus.DONE for j in jobs)
 
         # the push restarts the REAL gateway and waits for it to be ready, within the product's own
-        # readiness budget (180 s for the real gateway): about 10 s idle, 26 s with two busy cores
+        # readiness budget (180 s for the real gateway); measured 23-26 s here, idle or with two busy cores
         await wait_until(pushed, stack.settings.readiness_timeout_s + 30, "the config push")
         real = stack.ssh.real
         assert real is not None
