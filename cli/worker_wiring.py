@@ -107,13 +107,6 @@ def _saga_deps(
 ) -> SagaDeps:
     settings, options = root.settings, root.options
 
-    async def restart_gateway(instance: Instance) -> None:
-        # a renewal of a stopped agent: its model key was revoked at the stop, so the config is
-        # written again with a new key (which restarts the gateway)
-        await care.actions.push_agent_config(
-            instance, connect_deadline_s=settings.ssh_connect_timeout, reason="renewed"
-        )
-
     return SagaDeps(
         queue=root.queue,
         fleet=parts.fleet,
@@ -130,7 +123,7 @@ def _saga_deps(
             parts.ssh, instance, settings.bootstrap_timeout_s, poll_interval_s=options.poll_interval_s
         ),
         activate=_activation(settings, parts.ssh, min(options.poll_interval_s, 2.0)),
-        restart_gateway=restart_gateway,
+        resume_stopped=lambda instance: care.actions.resume(instance, reason="renewed"),
         claim_warm_instance=claim_warm_instance if settings.warm_pool_size > 0 else None,
         managed_bot_maker=parts.managed_bots,
         refund_on_failure=settings.refund_on_failure,

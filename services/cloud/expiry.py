@@ -167,17 +167,9 @@ class InstanceExpiry:
         return resumed
 
     async def _resume_renewed(self, instance: Instance) -> None:
-        """A stopped instance whose expiry moved into the future (renewed): start it again."""
-        if self.fleet is None or not instance.ec2_instance_id:
-            return
-        await self.fleet.start(instance.ec2_instance_id)
-        instance.public_ip = await self.fleet.wait_running(instance.ec2_instance_id)
-        # its model key was revoked when it stopped: a new one comes with a fresh config
-        await self.actions.push_agent_config(
-            instance, connect_deadline_s=float(self.settings.bootstrap_timeout_s), reason="resumed"
-        )
+        """A stopped instance whose expiry moved into the future: start it again."""
+        await self.actions.resume(instance, reason="resumed")
         await Instance.filter(id=instance.id, status=InstanceStatus.STOPPED).update(
-            public_ip=instance.public_ip,
             status=InstanceStatus.ACTIVE,
             stopped_at=None,
             reminded_at=None,

@@ -1,5 +1,5 @@
 """What can be done to one customer instance on request: restart its gateway, terminate its server,
-write its agent config again (re-provision, or resume a renewed agent). The admin and owner job
+write its agent config again (re-provision), start a stopped one again (a renewal). The admin and owner job
 handlers (services.cloud.instance_jobs), the expiry sweep and the warm pool all act through here.
 """
 
@@ -90,6 +90,21 @@ class InstanceActions:
         instance = await Instance.get(id=instance_id)
         await self.push_agent_config(instance, connect_deadline_s=self.ssh_deadline(), reason="reprovisioned")
         await mark_serving(instance, from_statuses=(InstanceStatus.UNHEALTHY, InstanceStatus.READY))
+
+    async def resume(self, instance: Instance, *, reason: str) -> None:
+        """Start a STOPPED instance's server again (its public IP is new) and write its config with a
+        new model key (the old one was revoked at the stop), restarting the gateway. The caller moves
+        the status on. Starting a server that already runs is a no-op on EC2, so a retry is safe."""
+        if instance.ec2_instance_id:
+            if self.fleet is None:
+                raise RuntimeError("no EC2 fleet configured: cannot start a stopped instance")
+            await self.fleet.start(instance.ec2_instance_id)
+            instance.public_ip = await self.fleet.wait_running(instance.ec2_instance_id)
+            await Instance.filter(id=instance.id).update(public_ip=instance.public_ip, updated_at=utcnow())
+        # the server has just booted: SSH may take as long as a fresh one
+        await self.push_agent_config(
+            instance, connect_deadline_s=float(self.settings.bootstrap_timeout_s), reason=reason
+        )
 
     async def push_agent_config(self, instance: Instance, *, connect_deadline_s: float, reason: str) -> None:
         """Write the agent's whole config again with a NEW model key (the old one is revoked), restart

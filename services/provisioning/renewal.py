@@ -1,5 +1,5 @@
-"""A renewal order in the provision job: the same agent runs on, its expiry moved on (a stopped agent
-is started again with a fresh config first)."""
+"""A renewal order in the provision job: the same agent runs on, its expiry moved on (a stopped agent's
+server is started again and its config written with a new model key first)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ async def renew(deps: SagaDeps, claimed: Claimed, order: Order, package: Package
     if instance.status in (InstanceStatus.TERMINATED, InstanceStatus.TERMINATING, InstanceStatus.FAILED):
         raise PermanentError(f"instance {instance.id} is {instance.status}: it cannot be renewed")
     if instance.status == InstanceStatus.STOPPED and "restarted" not in claimed.job.state:
-        await deps.restart_gateway(instance)
+        await deps.resume_stopped(instance)
         await deps.queue.save_step(claimed, "restarted", True)
     now = utcnow()
     async with in_transaction():

@@ -30,7 +30,7 @@ class SagaDeps:
     render_user_data: Callable[[HostKeyPair], str]  # -> cloud-init user data
     wait_bootstrapped: Callable[[Instance], Awaitable[None]]
     activate: Callable[[Instance, str, int, str], Awaitable[None]]  # instance, bot token, user id, gw token
-    restart_gateway: Callable[[Instance], Awaitable[None]]
+    resume_stopped: Callable[[Instance], Awaitable[None]]  # a renewal of a STOPPED agent: start it again
     claim_warm_instance: Callable[[Order], Awaitable[Instance | None]] | None = None
     managed_bot_maker: BotMaker | None = None  # Telegram's managed bots (orders in "managed" mode)
     refund_on_failure: bool = False

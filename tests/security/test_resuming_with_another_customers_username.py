@@ -69,7 +69,7 @@ def saga_for(world: ScriptedTelegram, queue: JobQueue) -> tuple[ProvisioningSaga
         render_user_data=None,
         wait_bootstrapped=None,
         activate=None,
-        restart_gateway=None,
+        resume_stopped=None,
     )
     return ProvisioningSaga(deps), fleet
 
