@@ -6,6 +6,7 @@ SQLite and PostgreSQL. (What the live agent then says and to whom: test_real_ope
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import json5
@@ -24,6 +25,7 @@ from models import (
     OrderStatus,
 )
 from services.cloud.openclaw_config import CONFIG_PATH, SOUL_PATH
+from services.jobs.queue import utcnow
 from tests.standins.stack import Stack, wait_until
 from tests.standins.telegram import TelegramTestUser
 
@@ -229,4 +231,38 @@ async def _a_persona_set_in_mybots_is_in_the_agents_config_after_the_push(stack:
         "name": "Nova <3"
     }
     assert "Sign with a star." in (home / "workspace" / "SOUL.md").read_text()
+    await customer.close()
+
+
+async def test_a_customer_renews_a_stopped_agent_and_its_server_runs_again(stack: Stack) -> None:
+    customer = stack.customer(CUSTOMER_ID + 3, "Ann")
+    async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
+        order = await drive_order_to_live(stack, customer, app.web_port)
+        instance = await Instance.get(order_id=order.id)
+        fleet = app.root.background.fleet
+        assert fleet is not None and instance.ec2_instance_id
+
+        # the agent's time runs out: the expiry sweep stops its server and revokes its model key
+        await Instance.filter(id=instance.id).update(expires_at=utcnow() - timedelta(hours=1))
+        swept = await app.runtime.care.expiry.sweep_expiry()
+        assert swept.stopped == [instance.id]
+        assert await fleet.state(instance.ec2_instance_id) == "stopped"
+
+        # within the grace period the customer renews and pays
+        pay = await customer.say("/renew", "Renewal")
+        renewal = await Order.get(renews_id=instance.id)
+        assert pay.button("Pay")["url"] == renewal.checkout_url
+        assert await stack.pay(renewal, app.web_port) == 200
+
+        async def renewed() -> bool:
+            return (await Order.get(id=renewal.id)).status == OrderStatus.ACTIVE
+
+        await wait_until(renewed, 60, "the renewal to go through")
+        # the SERVER runs again (not only its config pushed), with a new live model key
+        assert await fleet.state(instance.ec2_instance_id) == "running"
+
+    again = await Instance.get(id=instance.id)
+    assert again.status == InstanceStatus.ACTIVE and again.expires_at > utcnow() + timedelta(days=25)
+    keys = await ModelKey.filter(instance_id=instance.id).order_by("id")
+    assert [k.revoked_reason for k in keys][-2:] == ["expired", None]
     await customer.close()
