@@ -14,6 +14,7 @@ from services.model_gateway.keys import revoke_instance_keys
 from services.notifications.alerts import raise_alert
 from services.notifications.customer_text import N_, Text, decode
 from services.orders.ordering import usernames_held_elsewhere
+from services.payments.review import ReviewError, refund_order
 from services.provisioning import progress
 from services.provisioning.bot_making import unconfirmed_bot_is_ours
 from services.provisioning.saga_deps import SagaDeps
@@ -64,17 +65,21 @@ async def _release(deps: SagaDeps, job: Job, order: Order, state: dict[str, Any]
 async def _refund_or_promise(deps: SagaDeps, order: Order, error: str) -> tuple[Text, str]:
     """(what the customer is told happens next, what the admins are told about the refund)."""
     if deps.refund_on_failure:
-        await deps.queue.enqueue(
-            job_kinds.REFUND_ORDER,
-            {"order_id": order.id, "reason": error[:200]},
-            key=f"refund:order:{order.id}",
-        )
-        next_step = Text(N_("We are refunding your payment in full; you will see it in a few days."))
-        return next_step, "refund queued (REFUND_ORDER)"
+        try:
+            # the same checks as an admin's refund: an order with no captured payment (a 100 %
+            # discount) has nothing to refund, and the customer is not promised one
+            await refund_order(deps.queue, order.id, error[:200])
+        except ReviewError as exc:
+            why = f"no refund queued: {exc}"
+        else:
+            next_step = Text(N_("We are refunding your payment in full; you will see it in a few days."))
+            return next_step, "refund queued (REFUND_ORDER)"
+    else:
+        why = f"REFUND_ON_FAILURE is off: refund with `python main.py orders refund {order.id}`"
     next_step = Text(
         N_("Our team has been alerted and will either retry or refund you. You don't need to do anything.")
     )
-    return next_step, f"REFUND_ON_FAILURE is off: refund with `python main.py orders refund {order.id}`"
+    return next_step, why
 
 
 async def compensate(deps: SagaDeps, job: Job, error: str) -> None:
