@@ -356,7 +356,7 @@ class ModelGateway:
                         headers={"Retry-After": retry_after} if retry_after else None,
                     )
                 if up.content_type == "text/event-stream":
-                    response, tokens = await stream_answer(request, up)
+                    response, tokens = await stream_answer(request, up, self._upstream_key or "")
                 else:
                     answer = await up.read()
                     try:

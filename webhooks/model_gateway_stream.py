@@ -55,15 +55,47 @@ class SseUsageScanner:
             self.tokens = found
 
 
+class SecretScrubber:
+    """Replaces a secret in a byte stream however it is cut into chunks. It holds back only a chunk's
+    tail that could be the start of the secret: an event ends in a newline, which no key starts with,
+    so whole events are never held."""
+
+    REDACTED = b"[redacted]"
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret.encode()
+        self._held = b""
+
+    def feed(self, data: bytes) -> bytes:
+        if not self._secret:
+            return data
+        text = (self._held + data).replace(self._secret, self.REDACTED)
+        keep = next(
+            (
+                n
+                for n in range(min(len(self._secret) - 1, len(text)), 0, -1)
+                if text.endswith(self._secret[:n])
+            ),
+            0,
+        )
+        self._held = text[len(text) - keep :]
+        return text[: len(text) - keep]
+
+    def close(self) -> bytes:
+        held, self._held = self._held, b""
+        return held
+
+
 class ClientGone(Exception):
     """The agent closed its connection before the answer was complete."""
 
 
 async def stream_answer(
-    request: web.Request, up: aiohttp.ClientResponse
+    request: web.Request, up: aiohttp.ClientResponse, secret: str
 ) -> tuple[web.StreamResponse, Tokens | None]:
     """Pass the upstream's server-sent events to the agent chunk by chunk as they arrive (never
-    buffered), reading the usage they report on the way. ClientGone when the agent hangs up."""
+    buffered), reading the usage they report on the way; `secret` (the platform key) is replaced
+    wherever it appears. ClientGone when the agent hangs up."""
     response = web.StreamResponse(
         status=200,
         headers={
@@ -73,11 +105,12 @@ async def stream_answer(
         },
     )
     await response.prepare(request)
-    scanner = SseUsageScanner()
+    scanner, scrubber = SseUsageScanner(), SecretScrubber(secret)
     try:
         async for data in up.content.iter_any():
             scanner.feed(data)
-            await response.write(data)
+            await response.write(scrubber.feed(data))
+        await response.write(scrubber.close())
     except (aiohttp.ClientConnectionResetError, ConnectionResetError):
         scanner.close()
         raise ClientGone() from None

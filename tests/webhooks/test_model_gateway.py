@@ -24,6 +24,7 @@ from tests.standins.kimi import KimiStandIn, Reply, usage_for
 from tests.standins.openai_client import stream_completion
 from tests.webhooks.conftest import serve, webhook_settings
 from webhooks.model_gateway import MODEL_GATEWAY_KEY
+from webhooks.model_gateway_stream import SecretScrubber
 
 PLATFORM_KEY = "sk-test-platform-kimi-key-0123456789"
 GW = "/model/v1"
@@ -408,3 +409,24 @@ async def test_an_upstream_429_keeps_its_retry_after(gateway):
     ) as resp:
         assert resp.status == 429 and resp.headers["Retry-After"] == "7"
         assert (await resp.json())["error"]["message"] == "slow down"
+
+
+async def test_an_upstream_stream_echoing_the_platform_key_reaches_the_agent_redacted(gateway):
+    # an echoing proxy (or a debugging upstream) puts the Authorization header back in an event
+    gateway.kimi.responder = lambda body: Reply(text=f"you sent Bearer {PLATFORM_KEY} to me", chunks=1)
+    status, answer = await gateway.chat("echo", stream=True)
+    assert status == 200
+    assert PLATFORM_KEY.encode() not in answer["raw"]
+    assert b"Bearer [redacted] to me" in answer["raw"] and b"data: [DONE]" in answer["raw"]
+
+
+def test_the_secret_scrubber_redacts_a_key_cut_at_any_point_and_holds_back_no_whole_event():
+    stream = f'data: {{"content": "k={PLATFORM_KEY}"}}\n\ndata: [DONE]\n\n'.encode()
+    for cut in range(len(stream) + 1):
+        scrubber = SecretScrubber(PLATFORM_KEY)
+        first = scrubber.feed(stream[:cut])
+        out = first + scrubber.feed(stream[cut:]) + scrubber.close()
+        assert out == stream.replace(PLATFORM_KEY.encode(), b"[redacted]"), cut
+        # a piece that ends an event is passed on whole, at once
+        if stream[:cut].endswith(b"\n"):
+            assert first == stream[:cut].replace(PLATFORM_KEY.encode(), b"[redacted]")
