@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from tortoise.expressions import Q
 
@@ -181,7 +180,3 @@ class QuotaNotifier:
 
 def seconds_to_next_minute(now: datetime) -> int:
     return max(1, int((minute_of(now) + timedelta(minutes=1) - now).total_seconds()))
-
-
-def describe(quota: Quota) -> dict[str, Any]:
-    return {"tokens_per_month": quota.tokens_per_month, "requests_per_minute": quota.requests_per_minute}

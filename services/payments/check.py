@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from services.payments.packages import Package, find_package
+from services.payments.stripe_event_shape import as_int
 
 
 @dataclass(frozen=True)
@@ -26,9 +27,9 @@ class Charge:
     def of_session(cls, session: dict[str, Any]) -> Charge:
         totals = session.get("total_details") if isinstance(session.get("total_details"), dict) else {}
         return cls(
-            _int(session.get("amount_total")),
+            as_int(session.get("amount_total")),
             str(session.get("currency") or "").lower()[:8],
-            _int(totals.get("amount_discount")),
+            as_int(totals.get("amount_discount")),
         )
 
 
@@ -80,10 +81,3 @@ def parse_metadata(metadata: Any, packages: tuple[Package, ...]) -> tuple[OrderM
         return None, "; ".join(problems)
     assert package is not None
     return OrderMetadata(int(raw_user), bot_name, package), ""
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0

@@ -31,9 +31,14 @@ class Package:
 
     @property
     def price_text(self) -> str:
-        symbol = {"usd": "$", "eur": "€", "gbp": "£"}.get(self.currency.lower())
-        amount = f"{self.price / 100:.2f}"
-        return f"{symbol}{amount}" if symbol else f"{amount} {self.currency.upper()}"
+        return money_text(self.price, self.currency)
+
+
+def money_text(amount: int, currency: str) -> str:
+    """An amount in the smallest currency unit, as a customer reads it: $29.00, 29.00 CHF."""
+    symbol = {"usd": "$", "eur": "€", "gbp": "£"}.get(currency.lower())
+    value = f"{amount / 100:.2f}"
+    return f"{symbol}{value}" if symbol else f"{value} {currency.upper()}"
 
 
 DEFAULT_PACKAGES: tuple[Package, ...] = (

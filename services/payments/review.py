@@ -18,6 +18,7 @@ from models import AlertSeverity, Order, OrderStatus
 from services.jobs import kinds as job_kinds
 from services.jobs.queue import JobQueue
 from services.notifications.alerts import raise_alert
+from services.payments.stripe_event_shape import as_int
 
 REVIEW_ALERT = "stripe.needs_review"
 # an order can be refunded from these: it holds money we have not earned (or an admin says so)
@@ -77,7 +78,7 @@ async def hold_for_review(
             .using_db(conn)
             .update(
                 status=OrderStatus.NEEDS_REVIEW,
-                amount=_int(session.get("amount_total")),
+                amount=as_int(session.get("amount_total")),
                 currency=str(session.get("currency") or "usd").lower()[:8],
                 stripe_payment_intent=payment_intent_of(session),
                 paid_at=datetime.now(UTC),
@@ -136,13 +137,6 @@ async def refund_order(queue: JobQueue, order_id: int, reason: str) -> Any:
     return await queue.enqueue(
         job_kinds.REFUND_ORDER, {"order_id": order.id, "reason": reason}, key=f"refund:order:{order.id}"
     )
-
-
-def _int(value: Any) -> int:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return 0
 
 
 def payment_intent_of(obj: dict[str, Any]) -> str | None:

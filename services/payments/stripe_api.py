@@ -31,7 +31,7 @@ from models import Customer, Order, OrderStatus
 from services.jobs.queue import JobQueue
 from services.notifications.customer_text import N_, Text
 from services.notifications.customers import queue_customer_message
-from services.payments.packages import Package, find_package
+from services.payments.packages import Package, find_package, money_text
 
 log = logging.getLogger(__name__)
 
@@ -299,12 +299,6 @@ REFUND_TEXT = N_(
     "Your payment of {amount} for <b>{bot}</b> has been refunded. It can take 5-10 business "
     "days to show on your statement."
 )  # a Text: the bot renders it in the customer's language
-
-
-def money_text(amount: int, currency: str) -> str:
-    symbol = {"usd": "$", "eur": "€", "gbp": "£"}.get(currency.lower())
-    value = f"{amount / 100:.2f}"
-    return f"{symbol}{value}" if symbol else f"{value} {currency.upper()}"
 
 
 async def run_refund_job(payments: PaymentsService, queue: JobQueue, payload: dict[str, Any]) -> str:
