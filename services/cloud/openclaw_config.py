@@ -23,13 +23,14 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
+from services.orders.validation import PERSONA_NAME_MAX, PERSONA_PROMPT_MAX  # one limit, checked at both ends
+
 GATEWAY_PORT = 18789
 OPENCLAW_HOME = "/home/openclaw/.openclaw"
 CONFIG_PATH = f"{OPENCLAW_HOME}/openclaw.json"
 ENV_PATH = f"{OPENCLAW_HOME}/.env"
 SOUL_PATH = f"{OPENCLAW_HOME}/workspace/SOUL.md"  # the agent's persona, read into its system prompt
 AGENT_ID = "main"
-PERSONA_NAME_MAX, PERSONA_INSTRUCTIONS_MAX = 32, 1000
 PROVIDER_ID = "meetmatt"  # not "moonshot": see the module docstring
 MODEL_KEY_ENV = "MEETMATT_MODEL_API_KEY"  # not MOONSHOT_API_KEY: see the module docstring
 MODEL_ID = "kimi-k2.5"
@@ -79,8 +80,8 @@ def _check_persona(persona: Persona) -> None:
     # validated when typed (services/orders/validation.py); checked again because this writes a file
     if not persona.name or len(persona.name) > PERSONA_NAME_MAX or "\n" in persona.name:
         raise ConfigValueError(f"persona name must be one line of 1-{PERSONA_NAME_MAX} characters")
-    if len(persona.instructions) > PERSONA_INSTRUCTIONS_MAX:
-        raise ConfigValueError(f"persona instructions are limited to {PERSONA_INSTRUCTIONS_MAX} characters")
+    if len(persona.instructions) > PERSONA_PROMPT_MAX:
+        raise ConfigValueError(f"persona instructions are limited to {PERSONA_PROMPT_MAX} characters")
     if any(unicodedata.category(c) == "Cc" and c != "\n" for c in persona.name + persona.instructions):
         raise ConfigValueError("persona contains control characters")
 
