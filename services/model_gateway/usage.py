@@ -8,7 +8,6 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from functools import cache
 from typing import Any
 
 from tortoise import connections
@@ -16,7 +15,7 @@ from tortoise.functions import Sum
 
 from config import Settings
 from models import Instance, ModelUsage
-from services.infra.generated_sql import Statement, written_fields
+from services.infra.generated_sql import add_on_conflict_statement, execute
 
 log = logging.getLogger(__name__)
 
@@ -102,37 +101,11 @@ def next_month_start(now: datetime) -> date:
 
 
 # One statement adds a whole batch (the ORM has no increment-on-conflict): an INSERT of each
-# (instance, day) row that adds to the existing row instead when there is one. Same SQL on SQLite
-# (3.24+) and PostgreSQL, but for the placeholders. Generated from ModelUsage's own fields: every
-# column but the key and updated_at is a counter that adds up (tests/services/test_generated_sql.py).
-_UPSERT_KEY = ("instance_id", "day")
+# (instance, day) row that adds to the existing row instead when there is one. Generated from
+# ModelUsage's own fields: every column but the key and updated_at is a counter that adds up
+# (services.infra.generated_sql, tests/services/test_generated_sql.py).
+UPSERT_KEY = ("instance_id", "day")
 _UPSERT_BATCH = 500  # rows per statement: 3,500 parameters, well under PostgreSQL's 32,767
-
-
-@cache
-def upsert_columns() -> tuple[str, ...]:
-    """Every ModelUsage column but the id, in the order a row's values come (after ORM init)."""
-    return tuple(ModelUsage._meta.fields_db_projection[f] for f in written_fields(ModelUsage))
-
-
-@cache
-def _upsert_sql(rows: int, dialect: str) -> str:
-    columns = upsert_columns()
-    counters = [c for c in columns if c not in (*_UPSERT_KEY, "updated_at")]
-    width = len(columns)
-    if dialect == "postgres":
-        groups = ["(" + ", ".join(f"${r * width + c + 1}" for c in range(width)) + ")" for r in range(rows)]
-    else:
-        groups = ["(" + ", ".join("?" * width) + ")"] * rows
-    key = ", ".join(f'"{c}"' for c in _UPSERT_KEY)
-    column_list = ", ".join(f'"{c}"' for c in columns)
-    return (
-        f'INSERT INTO "model_usage" ({column_list}) VALUES '
-        + ", ".join(groups)
-        + f" ON CONFLICT ({key}) DO UPDATE SET "
-        + ", ".join(f'"{c}" = "model_usage"."{c}" + excluded."{c}"' for c in counters)
-        + ', "updated_at" = excluded."updated_at"'
-    )
 
 
 def usage_row(instance_id: int, day: date, requests: int, tokens: Tokens, now: datetime) -> dict[str, Any]:
@@ -148,12 +121,6 @@ def usage_row(instance_id: int, day: date, requests: int, tokens: Tokens, now: d
     }
 
 
-@cache
-def upsert_row() -> Statement:
-    """Checks that a row names every column the upsert writes, and orders its values."""
-    return Statement("", written_fields(ModelUsage))
-
-
 async def add_usage(batch: dict[tuple[int, date], tuple[int, Tokens]], using_db: Any = None) -> None:
     """Add requests and tokens to each (instance, day) row, creating the rows that are missing."""
     conn = using_db or connections.get("default")
@@ -161,10 +128,11 @@ async def add_usage(batch: dict[tuple[int, date], tuple[int, Tokens]], using_db:
     items = list(batch.items())
     for start in range(0, len(items), _UPSERT_BATCH):
         chunk = items[start : start + _UPSERT_BATCH]
+        statement = add_on_conflict_statement(ModelUsage, UPSERT_KEY, len(chunk))
         values: list[Any] = []
         for (instance_id, day), (requests, t) in chunk:
-            values += upsert_row().values(usage_row(instance_id, day, requests, t, now))
-        await conn.execute_query(_upsert_sql(len(chunk), conn.capabilities.dialect), values)
+            values += statement.values(usage_row(instance_id, day, requests, t, now))
+        await execute(conn, statement, values)
 
 
 async def record_usage(instance_id: int, day: date, tokens: Tokens | None, *, requests: int = 1) -> None:

@@ -10,7 +10,8 @@ import re
 import pytest
 
 from models import Job, ModelUsage, Order, StripeEvent
-from services.model_gateway.usage import _upsert_sql, upsert_row
+from services.infra.generated_sql import add_on_conflict_statement
+from services.model_gateway.usage import UPSERT_KEY
 from services.payments.check import Charge
 from services.payments.stripe_events import insert_event, set_outcome
 from services.payments.stripe_paid import PAYMENT_FIELDS, enqueue_once, mark_paid, payment_values
@@ -51,8 +52,9 @@ async def test_marking_an_order_paid_writes_every_field_a_payment_sets(db) -> No
 
 
 async def test_the_usage_upsert_writes_every_column_and_adds_up_every_counter(db) -> None:
-    sql = _upsert_sql(1, "sqlite")
+    upsert = add_on_conflict_statement(ModelUsage, UPSERT_KEY, 1)
+    sql = upsert.template
     assert _columns(sql) == _every_column(ModelUsage)
-    assert set(upsert_row().fields) == set(ModelUsage._meta.fields_db_projection) - {"id"}
+    assert set(upsert.fields) == set(ModelUsage._meta.fields_db_projection) - {"id"}
     added = set(re.findall(r'"(\w+)" = "model_usage"\."\w+" \+ excluded', sql))
     assert added == _every_column(ModelUsage) - {"instance_id", "day", "updated_at"}
