@@ -117,9 +117,8 @@ def create_dispatcher(
     settings: Settings,
     routers: Sequence[Router],
     *,
+    queue: JobQueue,
     payments: PaymentsService | None = None,
-    queue: JobQueue | None = None,
-    storage: BaseStorage | None = None,
     cooldown: float | None = None,
 ) -> Dispatcher:
     """The Dispatcher with middlewares, `routers` (`handlers.get_routers`: the caller above the
@@ -129,17 +128,13 @@ def create_dispatcher(
     data: handlers receive them by parameter name. `payments` None: Confirm answers that payments are
     unavailable and keeps the order. `cooldown` overrides BOT_COOLDOWN_SECONDS.
     """
-    isolation: BaseEventIsolation
-    if storage is None:
-        storage, isolation = make_storage(settings)
-    else:
-        isolation = SimpleEventIsolation()
+    storage, isolation = make_storage(settings)
     dp = Dispatcher(
         storage=storage,
         events_isolation=isolation,
         settings=settings,
         payments=payments,
-        queue=queue or JobQueue(lease_seconds=settings.job_lease_seconds),
+        queue=queue,
     )
     dp.update.outer_middleware(ErrorBoundaryMiddleware())
     seconds = settings.bot_cooldown_seconds if cooldown is None else cooldown
