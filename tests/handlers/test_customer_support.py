@@ -8,7 +8,7 @@ from pathlib import Path
 
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.methods import SendMessage
-from aiogram.types import Chat, Message, User
+from aiogram.types import Chat, Message, PhotoSize, Sticker, User
 
 from bot import texts
 from bot.callbacks import SupportCb
@@ -170,3 +170,32 @@ def test_terms_at_a_url_link_to_it_and_long_files_are_cut_before_escaping() -> N
     assert "https://example.com/terms" in texts.terms(None, "https://example.com/terms", False)
     long = texts.terms("<" * 5000, None, False)
     assert long.count("&lt;") == texts.TERMS_MAX_CHARS
+
+
+async def test_a_question_sent_as_a_captioned_photo_reaches_the_admin_chat(
+    harness: BotHarness, alice: FakeUser
+) -> None:
+    await harness.send(alice, "/support")
+    photo = [PhotoSize(file_id="p1", file_unique_id="u1", width=90, height=90)]
+    calls = await harness.send(alice, None, photo=photo, caption="The bot shows this error")
+    [posted] = _sent_to(calls, ADMIN_CHAT_ID)
+    assert "The bot shows this error" in posted.text
+    assert last_sent(calls).text == texts.SUPPORT_SENT
+
+
+async def test_a_sticker_while_asking_gets_the_need_text_reply_and_posts_nothing(
+    harness: BotHarness, alice: FakeUser
+) -> None:
+    await harness.send(alice, "/support")
+    sticker = Sticker(
+        file_id="s1",
+        file_unique_id="su1",
+        type="regular",
+        width=512,
+        height=512,
+        is_animated=False,
+        is_video=False,
+    )
+    calls = await harness.send(alice, None, sticker=sticker)
+    assert _sent_to(calls, ADMIN_CHAT_ID) == []
+    assert last_sent(calls).text == texts.NEED_TEXT

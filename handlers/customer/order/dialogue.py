@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery, ManagedBotUpdated, Message, User
 
 from bot import keyboards, texts
 from bot.callbacks import MenuCb, OrderCb, PackageCb
+from bot.filters import NOT_COMMAND
 from bot.states import OrderForm
 from config import Settings
 from handlers.customer.order.prompts import ask_next, ask_package, enter_summary, managed_mode
@@ -29,8 +30,6 @@ from services.orders.validation import (
     validate_username,
 )
 from services.payments.packages import Package, find_package
-
-NOT_COMMAND = ~F.text.startswith("/")
 
 
 async def _refuse(message: Message, checked: Checked) -> None:
