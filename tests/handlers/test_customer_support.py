@@ -12,6 +12,7 @@ from aiogram.types import Chat, Message, PhotoSize, Sticker, User
 
 from bot import texts
 from bot.callbacks import SupportCb
+from bot.i18n import I18N
 from models import AdminAction, Customer, Order, SupportMessage
 from tests.bot.fixtures import ADMIN_CHAT_ID, make_settings
 from tests.bot.harness import BotHarness, FakeUser, joined, last_sent
@@ -199,3 +200,20 @@ async def test_a_sticker_while_asking_gets_the_need_text_reply_and_posts_nothing
     calls = await harness.send(alice, None, sticker=sticker)
     assert _sent_to(calls, ADMIN_CHAT_ID) == []
     assert last_sent(calls).text == texts.NEED_TEXT
+
+
+async def test_the_admins_answer_reaches_a_russian_customer_under_the_russian_header(
+    harness: BotHarness, admin: FakeUser
+) -> None:
+    ivan = FakeUser(id=500_778, first_name="Иван", username="ivan", language_code="ru")
+    await harness.send(ivan, "/support Бот молчит")
+    ticket = await SupportMessage.get(customer_telegram_id=ivan.id)
+
+    reply = await harness.feed(_reply_to(harness, admin, ticket.admin_message_id, "Restarted it"))
+
+    [answer] = _sent_to(reply, ivan.id)
+    with I18N.use_locale("ru"):
+        russian = texts.SUPPORT_ANSWER.format(answer="Restarted it")
+    assert russian != texts.SUPPORT_ANSWER.format(answer="Restarted it")  # the catalogue translates it
+    assert answer.text == russian
+    assert texts.ADMIN_SUPPORT_DELIVERED in joined(reply)  # the admin is still told in English
