@@ -1,8 +1,19 @@
-"""CallbackData factories: every button's data, typed and short (Telegram allows 64 bytes)."""
+"""CallbackData factories: every button's data, typed and short (Telegram allows 64 bytes).
+
+Button data comes back from the client and can be forged: every row id is a `DbId`, so an id no row
+can have fails to unpack and the press gets the answer of any unmatched button (the fallback router)
+instead of reaching a query (PostgreSQL raises on an id beyond its 32-bit columns)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 from aiogram.filters.callback_data import CallbackData
+from pydantic import Field
+
+from models import MAX_ID
+
+DbId = Annotated[int, Field(gt=0, le=MAX_ID)]
 
 
 class MenuCb(CallbackData, prefix="m"):
@@ -27,17 +38,17 @@ class MyBotsCb(CallbackData, prefix="mb"):
 
 class AgentCb(CallbackData, prefix="ag"):
     action: str  # show | restart | persona | profile
-    instance_id: int
+    instance_id: DbId
     page: int = 0  # the /mybots page to go back to
 
 
 class RenewCb(CallbackData, prefix="r"):
-    instance_id: int
+    instance_id: DbId
 
 
 class AccountCb(CallbackData, prefix="ac"):
     action: str  # check | enable | disable | prio_up | prio_down
-    account_id: int
+    account_id: DbId
 
 
 class InstanceListCb(CallbackData, prefix="il"):
@@ -47,7 +58,7 @@ class InstanceListCb(CallbackData, prefix="il"):
 
 class InstanceCb(CallbackData, prefix="in"):
     action: str  # show | health | restart | reprovision | terminate | terminate_yes | terminate_no
-    instance_id: int
+    instance_id: DbId
 
 
 class OrderListCb(CallbackData, prefix="ol"):

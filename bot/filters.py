@@ -1,9 +1,16 @@
-"""Who is an admin: a user in ADMIN_IDS, or anyone speaking in the admin chat (ADMIN_TELEGRAM_CHAT_ID)."""
+"""The bot's shared filters: who is an admin (a user in ADMIN_IDS, or anyone speaking in the admin chat,
+ADMIN_TELEGRAM_CHAT_ID) and which messages are answers to a question rather than commands."""
 
 from __future__ import annotations
 
+from aiogram import F
 from aiogram.filters import Filter
 from aiogram.types import CallbackQuery, Message, TelegramObject
+
+# A message that is not a /command. A message without text (a photo with a caption, a sticker) passes
+# too (`~` of None is True), so the handler itself says what it needs; `startswith(...) == False` is
+# None for those and silently dropped them to the fallback.
+NOT_COMMAND = ~F.text.startswith("/")
 
 
 class IsAdmin(Filter):

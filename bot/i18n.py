@@ -1,6 +1,6 @@
 """Languages of the Meet Matt bot: aiogram's gettext i18n with Babel catalogues in `bot/locales/`.
 
-English is the source language (the msgids in `bot/texts.py`); `ru` is a complete translation. A
+English is the source language (the msgids in the `bot/texts/` package); `ru` is a complete translation. A
 customer's language is the one they chose with /language, else their Telegram app's language if we
 have it, else English. Catalogues: `pybabel extract` / `update` / `compile` (see README, Languages).
 """

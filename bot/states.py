@@ -1,4 +1,5 @@
-"""FSM states of the order dialogue."""
+"""FSM states of the bot's dialogues: the order (/new), a support question, and an agent owner's
+persona and profile (description or photo) edits."""
 
 from aiogram.fsm.state import State, StatesGroup
 

@@ -11,6 +11,10 @@ from models.orders import Order, StripeEvent
 from models.platform import PlatformKey
 from models.support import SupportMessage
 
+# every id is an IntField primary key, a 32-bit column on PostgreSQL: a larger value names no row, and
+# sent in a query it raises there (so ids from user input are checked against this first)
+MAX_ID = 2**31 - 1
+
 __all__ = [
     "AccountStatus",
     "AdminAction",
@@ -21,6 +25,7 @@ __all__ = [
     "InstanceStatus",
     "Job",
     "JobStatus",
+    "MAX_ID",
     "ModelKey",
     "ModelQuotaOverride",
     "ModelUsage",

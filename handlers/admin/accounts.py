@@ -17,7 +17,7 @@ from services.operations.accounts import (
     disable_account,
     enable_account,
     queue_account_check,
-    set_priority,
+    shift_priority,
 )
 from services.operations.audit import Actor, NotFound, QueuedJob
 
@@ -79,11 +79,7 @@ async def _apply(
     if action == "disable":
         return await disable_account(account_id, actor)
     if action in ("prio_up", "prio_down"):
-        account = await TelegramAccount.get_or_none(id=account_id)
-        if account is None:
-            raise NotFound(f"no creator account #{account_id}")
-        delta = -1 if action == "prio_up" else 1  # lower is tried first
-        return await set_priority(account_id, account.priority + delta, actor)
+        return await shift_priority(account_id, -1 if action == "prio_up" else 1, actor)  # lower goes first
     return None
 
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from aiogram import Router
 from aiogram.filters import Command
 from aiogram.types import Message
-from tortoise.expressions import Q
 from tortoise.functions import Count, Sum
 
 from bot import texts
 from config import Settings
 from models import AccountStatus, Instance, Order, TelegramAccount
+from services.accounts.account_status import RESTING, bot_cap, usable
 from services.jobs.queue import JobQueue, utcnow
 from services.model_gateway.usage import Prices
 from services.model_gateway.usage_report import stats_usage
@@ -29,9 +29,9 @@ async def stats(message: Message, queue: JobQueue, settings: Settings) -> None:
         .values_list("currency", "total", "refunded")
     )
     revenue = {str(cur): int(total or 0) - int(refunded or 0) for cur, total, refunded in revenue_rows}
-    usable = await TelegramAccount.filter(
-        Q(status=AccountStatus.ACTIVE) & (Q(cooldown_until__isnull=True) | Q(cooldown_until__lte=utcnow()))
-    ).count()
+    now = utcnow()
+    candidates = await TelegramAccount.filter(status__in=[AccountStatus.ACTIVE, *RESTING])
+    usable_accounts = sum(usable(a, now, bot_cap(a, settings.creator_bot_limit)) for a in candidates)
     jobs = {k: v for k, v in (await queue.counts()).items() if v}
     await message.answer(
         texts.admin_stats(
@@ -40,7 +40,7 @@ async def stats(message: Message, queue: JobQueue, settings: Settings) -> None:
             await _counts(TelegramAccount),
             jobs,
             revenue,
-            usable,
+            usable_accounts,
         )
         + "\n"
         + texts.admin_model_usage(await stats_usage(utcnow(), Prices.from_settings(settings)))

@@ -11,6 +11,8 @@ from aiogram.filters import Filter
 from aiogram.types import Message
 
 from bot import texts
+from bot.i18n import I18N
+from bot.messenger import locale_for_chat
 from config import Settings
 from handlers.admin.audit import record_action
 from models import SupportMessage
@@ -32,10 +34,10 @@ class RepliesToSupportQuestion(Filter):
 
 async def answer_customer(message: Message, ticket: SupportMessage, bot: Bot, settings: Settings) -> None:
     answer = support.clean_question(message.text or message.caption)
+    with I18N.use_locale(await locale_for_chat(ticket.customer_telegram_id)):  # not the admin's language
+        text = texts.SUPPORT_ANSWER.format(answer=texts.esc(answer))
     try:
-        await bot.send_message(
-            ticket.customer_telegram_id, texts.SUPPORT_ANSWER.format(answer=texts.esc(answer))
-        )
+        await bot.send_message(ticket.customer_telegram_id, text)
     except TelegramAPIError as exc:
         log.warning("support answer not delivered ticket=%s error=%s", ticket.id, type(exc).__name__)
         await message.reply(texts.ADMIN_SUPPORT_NOT_DELIVERED.format(reason=texts.esc(exc.message)))

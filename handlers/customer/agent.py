@@ -14,6 +14,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import keyboards, texts
 from bot.callbacks import AgentCb
+from bot.filters import NOT_COMMAND
 from bot.states import PersonaForm, ProfileForm
 from bot.texts import agent as agent_texts
 from config import Settings
@@ -24,8 +25,6 @@ from services.jobs.queue import JobQueue, utcnow
 from services.model_gateway.usage_report import month_use
 from services.orders.ordering import RENEWABLE
 from services.orders.validation import validate_avatar, validate_description, validate_persona
-
-NOT_COMMAND = ~F.text.startswith("/")
 
 
 async def agent_page(instance: Instance, page: int, settings: Settings) -> tuple[str, object]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from aiogram import Bot, F, Router
+from aiogram import Bot, Router
 from aiogram.exceptions import TelegramAPIError
 from aiogram.filters import Command, CommandObject
 from aiogram.fsm.context import FSMContext
@@ -12,6 +12,7 @@ from aiogram.types import CallbackQuery, Message
 
 from bot import texts
 from bot.callbacks import SupportCb
+from bot.filters import NOT_COMMAND
 from bot.states import SupportForm
 from config import Settings
 from models import Customer
@@ -105,6 +106,6 @@ def build_router() -> Router:
     router = Router(name="customer.support")
     router.message.register(support_command, Command("support"))
     router.callback_query.register(support_button, SupportCb.filter())
-    router.message.register(support_question, SupportForm.question, F.text.startswith("/") == False)  # noqa: E712 (a magic filter)
+    router.message.register(support_question, SupportForm.question, NOT_COMMAND)
     router.message.register(terms, Command("terms"))
     return router

@@ -67,6 +67,21 @@ def effective_status(account: TelegramAccount, now: datetime) -> AccountStatus:
     return AccountStatus(account.status)
 
 
+def bot_cap(account: TelegramAccount, pool_limit: int) -> int:
+    """How many bots this account may create: its own limit, never above the pool's (CREATOR_BOT_LIMIT)."""
+    return min(account.bot_limit or pool_limit, pool_limit)
+
+
+def usable(account: TelegramAccount, now: datetime, cap: int) -> bool:
+    """Whether the pool may pick this account for a new bot now: active in effect (a rest that is
+    over counts), no cooldown still running, a session, and fewer bots than `cap` (see `bot_cap`)."""
+    if effective_status(account, now) is not AccountStatus.ACTIVE:
+        return False
+    if account.cooldown_until is not None and account.cooldown_until > now:
+        return False
+    return bool(account.session) and account.created_bots < cap
+
+
 class AccountStatusBook:
     """Records what happened to an account and tells the admins when its status changes."""
 
@@ -87,7 +102,7 @@ class AccountStatusBook:
         self._alert_lock = asyncio.Lock()
 
     def cap(self, account: TelegramAccount) -> int:
-        return min(account.bot_limit or self.bot_limit, self.bot_limit)
+        return bot_cap(account, self.bot_limit)
 
     async def record_problem(self, account: TelegramAccount, problem: AccountProblem) -> AccountStatus:
         now = self.clock()

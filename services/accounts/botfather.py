@@ -1,4 +1,4 @@
-"""Talking to @BotFather from a creator account: one pure reply parser and the dialogue over Telethon.
+"""Talking to @BotFather from a creator account: the dialogue over Telethon.
 
 BotFather's replies are read by the pure parser in services/accounts/botfather_replies.py.
 

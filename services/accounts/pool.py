@@ -32,6 +32,7 @@ from services.accounts.account_status import (
     AccountStatusBook,
     AccountUnavailable,
     effective_status,
+    usable,
 )
 from services.accounts.botfather import (
     BotFatherDialogue,
@@ -104,11 +105,7 @@ class AccountPool:
         return effective_status(account, now)
 
     def _usable(self, account: TelegramAccount, now: datetime) -> bool:
-        if self._effective_status(account, now) is not AccountStatus.ACTIVE:
-            return False
-        if account.cooldown_until is not None and account.cooldown_until > now:
-            return False
-        return bool(account.session) and account.created_bots < self.cap(account)
+        return usable(account, now, self.cap(account))
 
     async def _candidates(self, exclude: set[int]) -> list[TelegramAccount]:
         now = self.clock()

@@ -1,4 +1,4 @@
-"""Creator accounts: enable, disable, set the priority, health-check (queued, or now for the CLI)."""
+"""Creator accounts: enable, disable, set or shift the priority, health-check (queued, or now for the CLI)."""
 
 from __future__ import annotations
 
@@ -59,15 +59,25 @@ async def disable_account(account_id: int, actor: Actor) -> AccountChange:
     return await _set_status(account_id, AccountStatus.DISABLED, "account_disable", actor)
 
 
-async def set_priority(account_id: int, priority: int, actor: Actor) -> AccountChange:
-    """Set the order in which the pool tries accounts (lower first)."""
+async def _save_priority(account: TelegramAccount, priority: int, actor: Actor) -> AccountChange:
     if priority not in PRIORITY_RANGE:
         raise Refused(f"priority {priority} is out of range")
-    account = await _account(account_id)
     detail = f"priority {account.priority} -> {priority}"
     account.priority = priority
     await account.save(update_fields=["priority", "updated_at"])
     return AccountChange(account, await record(actor, "account_priority", _target(account), detail))
+
+
+async def set_priority(account_id: int, priority: int, actor: Actor) -> AccountChange:
+    """Set the order in which the pool tries accounts (lower first)."""
+    return await _save_priority(await _account(account_id), priority, actor)
+
+
+async def shift_priority(account_id: int, delta: int, actor: Actor) -> AccountChange:
+    """Move an account `delta` from its stored priority (negative: tried sooner), as the bot's
+    up/down buttons do; one read of the row, the same audit record as `set_priority`."""
+    account = await _account(account_id)
+    return await _save_priority(account, account.priority + delta, actor)
 
 
 async def queue_account_check(queue: JobQueue, account_id: int, actor: Actor) -> QueuedJob:

@@ -6,10 +6,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-from models import AdminAction, Job
+from models import MAX_ID, AdminAction, Job
 
 log = logging.getLogger(__name__)
-MAX_ID = 2**31 - 1  # ids are 32-bit columns: anything larger names no row (and must not reach SQL)
 
 
 @dataclass(frozen=True)

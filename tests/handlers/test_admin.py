@@ -229,8 +229,23 @@ async def test_stats_counts_revenue_and_pool_health(harness: BotHarness, admin: 
     text = last_sent(await harness.send(admin, "/stats")).text
     assert "awaiting_payment 1" in text and "active 1" in text and "refunded 1" in text
     assert "29.00 USD" in text and "no usable creator account" in text
-    await account("+15550000001")
+    await account("+15550000001", session="session-string")
     assert "1 usable account(s) ✅" in last_sent(await harness.send(admin, "/stats")).text
+
+
+async def test_stats_pool_health_counts_the_accounts_the_pool_would_pick(
+    harness: BotHarness, admin: FakeUser
+) -> None:
+    ended, later = utcnow() - timedelta(minutes=1), utcnow() + timedelta(hours=1)
+    # usable: rests that are over, and an active account with a session
+    await account("+15550000001", session="s", status=AccountStatus.COOLING_DOWN, cooldown_until=ended)
+    await account("+15550000002", session="s", status=AccountStatus.LIMITED, cooldown_until=ended)
+    await account("+15550000003", session="s")
+    # not usable: still resting, and active without a session
+    await account("+15550000004", session="s", status=AccountStatus.COOLING_DOWN, cooldown_until=later)
+    await account("+15550000005")
+    text = last_sent(await harness.send(admin, "/stats")).text
+    assert "3 usable account(s) ✅" in text
 
 
 async def test_stats_shows_model_tokens_and_cost_per_day_and_the_top_agents(

@@ -14,21 +14,19 @@ from tests.bot.harness import BotHarness, FakeUser, joined, last_sent
 MALLORY = FakeUser(id=500_666, first_name="Mallory", username="mallory")
 
 
+async def _order(customer: Customer, username: str, **fields: object) -> Order:
+    """One starter order of 29.00 USD for the agent `username`; `fields` says what differs."""
+    return await Order.create(
+        customer=customer, package="starter", bot_name="Agent", bot_username=username, amount=2900, **fields
+    )
+
+
 async def live_agent(
     owner: FakeUser, username: str, status: InstanceStatus = InstanceStatus.ACTIVE
 ) -> Instance:
     customer, _ = await Customer.get_or_create(telegram_id=owner.id, defaults={"full_name": owner.first_name})
     paid = utcnow() - timedelta(days=40)
-    order = await Order.create(
-        customer=customer,
-        package="starter",
-        bot_name="Agent",
-        bot_username=username,
-        status=OrderStatus.ACTIVE,
-        amount=2900,
-        currency="usd",
-        paid_at=paid,
-    )
+    order = await _order(customer, username, status=OrderStatus.ACTIVE, paid_at=paid)
     instance = await Instance.create(
         order=order,
         customer=customer,
@@ -38,27 +36,16 @@ async def live_agent(
         expires_at=utcnow() + timedelta(days=20),
         last_health_at=utcnow().replace(hour=9, minute=30, second=0, microsecond=0),
     )
-    await Order.create(
-        customer=customer,
-        package="starter",
-        bot_name="Agent",
-        bot_username=username,
+    await _order(
+        customer,
+        username,
         status=OrderStatus.ACTIVE,
-        amount=2900,
-        currency="usd",
         renews=instance,
         paid_at=paid + timedelta(days=30),
         amount_refunded=1000,
     )
-    await Order.create(
-        customer=customer,
-        package="starter",
-        bot_name="Agent",
-        bot_username=username,
-        status=OrderStatus.AWAITING_PAYMENT,
-        amount=2900,
-        renews=instance,
-    )  # unpaid: not shown
+    # unpaid: not shown
+    await _order(customer, username, status=OrderStatus.AWAITING_PAYMENT, renews=instance)
     return instance
 
 

@@ -241,6 +241,21 @@ async def test_typing_a_username_in_managed_mode_takes_the_telegram_button_away(
     assert await state_of(managed, alice) == OrderForm.confirm.state
 
 
+async def test_taking_the_suggested_username_in_managed_mode_takes_the_telegram_button_away(
+    managed: BotHarness, alice: FakeUser
+) -> None:
+    from aiogram.types import ReplyKeyboardRemove
+
+    await managed.send(alice, "/new")
+    await managed.press(alice, PackageCb(code="starter").pack())
+    await managed.send(alice, "Tom Helper")
+    calls = await managed.press(alice, OrderCb(action="suggest").pack())
+    [removed] = [c for c in calls if isinstance(getattr(c.method, "reply_markup", None), ReplyKeyboardRemove)]
+    assert "@tom_helper_bot" in removed.text
+    assert await state_of(managed, alice) == OrderForm.confirm.state
+    assert last_sent(calls) is not removed  # the next step comes after the note, not above it
+
+
 async def test_mybots_offers_the_open_verification_link_again(harness: BotHarness, alice: FakeUser) -> None:
     from models import Verification
 

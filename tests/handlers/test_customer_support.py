@@ -8,10 +8,11 @@ from pathlib import Path
 
 from aiogram.exceptions import TelegramBadRequest, TelegramForbiddenError
 from aiogram.methods import SendMessage
-from aiogram.types import Chat, Message, User
+from aiogram.types import Chat, Message, PhotoSize, Sticker, User
 
 from bot import texts
 from bot.callbacks import SupportCb
+from bot.i18n import I18N
 from models import AdminAction, Customer, Order, SupportMessage
 from tests.bot.fixtures import ADMIN_CHAT_ID, make_settings
 from tests.bot.harness import BotHarness, FakeUser, joined, last_sent
@@ -170,3 +171,49 @@ def test_terms_at_a_url_link_to_it_and_long_files_are_cut_before_escaping() -> N
     assert "https://example.com/terms" in texts.terms(None, "https://example.com/terms", False)
     long = texts.terms("<" * 5000, None, False)
     assert long.count("&lt;") == texts.TERMS_MAX_CHARS
+
+
+async def test_a_question_sent_as_a_captioned_photo_reaches_the_admin_chat(
+    harness: BotHarness, alice: FakeUser
+) -> None:
+    await harness.send(alice, "/support")
+    photo = [PhotoSize(file_id="p1", file_unique_id="u1", width=90, height=90)]
+    calls = await harness.send(alice, None, photo=photo, caption="The bot shows this error")
+    [posted] = _sent_to(calls, ADMIN_CHAT_ID)
+    assert "The bot shows this error" in posted.text
+    assert last_sent(calls).text == texts.SUPPORT_SENT
+
+
+async def test_a_sticker_while_asking_gets_the_need_text_reply_and_posts_nothing(
+    harness: BotHarness, alice: FakeUser
+) -> None:
+    await harness.send(alice, "/support")
+    sticker = Sticker(
+        file_id="s1",
+        file_unique_id="su1",
+        type="regular",
+        width=512,
+        height=512,
+        is_animated=False,
+        is_video=False,
+    )
+    calls = await harness.send(alice, None, sticker=sticker)
+    assert _sent_to(calls, ADMIN_CHAT_ID) == []
+    assert last_sent(calls).text == texts.NEED_TEXT
+
+
+async def test_the_admins_answer_reaches_a_russian_customer_under_the_russian_header(
+    harness: BotHarness, admin: FakeUser
+) -> None:
+    ivan = FakeUser(id=500_778, first_name="Иван", username="ivan", language_code="ru")
+    await harness.send(ivan, "/support Бот молчит")
+    ticket = await SupportMessage.get(customer_telegram_id=ivan.id)
+
+    reply = await harness.feed(_reply_to(harness, admin, ticket.admin_message_id, "Restarted it"))
+
+    [answer] = _sent_to(reply, ivan.id)
+    with I18N.use_locale("ru"):
+        russian = texts.SUPPORT_ANSWER.format(answer="Restarted it")
+    assert russian != texts.SUPPORT_ANSWER.format(answer="Restarted it")  # the catalogue translates it
+    assert answer.text == russian
+    assert texts.ADMIN_SUPPORT_DELIVERED in joined(reply)  # the admin is still told in English

@@ -61,6 +61,18 @@ async def test_priority_is_set_and_recorded_from_to(db: str) -> None:
     assert (await TelegramAccount.get(id=acc.id)).priority == 7
 
 
+async def test_shifting_the_priority_moves_it_from_the_stored_value_and_records_from_to(db: str) -> None:
+    acc = await account(priority=100)
+    await TelegramAccount.filter(id=acc.id).update(priority=40)  # changed since the caller looked
+    done = await operations.shift_priority(acc.id, -1, ADA)
+    assert (await TelegramAccount.get(id=acc.id)).priority == 39
+    assert (done.audit.action, done.audit.detail) == ("account_priority", "priority 40 -> 39")
+    await TelegramAccount.filter(id=acc.id).update(priority=2**31 - 1)
+    with pytest.raises(Refused):
+        await operations.shift_priority(acc.id, 1, ADA)
+    assert (await TelegramAccount.get(id=acc.id)).priority == 2**31 - 1
+
+
 @pytest.mark.parametrize("account_id", [999, 0, -1, 2**31, 10**20])
 async def test_an_unknown_or_impossible_account_id_is_not_found_and_leaves_no_record(
     db: str, account_id: int
@@ -71,6 +83,8 @@ async def test_an_unknown_or_impossible_account_id_is_not_found_and_leaves_no_re
             await act(account_id, ADA)
     with pytest.raises(NotFound):
         await operations.set_priority(account_id, 1, ADA)
+    with pytest.raises(NotFound):
+        await operations.shift_priority(account_id, 1, ADA)
     with pytest.raises(NotFound):
         await operations.queue_account_check(JobQueue("test"), account_id, ADA)
     assert await AdminAction.all().count() == 0 and await Job.all().count() == 0

@@ -11,6 +11,7 @@ from aiogram.types import CallbackQuery, ManagedBotUpdated, Message, User
 
 from bot import keyboards, texts
 from bot.callbacks import MenuCb, OrderCb, PackageCb
+from bot.filters import NOT_COMMAND
 from bot.states import OrderForm
 from config import Settings
 from handlers.customer.order.prompts import ask_next, ask_package, enter_summary, managed_mode
@@ -29,8 +30,6 @@ from services.orders.validation import (
     validate_username,
 )
 from services.payments.packages import Package, find_package
-
-NOT_COMMAND = ~F.text.startswith("/")
 
 
 async def _refuse(message: Message, checked: Checked) -> None:
@@ -106,6 +105,16 @@ async def name_typed(message: Message, state: FSMContext, settings: Settings) ->
 # --- username --------------------------------------------------------------------------------------
 
 
+async def _take_away_managed_button(message: Message, settings: Settings, username: str) -> None:
+    """In managed mode, once a username is chosen, say so on a new message that removes the "create my
+    bot with Telegram" reply keyboard (only a new message can); left there, it could create a stray bot."""
+    if managed_mode(settings):
+        await message.answer(
+            texts.USERNAME_CHOSEN.format(username=texts.esc(username)),
+            reply_markup=keyboards.remove_reply_keyboard(),
+        )
+
+
 async def username_typed(message: Message, state: FSMContext, settings: Settings) -> None:
     checked = validate_username(message.text)
     if checked.ok:
@@ -114,11 +123,7 @@ async def username_typed(message: Message, state: FSMContext, settings: Settings
         await _refuse(message, checked)
         return
     await state.update_data(bot_username=checked.value, creation_mode="pool", managed_bot_id=None)
-    if managed_mode(settings):  # take away the "create my bot with Telegram" reply keyboard
-        await message.answer(
-            texts.USERNAME_CHOSEN.format(username=texts.esc(checked.value)),
-            reply_markup=keyboards.remove_reply_keyboard(),
-        )
+    await _take_away_managed_button(message, settings, checked.value)
     await ask_next(message, state, settings, "username")
 
 
@@ -132,7 +137,11 @@ async def suggestion_taken(callback: CallbackQuery, state: FSMContext, settings:
         return
     await callback.answer(f"@{checked.value}")
     await state.update_data(bot_username=checked.value, creation_mode="pool", managed_bot_id=None)
-    await ask_next(callback.message, state, settings, "username", edit=True)
+    managed = managed_mode(settings)
+    if managed:  # the next question comes after the note below: the pressed message only loses its button
+        await callback.message.edit_reply_markup(reply_markup=None)
+    await _take_away_managed_button(callback.message, settings, checked.value)
+    await ask_next(callback.message, state, settings, "username", edit=not managed)
 
 
 async def _accept_managed_bot(
