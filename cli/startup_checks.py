@@ -4,6 +4,7 @@ that does not hold the platform SSH key."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from botocore.exceptions import BotoCoreError
@@ -15,6 +16,10 @@ from services.jobs.queue import JobQueue
 from services.notifications.alerts import raise_alert
 
 log = logging.getLogger("meetmatt.runtime")
+
+# the start waits this long for EC2 to answer the key-pair check (one call, well under a second when
+# AWS answers); the client's own retries against an unreachable endpoint take about 25 s
+KEY_PAIR_CHECK_S = 10.0
 
 
 async def import_environment_accounts(queue: JobQueue, bot_limit: int) -> None:
@@ -33,12 +38,13 @@ async def import_environment_accounts(queue: JobQueue, bot_limit: int) -> None:
     )
 
 
-async def check_key_pair(fleet: Ec2Fleet) -> None:
-    """A mismatch stops the start (PlatformKeyMismatch); EC2 being unreachable only delays the check
-    to the first launch."""
+async def check_key_pair(fleet: Ec2Fleet, budget_s: float = KEY_PAIR_CHECK_S) -> None:
+    """A mismatch stops the start (PlatformKeyMismatch); EC2 being unreachable, or not answering
+    within `budget_s`, only delays the check to the first launch."""
     try:
-        await fleet.ensure_key_pair()
-    except (Ec2Error, BotoCoreError) as exc:
+        async with asyncio.timeout(budget_s):
+            await fleet.ensure_key_pair()
+    except (Ec2Error, BotoCoreError, TimeoutError) as exc:
         log.warning(
             "could not compare the EC2 key pair with the platform key now; it is checked again "
             "before the first launch",
