@@ -138,7 +138,7 @@ class ProvisioningSaga:
             .first()
         )
         if instance is None and self.d.claim_warm_instance is not None:
-            instance = await self.d.claim_warm_instance(order)
+            instance = await self.d.claim_warm_instance(order, package.instance_type)
         if instance is None:
             keys = self.d.generate_host_key()
             instance = await Instance.create(
