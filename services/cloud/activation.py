@@ -82,19 +82,25 @@ class GatewayUrlMissing(RuntimeError):
     """PUBLIC_BASE_URL is not set, so agents have no model gateway to call."""
 
 
-def agent_endpoints(settings: Settings, model_key: str) -> AgentEndpoints:
-    """Where an agent reaches its model and Telegram: Meet Matt's model gateway (PUBLIC_BASE_URL +
-    MODEL_GATEWAY_PATH) with the instance's own `model_key`, never the platform's MOONSHOT_API_KEY
-    (which only the gateway holds); Telegram's own API unless AGENT_TELEGRAM_API_ROOT says otherwise."""
+def require_public_base_url(settings: Settings) -> str:
+    """PUBLIC_BASE_URL, under which agents reach the model gateway; GatewayUrlMissing when it is not
+    set, so no agent config (and no model key for one) is made without it."""
     if not settings.public_base_url:
         raise GatewayUrlMissing(
             "PUBLIC_BASE_URL is not set: agents reach the model gateway at "
             f"PUBLIC_BASE_URL{settings.model_gateway_path}, so no agent config can "
             "be written"
         )
+    return settings.public_base_url
+
+
+def agent_endpoints(settings: Settings, model_key: str) -> AgentEndpoints:
+    """Where an agent reaches its model and Telegram: Meet Matt's model gateway (PUBLIC_BASE_URL +
+    MODEL_GATEWAY_PATH) with the instance's own `model_key`, never the platform's MOONSHOT_API_KEY
+    (which only the gateway holds); Telegram's own API unless AGENT_TELEGRAM_API_ROOT says otherwise."""
     return AgentEndpoints(
         model_api_key=model_key,
-        model_base_url=gateway_base_url(settings.public_base_url, settings.model_gateway_path),
+        model_base_url=gateway_base_url(require_public_base_url(settings), settings.model_gateway_path),
         telegram_api_root=settings.agent_telegram_api_root or None,
     )
 
