@@ -147,12 +147,11 @@ class InstanceExpiry:
         chat_id = await owner_chat_id(instance)
         if chat_id is None:
             return False
-        days_left = max(1, int((instance.expires_at - now).total_seconds() // 86400) + 1)
         key = f"expiry_reminder:{instance.id}:{instance.expires_at.isoformat()}:{threshold}"
         await queue_customer_message(
             self.queue,
             chat_id,
-            reminder_text(instance, min(days_left, threshold)),
+            reminder_text(instance),
             key=key,
             buttons=renew_buttons(instance),
         )

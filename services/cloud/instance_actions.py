@@ -1,6 +1,8 @@
 """What can be done to one customer instance on request: restart its gateway, terminate its server,
-write its agent config again (re-provision), start a stopped one again (a renewal). The admin and owner job
-handlers (services.cloud.instance_jobs), the expiry sweep and the warm pool all act through here.
+write its agent config again (re-provision, or the provisioning saga's first activation), start a
+stopped one again (a renewal). The admin and owner job handlers (services.cloud.instance_jobs) act
+only through here; the expiry sweep and the warm pool use it to terminate and resume, but also call
+the EC2 fleet directly (services.cloud.instance_care says which does what).
 """
 
 from __future__ import annotations
