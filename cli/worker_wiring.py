@@ -14,19 +14,16 @@ from aiogram import Bot
 
 from cli.root import Background, Root
 from config import Settings
-from models import Instance, Job
+from models import Job
 from services.accounts.pool import handle_account_check
 from services.agents.profile import BotProfiles
-from services.cloud import activation
 from services.cloud.bootstrap import render_user_data, wait_bootstrapped
 from services.cloud.ec2 import Ec2Fleet
 from services.cloud.instance_care import InstanceCare
-from services.cloud.ssh import SshConnector
 from services.cloud.warm_pool import claim_warm_instance
 from services.jobs import kinds as job_kinds
 from services.jobs.queue import Claimed, JobQueue
 from services.jobs.worker import Handler, PermanentError, Sweep, Worker
-from services.model_gateway.keys import issue_instance_key
 from services.notifications.alert_delivery import handle_deliver_alert
 from services.notifications.customers import Messenger, deliver_customer_message
 from services.payments.stripe_api import PaymentError, PaymentsService, run_refund_job
@@ -122,35 +119,15 @@ def _saga_deps(
         wait_bootstrapped=lambda instance: wait_bootstrapped(
             parts.ssh, instance, settings.bootstrap_timeout_s, poll_interval_s=options.poll_interval_s
         ),
-        activate=_activation(settings, parts.ssh, min(options.poll_interval_s, 2.0)),
+        activate=lambda instance, token, owner: care.actions.activate_agent(
+            instance, bot_token=token, owner_id=owner, reason="activated again"
+        ),
         resume_stopped=lambda instance: care.actions.resume(instance, reason="renewed"),
         claim_warm_instance=claim_warm_instance if settings.warm_pool_size > 0 else None,
         managed_bot_maker=parts.managed_bots,
         refund_on_failure=settings.refund_on_failure,
         pool_wait_limit=timedelta(hours=settings.pool_wait_limit_hours),
     )
-
-
-def _activation(
-    settings: Settings, ssh: SshConnector, poll_interval_s: float
-) -> Callable[[Instance, str, int, str], Awaitable[None]]:
-    async def activate(instance: Instance, token: str, user_id: int, gateway_token: str) -> None:
-        # a new model key per activation (a retried step revokes the one it issued before): the
-        # agent calls Meet Matt's model gateway with it, never Moonshot with the platform key
-        activation.agent_endpoints(settings, "")  # PUBLIC_BASE_URL missing: refused before a key
-        model_key = await issue_instance_key(instance.id, reason="activated again")
-        await activation.activate(
-            ssh,
-            instance,
-            bot_token=token,
-            allowed_user_id=user_id,
-            gateway_token=gateway_token,
-            endpoints=activation.agent_endpoints(settings, model_key),
-            ready_timeout_s=settings.readiness_timeout_s,
-            poll_interval_s=poll_interval_s,
-        )
-
-    return activate
 
 
 def _handlers(

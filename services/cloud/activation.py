@@ -1,7 +1,8 @@
 """Activation: push the agent's final OpenClaw config over SSH, restart the gateway, wait for /readyz.
 
-Both files are written in full every time (never patched), so re-running activation, e.g. on an
-admin's re-provision or a resumed job, converges on the same state.
+The files are written in full every time (never patched), and a persona's SOUL.md is removed once
+the persona has no instructions, so re-running activation, e.g. on an admin's re-provision, a
+persona change or a resumed job, converges on the same state.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ HEALTH_CMD = f"curl -fsS -m 5 http://127.0.0.1:{GATEWAY_PORT}/healthz"
 ENABLE_CMD = f"sudo -n systemctl enable {SERVICE_NAME}"
 RESTART_CMD = f"sudo -n systemctl restart {SERVICE_NAME}"
 WORKSPACE_CMD = f"sudo -n install -d -o openclaw -g openclaw -m 0700 {SOUL_PATH.rsplit('/', 1)[0]}"
+REMOVE_SOUL_CMD = f"sudo -n rm -f {SOUL_PATH}"
 
 
 class GatewayNotReady(RuntimeError):
@@ -80,19 +82,25 @@ class GatewayUrlMissing(RuntimeError):
     """PUBLIC_BASE_URL is not set, so agents have no model gateway to call."""
 
 
-def agent_endpoints(settings: Settings, model_key: str) -> AgentEndpoints:
-    """Where an agent reaches its model and Telegram: Meet Matt's model gateway (PUBLIC_BASE_URL +
-    MODEL_GATEWAY_PATH) with the instance's own `model_key`, never the platform's MOONSHOT_API_KEY
-    (which only the gateway holds); Telegram's own API unless AGENT_TELEGRAM_API_ROOT says otherwise."""
+def require_public_base_url(settings: Settings) -> str:
+    """PUBLIC_BASE_URL, under which agents reach the model gateway; GatewayUrlMissing when it is not
+    set, so no agent config (and no model key for one) is made without it."""
     if not settings.public_base_url:
         raise GatewayUrlMissing(
             "PUBLIC_BASE_URL is not set: agents reach the model gateway at "
             f"PUBLIC_BASE_URL{settings.model_gateway_path}, so no agent config can "
             "be written"
         )
+    return settings.public_base_url
+
+
+def agent_endpoints(settings: Settings, model_key: str) -> AgentEndpoints:
+    """Where an agent reaches its model and Telegram: Meet Matt's model gateway (PUBLIC_BASE_URL +
+    MODEL_GATEWAY_PATH) with the instance's own `model_key`, never the platform's MOONSHOT_API_KEY
+    (which only the gateway holds); Telegram's own API unless AGENT_TELEGRAM_API_ROOT says otherwise."""
     return AgentEndpoints(
         model_api_key=model_key,
-        model_base_url=gateway_base_url(settings.public_base_url, settings.model_gateway_path),
+        model_base_url=gateway_base_url(require_public_base_url(settings), settings.model_gateway_path),
         telegram_api_root=settings.agent_telegram_api_root or None,
     )
 
@@ -105,9 +113,16 @@ def persona_of(instance: object) -> Persona | None:
 
 async def write_agent_config(session: SshSession, files: AgentFiles) -> None:
     """Overwrite openclaw.json and .env (both 0600, owned by the openclaw user), and the persona's
-    SOUL.md in the agent's workspace when it has instructions."""
+    SOUL.md in the agent's workspace when it has instructions; remove that SOUL.md when the persona
+    has none any more, so a re-run converges on the persona as it is now."""
     await session.upload(ENV_PATH, files.env_text, 0o600, owner="openclaw")
     await session.upload(CONFIG_PATH, files.config_text, 0o600, owner="openclaw")
+    if files.remove_soul:
+        removed = await session.run(REMOVE_SOUL_CMD, timeout=30)
+        if not removed.ok:
+            raise SshError(
+                f"{session.label}: removing the persona's old SOUL.md failed (exit {removed.exit_status})"
+            )
     if files.soul_text is not None:
         made = await session.run(WORKSPACE_CMD, timeout=30)
         if not made.ok:

@@ -4,8 +4,11 @@ terminate after the grace period, and start again an instance renewed during its
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+
+from tortoise.queryset import QuerySet
 
 from config import Settings
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus
@@ -73,32 +76,68 @@ class InstanceExpiry:
 
     async def sweep_expiry(self, now: datetime | None = None) -> ExpirySweepResult:
         """Reminders before expiry, stop at expiry, terminate after the grace period; start again
-        an instance renewed during its grace period."""
+        an instance renewed during its grace period. An instance that fails a step (EC2 refuses to
+        stop it, say) is alerted on and left for the next sweep; the others still move on."""
         now = now or utcnow()
         result = ExpirySweepResult()
         reminder_days = parse_reminder_days(str(self.settings.expiry_reminder_days))
         grace = timedelta(days=int(self.settings.expiry_grace_days))
         if reminder_days:
             horizon = now + timedelta(days=reminder_days[0])
-            for instance in await Instance.filter(
-                status__in=LIVE_FOR_EXPIRY, expires_at__gt=now, expires_at__lte=horizon
-            ):
-                if await self._remind(instance, now, reminder_days):
-                    result.reminded.append(instance.id)
-        for instance in await Instance.filter(status__in=LIVE_FOR_EXPIRY, expires_at__lte=now):
-            await self._stop_expired(instance, now, grace)
-            result.stopped.append(instance.id)
-        for instance in await Instance.filter(status=InstanceStatus.STOPPED, expires_at__lte=now - grace):
-            await self._terminate_after_grace(instance)
-            result.terminated.append(instance.id)
+            result.reminded = await self._each(
+                Instance.filter(status__in=LIVE_FOR_EXPIRY, expires_at__gt=now, expires_at__lte=horizon),
+                lambda i: self._remind(i, now, reminder_days),
+                failed="The expiry reminder for instance {id} could not be sent",
+            )
+        result.stopped = await self._each(
+            Instance.filter(status__in=LIVE_FOR_EXPIRY, expires_at__lte=now),
+            lambda i: self._stop_expired(i, now, grace),
+            failed="Expired instance {id} could not be stopped",
+        )
+        result.terminated = await self._each(
+            Instance.filter(status=InstanceStatus.STOPPED, expires_at__lte=now - grace),
+            self._terminate_after_grace,
+            failed="Instance {id}, past its grace period, could not be terminated",
+        )
         # a worker that died between marking TERMINATING and the EC2 call left a server running
-        for instance in await Instance.filter(
-            status=InstanceStatus.TERMINATING, updated_at__lt=utcnow() - timedelta(minutes=10)
-        ):
-            await self.actions.terminate(instance.id, reason="finishing an interrupted termination")
-            result.terminated.append(instance.id)
-        result.resumed = await self._resume_all_renewed(now)
+        interrupted_before = utcnow() - timedelta(minutes=10)
+        result.terminated += await self._each(
+            Instance.filter(status=InstanceStatus.TERMINATING, updated_at__lt=interrupted_before),
+            self._finish_termination,
+            failed="The interrupted termination of instance {id} could not be finished",
+        )
+        result.resumed = await self._each(
+            Instance.filter(status=InstanceStatus.STOPPED, expires_at__gt=now),
+            self._resume_renewed,
+            failed="Renewed instance {id} could not be started again",
+            kind="instance_resume",
+        )
         return result
+
+    async def _each(
+        self,
+        instances: QuerySet[Instance],
+        step: Callable[[Instance], Awaitable[bool]],
+        *,
+        failed: str,
+        kind: str = "instance_expiry",
+    ) -> list[int]:
+        """Run `step` on each instance (oldest first); the ids it acted on (it returns True). One that
+        raises is alerted on, `failed` naming it (one alert per instance, repeats merged), and
+        skipped: it never holds up the instances after it."""
+        done = []
+        for instance in await instances.order_by("id"):
+            try:
+                if await step(instance):
+                    done.append(instance.id)
+            except Exception as exc:
+                await raise_alert(
+                    self.queue,
+                    kind,
+                    f"{failed.format(id=instance.id)}: {redact(str(exc))}",
+                    dedup_key=f"{kind}:{instance.id}",
+                )
+        return done
 
     async def _remind(self, instance: Instance, now: datetime, reminder_days: list[int]) -> bool:
         assert instance.expires_at is not None
@@ -108,19 +147,18 @@ class InstanceExpiry:
         chat_id = await owner_chat_id(instance)
         if chat_id is None:
             return False
-        days_left = max(1, int((instance.expires_at - now).total_seconds() // 86400) + 1)
         key = f"expiry_reminder:{instance.id}:{instance.expires_at.isoformat()}:{threshold}"
         await queue_customer_message(
             self.queue,
             chat_id,
-            reminder_text(instance, min(days_left, threshold)),
+            reminder_text(instance),
             key=key,
             buttons=renew_buttons(instance),
         )
         await Instance.filter(id=instance.id).update(reminded_at=now, updated_at=now)
         return True
 
-    async def _stop_expired(self, instance: Instance, now: datetime, grace: timedelta) -> None:
+    async def _stop_expired(self, instance: Instance, now: datetime, grace: timedelta) -> bool:
         await revoke_instance_keys(instance.id, "expired")
         if instance.ec2_instance_id and self.fleet is not None:
             await self.fleet.stop(instance.ec2_instance_id)
@@ -142,31 +180,22 @@ class InstanceExpiry:
                 key=f"expired:{instance.id}:{instance.expires_at.isoformat()}",
             )
         log.info("instance expired and stopped", extra={"instance_id": instance.id})
+        return True
 
-    async def _terminate_after_grace(self, instance: Instance) -> None:
+    async def _terminate_after_grace(self, instance: Instance) -> bool:
         await self.actions.terminate(instance.id, reason="expired; grace period over")
         chat_id = await owner_chat_id(instance)
         if chat_id is not None:
             await queue_customer_message(
                 self.queue, chat_id, terminated_text(instance), key=f"terminated:{instance.id}"
             )
+        return True
 
-    async def _resume_all_renewed(self, now: datetime) -> list[int]:
-        resumed = []
-        for instance in await Instance.filter(status=InstanceStatus.STOPPED, expires_at__gt=now):
-            try:
-                await self._resume_renewed(instance)
-                resumed.append(instance.id)
-            except Exception as exc:
-                await raise_alert(
-                    self.queue,
-                    "instance_resume",
-                    f"Renewed instance {instance.id} could not be started again: {redact(str(exc))}",
-                    dedup_key=f"instance_resume:{instance.id}",
-                )
-        return resumed
+    async def _finish_termination(self, instance: Instance) -> bool:
+        await self.actions.terminate(instance.id, reason="finishing an interrupted termination")
+        return True
 
-    async def _resume_renewed(self, instance: Instance) -> None:
+    async def _resume_renewed(self, instance: Instance) -> bool:
         """A stopped instance whose expiry moved into the future: start it again."""
         await self.actions.resume(instance, reason="resumed")
         await Instance.filter(id=instance.id, status=InstanceStatus.STOPPED).update(
@@ -176,3 +205,4 @@ class InstanceExpiry:
             repair_attempts=0,
             updated_at=utcnow(),
         )
+        return True

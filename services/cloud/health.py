@@ -329,7 +329,7 @@ class InstanceHealth:
     async def sweep_health(self) -> int:
         """Check every live customer instance (bounded concurrency). Returns how many were checked."""
         instances = await Instance.filter(status__in=CHECKED_STATUSES).exclude(public_ip=None)
-        limit = asyncio.Semaphore(int(getattr(self.settings, "health_check_concurrency", 4)))
+        limit = asyncio.Semaphore(self.settings.health_check_concurrency)
         checked = 0
 
         async def one(instance: Instance) -> None:

@@ -1,6 +1,8 @@
 """What can be done to one customer instance on request: restart its gateway, terminate its server,
-write its agent config again (re-provision), start a stopped one again (a renewal). The admin and owner job
-handlers (services.cloud.instance_jobs), the expiry sweep and the warm pool all act through here.
+write its agent config again (re-provision, or the provisioning saga's first activation), start a
+stopped one again (a renewal). The admin and owner job handlers (services.cloud.instance_jobs) act
+only through here; the expiry sweep and the warm pool use it to terminate and resume, but also call
+the EC2 fleet directly (services.cloud.instance_care says which does what).
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import secrets as pysecrets
 
 from config import Settings
 from models import AlertSeverity, Instance, InstanceStatus
-from services.cloud.activation import activate, agent_endpoints, restart_gateway
+from services.cloud.activation import activate, agent_endpoints, require_public_base_url, restart_gateway
 from services.cloud.ec2 import Ec2Fleet
 from services.cloud.ssh import SshConnector
 from services.infra.logging_setup import redact
@@ -107,29 +109,58 @@ class InstanceActions:
         )
 
     async def push_agent_config(self, instance: Instance, *, connect_deadline_s: float, reason: str) -> None:
-        """Write the agent's whole config again with a NEW model key (the old one is revoked), restart
-        the gateway and wait until it is ready. Re-provisioning and resuming a renewed agent use it."""
+        """Write a live agent's whole config again (its stored bot token and verified owner) with a
+        NEW model key. Re-provisioning and resuming a renewed agent use it."""
         if not instance.bot_token or not instance.owner_telegram_id:
             raise RuntimeError(
                 f"instance {instance.id} has no bot token or verified owner yet: "
                 "nothing to re-provision (the provisioning job does that)"
             )
-        agent_endpoints(self.settings, "")  # PUBLIC_BASE_URL missing: refused before a key is issued
-        if not instance.gateway_token:
-            instance.gateway_token = pysecrets.token_urlsafe(32)
-            await instance.save(update_fields=["gateway_token", "updated_at"])
+        await self.activate_agent(
+            instance,
+            bot_token=instance.bot_token,
+            owner_id=int(instance.owner_telegram_id),
+            reason=reason,
+            connect_deadline_s=connect_deadline_s,
+        )
+
+    async def activate_agent(
+        self,
+        instance: Instance,
+        *,
+        bot_token: str,
+        owner_id: int,
+        reason: str,
+        connect_deadline_s: float | None = None,
+    ) -> None:
+        """Write the agent's config with a NEW model key (issuing it revokes the instance's earlier
+        ones), restart the gateway and wait until it is ready. The provisioning saga's activation and
+        `push_agent_config` both come here. Without PUBLIC_BASE_URL it is refused before a key is
+        issued; the instance's gateway token is made once and kept."""
+        require_public_base_url(self.settings)
+        gateway_token = await gateway_token_of(instance)
+        # the agent calls Meet Matt's model gateway with this key, never Moonshot with the platform's
         model_key = await issue_instance_key(instance.id, reason=reason)
         await activate(
             self.ssh,
             instance,
-            bot_token=instance.bot_token,
-            allowed_user_id=int(instance.owner_telegram_id),
-            gateway_token=instance.gateway_token,
+            bot_token=bot_token,
+            allowed_user_id=owner_id,
+            gateway_token=gateway_token,
             endpoints=agent_endpoints(self.settings, model_key),
             ready_timeout_s=float(self.settings.readiness_timeout_s),
             poll_interval_s=self.poll_interval_s,
             connect_deadline_s=connect_deadline_s,
         )
+
+
+async def gateway_token_of(instance: Instance) -> str:
+    """The token of the instance's loopback gateway: made (and stored) at its first activation, the
+    same at every later one."""
+    if not instance.gateway_token:
+        instance.gateway_token = pysecrets.token_urlsafe(32)
+        await instance.save(update_fields=["gateway_token", "updated_at"])
+    return instance.gateway_token
 
 
 async def mark_serving(instance: Instance, *, from_statuses: tuple[InstanceStatus, ...]) -> None:

@@ -1,7 +1,10 @@
 """Instance care in the worker (DESIGN section 5), wired together: health checks with one automatic
 repair (services.cloud.health), expiry (services.cloud.expiry), the warm pool
-(services.cloud.warm_pool), and the INSTANCE_* job handlers (services.cloud.instance_jobs), all
-acting on instances through services.cloud.instance_actions.
+(services.cloud.warm_pool), and the INSTANCE_* job handlers (services.cloud.instance_jobs). The job
+handlers restart, terminate and re-provision through services.cloud.instance_actions, and so do
+expiry's terminations and resumes and the warm pool's trimming; the health repair restarts the
+gateway over its own SSH session and reboots through the EC2 fleet, expiry stops servers through
+the fleet, and the warm pool terminates a server whose bootstrap failed through the fleet.
 
 `care.handlers()` maps the INSTANCE_* job kinds to handlers; `care.sweeps(...)` gives the periodic
 `sweep_health`, `sweep_expiry` and `refill_warm_pool`.

@@ -15,8 +15,8 @@ def _bot(instance: Instance) -> Text:
     return Text(N_("your agent"))
 
 
-def reminder_text(instance: Instance, days_left: int) -> Text:
-    """`days_left` is in the message's key, not its words (which need no plural forms)."""
+def reminder_text(instance: Instance) -> Text:
+    """The expiry reminder: it gives the date, not a count of days (which would need plural forms)."""
     when = instance.expires_at.strftime("%Y-%m-%d") if instance.expires_at else "—"
     return Text(
         N_(

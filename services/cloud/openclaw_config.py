@@ -60,11 +60,14 @@ class AgentEndpoints:
 @dataclass(frozen=True)
 class AgentFiles:
     """The files activation writes into `~openclaw/.openclaw/` (config and env hold secrets: mode
-    0600); `soul_text` is the persona's SOUL.md for the agent's workspace, None to keep the default."""
+    0600). `soul_text` is the persona's SOUL.md for the agent's workspace; `remove_soul` says a
+    persona without instructions is set, so a SOUL.md written for earlier instructions must go.
+    Neither (no persona at all): the workspace's SOUL.md is OpenClaw's own and is left alone."""
 
     config_text: str
     env_text: str
     soul_text: str | None = None
+    remove_soul: bool = False
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ def _check_persona(persona: Persona) -> None:
 
 
 def render_soul(persona: Persona | None) -> str | None:
-    """SOUL.md for the persona's instructions, None when there are none (the default is kept)."""
+    """SOUL.md for the persona's instructions, None when there are none (see AgentFiles)."""
     if persona is None or not persona.instructions:
         return None
     _check_persona(persona)
@@ -214,8 +217,10 @@ def render_env(*, model_api_key: str) -> str:
 
 def render_agent_files(spec: AgentSpec) -> AgentFiles:
     """The files an instance gets at activation (what `instances agent-config` prints)."""
+    soul_text = render_soul(spec.persona)
     return AgentFiles(
         config_text=render_openclaw_config(spec),
         env_text=render_env(model_api_key=spec.endpoints.model_api_key),
-        soul_text=render_soul(spec.persona),
+        soul_text=soul_text,
+        remove_soul=spec.persona is not None and soul_text is None,
     )

@@ -1,6 +1,7 @@
 """The warm pool (DESIGN section 5): WARM_POOL_SIZE pre-booted, bootstrapped, never-used instances,
-so a paid order skips the launch and the bootstrap. The worker's sweep refills it; the provisioning
-saga takes one with `claim_warm_instance` before launching a server of its own."""
+so a paid order skips the launch and the bootstrap. The worker's sweep refills it with servers of
+EC2_INSTANCE_TYPE; the provisioning saga takes one with `claim_warm_instance` before launching a
+server of its own, only when the order's package runs on that same type."""
 
 from __future__ import annotations
 
@@ -147,8 +148,9 @@ class WarmPool:
             )
 
 
-async def claim_warm_instance(order: Order) -> Instance | None:
-    """Hand a WARM, never-assigned instance to `order`, or None when the pool is empty.
+async def claim_warm_instance(order: Order, instance_type: str) -> Instance | None:
+    """Hand a WARM, never-assigned instance of `instance_type` (the order's package's) to `order`,
+    or None when the pool holds none of that type: a "pro" order never gets a starter's server.
 
     Each candidate is taken with ONE conditional UPDATE (status WARM, never assigned, no order),
     so two concurrent orders can never get the same instance, and `ever_assigned` is set in the
@@ -156,7 +158,9 @@ async def claim_warm_instance(order: Order) -> Instance | None:
     """
     for _ in range(5):  # a lost race just moves to the next candidate
         candidates = (
-            await Instance.filter(status=InstanceStatus.WARM, ever_assigned=False, order_id=None)
+            await Instance.filter(
+                status=InstanceStatus.WARM, ever_assigned=False, order_id=None, instance_type=instance_type
+            )
             .order_by("id")
             .limit(5)
             .values_list("id", flat=True)

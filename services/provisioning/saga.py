@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import secrets
 from datetime import timedelta
 
 from tortoise.transactions import in_transaction
@@ -138,7 +137,7 @@ class ProvisioningSaga:
             .first()
         )
         if instance is None and self.d.claim_warm_instance is not None:
-            instance = await self.d.claim_warm_instance(order)
+            instance = await self.d.claim_warm_instance(order, package.instance_type)
         if instance is None:
             keys = self.d.generate_host_key()
             instance = await Instance.create(
@@ -335,11 +334,7 @@ class ProvisioningSaga:
         if "ready" not in claimed.job.state:
             raise RuntimeError("activation reached before the server was ready")
         await self.d.progress.report(order.id, progress.ACTIVATING)
-        gateway_token = instance.gateway_token or secrets.token_urlsafe(32)
-        if not instance.gateway_token:
-            instance.gateway_token = gateway_token
-            await instance.save(update_fields=["gateway_token", "updated_at"])
-        await self.d.activate(instance, instance.bot_token or "", owner, gateway_token)
+        await self.d.activate(instance, instance.bot_token or "", owner)
         now = utcnow()
         async with in_transaction():
             instance.status = InstanceStatus.ACTIVE

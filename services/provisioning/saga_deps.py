@@ -29,9 +29,10 @@ class SagaDeps:
     generate_host_key: Callable[[], HostKeyPair]
     render_user_data: Callable[[HostKeyPair], str]  # -> cloud-init user data
     wait_bootstrapped: Callable[[Instance], Awaitable[None]]
-    activate: Callable[[Instance, str, int, str], Awaitable[None]]  # instance, bot token, user id, gw token
+    # instance, bot token, owner's user id: the agent's config with a new model key (InstanceActions)
+    activate: Callable[[Instance, str, int], Awaitable[None]]
     resume_stopped: Callable[[Instance], Awaitable[None]]  # a renewal of a STOPPED agent: start it again
-    claim_warm_instance: Callable[[Order], Awaitable[Instance | None]] | None = None
+    claim_warm_instance: Callable[[Order, str], Awaitable[Instance | None]] | None = None  # order, type
     managed_bot_maker: BotMaker | None = None  # Telegram's managed bots (orders in "managed" mode)
     refund_on_failure: bool = False
     pool_wait_limit: timedelta = timedelta(hours=48)  # a paid order waits this long for a creator account

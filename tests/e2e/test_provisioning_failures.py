@@ -42,12 +42,15 @@ from tests.standins.telegram import BotMessage, TelegramTestUser
 # --- the harness ---------------------------------------------------------------------------------
 
 
-async def place_order(app: Running, customer_id: int, bot_name: str, wanted: str) -> Order:
-    """An order awaiting payment with its Checkout Session at the Stripe stand-in (as /new leaves it)."""
+async def place_order(
+    app: Running, customer_id: int, bot_name: str, wanted: str, package: str | None = None
+) -> Order:
+    """An order awaiting payment with its Checkout Session at the Stripe stand-in (as /new leaves it);
+    of the first package unless `package` names another."""
     customer = await Customer.create(telegram_id=customer_id, full_name=bot_name.split("'")[0])
     order = await Order.create(
         customer=customer,
-        package=app.settings.packages[0].code,
+        package=package or app.settings.packages[0].code,
         bot_name=bot_name,
         bot_username=wanted,
         description="Keeps my diary",

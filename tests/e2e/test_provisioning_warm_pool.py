@@ -67,3 +67,28 @@ async def test_a_paid_order_takes_the_warm_instance_instead_of_launching_one(mak
         pool = await Instance.filter(order_id=None, ever_assigned=False)
         assert warm.id not in {i.id for i in pool}
         await customer.close()
+
+
+async def test_an_order_for_a_larger_server_launches_its_own_instead_of_the_smaller_warm_one(
+    make_stack,
+) -> None:
+    async with make_stack(warm_pool_size=1) as stack:
+        await stack.add_creator_accounts()
+        customer = stack.customer(CUSTOMER_ID, "Wes")
+        async with running(stack.settings, open_db=False, options=stack.runtime_options()) as app:
+            pro = next(p for p in app.settings.packages if p.code == "pro")
+            warm = await _warm_instance(stack)
+            assert warm.instance_type == stack.settings.ec2_instance_type != pro.instance_type
+            order = await place_order(app, CUSTOMER_ID, "Wes's Agent", "wes_agent_bot", package=pro.code)
+            assert await stack.pay(order, app.web_port) == 200
+            await verify_and_go_live(stack, customer, order, CUSTOMER_ID)
+
+        instance = await Instance.get(order_id=order.id)
+        assert instance.id != warm.id and instance.instance_type == pro.instance_type
+        described = {i["InstanceId"]: i for i in await stack.live_instances()}
+        assert described[instance.ec2_instance_id]["InstanceType"] == pro.instance_type
+        # the small warm server is still the pool's, untouched
+        assert described[warm.ec2_instance_id]["InstanceType"] == warm.instance_type
+        still = await Instance.get(id=warm.id)
+        assert still.status == InstanceStatus.WARM and still.order_id is None and not still.ever_assigned
+        await customer.close()

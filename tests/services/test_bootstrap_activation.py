@@ -10,7 +10,7 @@ import json5
 import pytest
 
 from services.cloud.activation import GatewayNotReady, activate
-from services.cloud.openclaw_config import CONFIG_PATH, ENV_PATH, AgentEndpoints
+from services.cloud.openclaw_config import CONFIG_PATH, ENV_PATH, SOUL_PATH, AgentEndpoints
 from services.cloud.ssh import HostKeyMismatch
 from tests.standins import ssh_server
 from tests.standins.ssh_server import connector_for
@@ -19,10 +19,11 @@ platform_key, instance_key, ssh_box = ssh_server.platform_key, ssh_server.instan
 
 
 class _Target:
-    def __init__(self, host_key_public: str) -> None:
+    def __init__(self, host_key_public: str, persona_name: str | None = None, prompt: str = "") -> None:
         self.id = 12
         self.public_ip = "198.51.100.12"
         self.host_key_public = host_key_public
+        self.persona_name, self.persona_prompt = persona_name, prompt
 
 
 def _secrets() -> dict:
@@ -96,6 +97,28 @@ async def test_activation_twice_overwrites_the_files_completely(ssh_box, platfor
     assert config["channels"]["telegram"]["allowFrom"] == ["2"]
     assert first["bot_token"] not in ssh_box.files[CONFIG_PATH].content
     assert ssh_box.files[ENV_PATH].content == f"MEETMATT_MODEL_API_KEY={second['endpoints'].model_api_key}\n"
+
+
+async def test_a_persona_changed_to_a_name_only_removes_the_old_instructions(
+    ssh_box, platform_key, instance_key
+) -> None:
+    connector = connector_for(ssh_box, platform_key)
+
+    async def push(target: _Target) -> None:
+        await activate(
+            connector, target, allowed_user_id=1, ready_timeout_s=5, poll_interval_s=0.05, **_secrets()
+        )
+
+    await push(_Target(instance_key.public_openssh, "Nova", "Sign with a star."))
+    assert "Sign with a star." in ssh_box.files[SOUL_PATH].content
+
+    await push(_Target(instance_key.public_openssh, "Nova"))
+    assert SOUL_PATH not in ssh_box.files  # OpenClaw's own default behaviour again, under the name
+    assert json5.loads(ssh_box.files[CONFIG_PATH].content)["agents"]["entries"]["main"]["identity"] == {
+        "name": "Nova"
+    }
+    [removed] = ssh_box.commands_matching("rm -f")
+    assert removed.command == f"sudo -n rm -f {SOUL_PATH}" and removed.exit_status == 0
 
 
 async def test_a_gateway_that_never_gets_ready_fails_activation_at_its_timeout(

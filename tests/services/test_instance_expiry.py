@@ -1,11 +1,12 @@
-"""Instance expiry: reminders, stop, termination after the grace period, resume after a renewal;
-against real stand-ins (see instance_rig)."""
+"""Instance expiry: reminders, stop, termination after the grace period, resume after a renewal,
+and one instance EC2 refuses to act on (stop or termination protection, set in the AWS console)
+holding up none of the others; against real stand-ins (see instance_rig)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
-from models import Customer, Instance, InstanceStatus, Job, ModelKey, Order, OrderStatus
+from models import Alert, Customer, Instance, InstanceStatus, Job, ModelKey, Order, OrderStatus
 from services.jobs.kinds import NOTIFY_CUSTOMER
 from services.jobs.queue import utcnow
 from services.model_gateway.keys import issue_instance_key
@@ -97,4 +98,56 @@ async def test_a_stopped_instance_renewed_in_its_grace_period_is_started_again(r
     assert [k.revoked_reason for k in await ModelKey.filter(instance_id=instance.id).order_by("id")] == [
         "expired",
         None,
+    ]
+
+
+async def _protect(rig: Rig, instance: Instance, attribute: str) -> None:
+    """What an operator does in the AWS console: EC2 then refuses StopInstances/TerminateInstances."""
+    await rig.fleet.ec2.modify_instance_attribute(
+        InstanceId=instance.ec2_instance_id, **{attribute: {"Value": True}}
+    )
+
+
+async def test_an_instance_ec2_will_not_stop_does_not_keep_the_others_running(rig: Rig) -> None:
+    protected = await live_instance(rig, expires_in=timedelta(hours=-2))
+    other = await live_instance(rig, expires_in=timedelta(hours=-1))
+    await _protect(rig, protected, "DisableApiStop")
+
+    swept = await rig.care.expiry.sweep_expiry()
+    assert swept.stopped == [other.id]
+    assert (await Instance.get(id=other.id)).status == InstanceStatus.STOPPED
+    assert await rig.fleet.state(other.ec2_instance_id) in ("stopping", "stopped")
+    assert (await Instance.get(id=protected.id)).status == InstanceStatus.ACTIVE  # tried again next sweep
+    [alert] = await Alert.filter(kind="instance_expiry")
+    assert f"instance {protected.id}" in alert.text and "OperationNotPermitted" in alert.text
+
+    await rig.care.expiry.sweep_expiry()  # still refused: the same alert counts up, no new one
+    [again] = await Alert.filter(kind="instance_expiry")
+    assert again.id == alert.id and again.count == 2
+
+
+async def test_instances_ec2_will_not_terminate_do_not_keep_the_others_alive(rig: Rig) -> None:
+    after_grace = utcnow() - timedelta(days=8)
+    expired = [await live_instance(rig, expires_in=timedelta(days=-8)) for _ in range(2)]
+    interrupted = [await live_instance(rig) for _ in range(2)]
+    for instance in expired:
+        await Instance.filter(id=instance.id).update(status=InstanceStatus.STOPPED, stopped_at=after_grace)
+    for instance in interrupted:
+        await Instance.filter(id=instance.id).update(
+            status=InstanceStatus.TERMINATING, updated_at=utcnow() - timedelta(minutes=30)
+        )
+    await _protect(rig, expired[0], "DisableApiTermination")
+    await _protect(rig, interrupted[0], "DisableApiTermination")
+
+    swept = await rig.care.expiry.sweep_expiry()
+    assert swept.terminated == [expired[1].id, interrupted[1].id]
+    for instance in (expired[1], interrupted[1]):
+        assert await rig.fleet.state(instance.ec2_instance_id) == "terminated"
+        assert (await Instance.get(id=instance.id)).status == InstanceStatus.TERMINATED
+    for instance in (expired[0], interrupted[0]):
+        assert await rig.fleet.state(instance.ec2_instance_id) == "running"
+    alerts = await Alert.filter(kind="instance_expiry").order_by("id")
+    assert [a.dedup_key for a in alerts] == [
+        f"instance_expiry:{expired[0].id}",
+        f"instance_expiry:{interrupted[0].id}",
     ]

@@ -3,7 +3,10 @@ re-provision), against real stand-ins (see instance_rig)."""
 
 from __future__ import annotations
 
+import pytest
+
 from models import Alert, Instance, InstanceStatus, ModelKey
+from services.cloud.activation import GatewayUrlMissing
 from services.cloud.openclaw_config import CONFIG_PATH, ENV_PATH
 from services.jobs.kinds import (
     INSTANCE_HEALTH_CHECK,
@@ -93,3 +96,22 @@ async def test_reprovision_replaces_the_model_key(rig: Rig) -> None:
     assert provider["baseUrl"] == "https://meetmatt.example/model/v1"
     platform_key = rig.settings.moonshot_api_key.get_secret_value()
     assert all(platform_key not in f.content for f in rig.box.files.values())
+
+
+async def test_activation_without_public_base_url_is_refused_before_a_key_or_a_token_is_made(
+    rig: Rig,
+) -> None:
+    instance = await live_instance(rig, launch=False)
+    await Instance.filter(id=instance.id).update(gateway_token=None)
+    instance = await Instance.get(id=instance.id)
+    old_key = await issue_instance_key(instance.id)
+    rig.care.actions.settings = rig.settings.model_copy(update={"public_base_url": None})
+    with pytest.raises(GatewayUrlMissing, match="PUBLIC_BASE_URL is not set"):
+        await rig.care.actions.activate_agent(
+            instance, bot_token=instance.bot_token or "", owner_id=1, reason="activated again"
+        )
+    # the running agent keeps its key and nothing reached the server
+    assert await authenticate(old_key) is not None
+    assert await ModelKey.filter(instance_id=instance.id).count() == 1
+    assert (await Instance.get(id=instance.id)).gateway_token is None
+    assert rig.box.commands == []

@@ -20,6 +20,8 @@ from tests.services.instance_rig import (  # noqa: F401 - fixtures
     ssh_box,
 )
 
+SMALL = "t3.small"  # the instance type of the default packages' starter and of EC2_INSTANCE_TYPE
+
 
 def with_pool(rig: Rig, size: int) -> None:
     rig.care.warm_pool.settings = rig.settings.model_copy(update={"warm_pool_size": size})
@@ -63,13 +65,33 @@ async def test_concurrent_orders_claim_each_warm_instance_once(rig: Rig) -> None
             host_key_public=rig.host_key_public,
         )
     orders = [await new_order() for _ in range(6)]
-    results = await asyncio.gather(*(claim_warm_instance(o) for o in orders))
+    results = await asyncio.gather(*(claim_warm_instance(o, SMALL) for o in orders))
     winners = [r for r in results if r is not None]
     assert len(winners) == 2 and len({w.id for w in winners}) == 2
     rows = await Instance.all()
     assert all(r.ever_assigned and r.status == InstanceStatus.READY for r in rows)
     assert sorted(r.order_id for r in rows) == sorted(w.order_id for w in winners)
-    assert await claim_warm_instance(await new_order()) is None
+    assert await claim_warm_instance(await new_order(), SMALL) is None
+
+
+async def test_an_order_only_claims_a_warm_instance_of_its_packages_type(rig: Rig) -> None:
+    small = await Instance.create(
+        status=InstanceStatus.WARM,
+        instance_type=SMALL,
+        ec2_instance_id="i-small000000001",
+        host_key_public=rig.host_key_public,
+    )
+    assert await claim_warm_instance(await new_order(), "t3.medium") is None
+    assert (await Instance.get(id=small.id)).status == InstanceStatus.WARM
+    medium = await Instance.create(
+        status=InstanceStatus.WARM,
+        instance_type="t3.medium",
+        ec2_instance_id="i-medium00000001",
+        host_key_public=rig.host_key_public,
+    )
+    claimed = await claim_warm_instance(await new_order(), "t3.medium")
+    assert claimed is not None and claimed.id == medium.id
+    assert (await Instance.get(id=small.id)).order_id is None
 
 
 async def test_an_instance_that_served_a_customer_is_never_handed_out_again(rig: Rig) -> None:
@@ -79,14 +101,14 @@ async def test_an_instance_that_served_a_customer_is_never_handed_out_again(rig:
         ec2_instance_id="i-used0000000001",
         host_key_public=rig.host_key_public,
     )
-    assert await claim_warm_instance(await new_order()) is None
+    assert await claim_warm_instance(await new_order(), SMALL) is None
     assert (await Instance.get(id=used.id)).order_id is None
 
     # a claimed instance, once terminated, is replaced by a fresh launch, not reused
     with_pool(rig, 1)
     await rig.care.warm_pool.refill_warm_pool()
     await rig.care.warm_pool.refill_warm_pool()
-    claimed = await claim_warm_instance(await new_order())
+    claimed = await claim_warm_instance(await new_order(), SMALL)
     assert claimed is not None
     await rig.care.actions.terminate(claimed.id)
     assert await rig.care.warm_pool.refill_warm_pool() == 1

@@ -4,7 +4,8 @@ It accepts only the platform's client key, presents the host key it was given (t
 one), records every command with its stdin, and answers like an Ubuntu host after the Meet Matt
 bootstrap: the bootstrap marker, `curl` on the gateway's /healthz and /readyz, `systemctl show`,
 `systemctl restart`, `journalctl` (kernel log with OOM kills, gateway log with Telegram 409
-conflicts), `free -m`, and file uploads (`sudo -n install ... /dev/stdin <path>`).
+conflicts), `free -m`, file uploads (`sudo -n install ... /dev/stdin <path>`) and removals
+(`sudo -n rm -f <path>`).
 
 The instance's behaviour is a plain mutable `InstanceBehaviour`; e.g. `readiness_broken=True`
 makes /readyz fail even after restarts, `conflict_409=True` puts a 409 line in the gateway log
@@ -199,6 +200,10 @@ class SshInstanceStandIn:
                 b.conflict_409 = False
             return 0, "", ""
         if "systemctl enable" in command:
+            return 0, "", ""
+        if command.startswith("sudo -n rm -f "):  # a file the agent must not have any more
+            for path in shlex.split(command)[4:]:
+                self.files.pop(path, None)
             return 0, "", ""
         if "install -d" in command:  # a directory for the agent (its workspace)
             self.directories.append(shlex.split(command)[-1])

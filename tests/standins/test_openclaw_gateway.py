@@ -1,17 +1,20 @@
 """The real-gateway harness itself: its start-log check is not vacuous. Given the platform key under
 Moonshot's own variable name (what Meet Matt wrote before), the pinned gateway tries to install its
 Moonshot plugin at start and runs degraded, and `start_problems()` reports exactly that; the files
-activation writes today start clean and answer /readyz and /healthz."""
+activation writes today start clean and answer /readyz and /healthz. The real instance keeps the
+files activation uploads and removes the ones it removes, as the host would."""
 
 from __future__ import annotations
 
 import asyncio
 import secrets
 
-from services.cloud.openclaw_config import AgentEndpoints, AgentSpec, render_agent_files
+from services.cloud.activation import REMOVE_SOUL_CMD
+from services.cloud.openclaw_config import SOUL_PATH, AgentEndpoints, AgentSpec, render_agent_files
 from tests.e2e.bot_fixtures import telegram_api  # noqa: F401
 from tests.standins import free_port
 from tests.standins.openclaw import GatewayProcess, install_home
+from tests.standins.openclaw.instance import RealInstance
 from tests.standins.telegram import TelegramTestApi
 
 
@@ -49,3 +52,14 @@ async def test_the_start_check_catches_the_moonshot_plugin_attempt_and_passes_ou
         assert "moonshot" in problems.lower() and "plugin" in problems.lower(), problems
     finally:
         await asyncio.gather(asyncio.to_thread(ours.stop), asyncio.to_thread(old.stop))
+
+
+async def test_the_real_instance_removes_the_soul_md_that_activation_removes(tmp_path) -> None:
+    real = RealInstance(tmp_path)
+    upload = f"sudo -n install -m 0600 -o openclaw -g openclaw /dev/stdin {SOUL_PATH}"
+    assert await real.answer(upload, "# Nova\n") is None  # the stand-in records it too
+    soul = tmp_path / ".openclaw" / "workspace" / "SOUL.md"
+    assert soul.read_text() == "# Nova\n"
+    assert await real.answer(REMOVE_SOUL_CMD, None) is None
+    assert not soul.exists()
+    assert await real.answer(REMOVE_SOUL_CMD, None) is None  # -f: nothing there is fine

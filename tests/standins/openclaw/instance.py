@@ -1,7 +1,8 @@
 """The customer's instance with the REAL gateway behind the SSH stand-in.
 
 `SshInstanceStandIn(real=RealInstance(home))` answers the commands that touch the agent for real:
-uploads of `~openclaw/.openclaw/{openclaw.json,.env}` land in `home/.openclaw/`; `systemctl
+uploads of `~openclaw/.openclaw/{openclaw.json,.env,workspace/SOUL.md}` land in (and `rm -f`
+removes them from) `home/.openclaw/`; `systemctl
 restart openclaw-gateway` (re)starts `openclaw gateway` there (HOME=home, heap capped, as the
 systemd unit does); `curl /readyz|/healthz` asks that gateway; `systemctl show` reports whether it
 runs and its memory; `journalctl -u` greps its log. The rest (bootstrap marker, kernel log, free)
@@ -49,6 +50,12 @@ class RealInstance:
                 target.write_text(stdin or "")
                 target.chmod(0o600)
             return None  # the stand-in records the upload too
+        if command.startswith("sudo -n rm -f "):
+            for path in shlex.split(command)[4:]:
+                target = self.local_path(path)
+                if target is not None:
+                    target.unlink(missing_ok=True)
+            return None  # the stand-in forgets the upload too
         if "systemctl restart" in command:
             await asyncio.to_thread(self.gateway.restart)
             return 0, "", ""
