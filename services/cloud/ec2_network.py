@@ -59,14 +59,19 @@ async def ensure_key_pair(ec2: Any, name: str, public_key: str) -> None:
 
 
 def wanted_rules(ssh_source_cidr: str) -> list[dict[str, Any]]:
-    """Ingress: SSH from the platform only. Nothing else listens: the agent's gateway binds to
-    loopback and reaches Telegram by long polling (outbound), so no other port is opened."""
+    """Ingress: SSH from the platform only, HTTPS from anywhere."""
     return [
         {
             "IpProtocol": "tcp",
             "FromPort": 22,
             "ToPort": 22,
             "IpRanges": [{"CidrIp": ssh_source_cidr, "Description": "SSH from the platform"}],
+        },
+        {
+            "IpProtocol": "tcp",
+            "FromPort": 443,
+            "ToPort": 443,
+            "IpRanges": [{"CidrIp": "0.0.0.0/0", "Description": "HTTPS"}],
         },
     ]
 
@@ -81,7 +86,7 @@ async def ensure_security_group(ec2: Any, name: str, ssh_source_cidr: str) -> st
         try:
             created = await ec2.create_security_group(
                 GroupName=name,
-                Description="Meet Matt agents: SSH from the platform only",
+                Description="Meet Matt agents: SSH from the platform, HTTPS",
                 TagSpecifications=[
                     {"ResourceType": "security-group", "Tags": [{"Key": TAG_MANAGED, "Value": "1"}]}
                 ],

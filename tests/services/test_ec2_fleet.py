@@ -69,7 +69,7 @@ async def test_launch_creates_the_instance_as_designed(aws_endpoint, tmp_path) -
     assert document["runcmd"] == [["bash", "/opt/meetmatt/bootstrap.sh"]]
 
     rules = {(p["FromPort"], p["ToPort"], r["CidrIp"]) for p in group["IpPermissions"] for r in p["IpRanges"]}
-    assert rules == {(22, 22, "203.0.113.0/24")}  # nothing listens on the instance but SSH
+    assert rules == {(22, 22, "203.0.113.0/24"), (443, 443, "0.0.0.0/0")}
 
     platform = load_or_create_client_key(settings.ssh_private_key_path)
     assert pair["KeyName"] == settings.ec2_key_name
@@ -88,7 +88,7 @@ async def test_ensure_network_twice_creates_nothing_twice(aws_endpoint, tmp_path
         )["SecurityGroups"]
         pairs = (await fleet.ec2.describe_key_pairs())["KeyPairs"]
     assert len(groups) == 1
-    assert sum(len(p["IpRanges"]) for p in groups[0]["IpPermissions"]) == 1  # the SSH rule, once
+    assert sum(len(p["IpRanges"]) for p in groups[0]["IpPermissions"]) == 2
     assert [p["KeyName"] for p in pairs] == [settings.ec2_key_name]
 
 
