@@ -59,7 +59,9 @@ async def ensure_key_pair(ec2: Any, name: str, public_key: str) -> None:
 
 
 def wanted_rules(ssh_source_cidr: str) -> list[dict[str, Any]]:
-    """Ingress: SSH from the platform only, HTTPS from anywhere."""
+    """Ingress: SSH from the platform only, and HTTPS from anywhere as the owner's design asks (DESIGN
+    section 5). Nothing listens on 443 today: the gateway binds to loopback and reaches Telegram by
+    long polling."""
     return [
         {
             "IpProtocol": "tcp",
