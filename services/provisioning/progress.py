@@ -18,6 +18,8 @@ from services.jobs.queue import JobQueue, utcnow
 from services.notifications.alerts import raise_alert
 from services.notifications.customer_text import N_, Text
 from services.notifications.customers import Messenger, queue_customer_message
+from services.provisioning.customer_notices import act_button
+from services.provisioning.verification import deep_link as verification_link
 
 log = logging.getLogger(__name__)
 
@@ -93,11 +95,9 @@ def render_progress(
     """The progress message for `step`: (text, URL buttons), rendered in the customer's language by
     the bot (`Text`). A str `detail` is escaped there; a `Text` detail is translated too.
 
-    For "verify", `detail` may be the deep link itself. For a failure, `detail` says what happens
-    next (retry, refund); without it a generic "we are on it" is shown.
+    `deep_link`: the open ownership check's link, as a button. For a failure, `detail` says what
+    happens next (retry, refund); without it a generic "we are on it" is shown.
     """
-    if step == VERIFY and not deep_link and isinstance(detail, str) and detail.startswith("https://"):
-        deep_link, detail = detail, ""
     if step != FAILED and step not in STEPS:
         raise ValueError(f"unknown progress step {step!r} (known: {', '.join([*STEPS, FAILED])})")
     known = STEPS.get(step)
@@ -135,12 +135,7 @@ def render_progress(
                 )
             )
         )
-        label = (
-            Text(N_("Open @{username} and press Start"), {"username": bot_username})
-            if bot_username
-            else Text(N_("Open your bot and press Start"))
-        )
-        buttons.append((label, deep_link))
+        buttons.append(act_button(bot_username, deep_link))
     return _lines(*lines), buttons
 
 
@@ -157,7 +152,7 @@ async def open_deep_link(order_id: int) -> tuple[str | None, str | None]:
         or verification.expires_at <= utcnow()
     ):
         return instance.bot_username, None
-    return instance.bot_username, f"https://t.me/{instance.bot_username}?start={verification.code}"
+    return instance.bot_username, verification_link(instance.bot_username, verification.code)
 
 
 class ProgressReporter:
@@ -209,8 +204,6 @@ class ProgressReporter:
         async with lock:  # launching and creating_bot report concurrently: never send twice
             order = await Order.get(id=order_id).select_related("customer")
             bot_username, deep_link = await open_deep_link(order_id)
-            if step == VERIFY and isinstance(detail, str) and detail.startswith("https://"):
-                deep_link, detail = detail, ""
             text, buttons = render_progress(
                 step,
                 failed=failed,

@@ -269,7 +269,7 @@ class ProvisioningSaga:
         order.status = OrderStatus.AWAITING_VERIFICATION
         await order.save(update_fields=["status", "updated_at"])
         link = deep_link(instance.bot_username, verification.code)
-        await self.d.progress.report(order.id, progress.VERIFY, detail=link)
+        await self.d.progress.report(order.id, progress.VERIFY)  # shows the open check's link
         # the customer must act now: a NEW message notifies them (an edit would not)
         await notify_act(self.d.queue, order.id, order.customer.telegram_id, instance.bot_username, link)
         await self.d.queue.save_step(claimed, "verification", {"verification_id": verification.id})
@@ -286,9 +286,7 @@ class ProvisioningSaga:
         verification = await self.d.verifier.issue(instance)
         if not claimed.job.state.get("ready_reported"):
             # the server is ready now: keep the deep link in front of the customer
-            await self.d.progress.report(
-                order.id, progress.VERIFY, detail=deep_link(instance.bot_username, verification.code)
-            )
+            await self.d.progress.report(order.id, progress.VERIFY)
             await self.d.queue.save_step(claimed, "ready_reported", True)
         token = instance.bot_token or ""
         offset = claimed.job.state.get("verify_offset")

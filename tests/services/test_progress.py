@@ -56,7 +56,7 @@ def test_each_step_renders_its_bar_and_words(step: str, bar: str, words: str) ->
 
 def test_verify_shows_the_deep_link_button() -> None:
     link = "https://t.me/tom_helper_bot?start=abc123"
-    text, buttons = english(render_progress(VERIFY, detail=link, bot_username="tom_helper_bot"))
+    text, buttons = english(render_progress(VERIFY, deep_link=link, bot_username="tom_helper_bot"))
     assert buttons == [("Open @tom_helper_bot and press Start", link)]
     assert "press <b>Start</b>" in text and link not in text
 
