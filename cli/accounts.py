@@ -1,5 +1,5 @@
 """`python main.py accounts ...`: log a creator account in, import them from the environment,
-enable/disable them, set their priority, health-check them. (`accounts list` lives in main.py.)
+enable/disable them, set their priority, health-check them. (`accounts list` is cli/views.py's.)
 
 Login runs here, in a terminal, never inside the bot: Telegram refuses login codes that were
 forwarded through a Telegram chat. The login takes its client factory and its input functions as

@@ -1,13 +1,54 @@
-"""Read-only operator views for the CLI: rows as plain dicts (never a secret), and a text table."""
+"""`python main.py orders|instances|accounts|jobs list`: read-only operator views, rows as plain dicts
+(never a secret), and a text table."""
 
 from __future__ import annotations
 
+import argparse
+import asyncio
 import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from config import Settings
 from models import Instance, Job, Order, TelegramAccount
+from models.enums import AccountStatus, InstanceStatus, JobStatus, OrderStatus
+
+# `--status` takes the models' own values: a typo is a usage error, not an empty list
+STATUSES = {"orders": OrderStatus, "instances": InstanceStatus, "accounts": AccountStatus, "jobs": JobStatus}
+
+
+def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]) -> None:
+    for what, statuses in STATUSES.items():
+        lister = groups[what].add_parser("list", help=f"list {what} (read-only)")
+        lister.add_argument("--json", action="store_true", help="machine-readable output")
+        lister.add_argument("--limit", type=int, default=50)
+        lister.add_argument(
+            "--status",
+            default=None,
+            choices=[s.value for s in statuses],
+            help="only rows with this status",
+        )
+        lister.set_defaults(func=cmd_list, what=what)
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.root import open_root
+
+    async def body() -> int:
+        async with open_root(settings):
+            if args.what == "orders":
+                rows = await order_rows(args.limit, args.status)
+            elif args.what == "instances":
+                rows = await instance_rows(args.limit, args.status)
+            elif args.what == "accounts":
+                rows = [r for r in await account_rows() if args.status in (None, r["status"])]
+            else:
+                rows = await job_rows(args.limit, args.status)
+        print(render(rows, args.json))
+        return 0
+
+    return asyncio.run(body())
 
 
 def _iso(value: datetime | None) -> str | None:
