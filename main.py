@@ -62,15 +62,18 @@ def main(argv: list[str] | None = None) -> int:
     from services.infra.logging_setup import setup_logging
 
     setup_logging(settings.log_level, settings.log_format, settings.secret_values())
-    from services.infra.operator_errors import OperatorError
+    from cli.errors import is_operator_error, one_line
 
     try:
         return args.func(args, settings)
-    except OperatorError as exc:  # the message says what to do: no traceback
-        print(f"{parser.prog} {args.command}: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if not is_operator_error(exc):
+            raise  # a bug: its traceback is what a report needs
+        command = " ".join(filter(None, (args.command, getattr(args, "action", None))))
+        print(f"{parser.prog} {command}: {one_line(exc)}", file=sys.stderr)  # says what to do
+        return 1
 
 
 if __name__ == "__main__":

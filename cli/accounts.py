@@ -20,16 +20,17 @@ from telethon import TelegramClient, errors
 
 from config import Settings
 from models import AccountStatus, AdminAction, TelegramAccount
+from services.infra.operator_errors import OperatorError
 from services.jobs.queue import utcnow
 from services.operations import accounts as operations
 from services.operations.accounts import AccountChange
-from services.operations.audit import Actor, NotFound, OperationError
+from services.operations.audit import Actor, NotFound
 
 LoginClientFactory = Callable[[int, str], TelegramClient]  # (api_id, api_hash) -> not yet authorised
 Prompt = Callable[[str], str]
 
 
-class LoginError(RuntimeError):
+class LoginError(OperatorError):
     """Login cannot go on; the message says why and what to do (and never holds a secret)."""
 
 
@@ -195,17 +196,12 @@ async def store_login(
 
 def _run(settings: Settings, body: Callable[[], Awaitable[int]]) -> int:
     from cli.root import open_root
-    from models.fields import EncryptionKeyError
 
     async def main() -> int:
         async with open_root(settings):
             return await body()
 
-    try:
-        return asyncio.run(main())
-    except (LoginError, EncryptionKeyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return asyncio.run(main())
 
 
 def _ask_visible(prompt: str) -> str:
@@ -290,9 +286,6 @@ def _account_command(act: Callable[[argparse.Namespace, Actor], Awaitable[Accoun
                 account = (await act(args, Actor.cli())).account
             except NotFound:
                 print(f"error: no creator account #{args.id} (see `accounts list`)", file=sys.stderr)
-                return 1
-            except OperationError as exc:
-                print(f"error: {exc}", file=sys.stderr)
                 return 1
             print(
                 f"creator account #{account.id} ({account.masked_phone}): status {account.status}, "

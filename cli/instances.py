@@ -165,22 +165,24 @@ def cmd_user_data(_: argparse.Namespace, settings: Settings) -> int:
 def cmd_agent_config(args: argparse.Namespace, settings: Settings) -> int:
     import secrets
 
-    from services.cloud.activation import GatewayUrlMissing, agent_endpoints
+    from services.cloud.activation import agent_endpoints
     from services.cloud.openclaw_config import AgentSpec, ConfigValueError, render_agent_files
     from services.model_gateway.keys import PLACEHOLDER_KEY
 
+    # an instance's model key exists in plaintext only in its own .env (the database keeps its hash):
+    # the printed files carry a marked placeholder, never the platform's MOONSHOT_API_KEY. Without
+    # PUBLIC_BASE_URL this raises GatewayUrlMissing, which main.py reports.
+    endpoints = agent_endpoints(settings, PLACEHOLDER_KEY)
     try:
-        # an instance's model key exists in plaintext only in its own .env (the database keeps its
-        # hash): the printed files carry a marked placeholder, never the platform's MOONSHOT_API_KEY
         files = render_agent_files(
             AgentSpec(
                 bot_token=args.bot_token,
                 allowed_user_id=args.owner,
                 gateway_token=secrets.token_urlsafe(32),
-                endpoints=agent_endpoints(settings, PLACEHOLDER_KEY),
+                endpoints=endpoints,
             )
         )
-    except (ConfigValueError, GatewayUrlMissing) as exc:
+    except ConfigValueError as exc:  # --bot-token or --owner is malformed: a usage error
         print(f"agent-config: {exc}", file=sys.stderr)
         return 2
     print(files.env_text if args.env else files.config_text, end="")

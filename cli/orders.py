@@ -1,11 +1,11 @@
 """`python main.py orders refund|approve`: the operator's two actions on an order (services/operations,
-the same functions as the bot's /refund and /approve). `orders list` is cli/views.py's."""
+the same functions as the bot's /refund and /approve; a refused one is an OperationError, which main.py
+reports). `orders list` is cli/views.py's."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 
 from config import Settings
 
@@ -23,19 +23,13 @@ def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubPar
 def cmd_refund(args: argparse.Namespace, settings: Settings) -> int:
     from cli.root import open_root
     from services.operations import orders as operations
-    from services.operations.audit import Actor, OperationError
+    from services.operations.audit import Actor
 
     async def body() -> int:
         async with open_root(settings) as root:
-            try:
-                done = await operations.refund(root.queue, args.order_id, Actor.cli(), reason=args.reason)
-            except OperationError as exc:
-                print(exc, file=sys.stderr)
-                return 1
-            print(
-                f"refund of order {args.order_id} queued as job {done.job.id}; the worker sends it to Stripe"
-            )
-            return 0
+            done = await operations.refund(root.queue, args.order_id, Actor.cli(), reason=args.reason)
+        print(f"refund of order {args.order_id} queued as job {done.job.id}; the worker sends it to Stripe")
+        return 0
 
     return asyncio.run(body())
 
@@ -43,18 +37,14 @@ def cmd_refund(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
     from cli.root import open_root
     from services.operations import orders as operations
-    from services.operations.audit import Actor, OperationError
+    from services.operations.audit import Actor
 
     async def body() -> int:
         async with open_root(settings) as root:
-            try:
-                await operations.approve(
-                    root.queue, args.order_id, Actor.cli(), max_attempts=settings.provision_max_attempts
-                )
-            except OperationError as exc:
-                print(exc, file=sys.stderr)
-                return 1
-            print(f"order {args.order_id} approved: paid, its provisioning is queued")
-            return 0
+            await operations.approve(
+                root.queue, args.order_id, Actor.cli(), max_attempts=settings.provision_max_attempts
+            )
+        print(f"order {args.order_id} approved: paid, its provisioning is queued")
+        return 0
 
     return asyncio.run(body())
