@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 from telethon import TelegramClient, errors
 
-from config import Settings
+from config import Settings, secret_value
 from models import AccountStatus, AdminAction, TelegramAccount
+from services.accounts.credentials import normalise_api_hash, normalise_phone
 from services.infra.operator_errors import OperatorError
 from services.jobs.queue import utcnow
 from services.operations import accounts as operations
@@ -208,39 +209,40 @@ def _ask_visible(prompt: str) -> str:
     return input(prompt)
 
 
-def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
-    phone = args.phone or settings.telegram_phone or _ask_visible("Phone number (international, +…): ")
-    phone = re.sub(r"[\s()-]", "", phone)
-    if not re.fullmatch(r"\+?\d{7,15}", phone):
-        print("error: the phone number must be international digits, e.g. +15550000000", file=sys.stderr)
-        return 1
-    phone = phone if phone.startswith("+") else f"+{phone}"
+def login_inputs(args: argparse.Namespace, settings: Settings) -> tuple[str, int, str]:
+    """(phone, API ID, API hash) from the options, else the settings, else asked; each checked as it
+    comes (the rules check-config and import-env use), so a typo stops before the next question."""
+    phone = normalise_phone(
+        args.phone or settings.telegram_phone or _ask_visible("Phone number (international, +…): ")
+    )
+    if phone is None:
+        raise OperatorError("the phone number must be international digits, e.g. +15550000000")
     api_id_text = str(args.api_id or settings.telegram_api_id or _ask_visible("API ID (my.telegram.org): "))
     if not api_id_text.strip().isdigit():
-        print("error: the API ID is a number from https://my.telegram.org", file=sys.stderr)
-        return 1
-    api_hash = (
-        settings.telegram_api_hash.get_secret_value() if settings.telegram_api_hash else ""
-    ) or getpass.getpass("API hash (my.telegram.org, hidden): ")
-    api_hash = api_hash.strip().lower()
-    if not re.fullmatch(r"[0-9a-f]{32}", api_hash):
-        print(
-            "error: the API hash is 32 hexadecimal characters from https://my.telegram.org", file=sys.stderr
-        )
-        return 1
+        raise OperatorError("the API ID is a number from https://my.telegram.org")
+    api_hash = normalise_api_hash(
+        secret_value(settings.telegram_api_hash) or getpass.getpass("API hash (my.telegram.org, hidden): ")
+    )
+    if api_hash is None:
+        raise OperatorError("the API hash is 32 hexadecimal characters from https://my.telegram.org")
+    return phone, int(api_id_text), api_hash
+
+
+def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
+    phone, api_id, api_hash = login_inputs(args, settings)
 
     async def body() -> int:
         result = await telegram_login(
             telethon_login_factory,
             phone=phone,
-            api_id=int(api_id_text),
+            api_id=api_id,
             api_hash=api_hash,
             ask_code=_ask_visible,
             ask_password=getpass.getpass,
         )
         account, created = await store_login(
             result,
-            api_id=int(api_id_text),
+            api_id=api_id,
             api_hash=api_hash,
             priority=args.priority,
             bot_limit=settings.creator_bot_limit,
