@@ -19,13 +19,13 @@ from dataclasses import dataclass
 from telethon import TelegramClient, errors
 
 from config import Settings, secret_value
-from models import AccountStatus, AdminAction, TelegramAccount
+from models import AccountStatus, TelegramAccount
 from services.accounts.credentials import normalise_api_hash, normalise_phone
 from services.infra.operator_errors import OperatorError
 from services.jobs.queue import utcnow
 from services.operations import accounts as operations
 from services.operations.accounts import AccountChange
-from services.operations.audit import Actor, NotFound
+from services.operations.audit import Actor, NotFound, record
 
 LoginClientFactory = Callable[[int, str], TelegramClient]  # (api_id, api_hash) -> not yet authorised
 Prompt = Callable[[str], str]
@@ -184,10 +184,8 @@ async def store_login(
         if account.status == AccountStatus.SESSION_DEAD:
             account.status = AccountStatus.ACTIVE
         await account.save(update_fields=fields)
-    await AdminAction.create(
-        action="accounts.login",
-        target=f"account:{account.id}",
-        detail="created" if created else "session replaced",
+    await record(
+        Actor.cli(), "accounts.login", f"account:{account.id}", "created" if created else "session replaced"
     )
     return account, created
 
@@ -271,10 +269,11 @@ def cmd_import_env(_: argparse.Namespace, settings: Settings) -> int:
             print(f"error:   {problem}", file=sys.stderr)
         if not (report.created or report.updated or report.errors):
             print("no TELEGRAM_PHONE / TELEGRAM_FALLBACK_<n>_PHONE accounts in the environment")
-        await AdminAction.create(
-            action="accounts.import_env",
-            target="accounts",
-            detail=f"{len(report.created)} added, {len(report.updated)} updated",
+        await record(
+            Actor.cli(),
+            "accounts.import_env",
+            "accounts",
+            f"{len(report.created)} added, {len(report.updated)} updated",
         )
         return 1 if report.errors else 0
 

@@ -52,8 +52,9 @@ def cmd_usage(args: argparse.Namespace, settings: Settings) -> int:
 
 def cmd_model_quota(args: argparse.Namespace, settings: Settings) -> int:
     from cli.root import open_root
-    from models import AdminAction, Instance
+    from models import Instance
     from services.model_gateway.quota import quota_for, set_override
+    from services.operations.audit import Actor, record
 
     for value in (args.tokens_per_month, args.requests_per_minute):
         if value is not None and value < 0:
@@ -72,11 +73,11 @@ def cmd_model_quota(args: argparse.Namespace, settings: Settings) -> int:
                 requests_per_minute=args.requests_per_minute,
             )
             quota = await quota_for(instance.id, instance.order_id, settings.packages)
-            await AdminAction.create(
-                action="model_quota",
-                target=f"instance:{instance.id}",
-                detail=f"CLI; tokens/month {quota.tokens_per_month}, "
-                f"requests/min {quota.requests_per_minute}",
+            await record(
+                Actor.cli(),
+                "model_quota",
+                f"instance:{instance.id}",
+                f"CLI; tokens/month {quota.tokens_per_month}, requests/min {quota.requests_per_minute}",
             )
         print(
             f"instance #{instance.id}: {quota.tokens_per_month or 'unlimited'} tokens a month, "
