@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -37,14 +37,7 @@ def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
 
     async def body() -> int:
         async with open_root(settings):
-            if args.what == "orders":
-                rows = await order_rows(args.limit, args.status)
-            elif args.what == "instances":
-                rows = await instance_rows(args.limit, args.status)
-            elif args.what == "accounts":
-                rows = [r for r in await account_rows() if args.status in (None, r["status"])]
-            else:
-                rows = await job_rows(args.limit, args.status)
+            rows = await ROWS[args.what](args.limit, args.status)
         print(render(rows, args.json))
         return 0
 
@@ -96,7 +89,10 @@ async def instance_rows(limit: int = 50, status: str | None = None) -> list[dict
     ]
 
 
-async def account_rows() -> list[dict[str, Any]]:
+async def account_rows(limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
+    query = TelegramAccount.all().order_by("priority", "id").limit(limit)  # the order the pool tries them
+    if status:
+        query = query.filter(status=status)
     return [
         {
             "id": a.id,
@@ -110,7 +106,7 @@ async def account_rows() -> list[dict[str, Any]]:
             "last_used": _iso(a.last_used),
             "last_error": a.last_error,
         }
-        for a in await TelegramAccount.all().order_by("priority", "id")
+        for a in await query
     ]
 
 
@@ -132,6 +128,14 @@ async def job_rows(limit: int = 50, status: str | None = None) -> list[dict[str,
         }
         for j in await query
     ]
+
+
+ROWS: dict[str, Callable[[int, str | None], Awaitable[list[dict[str, Any]]]]] = {
+    "orders": order_rows,
+    "instances": instance_rows,
+    "accounts": account_rows,
+    "jobs": job_rows,
+}
 
 
 def render(rows: Sequence[dict[str, Any]], as_json: bool) -> str:
