@@ -15,6 +15,7 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from telethon import TelegramClient, errors
 
@@ -26,6 +27,9 @@ from services.jobs.queue import utcnow
 from services.operations import accounts as operations
 from services.operations.accounts import AccountChange
 from services.operations.audit import Actor, NotFound, record
+
+if TYPE_CHECKING:
+    from cli.root import Root
 
 LoginClientFactory = Callable[[int, str], TelegramClient]  # (api_id, api_hash) -> not yet authorised
 Prompt = Callable[[str], str]
@@ -193,16 +197,6 @@ async def store_login(
 # --- command functions (args, settings) -> exit code ----------------------------------------------
 
 
-def _run(settings: Settings, body: Callable[[], Awaitable[int]]) -> int:
-    from cli.root import open_root
-
-    async def main() -> int:
-        async with open_root(settings):
-            return await body()
-
-    return asyncio.run(main())
-
-
 def _ask_visible(prompt: str) -> str:
     return input(prompt)
 
@@ -227,9 +221,11 @@ def login_inputs(args: argparse.Namespace, settings: Settings) -> tuple[str, int
 
 
 def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.root import run_command
+
     phone, api_id, api_hash = login_inputs(args, settings)
 
-    async def body() -> int:
+    async def body(_: Root) -> int:
         result = await telegram_login(
             telethon_login_factory,
             phone=phone,
@@ -251,13 +247,14 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 0
 
-    return _run(settings, body)
+    return run_command(settings, body)
 
 
 def cmd_import_env(_: argparse.Namespace, settings: Settings) -> int:
+    from cli.root import run_command
     from services.accounts.env_import import import_env_accounts
 
-    async def body() -> int:
+    async def body(_: Root) -> int:
         report = await import_env_accounts(bot_limit=settings.creator_bot_limit)
         for masked in report.created:
             print(f"added    {masked}")
@@ -277,12 +274,14 @@ def cmd_import_env(_: argparse.Namespace, settings: Settings) -> int:
         )
         return 1 if report.errors else 0
 
-    return _run(settings, body)
+    return run_command(settings, body)
 
 
 def _account_command(act: Callable[[argparse.Namespace, Actor], Awaitable[AccountChange]]):
     def command(args: argparse.Namespace, settings: Settings) -> int:
-        async def body() -> int:
+        from cli.root import run_command
+
+        async def body(_: Root) -> int:
             try:
                 account = (await act(args, Actor.cli())).account
             except NotFound:
@@ -294,7 +293,7 @@ def _account_command(act: Callable[[argparse.Namespace, Actor], Awaitable[Accoun
             )
             return 0
 
-        return _run(settings, body)
+        return run_command(settings, body)
 
     return command
 
@@ -312,21 +311,20 @@ async def _priority(args: argparse.Namespace, actor: Actor) -> AccountChange:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    from cli.root import Needs, open_root
+    from cli.root import Needs, run_command
 
-    async def body() -> int:
-        async with open_root(settings, Needs(database=False, pool=True)) as root:  # `_run` opened the ORM
-            assert root.pool is not None
-            try:
-                results = await operations.check_accounts_now(root.pool, args.id, Actor.cli())
-            except NotFound:
-                print(f"error: no creator account #{args.id} (see `accounts list`)", file=sys.stderr)
-                return 1
+    async def body(root: Root) -> int:
+        assert root.pool is not None  # Needs(pool=True)
+        try:
+            results = await operations.check_accounts_now(root.pool, args.id, Actor.cli())
+        except NotFound:
+            print(f"error: no creator account #{args.id} (see `accounts list`)", file=sys.stderr)
+            return 1
         for account_id, status in results.items():
             print(f"#{account_id}: {status}")
         return 0 if all(s in (AccountStatus.ACTIVE, AccountStatus.FULL) for s in results.values()) else 1
 
-    return _run(settings, body)
+    return run_command(settings, body, Needs(pool=True))
 
 
 def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]) -> None:

@@ -5,9 +5,12 @@ reports). `orders list` is cli/views.py's."""
 from __future__ import annotations
 
 import argparse
-import asyncio
+from typing import TYPE_CHECKING
 
 from config import Settings
+
+if TYPE_CHECKING:
+    from cli.root import Root
 
 
 def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]) -> None:
@@ -21,30 +24,28 @@ def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubPar
 
 
 def cmd_refund(args: argparse.Namespace, settings: Settings) -> int:
-    from cli.root import open_root
+    from cli.root import run_command
     from services.operations import orders as operations
     from services.operations.audit import Actor
 
-    async def body() -> int:
-        async with open_root(settings) as root:
-            done = await operations.refund(root.queue, args.order_id, Actor.cli(), reason=args.reason)
+    async def body(root: Root) -> int:
+        done = await operations.refund(root.queue, args.order_id, Actor.cli(), reason=args.reason)
         print(f"refund of order {args.order_id} queued as job {done.job.id}; the worker sends it to Stripe")
         return 0
 
-    return asyncio.run(body())
+    return run_command(settings, body)
 
 
 def cmd_approve(args: argparse.Namespace, settings: Settings) -> int:
-    from cli.root import open_root
+    from cli.root import run_command
     from services.operations import orders as operations
     from services.operations.audit import Actor
 
-    async def body() -> int:
-        async with open_root(settings) as root:
-            await operations.approve(
-                root.queue, args.order_id, Actor.cli(), max_attempts=settings.provision_max_attempts
-            )
+    async def body(root: Root) -> int:
+        await operations.approve(
+            root.queue, args.order_id, Actor.cli(), max_attempts=settings.provision_max_attempts
+        )
         print(f"order {args.order_id} approved: paid, its provisioning is queued")
         return 0
 
-    return asyncio.run(body())
+    return run_command(settings, body)

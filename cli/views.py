@@ -4,15 +4,17 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from config import Settings
 from models import Instance, Job, Order, TelegramAccount
 from models.enums import AccountStatus, InstanceStatus, JobStatus, OrderStatus
+
+if TYPE_CHECKING:
+    from cli.root import Root
 
 # `--status` takes the models' own values: a typo is a usage error, not an empty list
 STATUSES = {"orders": OrderStatus, "instances": InstanceStatus, "accounts": AccountStatus, "jobs": JobStatus}
@@ -33,15 +35,13 @@ def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubPar
 
 
 def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
-    from cli.root import open_root
+    from cli.root import run_command
 
-    async def body() -> int:
-        async with open_root(settings):
-            rows = await ROWS[args.what](args.limit, args.status)
-        print(render(rows, args.json))
+    async def body(_: Root) -> int:
+        print(render(await ROWS[args.what](args.limit, args.status), args.json))
         return 0
 
-    return asyncio.run(body())
+    return run_command(settings, body)
 
 
 def _iso(value: datetime | None) -> str | None:
