@@ -1,5 +1,5 @@
 """`python main.py accounts ...`: log a creator account in, import them from the environment,
-enable/disable them, set their priority, health-check them. (`accounts list` lives in main.py.)
+enable/disable them, set their priority, health-check them. (`accounts list` is cli/views.py's.)
 
 Login runs here, in a terminal, never inside the bot: Telegram refuses login codes that were
 forwarded through a Telegram chat. The login takes its client factory and its input functions as
@@ -15,21 +15,27 @@ import re
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from telethon import TelegramClient, errors
 
-from config import Settings
-from models import AccountStatus, AdminAction, TelegramAccount
+from config import Settings, secret_value
+from models import AccountStatus, TelegramAccount
+from services.accounts.credentials import normalise_api_hash, normalise_phone
+from services.infra.operator_errors import OperatorError
 from services.jobs.queue import utcnow
 from services.operations import accounts as operations
 from services.operations.accounts import AccountChange
-from services.operations.audit import Actor, NotFound, OperationError
+from services.operations.audit import Actor, NotFound, record
+
+if TYPE_CHECKING:
+    from cli.root import Root
 
 LoginClientFactory = Callable[[int, str], TelegramClient]  # (api_id, api_hash) -> not yet authorised
 Prompt = Callable[[str], str]
 
 
-class LoginError(RuntimeError):
+class LoginError(OperatorError):
     """Login cannot go on; the message says why and what to do (and never holds a secret)."""
 
 
@@ -182,10 +188,8 @@ async def store_login(
         if account.status == AccountStatus.SESSION_DEAD:
             account.status = AccountStatus.ACTIVE
         await account.save(update_fields=fields)
-    await AdminAction.create(
-        action="accounts.login",
-        target=f"account:{account.id}",
-        detail="created" if created else "session replaced",
+    await record(
+        Actor.cli(), "accounts.login", f"account:{account.id}", "created" if created else "session replaced"
     )
     return account, created
 
@@ -193,58 +197,46 @@ async def store_login(
 # --- command functions (args, settings) -> exit code ----------------------------------------------
 
 
-def _run(settings: Settings, body: Callable[[], Awaitable[int]]) -> int:
-    from cli.root import open_root
-    from models.fields import EncryptionKeyError
-
-    async def main() -> int:
-        async with open_root(settings):
-            return await body()
-
-    try:
-        return asyncio.run(main())
-    except (LoginError, EncryptionKeyError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-
-
 def _ask_visible(prompt: str) -> str:
     return input(prompt)
 
 
-def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
-    phone = args.phone or settings.telegram_phone or _ask_visible("Phone number (international, +…): ")
-    phone = re.sub(r"[\s()-]", "", phone)
-    if not re.fullmatch(r"\+?\d{7,15}", phone):
-        print("error: the phone number must be international digits, e.g. +15550000000", file=sys.stderr)
-        return 1
-    phone = phone if phone.startswith("+") else f"+{phone}"
+def login_inputs(args: argparse.Namespace, settings: Settings) -> tuple[str, int, str]:
+    """(phone, API ID, API hash) from the options, else the settings, else asked; each checked as it
+    comes (the rules check-config and import-env use), so a typo stops before the next question."""
+    phone = normalise_phone(
+        args.phone or settings.telegram_phone or _ask_visible("Phone number (international, +…): ")
+    )
+    if phone is None:
+        raise OperatorError("the phone number must be international digits, e.g. +15550000000")
     api_id_text = str(args.api_id or settings.telegram_api_id or _ask_visible("API ID (my.telegram.org): "))
     if not api_id_text.strip().isdigit():
-        print("error: the API ID is a number from https://my.telegram.org", file=sys.stderr)
-        return 1
-    api_hash = (
-        settings.telegram_api_hash.get_secret_value() if settings.telegram_api_hash else ""
-    ) or getpass.getpass("API hash (my.telegram.org, hidden): ")
-    api_hash = api_hash.strip().lower()
-    if not re.fullmatch(r"[0-9a-f]{32}", api_hash):
-        print(
-            "error: the API hash is 32 hexadecimal characters from https://my.telegram.org", file=sys.stderr
-        )
-        return 1
+        raise OperatorError("the API ID is a number from https://my.telegram.org")
+    api_hash = normalise_api_hash(
+        secret_value(settings.telegram_api_hash) or getpass.getpass("API hash (my.telegram.org, hidden): ")
+    )
+    if api_hash is None:
+        raise OperatorError("the API hash is 32 hexadecimal characters from https://my.telegram.org")
+    return phone, int(api_id_text), api_hash
 
-    async def body() -> int:
+
+def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.root import run_command
+
+    phone, api_id, api_hash = login_inputs(args, settings)
+
+    async def body(_: Root) -> int:
         result = await telegram_login(
             telethon_login_factory,
             phone=phone,
-            api_id=int(api_id_text),
+            api_id=api_id,
             api_hash=api_hash,
             ask_code=_ask_visible,
             ask_password=getpass.getpass,
         )
         account, created = await store_login(
             result,
-            api_id=int(api_id_text),
+            api_id=api_id,
             api_hash=api_hash,
             priority=args.priority,
             bot_limit=settings.creator_bot_limit,
@@ -255,13 +247,14 @@ def cmd_login(args: argparse.Namespace, settings: Settings) -> int:
         )
         return 0
 
-    return _run(settings, body)
+    return run_command(settings, body)
 
 
 def cmd_import_env(_: argparse.Namespace, settings: Settings) -> int:
+    from cli.root import run_command
     from services.accounts.env_import import import_env_accounts
 
-    async def body() -> int:
+    async def body(_: Root) -> int:
         report = await import_env_accounts(bot_limit=settings.creator_bot_limit)
         for masked in report.created:
             print(f"added    {masked}")
@@ -273,26 +266,26 @@ def cmd_import_env(_: argparse.Namespace, settings: Settings) -> int:
             print(f"error:   {problem}", file=sys.stderr)
         if not (report.created or report.updated or report.errors):
             print("no TELEGRAM_PHONE / TELEGRAM_FALLBACK_<n>_PHONE accounts in the environment")
-        await AdminAction.create(
-            action="accounts.import_env",
-            target="accounts",
-            detail=f"{len(report.created)} added, {len(report.updated)} updated",
+        await record(
+            Actor.cli(),
+            "accounts.import_env",
+            "accounts",
+            f"{len(report.created)} added, {len(report.updated)} updated",
         )
         return 1 if report.errors else 0
 
-    return _run(settings, body)
+    return run_command(settings, body)
 
 
 def _account_command(act: Callable[[argparse.Namespace, Actor], Awaitable[AccountChange]]):
     def command(args: argparse.Namespace, settings: Settings) -> int:
-        async def body() -> int:
+        from cli.root import run_command
+
+        async def body(_: Root) -> int:
             try:
                 account = (await act(args, Actor.cli())).account
             except NotFound:
                 print(f"error: no creator account #{args.id} (see `accounts list`)", file=sys.stderr)
-                return 1
-            except OperationError as exc:
-                print(f"error: {exc}", file=sys.stderr)
                 return 1
             print(
                 f"creator account #{account.id} ({account.masked_phone}): status {account.status}, "
@@ -300,7 +293,7 @@ def _account_command(act: Callable[[argparse.Namespace, Actor], Awaitable[Accoun
             )
             return 0
 
-        return _run(settings, body)
+        return run_command(settings, body)
 
     return command
 
@@ -318,21 +311,20 @@ async def _priority(args: argparse.Namespace, actor: Actor) -> AccountChange:
 
 
 def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
-    from cli.root import Needs, open_root
+    from cli.root import Needs, run_command
 
-    async def body() -> int:
-        async with open_root(settings, Needs(database=False, pool=True)) as root:  # `_run` opened the ORM
-            assert root.pool is not None
-            try:
-                results = await operations.check_accounts_now(root.pool, args.id, Actor.cli())
-            except NotFound:
-                print(f"error: no creator account #{args.id} (see `accounts list`)", file=sys.stderr)
-                return 1
+    async def body(root: Root) -> int:
+        assert root.pool is not None  # Needs(pool=True)
+        try:
+            results = await operations.check_accounts_now(root.pool, args.id, Actor.cli())
+        except NotFound:
+            print(f"error: no creator account #{args.id} (see `accounts list`)", file=sys.stderr)
+            return 1
         for account_id, status in results.items():
             print(f"#{account_id}: {status}")
         return 0 if all(s in (AccountStatus.ACTIVE, AccountStatus.FULL) for s in results.values()) else 1
 
-    return _run(settings, body)
+    return run_command(settings, body, Needs(pool=True))
 
 
 def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]) -> None:

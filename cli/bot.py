@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
 from typing import TYPE_CHECKING
 
 from cli.config_check import can_start
@@ -24,8 +23,7 @@ def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubPar
 
 
 def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
-    from bot.factory import BotConfigError
-    from cli.signals import until_signal
+    from cli.signals import run_until_signal
 
     if not can_start(settings, "bot"):
         return 1
@@ -33,12 +31,7 @@ def cmd_bot(args: argparse.Namespace, settings: Settings) -> int:
     async def body(stop: asyncio.Event) -> None:
         await run_bot(settings, stop)
 
-    try:
-        asyncio.run(until_signal(body))
-    except BotConfigError as exc:
-        print(f"cannot start the bot: {exc}", file=sys.stderr)
-        return 2
-    return 0
+    return run_until_signal(body)
 
 
 async def run_bot(settings: Settings, stop: asyncio.Event) -> None:

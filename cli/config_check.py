@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from config import BOT_TOKEN_RE, Settings, TelegramMode, configured_secret, is_placeholder
+from services.accounts.credentials import normalise_api_hash, normalise_phone
 
 COMMANDS = ("run", "bot", "web", "worker")
 # which long-running command needs which component: the ONE table `check-config` reports from and
@@ -175,9 +176,9 @@ def _creator_pool(s: Settings, unset: Unset) -> ComponentReport:
             if not value:
                 pool.missing.append(unset(env))
         api_hash = configured_secret(s.telegram_api_hash)
-        if api_hash and not re.fullmatch(r"[0-9a-f]{32}", api_hash):
+        if api_hash and normalise_api_hash(api_hash) is None:
             pool.malformed.append("TELEGRAM_API_HASH (expected 32 hex characters)")
-        if s.telegram_phone and not re.fullmatch(r"\+?\d{7,15}", s.telegram_phone):
+        if s.telegram_phone and normalise_phone(s.telegram_phone) is None:
             pool.malformed.append("TELEGRAM_PHONE (expected international digits, e.g. +15550000000)")
         if not configured_secret(s.telegram_session):
             pool.notes.append("TELEGRAM_SESSION is empty: run `python main.py accounts login` for this phone")

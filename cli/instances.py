@@ -11,11 +11,14 @@ model key: a marked placeholder stands for the per-instance key, which is never 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
+from typing import TYPE_CHECKING
 
 from config import Settings
 from services.operations import instances as operations
+
+if TYPE_CHECKING:
+    from cli.root import Root
 
 ACTIONS = {
     "terminate": (operations.terminate_instance, "terminate the instance's server (it is never reused)"),
@@ -71,36 +74,33 @@ def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubPar
 
 
 def cmd_instance_action(args: argparse.Namespace, settings: Settings) -> int:
-    from cli.root import open_root
+    from cli.root import run_command
     from services.operations.audit import Actor, NotFound
 
     action = args.instance_action
 
-    async def body() -> int:
-        async with open_root(settings) as root:
-            actor, queue = Actor.cli(), root.queue
-            try:
-                if action == "terminate":
-                    done = await operations.terminate_instance(
-                        queue, args.instance_id, actor, reason=args.reason
-                    )
-                else:
-                    done = await ACTIONS[action][0](queue, args.instance_id, actor)
-            except NotFound:
-                print(f"no instance #{args.instance_id}", file=sys.stderr)
-                return 1
-            again = " (it was already queued)" if done.already_queued else ""
-            print(
-                f"queued {done.job.kind} for instance #{args.instance_id} (job {done.job.id}){again}; "
-                "the worker runs it"
-            )
-            return 0
+    async def body(root: Root) -> int:
+        actor, queue = Actor.cli(), root.queue
+        try:
+            if action == "terminate":
+                done = await operations.terminate_instance(queue, args.instance_id, actor, reason=args.reason)
+            else:
+                done = await ACTIONS[action][0](queue, args.instance_id, actor)
+        except NotFound:
+            print(f"no instance #{args.instance_id}", file=sys.stderr)
+            return 1
+        again = " (it was already queued)" if done.already_queued else ""
+        print(
+            f"queued {done.job.kind} for instance #{args.instance_id} (job {done.job.id}){again}; "
+            "the worker runs it"
+        )
+        return 0
 
-    return asyncio.run(body())
+    return run_command(settings, body)
 
 
 def cmd_network(args: argparse.Namespace, settings: Settings) -> int:
-    from cli.root import ec2_fleet, open_root
+    from cli.root import ec2_fleet, run_command
     from models import Instance, InstanceStatus
     from services.cloud.ec2 import Ec2Error
     from services.cloud.platform_key import load_platform_key, replace_platform_key
@@ -109,23 +109,21 @@ def cmd_network(args: argparse.Namespace, settings: Settings) -> int:
         print("--new-key only goes with --rotate-key", file=sys.stderr)
         return 2
 
-    async def body() -> int:
-        async with open_root(settings):
-            if args.new_key:
-                live = await Instance.exclude(
-                    status__in=[InstanceStatus.TERMINATED, InstanceStatus.FAILED]
-                ).count()
-                if live:
-                    print(
-                        f"{live} instance(s) are not terminated and trust the current key only: "
-                        f"a new key would lock the platform out of them. Terminate them first.",
-                        file=sys.stderr,
-                    )
-                    return 1
-                key = await replace_platform_key()
-                print(f"stored a new platform SSH key ({key.fingerprint})")
-            else:
-                key = await load_platform_key(settings.ssh_private_key_path)
+    async def body(_: Root) -> int:
+        if args.new_key:
+            ended = [InstanceStatus.TERMINATED, InstanceStatus.FAILED]
+            live = await Instance.exclude(status__in=ended).count()
+            if live:
+                print(
+                    f"{live} instance(s) are not terminated and trust the current key only: "
+                    f"a new key would lock the platform out of them. Terminate them first.",
+                    file=sys.stderr,
+                )
+                return 1
+            key = await replace_platform_key()
+            print(f"stored a new platform SSH key ({key.fingerprint})")
+        else:
+            key = await load_platform_key(settings.ssh_private_key_path)
         async with ec2_fleet(settings, key.public_openssh) as fleet:
             try:
                 if args.rotate_key:
@@ -151,7 +149,7 @@ def cmd_network(args: argparse.Namespace, settings: Settings) -> int:
         print(f"image for {settings.aws_region}: {image}")
         return 0
 
-    return asyncio.run(body())
+    return run_command(settings, body)
 
 
 def cmd_user_data(_: argparse.Namespace, settings: Settings) -> int:
@@ -165,22 +163,24 @@ def cmd_user_data(_: argparse.Namespace, settings: Settings) -> int:
 def cmd_agent_config(args: argparse.Namespace, settings: Settings) -> int:
     import secrets
 
-    from services.cloud.activation import GatewayUrlMissing, agent_endpoints
+    from services.cloud.activation import agent_endpoints
     from services.cloud.openclaw_config import AgentSpec, ConfigValueError, render_agent_files
     from services.model_gateway.keys import PLACEHOLDER_KEY
 
+    # an instance's model key exists in plaintext only in its own .env (the database keeps its hash):
+    # the printed files carry a marked placeholder, never the platform's MOONSHOT_API_KEY. Without
+    # PUBLIC_BASE_URL this raises GatewayUrlMissing, which main.py reports.
+    endpoints = agent_endpoints(settings, PLACEHOLDER_KEY)
     try:
-        # an instance's model key exists in plaintext only in its own .env (the database keeps its
-        # hash): the printed files carry a marked placeholder, never the platform's MOONSHOT_API_KEY
         files = render_agent_files(
             AgentSpec(
                 bot_token=args.bot_token,
                 allowed_user_id=args.owner,
                 gateway_token=secrets.token_urlsafe(32),
-                endpoints=agent_endpoints(settings, PLACEHOLDER_KEY),
+                endpoints=endpoints,
             )
         )
-    except (ConfigValueError, GatewayUrlMissing) as exc:
+    except ConfigValueError as exc:  # --bot-token or --owner is malformed: a usage error
         print(f"agent-config: {exc}", file=sys.stderr)
         return 2
     print(files.env_text if args.env else files.config_text, end="")

@@ -5,17 +5,19 @@ one `AsyncExitStack` and closed in reverse order when the command ends.
         root.queue, root.bot, root.payments, root.background.fleet, ...
 
 Each command says what it uses (`Needs`: `RUN`, `BOT`, `WEB`, `WORKER`, `COMMAND`) and gets only that,
-from this same code. Nothing here decides business rules; it only builds and connects the parts.
+from this same code; an operator command runs its body in one with `run_command(settings, body, needs)`.
+Nothing here decides business rules; it only builds and connects the parts.
 The aiogram Dispatcher receives the root's clients as workflow data (bot/factory.py), the aiohttp
 application under its `web.AppKey`s (webhooks/app.py), the worker through cli/worker_wiring.py.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import socket
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -148,6 +150,17 @@ async def open_root(
             pool=pool,
             background=background,
         )
+
+
+def run_command(settings: Settings, body: Callable[[Root], Awaitable[int]], needs: Needs = COMMAND) -> int:
+    """An operator command: open the root `needs` asks for, run `body(root)` in it, close the root;
+    the body's exit code. (The long-running commands run under cli/signals.py instead.)"""
+
+    async def main() -> int:
+        async with open_root(settings, needs) as root:
+            return await body(root)
+
+    return asyncio.run(main())
 
 
 def _open_bot(stack: AsyncExitStack, settings: Settings) -> Bot:

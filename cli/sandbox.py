@@ -20,11 +20,12 @@ def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubPar
 
 
 def cmd_sandbox(args: argparse.Namespace, settings: Settings) -> int:
+    from services.infra.operator_errors import OperatorError
+
     try:
         import moto  # noqa: F401
     except ImportError:
-        print("`python main.py sandbox` needs the test extra: pip install -e '.[test]'")
-        return 2
+        raise OperatorError("it needs the test extra: pip install -e '.[test]'") from None
     from tests.standins.sandbox import run_sandbox  # the one lazy import of the stand-ins
 
     return asyncio.run(run_sandbox())

@@ -10,11 +10,9 @@ from collections.abc import Awaitable, Callable
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
-async def until_signal(
-    body: Callable[[asyncio.Event], Awaitable[None]], stop: asyncio.Event | None = None
-) -> None:
-    """Run `body(stop)`; SIGINT/SIGTERM set `stop` (a given event can also be set by the caller)."""
-    stop = stop or asyncio.Event()
+async def until_signal(body: Callable[[asyncio.Event], Awaitable[None]]) -> None:
+    """Run `body(stop)`; SIGINT/SIGTERM set `stop`."""
+    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in STOP_SIGNALS:
         loop.add_signal_handler(sig, stop.set)

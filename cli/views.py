@@ -1,13 +1,47 @@
-"""Read-only operator views for the CLI: rows as plain dicts (never a secret), and a text table."""
+"""`python main.py orders|instances|accounts|jobs list`: read-only operator views, rows as plain dicts
+(never a secret), and a text table."""
 
 from __future__ import annotations
 
+import argparse
 import json
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from config import Settings
 from models import Instance, Job, Order, TelegramAccount
+from models.enums import AccountStatus, InstanceStatus, JobStatus, OrderStatus
+
+if TYPE_CHECKING:
+    from cli.root import Root
+
+# `--status` takes the models' own values: a typo is a usage error, not an empty list
+STATUSES = {"orders": OrderStatus, "instances": InstanceStatus, "accounts": AccountStatus, "jobs": JobStatus}
+
+
+def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubParsersAction]) -> None:
+    for what, statuses in STATUSES.items():
+        lister = groups[what].add_parser("list", help=f"list {what} (read-only)")
+        lister.add_argument("--json", action="store_true", help="machine-readable output")
+        lister.add_argument("--limit", type=int, default=50)
+        lister.add_argument(
+            "--status",
+            default=None,
+            choices=[s.value for s in statuses],
+            help="only rows with this status",
+        )
+        lister.set_defaults(func=cmd_list, what=what)
+
+
+def cmd_list(args: argparse.Namespace, settings: Settings) -> int:
+    from cli.root import run_command
+
+    async def body(_: Root) -> int:
+        print(render(await ROWS[args.what](args.limit, args.status), args.json))
+        return 0
+
+    return run_command(settings, body)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -55,7 +89,10 @@ async def instance_rows(limit: int = 50, status: str | None = None) -> list[dict
     ]
 
 
-async def account_rows() -> list[dict[str, Any]]:
+async def account_rows(limit: int = 50, status: str | None = None) -> list[dict[str, Any]]:
+    query = TelegramAccount.all().order_by("priority", "id").limit(limit)  # the order the pool tries them
+    if status:
+        query = query.filter(status=status)
     return [
         {
             "id": a.id,
@@ -69,7 +106,7 @@ async def account_rows() -> list[dict[str, Any]]:
             "last_used": _iso(a.last_used),
             "last_error": a.last_error,
         }
-        for a in await TelegramAccount.all().order_by("priority", "id")
+        for a in await query
     ]
 
 
@@ -91,6 +128,14 @@ async def job_rows(limit: int = 50, status: str | None = None) -> list[dict[str,
         }
         for j in await query
     ]
+
+
+ROWS: dict[str, Callable[[int, str | None], Awaitable[list[dict[str, Any]]]]] = {
+    "orders": order_rows,
+    "instances": instance_rows,
+    "accounts": account_rows,
+    "jobs": job_rows,
+}
 
 
 def render(rows: Sequence[dict[str, Any]], as_json: bool) -> str:

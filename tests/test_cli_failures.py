@@ -88,3 +88,40 @@ def test_status_choices_are_listed_in_help(workdir: Path) -> None:  # noqa: F811
         "{warm,launching,booting,ready,active,unhealthy,stopped,terminating,terminated,failed}"
         in result.stdout
     )
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["orders", "list"],
+        ["migrate"],
+        ["instances", "restart", "1"],
+        ["jobs", "list"],
+        ["accounts", "list"],
+        ["accounts", "enable", "1"],
+    ],
+)
+def test_a_malformed_encryption_key_is_one_line_naming_the_setting_never_a_traceback(
+    workdir: Path,  # noqa: F811
+    command: list[str],
+) -> None:
+    secret = "not-a-fernet-key-but-still-a-secret"
+    result = run(workdir, *command, env={"DATABASE_URL": "sqlite://:memory:", "ENCRYPTION_KEY": secret})
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "ENCRYPTION_KEY" in lines[0], result.stderr
+    assert lines[0].startswith(f"python main.py {' '.join(command[:2])}: ")
+    assert secret not in result.stderr + result.stdout
+
+
+def test_every_known_operator_error_names_a_real_exception_class() -> None:
+    import importlib
+
+    from cli.errors import KNOWN, is_operator_error
+    from models.fields import EncryptionKeyError
+
+    for module_name, class_name in KNOWN:
+        assert issubclass(getattr(importlib.import_module(module_name), class_name), Exception)
+    assert is_operator_error(EncryptionKeyError("ENCRYPTION_KEY is not set"))
+    assert not is_operator_error(RuntimeError("a bug keeps its traceback"))

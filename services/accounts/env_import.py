@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from models import AccountStatus, TelegramAccount
+from services.accounts.credentials import normalise_api_hash, normalise_phone
 from services.jobs.queue import utcnow
 
 log = logging.getLogger(__name__)
@@ -130,14 +131,15 @@ def read_env_accounts(env: Mapping[str, str]) -> tuple[list[EnvAccount], list[st
         if missing:
             problems.append(f"{label}: missing {', '.join(missing)}")
             continue
-        phone = re.sub(r"[\s()-]", "", values["PHONE"])
-        if not re.fullmatch(r"\+?\d{7,15}", phone):
+        phone = normalise_phone(values["PHONE"])
+        if phone is None:
             problems.append(f"{label}_PHONE is not an international phone number (e.g. +15550000000)")
             continue
         if not values["API_ID"].isdigit():
             problems.append(f"{label}_API_ID must be a number (from my.telegram.org)")
             continue
-        if not re.fullmatch(r"[0-9a-fA-F]{32}", values["API_HASH"]):
+        api_hash = normalise_api_hash(values["API_HASH"])
+        if api_hash is None:
             problems.append(f"{label}_API_HASH must be 32 hexadecimal characters (from my.telegram.org)")
             continue
         session, mtime = None, None
@@ -152,9 +154,9 @@ def read_env_accounts(env: Mapping[str, str]) -> tuple[list[EnvAccount], list[st
         accounts.append(
             EnvAccount(
                 label,
-                phone if phone.startswith("+") else f"+{phone}",
+                phone,
                 int(values["API_ID"]),
-                values["API_HASH"].lower(),
+                api_hash,
                 session,
                 priority,
                 mtime,

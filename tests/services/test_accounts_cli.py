@@ -96,3 +96,28 @@ def test_import_env_reports_a_broken_session_by_name_and_fails(workdir: Path) ->
     assert result.returncode == 1
     assert "TELEGRAM_SESSION is neither a Telethon StringSession" in result.stderr
     assert "garbage-session-value" not in result.stderr + result.stdout
+
+
+def test_accounts_list_honours_limit_and_status_like_the_other_lists(workdir: Path) -> None:
+    env = {
+        "ENCRYPTION_KEY": Fernet.generate_key().decode(),
+        "TELEGRAM_API_ID": "12345",
+        "TELEGRAM_API_HASH": secrets.token_hex(16),
+        "TELEGRAM_PHONE": "+15550001234",
+        "TELEGRAM_SESSION": fake_string_session(),
+        "TELEGRAM_FALLBACK_3_API_ID": "54321",
+        "TELEGRAM_FALLBACK_3_API_HASH": secrets.token_hex(16),
+        "TELEGRAM_FALLBACK_3_PHONE": "+15550009876",
+    }
+    assert run(workdir, env, "migrate").returncode == 0
+    assert run(workdir, env, "accounts", "import-env").returncode == 0
+
+    def phones(*options: str) -> list[str]:
+        listed = run(workdir, env, "accounts", "list", "--json", *options)
+        assert listed.returncode == 0, listed.stderr
+        return [row["phone"] for row in json.loads(listed.stdout)]
+
+    assert phones() == ["…1234", "…9876"]  # priority order: the primary first
+    assert phones("--limit", "1") == ["…1234"]
+    assert phones("--status", "session_dead") == ["…9876"]
+    assert phones("--status", "session_dead", "--limit", "1") == ["…9876"]

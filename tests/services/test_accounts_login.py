@@ -125,3 +125,14 @@ async def test_store_login_keeps_the_session_encrypted_and_revives_a_dead_accoun
     stored = await TelegramAccount.get(id=account.id)
     assert (stored.status, stored.session, stored.priority) == (AccountStatus.ACTIVE, again.session, 5)
     assert await AdminAction.filter(action="accounts.login").count() == 2
+
+
+async def test_store_login_is_audited_like_every_admin_action(
+    db: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    result = await _login(ScriptedLogin(code="1"), answers("1"))
+    with caplog.at_level("INFO", logger="services.operations.audit"):
+        account, _ = await store_login(result, api_id=12345, api_hash=API_HASH)
+    [row] = await AdminAction.filter(action="accounts.login")
+    assert (row.target, row.detail, row.admin_telegram_id) == (f"account:{account.id}", "created", None)
+    assert f"admin action action=accounts.login target=account:{account.id} admin=cli" in caplog.text

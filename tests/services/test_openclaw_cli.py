@@ -211,7 +211,8 @@ def test_agent_config_without_public_base_url_says_the_gateway_needs_it(tmp_path
         timeout=60,
         check=False,
     )
-    assert answer.returncode == 2 and answer.stdout == ""
+    # a missing setting is a failure (exit 1, one line), not a usage error (exit 2)
+    assert answer.returncode == 1 and answer.stdout == "" and "Traceback" not in answer.stderr
     assert "PUBLIC_BASE_URL is not set" in answer.stderr and env["MOONSHOT_API_KEY"] not in answer.stderr
 
 
