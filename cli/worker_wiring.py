@@ -23,10 +23,10 @@ from services.cloud.instance_care import InstanceCare
 from services.cloud.warm_pool import claim_warm_instance
 from services.jobs import kinds as job_kinds
 from services.jobs.queue import Claimed, JobQueue
-from services.jobs.worker import Handler, PermanentError, Sweep, Worker
+from services.jobs.worker import Handler, Sweep, Worker
 from services.notifications.alert_delivery import handle_deliver_alert
 from services.notifications.customers import Messenger, deliver_customer_message
-from services.payments.stripe_api import PaymentError, PaymentsService, run_refund_job
+from services.payments.stripe_api import handle_refund_job
 from services.provisioning.customer_notices import remind_unused_links
 from services.provisioning.pool_bot_maker import AvatarLoader, PoolBotMaker
 from services.provisioning.pool_wait import wake_pool_waiters
@@ -152,26 +152,12 @@ def _handlers(
         job_kinds.PROVISION: saga.run,
         job_kinds.NOTIFY_CUSTOMER: notify,
         job_kinds.DELIVER_ALERT: deliver_alert,
-        job_kinds.REFUND_ORDER: _refund_handler(root.payments, root.queue),
+        job_kinds.REFUND_ORDER: lambda claimed: handle_refund_job(root.payments, root.queue, claimed),
         job_kinds.ACCOUNT_CHECK: account_check,
         # the owner's bot description/photo after go-live, through its creator account
         job_kinds.BOT_PROFILE: BotProfiles(parts.pool, root.queue, avatars).handle,
         **care.handlers(),
     }
-
-
-def _refund_handler(payments: PaymentsService | None, queue: JobQueue) -> Handler:
-    async def refund(claimed: Claimed) -> None:
-        if payments is None:
-            raise PermanentError("STRIPE_SECRET_KEY is not set: cannot refund")
-        try:
-            await run_refund_job(payments, queue, claimed.job.payload)
-        except PaymentError as exc:
-            if not exc.retryable:
-                raise PermanentError(str(exc)) from None
-            raise
-
-    return refund
 
 
 def _sweeps(root: Root, parts: Background, saga: ProvisioningSaga, care: InstanceCare) -> list[Sweep]:

@@ -28,7 +28,8 @@ import stripe
 
 from config import Settings
 from models import Customer, Order, OrderStatus
-from services.jobs.queue import JobQueue
+from services.jobs.queue import Claimed, JobQueue
+from services.jobs.worker import PermanentError
 from services.notifications.customer_text import N_, Text
 from services.notifications.customers import queue_customer_message
 from services.payments.packages import Package, find_package, money_text
@@ -301,11 +302,24 @@ REFUND_TEXT = N_(
 )  # a Text: the bot renders it in the customer's language
 
 
+async def handle_refund_job(payments: PaymentsService | None, queue: JobQueue, claimed: Claimed) -> None:
+    """The worker's `refund_order` handler: a refund Stripe refused for good (or no Stripe key) is a
+    PermanentError, so the job dies at once with the reason instead of retrying; the rest retry."""
+    if payments is None:
+        raise PermanentError("STRIPE_SECRET_KEY is not set: cannot refund")
+    try:
+        await run_refund_job(payments, queue, claimed.job.payload)
+    except PaymentError as exc:
+        if not exc.retryable:
+            raise PermanentError(str(exc)) from None
+        raise
+
+
 async def run_refund_job(payments: PaymentsService, queue: JobQueue, payload: dict[str, Any]) -> str:
     """The `refund_order` job (payload {"order_id", "reason"}): refund in full, tell the customer once.
 
-    Returns the refund id ("" when the order was already fully refunded). Raises PaymentError; the
-    worker should retry only when `error.retryable` is true.
+    Returns the refund id ("" when the order was already fully refunded). Raises PaymentError
+    (`handle_refund_job` turns the ones not worth retrying into PermanentError).
     """
     order_id = int(payload["order_id"])
     order = await Order.get_or_none(id=order_id)

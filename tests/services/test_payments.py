@@ -201,3 +201,30 @@ async def test_an_old_link_is_reused_while_open_and_replaced_once_expired(db, st
     stripe_api.complete_session(replaced.session_id)
     with pytest.raises(PaymentError, match="already paid"):
         await payments.create_checkout(await Order.get(id=order.id), now=later)
+
+
+async def test_the_refund_handler_dies_at_once_on_a_refusal_and_retries_an_outage(db, stripe_api, payments):
+    from services.jobs.queue import Claimed, JobQueue
+    from services.jobs.worker import PermanentError
+    from services.payments.stripe_api import handle_refund_job
+
+    queue = JobQueue("test")
+    order = await _order()
+    link = await payments.create_checkout(order)
+    paid = stripe_api.complete_session(link.session_id)
+    await Order.filter(id=order.id).update(
+        status=OrderStatus.PAID, stripe_payment_intent=paid["payment_intent"]
+    )
+    claimed = Claimed(await queue.enqueue("refund_order", {"order_id": order.id, "reason": "saga dead"}), "x")
+
+    with pytest.raises(PermanentError, match="STRIPE_SECRET_KEY is not set"):
+        await handle_refund_job(None, queue, claimed)
+    stripe_api.fail_next(503, "api_error", "Stripe is down")
+    with pytest.raises(PaymentError, match="HTTP 503") as outage:
+        await handle_refund_job(payments, queue, claimed)
+    assert outage.value.retryable and not isinstance(outage.value, PermanentError)
+    missing = Claimed(await queue.enqueue("refund_order", {"order_id": 999_999}), "x")
+    with pytest.raises(PermanentError, match="order 999999 does not exist"):
+        await handle_refund_job(payments, queue, missing)
+    await handle_refund_job(payments, queue, claimed)  # Stripe is back: the retry refunds
+    assert len(stripe_api.refunds) == 1
