@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from tortoise.queryset import QuerySet
 
 from config import Settings
-from models import Customer, Instance, InstanceStatus, Order, OrderStatus
+from models import Instance, InstanceStatus, Order, OrderStatus
 from services.cloud.ec2 import Ec2Fleet
 from services.cloud.instance_actions import InstanceActions
 from services.cloud.instance_notices import reminder_text, renew_buttons, stopped_text, terminated_text
@@ -19,7 +19,7 @@ from services.infra.logging_setup import redact
 from services.jobs.queue import JobQueue, utcnow
 from services.model_gateway.keys import revoke_instance_keys
 from services.notifications.alerts import raise_alert
-from services.notifications.customers import queue_customer_message
+from services.notifications.customers import owner_chat_id, queue_customer_message
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +52,6 @@ def reminder_due(
     if reminded_at is not None and reminded_at >= crossed_at:
         return None
     return threshold
-
-
-async def owner_chat_id(instance: Instance) -> int | None:
-    """Where the instance's owner reads: the ordering customer's chat, else the verified owner."""
-    if instance.customer_id is not None:
-        customer = await Customer.get_or_none(id=instance.customer_id)
-        if customer is not None:
-            return int(customer.telegram_id)
-    return int(instance.owner_telegram_id) if instance.owner_telegram_id else None
 
 
 class InstanceExpiry:
@@ -144,7 +135,7 @@ class InstanceExpiry:
         threshold = reminder_due(instance.expires_at, instance.reminded_at, now, reminder_days)
         if threshold is None:
             return False
-        chat_id = await owner_chat_id(instance)
+        chat_id = await owner_chat_id(instance.id)
         if chat_id is None:
             return False
         key = f"expiry_reminder:{instance.id}:{instance.expires_at.isoformat()}:{threshold}"
@@ -169,7 +160,7 @@ class InstanceExpiry:
             await Order.filter(id=instance.order_id, status=OrderStatus.ACTIVE).update(
                 status=OrderStatus.EXPIRED, updated_at=now
             )
-        chat_id = await owner_chat_id(instance)
+        chat_id = await owner_chat_id(instance.id)
         if chat_id is not None:
             assert instance.expires_at is not None
             await queue_customer_message(
@@ -184,7 +175,7 @@ class InstanceExpiry:
 
     async def _terminate_after_grace(self, instance: Instance) -> bool:
         await self.actions.terminate(instance.id, reason="expired; grace period over")
-        chat_id = await owner_chat_id(instance)
+        chat_id = await owner_chat_id(instance.id)
         if chat_id is not None:
             await queue_customer_message(
                 self.queue, chat_id, terminated_text(instance), key=f"terminated:{instance.id}"

@@ -17,12 +17,12 @@ from datetime import datetime, timedelta
 
 from tortoise.expressions import Q
 
-from models import Customer, Instance, ModelQuotaOverride, Order
+from models import ModelQuotaOverride, Order
 from services.jobs.queue import JobQueue
 from services.model_gateway.keys import KeyHolder
 from services.model_gateway.usage import next_month_start
 from services.notifications.customer_text import N_, Text
-from services.notifications.customers import queue_customer_message
+from services.notifications.customers import owner_chat_id, queue_customer_message
 from services.payments.packages import Package, find_package
 
 log = logging.getLogger(__name__)
@@ -144,15 +144,6 @@ def customer_quota_text(bot_username: str | None, quota: Quota, now: datetime) -
 RENEW_OR_UPGRADE = Text(N_("🔁 Renew or upgrade"))
 
 
-async def _chat_id(holder: KeyHolder) -> int | None:
-    if holder.customer_id is not None:
-        telegram_id = await Customer.filter(id=holder.customer_id).values_list("telegram_id", flat=True)
-        if telegram_id:
-            return int(telegram_id[0])
-    owner = await Instance.filter(id=holder.instance_id).values_list("owner_telegram_id", flat=True)
-    return int(owner[0]) if owner and owner[0] else None
-
-
 class QuotaNotifier:
     """Queues the one over-quota message per instance and month (the job key makes it unique even
     across web replicas; the in-process memory spares the database on every refused request)."""
@@ -165,7 +156,7 @@ class QuotaNotifier:
         key = f"model_quota:{holder.instance_id}:{now:%Y-%m}"
         if key in self._sent:
             return
-        chat_id = await _chat_id(holder)
+        chat_id = await owner_chat_id(holder.instance_id)
         if chat_id is not None:
             await queue_customer_message(
                 self.queue,

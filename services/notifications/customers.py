@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from models import Instance
 from services.jobs.kinds import NOTIFY_CUSTOMER
 from services.jobs.queue import JobQueue
 from services.notifications.customer_text import Text, decode, encode, plain
@@ -72,3 +73,12 @@ async def deliver_customer_message(messenger: Messenger, payload: dict[str, Any]
     """The `notify_customer` job's work."""
     buttons: Buttons = [(decode(label), str(target)) for label, target in payload.get("buttons") or []]
     await messenger.send(int(payload["chat_id"]), decode(payload["text"]), buttons or None)
+
+
+async def owner_chat_id(instance_id: int) -> int | None:
+    """Where an instance's owner reads: the ordering customer's chat, else the verified owner's."""
+    rows = await Instance.filter(id=instance_id).values("customer__telegram_id", "owner_telegram_id")
+    if not rows:
+        return None
+    chat = rows[0]["customer__telegram_id"] or rows[0]["owner_telegram_id"]
+    return int(chat) if chat else None
