@@ -128,14 +128,14 @@ class AccountStatusBook:
         await TelegramAccount.filter(id=account.id).update(**values)
         await account.refresh_from_db()
         if account.created_bots >= self.cap(account):
-            await self.set_status(
-                account,
-                AccountStatus.FULL,
-                None,
-                f"{account.created_bots} bots created (cap {self.cap(account)})",
-            )
+            await self.mark_full(account)
         elif account.status != AccountStatus.ACTIVE and was is AccountStatus.ACTIVE:
             await self.set_status(account, AccountStatus.ACTIVE, None, "rest period over; created a bot")
+
+    async def mark_full(self, account: TelegramAccount) -> None:
+        """The account made as many bots as its cap allows: out of the rotation while it is at its cap."""
+        reason = f"{account.created_bots} bots created (cap {self.cap(account)})"
+        await self.set_status(account, AccountStatus.FULL, None, reason)
 
     async def set_status(
         self, account: TelegramAccount, status: AccountStatus, cooldown_until: datetime | None, reason: str

@@ -115,12 +115,7 @@ class AccountPool:
         usable = []
         for account in accounts:
             if account.status == AccountStatus.ACTIVE and account.created_bots >= self.cap(account):
-                await self.book.set_status(
-                    account,
-                    AccountStatus.FULL,
-                    None,
-                    f"{account.created_bots} bots created (cap {self.cap(account)})",
-                )
+                await self.book.mark_full(account)
                 continue
             if account.id not in exclude and self._usable(account, now):
                 usable.append(account)
