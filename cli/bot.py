@@ -57,19 +57,15 @@ async def run_bot(settings: Settings, stop: asyncio.Event) -> None:
 
 async def _poll(settings: Settings, runtime: BotRuntime, stop: asyncio.Event) -> None:
     from services.infra.health import HealthBoard
-    from webhooks.ops import start_ops_server
+    from webhooks.ops import ops_listener
 
     assert runtime.polling is not None  # polling mode
     try:
         board = HealthBoard()
         board.watch_task("bot", runtime.polling)
-        ops_runner, _ = await start_ops_server(settings, board)
-        try:
+        async with ops_listener(settings, board):
             stopper = asyncio.create_task(stop.wait())
             await asyncio.wait({stopper, runtime.polling}, return_when=asyncio.FIRST_COMPLETED)
             stopper.cancel()
-        finally:
-            if ops_runner is not None:
-                await ops_runner.cleanup()
     finally:
         await runtime.stop()

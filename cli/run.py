@@ -79,7 +79,7 @@ async def running(
     from cli.worker_wiring import wire_jobs
     from services.infra.health import HealthBoard
     from webhooks.app import create_web_app, start_web_app
-    from webhooks.ops import start_ops_server
+    from webhooks.ops import ops_listener
 
     board = HealthBoard()
     async with (
@@ -97,9 +97,7 @@ async def running(
         stack.push_async_callback(web_runner.cleanup)
         runtime = wire_jobs(root)
         task = await _start_worker(stack, runtime, board, worker_concurrency)
-        ops_runner, ops_port = await start_ops_server(settings, board)
-        if ops_runner is not None:
-            stack.push_async_callback(ops_runner.cleanup)
+        ops_port = await stack.enter_async_context(ops_listener(settings, board))
         yield Running(settings, port, bot_runtime, runtime, task, board, ops_port, app, root)
 
 

@@ -32,15 +32,11 @@ async def run_worker(settings: Settings, stop: asyncio.Event, concurrency: int |
     from cli.root import WORKER, open_root
     from cli.worker_wiring import wire_jobs
     from services.infra.health import HealthBoard
-    from webhooks.ops import start_ops_server
+    from webhooks.ops import ops_listener
 
     async with open_root(settings, WORKER) as root:
         worker = wire_jobs(root).worker(concurrency)
         board = HealthBoard()
         board.watch_worker(worker, settings.worker_heartbeat_limit_s)
-        ops_runner, _ = await start_ops_server(settings, board)
-        try:
+        async with ops_listener(settings, board):
             await worker.run(stop)
-        finally:
-            if ops_runner is not None:
-                await ops_runner.cleanup()

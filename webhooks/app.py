@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Iterable
+from contextlib import nullcontext
 
 from aiohttp import web
 
@@ -101,17 +102,13 @@ async def run_web_app(
 
     With `ops` (the settings), the private ops listener serves this app's health board and /metrics too.
     """
-    from webhooks.ops import start_ops_server
+    from webhooks.ops import ops_listener
 
     runner, bound = await start_web_app(app, host, port)
     log.info("web: serving on http://%s:%s", host, bound)
-    ops_runner = None
     try:
-        if ops is not None:
-            ops_runner, _ = await start_ops_server(ops, app[HEALTH_KEY])
-        await stop.wait()
+        async with ops_listener(ops, app[HEALTH_KEY]) if ops is not None else nullcontext():
+            await stop.wait()
     finally:
         log.info("web: stopping")
-        if ops_runner is not None:
-            await ops_runner.cleanup()
         await runner.cleanup()

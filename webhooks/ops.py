@@ -6,6 +6,8 @@ it off, 0 picks a free port (logged)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from aiohttp import web
 
@@ -26,15 +28,21 @@ def create_ops_app(board: HealthBoard) -> web.Application:
     return app
 
 
-async def start_ops_server(settings: Settings, board: HealthBoard) -> tuple[web.AppRunner | None, int | None]:
-    """Serve the ops app on OPS_HOST:OPS_PORT; (None, None) when OPS_PORT is empty."""
+@asynccontextmanager
+async def ops_listener(settings: Settings, board: HealthBoard) -> AsyncIterator[int | None]:
+    """Serve the ops app on OPS_HOST:OPS_PORT while inside; yields the bound port, None when OPS_PORT
+    is empty (no listener)."""
     if settings.ops_port is None:
         log.info("ops: OPS_PORT is empty: no /livez, /readyz, /metrics listener")
-        return None, None
+        yield None
+        return
     from webhooks.app import start_web_app
 
     runner, port = await start_web_app(
         create_ops_app(board), settings.ops_host, settings.ops_port, shutdown_timeout=1.0
     )
     log.info("ops: serving /livez /readyz /metrics on http://%s:%s", settings.ops_host, port)
-    return runner, port
+    try:
+        yield port
+    finally:
+        await runner.cleanup()
