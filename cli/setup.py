@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import json
 
+from cli.config_check import COMMANDS
 from config import Settings, secret_value
 
 
@@ -19,7 +20,7 @@ def register(sub: argparse._SubParsersAction, groups: dict[str, argparse._SubPar
     check.add_argument(
         "--for",
         dest="command_for",
-        choices=["run", "bot", "web", "worker"],
+        choices=COMMANDS,
         default="run",
         help="the command whose start decides the exit code (default: run)",
     )
@@ -44,7 +45,7 @@ def cmd_gen_key(_: argparse.Namespace, __: Settings) -> int:
 
 
 def cmd_check_config(args: argparse.Namespace, settings: Settings) -> int:
-    from cli.config_check import COMMANDS, check_settings, problems_for
+    from cli.config_check import check_settings, problems_for
     from services.accounts.env_import import environment, read_env_accounts
 
     reports = check_settings(settings)

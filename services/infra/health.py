@@ -19,8 +19,9 @@ DB_TIMEOUT = 2.0
 
 
 class HealthBoard:
-    def __init__(self, *, check_database: bool = True) -> None:
-        self.check_database = check_database
+    """What /readyz reports: the database, then every watched task or worker."""
+
+    def __init__(self) -> None:
         self._probes: dict[str, Callable[[], str | None]] = {}
 
     def watch_task(self, name: str, task: asyncio.Task[Any]) -> None:
@@ -36,7 +37,7 @@ class HealthBoard:
 
         self._probes[name] = probe
 
-    def watch_worker(self, worker: Worker, stale_after_s: float, name: str = "worker") -> None:
+    def watch_worker(self, worker: Worker, stale_after_s: float) -> None:
         """The worker loop is ready while it runs and ticked within `stale_after_s` seconds."""
 
         def probe() -> str | None:
@@ -45,16 +46,14 @@ class HealthBoard:
             age = time.monotonic() - worker.last_tick
             return None if age <= stale_after_s else f"stalled: last heartbeat {age:.0f}s ago"
 
-        self._probes[name] = probe
+        self._probes["worker"] = probe
 
     @property
     def parts(self) -> list[str]:
-        return (["database"] if self.check_database else []) + list(self._probes)
+        return ["database", *self._probes]
 
     async def check(self) -> tuple[bool, dict[str, str]]:
-        report: dict[str, str] = {}
-        if self.check_database:
-            report["database"] = await _database()
+        report: dict[str, str] = {"database": await _database()}
         for name, probe in self._probes.items():
             report[name] = probe() or "ok"
         return all(v == "ok" for v in report.values()), report
