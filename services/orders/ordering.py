@@ -6,10 +6,17 @@ Nothing here knows aiogram: handlers pass plain values. The Checkout Session is 
 
 from __future__ import annotations
 
+import asyncio
+import weakref
+import zlib
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from models import Customer, Instance, InstanceStatus, Order, OrderStatus
+from services.infra.db import dialect
+from services.infra.pg_locks import advisory_lock
 from services.orders.validation import N_, Checked
 from services.payments.packages import Package, find_package
 
@@ -21,6 +28,25 @@ RENEWABLE = (
     InstanceStatus.BOOTING,
     InstanceStatus.LAUNCHING,
 )
+
+
+# pg_advisory_lock(namespace, crc32 of the username): "MM" + usernames being taken at Confirm
+USERNAME_LOCK_NAMESPACE = 0x4D4D_0002
+# SQLite runs one process: its Confirms take usernames one at a time (a lock per event loop)
+_local_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = weakref.WeakKeyDictionary()
+
+
+@asynccontextmanager
+async def _taking_username(username: str) -> AsyncIterator[None]:
+    """One check-and-take of a bot username at a time, so two Confirms racing for the same username
+    cannot both pass the check: across processes (web replicas) on PostgreSQL, in-process on SQLite."""
+    if dialect() == "postgres":
+        key = zlib.crc32(username.lstrip("@").lower().encode()) - 2**31  # an int4
+        async with advisory_lock(USERNAME_LOCK_NAMESPACE, key):
+            yield
+        return
+    async with _local_locks.setdefault(asyncio.get_running_loop(), asyncio.Lock()):
+        yield
 
 
 class OrderError(ValueError):
@@ -130,8 +156,11 @@ async def save_draft(
     the same unpaid order takes the customer's edits (price included); once it has a Checkout
     Session it stays as it was paid for. A username another order took meanwhile is refused."""
     order = await Order.get_or_none(id=order_id, customer=customer) if order_id else None
-    unpaid_draft = order is None or not order.stripe_session_id
-    if draft.bot_username and draft.creation_mode != "managed" and unpaid_draft:
+    if order is not None and order.stripe_session_id:
+        return order  # paid for (or being paid) as it was
+    if not draft.bot_username or draft.creation_mode == "managed":
+        return await _write_draft(customer, draft, packages, order, max_unpaid)
+    async with _taking_username(draft.bot_username):
         if await username_refusal(draft.bot_username, order.id if order else None):
             raise OrderError(
                 N_(
@@ -140,11 +169,16 @@ async def save_draft(
                 ),
                 username=draft.bot_username,
             )
+        return await _write_draft(customer, draft, packages, order, max_unpaid)
+
+
+async def _write_draft(
+    customer: Customer, draft: OrderDraft, packages: tuple[Package, ...], order: Order | None, max_unpaid: int
+) -> Order:
     if order is None:
         return await create_order(customer, draft, packages, max_unpaid=max_unpaid)
-    if not order.stripe_session_id:
-        await Order.filter(id=order.id).update(**_order_fields(draft, packages))
-        await order.refresh_from_db()
+    await Order.filter(id=order.id).update(**_order_fields(draft, packages))
+    await order.refresh_from_db()
     return order
 
 

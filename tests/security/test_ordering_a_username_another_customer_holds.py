@@ -3,6 +3,8 @@ that the saga later recovers that bot's token or deletes it."""
 
 from __future__ import annotations
 
+import asyncio
+
 from bot import texts
 from bot.callbacks import OrderCb, PackageCb
 from bot.states import OrderForm
@@ -76,3 +78,23 @@ async def test_over_telegram_a_second_customer_asking_for_a_live_bots_username_i
     finally:
         await bob.close()
     assert await Order.filter(customer__telegram_id=bob.user["id"]).count() == 0
+
+
+async def test_two_customers_confirming_the_same_username_at_once_get_one_order_between_them(db) -> None:
+    """Both pass the check before either order exists: only one Confirm may take the username."""
+    from services.orders.ordering import OrderDraft, OrderError, save_draft
+    from services.payments.packages import DEFAULT_PACKAGES
+
+    ann = await Customer.create(telegram_id=700_011, full_name="Ann")
+    bob = await Customer.create(telegram_id=700_012, full_name="Bob")
+    draft = OrderDraft(package="starter", bot_name="Twin", bot_username="twin_agent_bot")
+    results = await asyncio.gather(
+        save_draft(ann, draft, DEFAULT_PACKAGES, None),
+        save_draft(bob, draft, DEFAULT_PACKAGES, None),
+        return_exceptions=True,
+    )
+    orders = [r for r in results if isinstance(r, Order)]
+    refused = [r for r in results if isinstance(r, OrderError)]
+    assert len(orders) == 1 and len(refused) == 1, results
+    assert "already taken" in str(refused[0])
+    assert await Order.filter(bot_username__iexact="twin_agent_bot").count() == 1
