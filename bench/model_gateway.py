@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import statistics
@@ -272,12 +273,17 @@ def main() -> int:
             "ENCRYPTION_KEY": encryption_key,
             "MOONSHOT_API_KEY": PLATFORM_KEY,
             "MODEL_UPSTREAM_BASE_URL": upstream,
+            # `web` also serves the Stripe webhook and refuses to start without its secret
+            "STRIPE_WEBHOOK_SECRET": "whsec_bench_" + secrets.token_hex(16),
             "LOG_LEVEL": "WARNING",
         }
         profile = ["-m", "cProfile", "-o", args.profile_web] if args.profile_web else []
         web = subprocess.Popen(
             [sys.executable, *profile, "main.py", "web", "--port", str(port)], cwd=ROOT, env=env
         )
+        time.sleep(1.0)
+        if web.poll() is not None:
+            raise RuntimeError(f"`main.py web` exited at start (code {web.returncode}): see its output above")
         asyncio.run(measure(args, upstream, f"http://127.0.0.1:{port}", keys))
         return 0
     finally:

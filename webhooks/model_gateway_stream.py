@@ -70,6 +70,9 @@ class SecretScrubber:
         if not self._secret:
             return data
         text = (self._held + data).replace(self._secret, self.REDACTED)
+        if text.endswith(b"\n"):  # a finished event (the usual chunk): nothing to hold back
+            self._held = b""
+            return text
         keep = next(
             (
                 n
@@ -110,7 +113,8 @@ async def stream_answer(
         async for data in up.content.iter_any():
             scanner.feed(data)
             await response.write(scrubber.feed(data))
-        await response.write(scrubber.close())
+        if held := scrubber.close():
+            await response.write(held)
     except (aiohttp.ClientConnectionResetError, ConnectionResetError):
         scanner.close()
         raise ClientGone() from None
