@@ -39,9 +39,9 @@ from cli.root import WORKER, Options, open_root
 from cli.worker_wiring import wire_jobs
 from config import Settings
 from models import Instance
-from services.cloud import activation
 from services.cloud.ec2 import Ec2Fleet
 from services.cloud.host_keys import HostKeyPair
+from services.cloud.instance_actions import InstanceActions
 from services.infra.logging_setup import setup_logging
 from services.jobs.queue import JobQueue
 from tests.standins.botfather_server import RemoteBotFather
@@ -112,13 +112,14 @@ def install_kill_point(kill_at: str | None) -> None:
         Instance.create = create_then_die  # type: ignore[method-assign]
         return
     if kill_at == "activated":
-        activate = activation.activate
+        # the one way an agent is activated (the saga's first activation and every later push)
+        activate = InstanceActions.activate_agent
 
-        async def activate_then_die(*args: Any, **kwargs: Any) -> None:
-            await activate(*args, **kwargs)
+        async def activate_then_die(self: InstanceActions, *args: Any, **kwargs: Any) -> None:
+            await activate(self, *args, **kwargs)
             _die()
 
-        activation.activate = activate_then_die
+        InstanceActions.activate_agent = activate_then_die  # type: ignore[method-assign]
         return
     if kill_at == "launch_returned":
         launch = Ec2Fleet.launch
