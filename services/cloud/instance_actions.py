@@ -139,6 +139,9 @@ class InstanceActions:
         issued; the instance's gateway token is made once and kept."""
         require_public_base_url(self.settings)
         gateway_token = await gateway_token_of(instance)
+        # the push restarts the gateway: it counts as the instance's health check, so instance care
+        # does not take the restart for an outage and "repair" it with a second restart mid-push
+        await Instance.filter(id=instance.id).update(last_health_at=utcnow())
         # the agent calls Meet Matt's model gateway with this key, never Moonshot with the platform's
         model_key = await issue_instance_key(instance.id, reason=reason)
         await activate(
@@ -152,6 +155,7 @@ class InstanceActions:
             poll_interval_s=self.poll_interval_s,
             connect_deadline_s=connect_deadline_s,
         )
+        await Instance.filter(id=instance.id).update(last_health_at=utcnow())  # seen ready just now
 
 
 async def gateway_token_of(instance: Instance) -> str:

@@ -115,3 +115,26 @@ async def test_activation_without_public_base_url_is_refused_before_a_key_or_a_t
     assert await ModelKey.filter(instance_id=instance.id).count() == 1
     assert (await Instance.get(id=instance.id)).gateway_token is None
     assert rig.box.commands == []
+
+
+async def test_a_config_push_counts_as_the_instances_health_check(rig: Rig) -> None:
+    """The push restarts the gateway; a health sweep in the middle of it must not take that for an
+    outage and restart it again, so the push claims the instance's check for the check interval."""
+    from services.cloud.health import InstanceHealth
+
+    instance = await live_instance(rig, launch=False)
+    before = utcnow()
+    await _run_job(rig, INSTANCE_REPROVISION, {"instance_id": instance.id})
+    pushed = await Instance.get(id=instance.id)
+    assert pushed.last_health_at is not None and pushed.last_health_at >= before
+    restarts = len(rig.box.commands_matching("systemctl restart"))
+    health = InstanceHealth(
+        settings=rig.settings,
+        queue=rig.queue,
+        ssh=rig.care.actions.ssh,
+        fleet=rig.fleet,
+        bot_api=None,
+        min_check_interval_s=60,
+    )
+    assert await health.sweep_health() == 0  # left alone: the push just saw the gateway ready
+    assert len(rig.box.commands_matching("systemctl restart")) == restarts
