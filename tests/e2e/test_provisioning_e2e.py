@@ -215,7 +215,9 @@ async def _a_persona_set_in_mybots_is_in_the_agents_config_after_the_push(stack:
         async def serving() -> bool:
             return real.gateway.running and (await real.gateway.get("/readyz"))[0] == 200
 
-        await wait_until(serving, 60, "the real gateway to serve the pushed config")
+        # ready at once unless something restarted it after the push: give that the same budget
+        budget = stack.settings.readiness_timeout_s
+        await wait_until(serving, budget, "the real gateway to serve the pushed config")
 
     config = json5.loads(stack.ssh.files[CONFIG_PATH].content)
     assert config["agents"]["entries"] == {"main": {"identity": {"name": "Nova <3"}}}
